@@ -1,0 +1,4 @@
+// Package triaged holds the nouns that every other package of triaged speaks: the Alert taken from
+// an Alertmanager webhook, the Severity it is given, and the Report that comes out. It imports
+// nothing of ours, so every package can depend on it and it depends on none of them.
+package triaged

@@ -1,0 +1,160 @@
+package triaged
+
+import "time"
+
+// ReportSchemaVersion is the version of the report JSON below. It changes only when a field is
+// removed or changes meaning; added fields keep it.
+const ReportSchemaVersion = 1
+
+// Event says what a report announces about its incident.
+type Event string
+
+// The report events, also the second token of a report's NATS subject.
+const (
+	EventOpened   Event = "opened"   // first report of an incident
+	EventUpdated  Event = "updated"  // the incident is still firing and its severity changed
+	EventResolved Event = "resolved" // the alert behind the incident resolved
+)
+
+// Report statuses, in the incident-response workflow's words.
+const (
+	ReportInvestigating = "INVESTIGATING"
+	ReportResolved      = "RESOLVED"
+)
+
+// Report is the initial incident report: the workflow's INCIDENT REPORT template, filled by
+// triage. Its JSON is the documented, versioned contract of the reports stream and the sinks.
+type Report struct {
+	SchemaVersion int    `json:"schema_version"`
+	ID            string `json:"id"`
+	IncidentID    string `json:"incident_id"`
+	Event         Event  `json:"event"`
+
+	Severity     Severity `json:"severity"`
+	SeverityName string   `json:"severity_name"`
+	ResponseTime string   `json:"response_time"`
+	Status       string   `json:"status"`
+
+	AlertName   string `json:"alertname"`
+	Service     string `json:"service"`
+	ServiceFrom string `json:"service_from"`
+	Environment string `json:"environment,omitempty"`
+	Team        string `json:"team,omitempty"`
+	Summary     string `json:"summary"`
+	Description string `json:"description,omitempty"`
+	UserImpact  string `json:"user_impact"`
+	Stack       string `json:"stack,omitempty"`
+	ArchDoc     string `json:"architecture_doc,omitempty"`
+	Impact      Impact `json:"impact"`
+
+	StartedAt  time.Time  `json:"started_at"`
+	EndedAt    *time.Time `json:"ended_at,omitempty"`
+	ReceivedAt time.Time  `json:"received_at"`
+	TriagedAt  time.Time  `json:"triaged_at"`
+
+	// Rule is the rule that decided the severity ("" when the default applied); Decisions lists
+	// every rule that decided or changed it, and RuleSetVersion the rule set they came from.
+	Rule           string     `json:"rule"`
+	RuleSetVersion string     `json:"rule_set_version"`
+	Decisions      []Decision `json:"decisions"`
+
+	Alerts          []ReportAlert `json:"alerts"`
+	GroupKey        string        `json:"group_key,omitempty"`
+	TruncatedAlerts uint64        `json:"truncated_alerts"`
+
+	RecentChanges []Change  `json:"recent_changes"`
+	Probes        []Probe   `json:"probes"`
+	Logs          []LogTail `json:"logs"`
+	Runbook       *Runbook  `json:"runbook"`
+	Observations  []string  `json:"observations"`
+	Links         Links     `json:"links"`
+	Pending       []string  `json:"pending,omitempty"`
+}
+
+// Impact is the workflow's impact checklist.
+type Impact struct {
+	ProductionDown  bool `json:"production_down"`
+	FeatureDegraded bool `json:"feature_degraded"`
+	DataIntegrity   bool `json:"data_integrity"`
+	Security        bool `json:"security"`
+}
+
+// Decision records one rule that set or raised the severity, and why.
+type Decision struct {
+	Stage    string   `json:"stage"` // "classify" or "escalate"
+	Rule     string   `json:"rule"`
+	Severity Severity `json:"severity"`
+	Reason   string   `json:"reason"`
+}
+
+// ReportAlert is an alert as a report shows it.
+type ReportAlert struct {
+	Fingerprint  string            `json:"fingerprint"`
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"starts_at"`
+	EndsAt       *time.Time        `json:"ends_at,omitempty"`
+	GeneratorURL string            `json:"generator_url,omitempty"`
+}
+
+// Change is a recent deploy or other change of the service or one it depends on.
+type Change struct {
+	Service       string    `json:"service"`
+	Environment   string    `json:"environment,omitempty"`
+	Version       string    `json:"version,omitempty"`
+	Commit        string    `json:"commit,omitempty"`
+	Author        string    `json:"author,omitempty"`
+	URL           string    `json:"url,omitempty"`
+	Time          time.Time `json:"time"`
+	MinutesBefore int       `json:"minutes_before"`
+	Suspect       bool      `json:"suspect"`
+}
+
+// Probe is the result of one health check.
+type Probe struct {
+	Name      string  `json:"name"`
+	Kind      string  `json:"kind"`
+	Target    string  `json:"target"`
+	OK        bool    `json:"ok"`
+	Status    string  `json:"status,omitempty"`
+	LatencyMS float64 `json:"latency_ms"`
+	Error     string  `json:"error,omitempty"`
+	Body      string  `json:"body,omitempty"`
+}
+
+// LogTail is an excerpt of one log source, already redacted.
+type LogTail struct {
+	Source    string   `json:"source"`
+	Lines     []string `json:"lines"`
+	Truncated bool     `json:"truncated"`
+	Error     string   `json:"error,omitempty"`
+}
+
+// Runbook is the runbook matched to the incident.
+type Runbook struct {
+	Title string   `json:"title"`
+	Path  string   `json:"path,omitempty"`
+	URL   string   `json:"url,omitempty"`
+	Steps []string `json:"steps,omitempty"`
+}
+
+// Links point the reader back to the sources.
+type Links struct {
+	Alertmanager string `json:"alertmanager,omitempty"`
+	Generator    string `json:"generator,omitempty"`
+	Silence      string `json:"silence,omitempty"`
+}
+
+// Classification is what the severity rules decided for an alert.
+type Classification struct {
+	Severity       Severity
+	Rule           string // deciding rule; "" when the default applied
+	RuleSetVersion string
+	Decisions      []Decision
+	Impact         Impact
+	UserImpact     string
+	Team           string
+	Runbook        string
+	Labels         map[string]string
+}
