@@ -1,0 +1,104 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sourcegraph/conc/pool"
+)
+
+// Handler handles one message and makes its ack decision itself (Ack, NakWithDelay or
+// TermWithReason), in one place, from what it learned.
+type Handler func(ctx context.Context, m jetstream.Msg)
+
+// RunOptions shapes a consumer loop.
+type RunOptions struct {
+	Workers int
+	// InProgressEvery, when set, tells the server a message is still being worked on at this
+	// interval, so work that outlasts AckWait is not redelivered to another worker.
+	InProgressEvery time.Duration
+	Logger          *slog.Logger
+	// OnPanic is called after a handler panicked and its message was terminated.
+	OnPanic func(m jetstream.Msg, recovered any)
+	// Busy is told when a worker starts (+1) and ends (-1) a message.
+	Busy func(delta int)
+}
+
+// ErrPanic is the reason given to a message whose handler panicked.
+var ErrPanic = errors.New("handler panicked")
+
+// Run feeds messages of c to at most o.Workers concurrent handlers until ctx is done. Then it
+// stops pulling, hands the buffered messages to the handlers, and waits for every handler to
+// return: in-flight work is finished, not abandoned. Handlers get a context that outlives ctx;
+// they bound their own work.
+func Run(ctx context.Context, c jetstream.Consumer, o RunOptions, h Handler) error {
+	if o.Workers < 1 {
+		o.Workers = 1
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(2 * o.Workers))
+	if err != nil {
+		return fmt.Errorf("start pulling from consumer %s: %w", c.CachedInfo().Name, err)
+	}
+	stop := context.AfterFunc(ctx, it.Drain)
+	defer stop()
+
+	handlerCtx := context.WithoutCancel(ctx)
+	p := pool.New().WithMaxGoroutines(o.Workers)
+	for {
+		m, err := it.Next()
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			break
+		}
+		if err != nil {
+			// Missed heartbeats and the like are transient: the iterator keeps pulling.
+			o.Logger.Warn("pulling messages", "consumer", c.CachedInfo().Name, "err", err)
+			if ctx.Err() != nil {
+				it.Stop()
+				break
+			}
+			continue
+		}
+		p.Go(func() { handleOne(handlerCtx, m, o, h) })
+	}
+	p.Wait()
+	return nil
+}
+
+func handleOne(ctx context.Context, m jetstream.Msg, o RunOptions, h Handler) {
+	if o.Busy != nil {
+		o.Busy(1)
+		defer o.Busy(-1)
+	}
+	if o.InProgressEvery > 0 {
+		t := time.NewTicker(o.InProgressEvery)
+		done := make(chan struct{})
+		defer func() { close(done); t.Stop() }()
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					_ = m.InProgress()
+				}
+			}
+		}()
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			o.Logger.Error("message handler panicked; message terminated", "subject", m.Subject(), "panic", v)
+			_ = m.TermWithReason(fmt.Sprintf("%v: %v", ErrPanic, v))
+			if o.OnPanic != nil {
+				o.OnPanic(m, v)
+			}
+		}
+	}()
+	h(ctx, m)
+}

@@ -1,0 +1,69 @@
+package broker
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/triaged/triaged"
+)
+
+// Names derives every NATS name triaged uses from one prefix, so several triaged deployments can
+// share a NATS cluster and an operator can find every name in one place.
+type Names struct {
+	prefix string // subject form: lower case, e.g. "triaged"
+	upper  string // stream form: upper case, e.g. "TRIAGED"
+}
+
+var validPrefix = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
+// NewNames validates prefix: it becomes a subject token, a stream name, a consumer name and a KV
+// bucket name, so only letters, digits, '_' and '-' are allowed, starting with a letter.
+func NewNames(prefix string) (Names, error) {
+	if !validPrefix.MatchString(prefix) {
+		return Names{}, fmt.Errorf("invalid NATS prefix %q: want a letter followed by letters, digits, '_' or '-'", prefix)
+	}
+	return Names{prefix: strings.ToLower(prefix), upper: strings.ToUpper(strings.ReplaceAll(prefix, "-", "_"))}, nil
+}
+
+// MustNames is NewNames for prefixes known to be valid, such as the default.
+func MustNames(prefix string) Names {
+	n, err := NewNames(prefix)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// Prefix is the subject prefix.
+func (n Names) Prefix() string { return n.prefix }
+
+// AlertsStream holds one message per alert, written by ingest and read by triage.
+func (n Names) AlertsStream() string { return n.upper + "_ALERTS" }
+
+// AlertSubject is the subject of an alert message: PREFIX.alerts.<status>.
+func (n Names) AlertSubject(status string) string { return n.prefix + ".alerts." + status }
+
+// AlertSubjects is the alerts stream's subject filter.
+func (n Names) AlertSubjects() string { return n.prefix + ".alerts.>" }
+
+// TriageConsumer is the durable pull consumer every replica's worker pool shares.
+func (n Names) TriageConsumer() string { return n.prefix + "-triage" }
+
+// ReportsStream is the outbox: every report, durably, before any sink sees it.
+func (n Names) ReportsStream() string { return n.upper + "_REPORTS" }
+
+// ReportSubject is PREFIX.reports.<event>.<severity>, so a subscriber can take only, say,
+// P1 openings: PREFIX.reports.opened.P1.
+func (n Names) ReportSubject(event triaged.Event, sev triaged.Severity) string {
+	return n.prefix + ".reports." + string(event) + "." + sev.String()
+}
+
+// ReportSubjects is the reports stream's subject filter.
+func (n Names) ReportSubjects() string { return n.prefix + ".reports.>" }
+
+// SinkConsumer is the durable consumer of the reports stream that feeds one sink.
+func (n Names) SinkConsumer(sink string) string { return n.prefix + "-sink-" + sink }
+
+// IncidentsBucket is the KV bucket of incident state, keyed by alert fingerprint.
+func (n Names) IncidentsBucket() string { return n.upper + "_INCIDENTS" }

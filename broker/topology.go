@@ -1,0 +1,135 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TopologyOptions sizes the streams, consumers and bucket.
+type TopologyOptions struct {
+	Replicas int // stream and bucket replicas on a cluster; 1 on a single server
+	// DuplicateWindow is how long JetStream remembers message ids: an alert resent by
+	// Alertmanager within it is stored once.
+	DuplicateWindow time.Duration
+	AlertsMaxAge    time.Duration
+	ReportsMaxAge   time.Duration
+	// IncidentsMaxAge is how long an incident's state is kept after its last change.
+	IncidentsMaxAge time.Duration
+	AckWait         time.Duration
+	MaxAckPending   int
+}
+
+// DefaultTopologyOptions are the sizes used when the config says nothing.
+func DefaultTopologyOptions() TopologyOptions {
+	return TopologyOptions{
+		Replicas:        1,
+		DuplicateWindow: 10 * time.Minute,
+		AlertsMaxAge:    24 * time.Hour,
+		ReportsMaxAge:   30 * 24 * time.Hour,
+		IncidentsMaxAge: 30 * 24 * time.Hour,
+		AckWait:         30 * time.Second,
+		MaxAckPending:   1000,
+	}
+}
+
+// Topology is every JetStream object triage needs, created or updated.
+type Topology struct {
+	Alerts    jetstream.Stream
+	Reports   jetstream.Stream
+	Triage    jetstream.Consumer
+	Incidents jetstream.KeyValue
+}
+
+// Ensure creates or updates the streams, the shared triage consumer and the incidents bucket. It
+// is idempotent, so every replica runs it at start.
+func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOptions) (*Topology, error) {
+	var t Topology
+	var err error
+	t.Alerts, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        n.AlertsStream(),
+		Description: "triaged: one message per Alertmanager alert, waiting for triage",
+		Subjects:    []string{n.AlertSubjects()},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+		MaxAge:      o.AlertsMaxAge,
+		Duplicates:  o.DuplicateWindow,
+		Discard:     jetstream.DiscardOld,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create or update stream %s: %w", n.AlertsStream(), err)
+	}
+	t.Reports, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        n.ReportsStream(),
+		Description: "triaged: incident reports, the outbox every sink reads",
+		Subjects:    []string{n.ReportSubjects()},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+		MaxAge:      o.ReportsMaxAge,
+		Duplicates:  o.DuplicateWindow,
+		Discard:     jetstream.DiscardOld,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create or update stream %s: %w", n.ReportsStream(), err)
+	}
+	t.Triage, err = js.CreateOrUpdateConsumer(ctx, n.AlertsStream(), jetstream.ConsumerConfig{
+		Durable:       n.TriageConsumer(),
+		Description:   "triaged: the triage worker pools of every replica",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       o.AckWait,
+		MaxDeliver:    -1, // transient failures retry with backoff; poison messages are terminated
+		MaxAckPending: o.MaxAckPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create or update consumer %s on %s: %w", n.TriageConsumer(), n.AlertsStream(), err)
+	}
+	t.Incidents, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      n.IncidentsBucket(),
+		Description: "triaged: state of each incident, keyed by alert fingerprint",
+		History:     1,
+		TTL:         o.IncidentsMaxAge,
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create or update key-value bucket %s: %w", n.IncidentsBucket(), err)
+	}
+	return &t, nil
+}
+
+// EnsureSinkConsumer creates or updates the durable consumer that feeds one sink. A sink added
+// later starts with the reports published from then on, not with the whole history.
+func EnsureSinkConsumer(ctx context.Context, js jetstream.JetStream, n Names, sink string, o TopologyOptions) (jetstream.Consumer, error) {
+	name := n.SinkConsumer(sink)
+	c, err := js.CreateOrUpdateConsumer(ctx, n.ReportsStream(), jetstream.ConsumerConfig{
+		Durable:       name,
+		Description:   "triaged: delivery to sink " + sink,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       o.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: o.MaxAckPending,
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+		FilterSubject: n.ReportSubjects(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create or update consumer %s on %s: %w", name, n.ReportsStream(), err)
+	}
+	return c, nil
+}
+
+// Check reports whether the streams exist and answer, for readiness.
+func Check(ctx context.Context, js jetstream.JetStream, n Names) error {
+	var errs []error
+	for _, s := range []string{n.AlertsStream(), n.ReportsStream()} {
+		if _, err := js.Stream(ctx, s); err != nil {
+			errs = append(errs, fmt.Errorf("stream %s: %w", s, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,347 @@
+// Package config loads triaged.yml: defaults, then strict YAML (an unknown key is an error with
+// its file:line:column), then validation that names the key at fault. A config is either loaded
+// whole or refused whole.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the daemon's configuration file.
+type Config struct {
+	NATS   NATS   `yaml:"nats"`
+	Ingest Ingest `yaml:"ingest"`
+	Triage Triage `yaml:"triage"`
+	Rules  Rules  `yaml:"rules"`
+	Report Report `yaml:"report"`
+	Sinks  []Sink `yaml:"sinks"`
+
+	// File is the path the config was loaded from; "" for the built-in defaults.
+	File string `yaml:"-"`
+}
+
+// NATS sizes the JetStream objects; the server URL is the --nats.url flag.
+type NATS struct {
+	Prefix          string         `yaml:"prefix"`
+	Replicas        int            `yaml:"replicas"`
+	DuplicateWindow model.Duration `yaml:"duplicate_window"`
+	AlertsMaxAge    model.Duration `yaml:"alerts_max_age"`
+	ReportsMaxAge   model.Duration `yaml:"reports_max_age"`
+	IncidentsMaxAge model.Duration `yaml:"incidents_max_age"`
+	EmbeddedListen  string         `yaml:"embedded_listen_address"`
+}
+
+// Ingest bounds the webhook intake.
+type Ingest struct {
+	MaxBodyBytes   int64          `yaml:"max_body_bytes"`
+	PublishTimeout model.Duration `yaml:"publish_timeout"`
+}
+
+// Triage sizes the worker pool.
+type Triage struct {
+	Workers       int              `yaml:"workers"`
+	AckWait       model.Duration   `yaml:"ack_wait"`
+	MaxAckPending int              `yaml:"max_ack_pending"`
+	Timeout       model.Duration   `yaml:"timeout"`
+	RetryBackoff  []model.Duration `yaml:"retry_backoff"`
+}
+
+// Rules names the severity rule files; none means the rules built into the binary.
+type Rules struct {
+	Files    []string `yaml:"files"`
+	Timezone string   `yaml:"timezone"`
+}
+
+// Report overrides the Markdown report template.
+type Report struct {
+	Template string `yaml:"template"`
+}
+
+// Sink is one destination of reports.
+type Sink struct {
+	Name string `yaml:"name"`
+	Type string `yaml:"type"`
+	Path string `yaml:"path"` // file sinks
+}
+
+// SinkTypes lists the kinds of sink this build knows.
+var SinkTypes = []string{"stdout", "file"}
+
+// Default returns the configuration used when no file is given: it runs on the embedded NATS
+// server with the built-in rules and prints reports on stdout.
+func Default() *Config {
+	return &Config{
+		NATS: NATS{
+			Prefix:          "triaged",
+			Replicas:        1,
+			DuplicateWindow: model.Duration(10 * time.Minute),
+			AlertsMaxAge:    model.Duration(24 * time.Hour),
+			ReportsMaxAge:   model.Duration(30 * 24 * time.Hour),
+			IncidentsMaxAge: model.Duration(30 * 24 * time.Hour),
+		},
+		Ingest: Ingest{MaxBodyBytes: 4 << 20, PublishTimeout: model.Duration(10 * time.Second)},
+		Triage: Triage{
+			Workers:       16,
+			AckWait:       model.Duration(30 * time.Second),
+			MaxAckPending: 1000,
+			Timeout:       model.Duration(10 * time.Second),
+			RetryBackoff:  []model.Duration{model.Duration(time.Second), model.Duration(5 * time.Second), model.Duration(30 * time.Second)},
+		},
+		Rules: Rules{Timezone: "UTC"},
+		Sinks: []Sink{{Name: "stdout", Type: "stdout"}},
+	}
+}
+
+// LoadFile reads, decodes and validates the config at path.
+func LoadFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading %q: %w", path, err)
+	}
+	c, err := Load(data, path)
+	if err != nil {
+		return nil, fmt.Errorf("loading %q: %w", path, err)
+	}
+	return c, nil
+}
+
+// Load decodes and validates a config; filename is used in positions and to resolve relative
+// paths. Every problem found is reported, each as "FILE:LINE:COL: key: message".
+func Load(data []byte, filename string) (*Config, error) {
+	c := Default()
+	c.File = filename
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(filename, err)
+	}
+	if len(root.Content) == 0 { // an empty file is the defaults
+		return c, c.validate(positions{file: filename})
+	}
+	pos := positions{file: filename, nodes: map[string]*yaml.Node{}}
+	if errs := checkKeys(root.Content[0], reflect.TypeOf(*c), "", pos); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := root.Content[0].Decode(c); err != nil {
+		return nil, yamlError(filename, err)
+	}
+	if err := c.validate(pos); err != nil {
+		return nil, err
+	}
+	c.resolvePaths()
+	return c, nil
+}
+
+// positions maps a key path ("triage.workers", "sinks[1].type") to its YAML node.
+type positions struct {
+	file  string
+	nodes map[string]*yaml.Node
+}
+
+func (p positions) at(path string) string {
+	if n, ok := p.nodes[path]; ok {
+		return fmt.Sprintf("%s:%d:%d: %s", p.file, n.Line, n.Column, path)
+	}
+	return fmt.Sprintf("%s: %s", p.file, path)
+}
+
+func (p positions) errorf(path, format string, args ...any) error {
+	return fmt.Errorf("%s: %s", p.at(path), fmt.Sprintf(format, args...))
+}
+
+// checkKeys walks the YAML mapping against the struct's yaml tags, so an unknown or misspelt key
+// is reported with its position and the keys that would have been accepted.
+func checkKeys(n *yaml.Node, t reflect.Type, path string, pos positions) []error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		known := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name != "" && name != "-" {
+				known[name] = f.Type
+			}
+		}
+		var errs []error
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			pos.nodes[p] = v
+			ft, ok := known[k.Value]
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s:%d:%d: %s: unknown key (known keys: %s)", pos.file, k.Line, k.Column, p, strings.Join(sortedKeys(known), ", ")))
+				continue
+			}
+			errs = append(errs, checkKeys(v, ft, p, pos)...)
+		}
+		return errs
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		var errs []error
+		for i, item := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			pos.nodes[p] = item
+			errs = append(errs, checkKeys(item, t.Elem(), p, pos)...)
+		}
+		return errs
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]reflect.Type) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+var yamlLine = regexp.MustCompile(`(?m)^\s*(?:yaml: )?line (\d+): `)
+
+// yamlError puts the file name where the YAML library says only "line N".
+func yamlError(file string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
+	msg = yamlLine.ReplaceAllString(msg, file+":$1: ")
+	return errors.New(strings.TrimSpace(msg))
+}
+
+var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+func (c *Config) validate(pos positions) error {
+	var errs []error
+	bad := func(path, format string, args ...any) { errs = append(errs, pos.errorf(path, format, args...)) }
+
+	if !regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`).MatchString(c.NATS.Prefix) {
+		bad("nats.prefix", "%q is not a valid prefix: want a letter followed by letters, digits, '_' or '-'", c.NATS.Prefix)
+	}
+	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
+		bad("nats.replicas", "%d is out of range 1..5", c.NATS.Replicas)
+	}
+	for path, d := range map[string]model.Duration{
+		"nats.duplicate_window": c.NATS.DuplicateWindow, "nats.alerts_max_age": c.NATS.AlertsMaxAge,
+		"nats.reports_max_age": c.NATS.ReportsMaxAge, "nats.incidents_max_age": c.NATS.IncidentsMaxAge,
+		"ingest.publish_timeout": c.Ingest.PublishTimeout, "triage.ack_wait": c.Triage.AckWait, "triage.timeout": c.Triage.Timeout,
+	} {
+		if d <= 0 {
+			bad(path, "must be a positive duration, got %s", d)
+		}
+	}
+	if c.NATS.AlertsMaxAge > 0 && c.NATS.DuplicateWindow > c.NATS.AlertsMaxAge {
+		bad("nats.duplicate_window", "%s is longer than nats.alerts_max_age %s", c.NATS.DuplicateWindow, c.NATS.AlertsMaxAge)
+	}
+	if c.Ingest.MaxBodyBytes < 1024 {
+		bad("ingest.max_body_bytes", "%d is below the minimum of 1024 bytes", c.Ingest.MaxBodyBytes)
+	}
+	if c.Triage.Workers < 1 || c.Triage.Workers > 4096 {
+		bad("triage.workers", "%d is out of range 1..4096", c.Triage.Workers)
+	}
+	if c.Triage.MaxAckPending < c.Triage.Workers {
+		bad("triage.max_ack_pending", "%d is below triage.workers (%d): workers would sit idle", c.Triage.MaxAckPending, c.Triage.Workers)
+	}
+	if c.Triage.Timeout > 0 && c.Triage.AckWait > 0 && c.Triage.Timeout >= c.Triage.AckWait {
+		bad("triage.timeout", "%s must be shorter than triage.ack_wait %s", c.Triage.Timeout, c.Triage.AckWait)
+	}
+	if len(c.Triage.RetryBackoff) == 0 {
+		bad("triage.retry_backoff", "must list at least one delay")
+	}
+	for i, d := range c.Triage.RetryBackoff {
+		if d < 0 {
+			bad(fmt.Sprintf("triage.retry_backoff[%d]", i), "negative delay %s", d)
+		}
+	}
+	if _, err := time.LoadLocation(c.Rules.Timezone); err != nil {
+		bad("rules.timezone", "unknown time zone %q", c.Rules.Timezone)
+	}
+	for i, f := range c.Rules.Files {
+		if strings.TrimSpace(f) == "" {
+			bad(fmt.Sprintf("rules.files[%d]", i), "empty file name")
+		}
+	}
+	seen := map[string]int{}
+	for i, s := range c.Sinks {
+		p := fmt.Sprintf("sinks[%d]", i)
+		if !validName.MatchString(s.Name) {
+			bad(p+".name", "%q is not a valid sink name: lower-case letters, digits, '_' and '-'", s.Name)
+		} else if j, dup := seen[s.Name]; dup {
+			bad(p+".name", "%q is already the name of sinks[%d]", s.Name, j)
+		}
+		seen[s.Name] = i
+		switch s.Type {
+		case "stdout":
+			if s.Path != "" {
+				bad(p+".path", "a stdout sink takes no path")
+			}
+		case "file":
+			if s.Path == "" {
+				bad(p+".path", "a file sink needs a path")
+			}
+		default:
+			bad(p+".type", "unknown sink type %q (known: %s)", s.Type, strings.Join(SinkTypes, ", "))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// resolvePaths makes relative paths relative to the config file, as Prometheus does.
+func (c *Config) resolvePaths() {
+	dir := filepath.Dir(c.File)
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	for i := range c.Rules.Files {
+		c.Rules.Files[i] = abs(c.Rules.Files[i])
+	}
+	c.Report.Template = abs(c.Report.Template)
+	for i := range c.Sinks {
+		c.Sinks[i].Path = abs(c.Sinks[i].Path)
+	}
+}
+
+// Location is the time zone rules see time of day in.
+func (c *Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.Rules.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// RetryBackoff returns the retry delays as durations.
+func (c *Config) RetryBackoff() []time.Duration {
+	out := make([]time.Duration, len(c.Triage.RetryBackoff))
+	for i, d := range c.Triage.RetryBackoff {
+		out[i] = time.Duration(d)
+	}
+	return out
+}
+
+// Marshal renders the config as YAML, for `--print-config`-style debugging and tests.
+func (c *Config) Marshal() ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), enc.Close()
+}

@@ -1,0 +1,112 @@
+// Package outbox delivers reports from the reports stream to sinks, one durable consumer per
+// sink, so a sink that is down only delays its own deliveries and gets every report once it is
+// back.
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/broker"
+)
+
+// Sink delivers a report to one destination.
+type Sink interface {
+	Name() string
+	Deliver(ctx context.Context, rep *triaged.Report) error
+}
+
+// Metrics are shared by every sink's deliverer.
+type Metrics struct {
+	deliveries *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+}
+
+// NewMetrics registers the delivery metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	return &Metrics{
+		deliveries: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "triaged_notifications_total",
+			Help: "Report deliveries to sinks, by sink and result (success, failure, undecodable).",
+		}, []string{"sink", "result"}),
+		duration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "triaged_notification_duration_seconds",
+			Help:    "Time taken by one delivery of a report to a sink.",
+			Buckets: prometheus.ExponentialBuckets(.0005, 4, 10),
+		}, []string{"sink"}),
+	}
+}
+
+// Options tunes one deliverer.
+type Options struct {
+	Timeout      time.Duration   // per delivery attempt
+	RetryBackoff []time.Duration // delay before the n-th retry; the last repeats
+	Logger       *slog.Logger
+}
+
+// Deliverer feeds one sink from its consumer.
+type Deliverer struct {
+	sink    Sink
+	o       Options
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// NewDeliverer returns the deliverer of sink.
+func NewDeliverer(sink Sink, m *Metrics, o Options) *Deliverer {
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if len(o.RetryBackoff) == 0 {
+		o.RetryBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, time.Minute}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, r := range []string{"success", "failure", "undecodable"} {
+		m.deliveries.WithLabelValues(sink.Name(), r)
+	}
+	return &Deliverer{sink: sink, o: o, metrics: m, log: o.Logger.With("component", "outbox", "sink", sink.Name())}
+}
+
+// Run delivers reports in order, one at a time, until ctx is done.
+func (d *Deliverer) Run(ctx context.Context, c jetstream.Consumer) error {
+	return broker.Run(ctx, c, broker.RunOptions{Workers: 1, Logger: d.log}, d.Handle)
+}
+
+// Handle delivers one report message and makes its ack decision.
+func (d *Deliverer) Handle(ctx context.Context, m jetstream.Msg) {
+	var rep triaged.Report
+	if err := json.Unmarshal(m.Data(), &rep); err != nil {
+		d.log.Error("report undecodable; terminated", "subject", m.Subject(), "err", err)
+		d.metrics.deliveries.WithLabelValues(d.sink.Name(), "undecodable").Inc()
+		_ = m.TermWithReason("undecodable report: " + err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
+	defer cancel()
+	start := time.Now()
+	err := d.sink.Deliver(ctx, &rep)
+	d.metrics.duration.WithLabelValues(d.sink.Name()).Observe(time.Since(start).Seconds())
+	if err != nil {
+		n := uint64(1)
+		if meta, merr := m.Metadata(); merr == nil {
+			n = meta.NumDelivered
+		}
+		delay := d.o.RetryBackoff[min(int(n)-1, len(d.o.RetryBackoff)-1)]
+		d.log.Warn("delivery failed; will retry", "incident", rep.IncidentID, "report", rep.ID, "attempt", n, "retry_in", delay, "err", err)
+		d.metrics.deliveries.WithLabelValues(d.sink.Name(), "failure").Inc()
+		_ = m.NakWithDelay(delay)
+		return
+	}
+	d.metrics.deliveries.WithLabelValues(d.sink.Name(), "success").Inc()
+	_ = m.Ack()
+}

@@ -1,0 +1,289 @@
+package triage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/broker"
+)
+
+// Classifier decides an alert's severity. The rules engine is one; tests pass their own.
+type Classifier interface {
+	Classify(a *triaged.Alert, now time.Time) triaged.Classification
+}
+
+// Options wires a Worker.
+type Options struct {
+	JetStream  jetstream.JetStream
+	Names      broker.Names
+	Incidents  jetstream.KeyValue
+	Classifier Classifier
+	// PublishTimeout bounds each JetStream round trip of one message's handling.
+	PublishTimeout time.Duration
+	// RetryBackoff is the delay before the n-th redelivery after a transient failure; the last
+	// value repeats.
+	RetryBackoff []time.Duration
+	Logger       *slog.Logger
+	Registerer   prometheus.Registerer
+	Now          func() time.Time
+}
+
+// Worker handles alert messages. It is safe for concurrent use by a pool.
+type Worker struct {
+	o       Options
+	log     *slog.Logger
+	metrics *metrics
+}
+
+// New returns a Worker.
+func New(o Options) *Worker {
+	if o.PublishTimeout <= 0 {
+		o.PublishTimeout = 10 * time.Second
+	}
+	if len(o.RetryBackoff) == 0 {
+		o.RetryBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Worker{o: o, log: o.Logger.With("component", "triage"), metrics: newMetrics(o.Registerer)}
+}
+
+// Run consumes the shared triage consumer with at most workers concurrent handlers until ctx
+// is done, then finishes the work in hand.
+func (w *Worker) Run(ctx context.Context, c jetstream.Consumer, workers int, ackWait time.Duration) error {
+	w.metrics.workers.Set(float64(workers))
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	defer stopPoll()
+	go w.pollPending(pollCtx, c)
+	return broker.Run(ctx, c, broker.RunOptions{
+		Workers:         workers,
+		InProgressEvery: ackWait / 3,
+		Logger:          w.log,
+		Busy:            func(d int) { w.metrics.busy.Add(float64(d)) },
+		OnPanic:         func(jetstream.Msg, any) { w.metrics.terminated.WithLabelValues("panic").Inc() },
+	}, w.Handle)
+}
+
+// pollPending keeps the pending-messages gauge current without a NATS round trip per scrape.
+func (w *Worker) pollPending(ctx context.Context, c jetstream.Consumer) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if info, err := c.Info(ictx); err == nil {
+			w.metrics.pending.Set(float64(info.NumPending))
+			w.metrics.ackPending.Set(float64(info.NumAckPending))
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// errConflict means another worker changed the incident between our read and our write.
+var errConflict = errors.New("incident changed concurrently")
+
+// Handle triages one alert message and makes its single ack decision.
+func (w *Worker) Handle(ctx context.Context, m jetstream.Msg) {
+	if meta, err := m.Metadata(); err == nil && meta.NumDelivered > 1 {
+		w.metrics.redelivered.Inc()
+	}
+	start := w.o.Now()
+	a, err := decodeAlert(m.Data())
+	w.metrics.stage.WithLabelValues("decode").Observe(w.o.Now().Sub(start).Seconds())
+	if err != nil {
+		w.log.Error("alert message undecodable; terminated", "subject", m.Subject(), "err", err)
+		w.metrics.terminated.WithLabelValues("undecodable").Inc()
+		_ = m.TermWithReason("undecodable: " + err.Error())
+		return
+	}
+	if err := w.triage(ctx, a); err != nil {
+		w.retry(m, a, err)
+		return
+	}
+	_ = m.Ack()
+}
+
+func (w *Worker) retry(m jetstream.Msg, a *triaged.Alert, err error) {
+	n := uint64(1)
+	if meta, merr := m.Metadata(); merr == nil {
+		n = meta.NumDelivered
+	}
+	delay := w.o.RetryBackoff[min(int(n)-1, len(w.o.RetryBackoff)-1)]
+	if errors.Is(err, errConflict) {
+		delay = 0 // the other writer has finished: re-read and decide again at once
+	}
+	w.log.Warn("triage failed; will retry", "alertname", a.Name(), "fingerprint", a.ID(), "attempt", n, "retry_in", delay, "err", err)
+	w.metrics.retried.Inc()
+	_ = m.NakWithDelay(delay)
+}
+
+var validFingerprint = regexp.MustCompile(`^[0-9a-fA-F]{1,64}$`)
+
+func decodeAlert(data []byte) (*triaged.Alert, error) {
+	var a triaged.Alert
+	if err := json.Unmarshal(data, &a); err != nil {
+		return nil, err
+	}
+	switch {
+	case a.Status != triaged.StatusFiring && a.Status != triaged.StatusResolved:
+		return nil, fmt.Errorf("status %q", a.Status)
+	case len(a.Labels) == 0:
+		return nil, errors.New("no labels")
+	case a.StartsAt.IsZero():
+		return nil, errors.New("no startsAt")
+	case !validFingerprint.MatchString(a.ID()):
+		return nil, fmt.Errorf("fingerprint %q is not hexadecimal", a.ID())
+	}
+	return &a, nil
+}
+
+// incident is the state kept per alert fingerprint in the incidents bucket: what was last
+// reported, so a resent or redelivered alert does not produce a second report.
+type incident struct {
+	ID        string           `json:"incident_id"`
+	Status    string           `json:"status"`
+	Severity  triaged.Severity `json:"severity"`
+	Rule      string           `json:"rule"`
+	StartsAt  time.Time        `json:"starts_at"`
+	UpdatedAt time.Time        `json:"updated_at"`
+	Report    string           `json:"last_report"`
+}
+
+// triage publishes the report an alert calls for, if any, and records it. Its steps are
+// idempotent: the report id is derived from the alert, and the state write is a
+// compare-and-set, so a crash or a race at any point leads, on redelivery, to the same
+// single report.
+func (w *Worker) triage(ctx context.Context, a *triaged.Alert) error {
+	ctx, cancel := context.WithTimeout(ctx, w.o.PublishTimeout)
+	defer cancel()
+	key := a.ID()
+
+	t := w.o.Now()
+	prev, rev, err := w.loadIncident(ctx, key)
+	if err != nil {
+		return err
+	}
+	w.metrics.stage.WithLabelValues("incident").Observe(w.o.Now().Sub(t).Seconds())
+
+	t = w.o.Now()
+	cls := w.o.Classifier.Classify(a, t)
+	w.metrics.stage.WithLabelValues("classify").Observe(w.o.Now().Sub(t).Seconds())
+
+	event, skip := decideEvent(a, prev, cls)
+	if skip != "" {
+		w.log.Debug("alert needs no new report", "alertname", a.Name(), "fingerprint", key, "reason", skip)
+		w.metrics.skipped.WithLabelValues(skip).Inc()
+		return nil
+	}
+	if event == triaged.EventResolved && prev != nil && prev.ID == a.IncidentID() {
+		// A resolution keeps the severity the incident was reported with.
+		cls.Severity = prev.Severity
+	}
+
+	t = w.o.Now()
+	rep := BuildReport(a, cls, event, t)
+	data, err := json.Marshal(rep)
+	if err != nil {
+		return fmt.Errorf("encode report %s: %w", rep.ID, err)
+	}
+	w.metrics.stage.WithLabelValues("report").Observe(w.o.Now().Sub(t).Seconds())
+
+	t = w.o.Now()
+	msg := &nats.Msg{Subject: w.o.Names.ReportSubject(rep.Event, rep.Severity), Data: data, Header: nats.Header{}}
+	msg.Header.Set("Triaged-Incident", rep.IncidentID)
+	ack, err := w.o.JetStream.PublishMsg(ctx, msg, jetstream.WithMsgID(rep.ID))
+	if err != nil {
+		return fmt.Errorf("publish report %s: %w", rep.ID, err)
+	}
+	w.metrics.stage.WithLabelValues("publish").Observe(w.o.Now().Sub(t).Seconds())
+
+	if err := w.storeIncident(ctx, key, rev, incident{
+		ID: a.IncidentID(), Status: a.Status, Severity: rep.Severity, Rule: rep.Rule,
+		StartsAt: a.StartsAt, UpdatedAt: rep.TriagedAt, Report: rep.ID,
+	}); err != nil {
+		return err
+	}
+	if !ack.Duplicate {
+		w.metrics.reports.WithLabelValues(string(rep.Event), rep.Severity.String()).Inc()
+		w.metrics.latency.Observe(w.o.Now().Sub(a.ReceivedAt).Seconds())
+		w.log.Debug("report published", "incident", rep.IncidentID, "event", rep.Event, "severity", rep.Severity, "alertname", a.Name())
+	}
+	return nil
+}
+
+// decideEvent returns the event an alert calls for given the incident's last reported state,
+// or a reason to report nothing.
+func decideEvent(a *triaged.Alert, prev *incident, cls triaged.Classification) (triaged.Event, string) {
+	same := prev != nil && prev.ID == a.IncidentID()
+	switch {
+	case a.Resolved() && same && prev.Status == triaged.StatusResolved:
+		return "", "duplicate"
+	case a.Resolved():
+		return triaged.EventResolved, ""
+	case same && prev.Status == triaged.StatusResolved:
+		return "", "stale" // a firing message overtaken by its own resolution
+	case same && prev.Severity == cls.Severity:
+		return "", "duplicate"
+	case same:
+		return triaged.EventUpdated, ""
+	default:
+		return triaged.EventOpened, ""
+	}
+}
+
+func (w *Worker) loadIncident(ctx context.Context, key string) (*incident, uint64, error) {
+	e, err := w.o.Incidents.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read incident %s: %w", key, err)
+	}
+	var inc incident
+	if err := json.Unmarshal(e.Value(), &inc); err != nil {
+		// State we cannot read is replaced rather than blocking the alert forever.
+		w.log.Warn("incident state unreadable; replacing it", "fingerprint", key, "err", err)
+		return nil, e.Revision(), nil
+	}
+	return &inc, e.Revision(), nil
+}
+
+func (w *Worker) storeIncident(ctx context.Context, key string, rev uint64, inc incident) error {
+	data, err := json.Marshal(inc)
+	if err != nil {
+		return fmt.Errorf("encode incident %s: %w", key, err)
+	}
+	if rev == 0 {
+		_, err = w.o.Incidents.Create(ctx, key, data)
+	} else {
+		_, err = w.o.Incidents.Update(ctx, key, data, rev)
+	}
+	var apiErr *jetstream.APIError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jetstream.ErrKeyExists),
+		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence:
+		return fmt.Errorf("store incident %s: %w", key, errConflict)
+	default:
+		return fmt.Errorf("store incident %s: %w", key, err)
+	}
+}
