@@ -1,0 +1,86 @@
+package triage_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/ingest"
+	"github.com/triaged/triaged/triage"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got\n%s", path, got)
+	}
+}
+
+func TestBuildReportGolden(t *testing.T) {
+	now := time.Date(2026, 11, 26, 15, 9, 0, 250_000_000, time.UTC)
+	cls := triaged.Classification{
+		Severity: triaged.P2, Rule: "prod-warning", RuleSetVersion: "0123456789ab",
+		Decisions:  []triaged.Decision{{Stage: "classify", Rule: "prod-warning", Severity: triaged.P2, Reason: "severity=warning in env=prod"}},
+		Impact:     triaged.Impact{FeatureDegraded: true},
+		UserImpact: "Checkout slower for some users",
+	}
+	tests := []struct {
+		file  string
+		index int
+		event triaged.Event
+	}{
+		{"firing-1-alert.json", 0, triaged.EventOpened},
+		{"firing-3-alerts.json", 2, triaged.EventOpened},
+		{"resolved-1-alert.json", 0, triaged.EventResolved},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			body, err := os.ReadFile(filepath.Join("../testdata/alertmanager", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			alerts, err := ingest.Decode(body, now.Add(-200*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := triage.BuildReport(&alerts[tt.index], cls, tt.event, now)
+			out, err := json.MarshalIndent(rep, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, "report."+strings.TrimSuffix(tt.file, ".json")+".json", append(out, '\n'))
+		})
+	}
+}
+
+func TestReportLinksRefuseUntrustedSchemes(t *testing.T) {
+	a := syntheticAlert(1)
+	a.GeneratorURL = "javascript:alert(1)"
+	a.Group.ExternalURL = "file:///etc/passwd"
+	a.Annotations["runbook_url"] = "data:text/html,<script>"
+	rep := triage.BuildReport(&a, triaged.Classification{Severity: triaged.P4}, triaged.EventOpened, time.Now())
+	if rep.Links != (triaged.Links{}) || rep.Alerts[0].GeneratorURL != "" || rep.Runbook != nil {
+		t.Fatalf("untrusted URLs reached the report: links %+v generator %q runbook %+v", rep.Links, rep.Alerts[0].GeneratorURL, rep.Runbook)
+	}
+	if !strings.Contains(strings.Join(rep.Pending, ","), "runbook") {
+		t.Errorf("runbook not marked pending: %v", rep.Pending)
+	}
+}

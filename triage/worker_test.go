@@ -1,0 +1,355 @@
+package triage_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/broker"
+	"github.com/triaged/triaged/ingest"
+	"github.com/triaged/triaged/internal/metrictest"
+	"github.com/triaged/triaged/internal/natstest"
+	"github.com/triaged/triaged/triage"
+)
+
+var names = broker.MustNames("triaged")
+
+// fixedClassifier decides one severity for every alert and counts its calls; onCall, if set,
+// runs first (tests use it to crash a worker mid-triage).
+type fixedClassifier struct {
+	severity atomic.Int64
+	calls    atomic.Int64
+	onCall   func(n int64)
+}
+
+func newClassifier(s triaged.Severity) *fixedClassifier {
+	c := &fixedClassifier{}
+	c.severity.Store(int64(s))
+	return c
+}
+
+func (c *fixedClassifier) Classify(a *triaged.Alert, _ time.Time) triaged.Classification {
+	n := c.calls.Add(1)
+	if c.onCall != nil {
+		c.onCall(n)
+	}
+	s := triaged.Severity(c.severity.Load())
+	return triaged.Classification{Severity: s, Rule: "fixed", RuleSetVersion: "test",
+		Decisions: []triaged.Decision{{Stage: "classify", Rule: "fixed", Severity: s, Reason: "test rule"}}}
+}
+
+type env struct {
+	ns   *server.Server
+	js   jetstream.JetStream
+	topo *broker.Topology
+	opts broker.TopologyOptions
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ns := natstest.Server(t)
+	_, js := natstest.Connect(t, ns)
+	o := broker.DefaultTopologyOptions()
+	o.AckWait = 2 * time.Second
+	topo, err := broker.Ensure(context.Background(), js, names, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{ns: ns, js: js, topo: topo, opts: o}
+}
+
+// startWorker runs a worker pool on its own connection, as a separate replica would.
+func (e *env) startWorker(t *testing.T, c triage.Classifier, workers int) (stop func(), nc *nats.Conn, reg *prometheus.Registry) {
+	t.Helper()
+	nc, js := natstest.Connect(t, e.ns)
+	cons, err := js.Consumer(context.Background(), names.AlertsStream(), names.TriageConsumer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(context.Background(), names.IncidentsBucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg = prometheus.NewRegistry()
+	w := triage.New(triage.Options{JetStream: js, Names: names, Incidents: kv, Classifier: c, Registerer: reg,
+		PublishTimeout: 2 * time.Second, RetryBackoff: []time.Duration{50 * time.Millisecond}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx, cons, workers, e.opts.AckWait) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop, nc, reg
+}
+
+func (e *env) publish(t *testing.T, file string, mutate ...func(*triaged.Alert)) []triaged.Alert {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join("../testdata/alertmanager", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts, err := ingest.Decode(body, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range alerts {
+		for _, m := range mutate {
+			m(&alerts[i])
+		}
+	}
+	if err := broker.NewAlertPublisher(e.js, names).PublishAlerts(context.Background(), alerts); err != nil {
+		t.Fatal(err)
+	}
+	return alerts
+}
+
+// reports waits until the reports stream holds want messages and returns them all; it fails
+// if more arrive within a short grace period.
+func (e *env) reports(t *testing.T, want int) []triaged.Report {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		info, err := e.topo.Reports.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int(info.State.Msgs) >= want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reports stream holds %d reports after 15s, want %d", info.State.Msgs, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	c, err := e.js.OrderedConsumer(context.Background(), names.ReportsStream(), jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := e.topo.Reports.Info(context.Background())
+	if int(info.State.Msgs) != want {
+		t.Fatalf("reports stream holds %d reports, want exactly %d", info.State.Msgs, want)
+	}
+	batch, err := c.Fetch(want, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []triaged.Report
+	for m := range batch.Messages() {
+		var r triaged.Report
+		if err := json.Unmarshal(m.Data(), &r); err != nil {
+			t.Fatalf("report on %s undecodable: %v", m.Subject(), err)
+		}
+		if wantSubject := names.ReportSubject(r.Event, r.Severity); m.Subject() != wantSubject {
+			t.Errorf("report %s on subject %s, want %s", r.ID, m.Subject(), wantSubject)
+		}
+		out = append(out, r)
+	}
+	if len(out) != want {
+		t.Fatalf("fetched %d reports, want %d", len(out), want)
+	}
+	return out
+}
+
+func assertOnePerIncident(t *testing.T, reps []triaged.Report) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, r := range reps {
+		if seen[r.ID] {
+			t.Errorf("report %s published twice", r.ID)
+		}
+		seen[r.ID] = true
+	}
+}
+
+func TestEveryAlertGetsOneReportEvenWhenResent(t *testing.T) {
+	e := newEnv(t)
+	e.startWorker(t, newClassifier(triaged.P2), 4)
+	e.publish(t, "firing-10-alerts.json")
+	e.publish(t, "firing-10-alerts.json") // deduplicated by message id
+	// Beyond JetStream's duplicate window Alertmanager's resend is a new message; the incident
+	// state must still keep it from being reported twice.
+	e.publish(t, "firing-10-alerts.json", func(a *triaged.Alert) { a.ReceivedAt = time.Now() })
+	body, _ := os.ReadFile("../testdata/alertmanager/firing-10-alerts.json")
+	alerts, _ := ingest.Decode(body, time.Now())
+	for _, a := range alerts {
+		data, _ := json.Marshal(a)
+		if _, err := e.js.Publish(context.Background(), names.AlertSubject(a.Status), data); err != nil { // no message id
+			t.Fatal(err)
+		}
+	}
+	reps := e.reports(t, 10)
+	assertOnePerIncident(t, reps)
+	for _, r := range reps {
+		if r.Event != triaged.EventOpened || r.Severity != triaged.P2 || r.Status != triaged.ReportInvestigating {
+			t.Errorf("report %s: event %s severity %s status %s", r.ID, r.Event, r.Severity, r.Status)
+		}
+	}
+}
+
+func TestResolutionAndSeverityChangeAreReported(t *testing.T) {
+	e := newEnv(t)
+	cls := newClassifier(triaged.P3)
+	_, _, reg := e.startWorker(t, cls, 2)
+	e.publish(t, "firing-1-alert.json")
+	e.reports(t, 1)
+
+	cls.severity.Store(int64(triaged.P1)) // e.g. the rules were reloaded
+	e.publish(t, "firing-1-alert.json", func(a *triaged.Alert) { a.Group.Receiver = "resent" })
+	data := func() []byte {
+		b, _ := os.ReadFile("../testdata/alertmanager/firing-1-alert.json")
+		return b
+	}()
+	alerts, _ := ingest.Decode(data, time.Now())
+	raw, _ := json.Marshal(alerts[0])
+	if _, err := e.js.Publish(context.Background(), names.AlertSubject("firing"), raw); err != nil {
+		t.Fatal(err)
+	}
+	reps := e.reports(t, 2)
+	if reps[1].Event != triaged.EventUpdated || reps[1].Severity != triaged.P1 {
+		t.Fatalf("second report: %s %s, want updated P1", reps[1].Event, reps[1].Severity)
+	}
+
+	e.publish(t, "firing-1-alert.json", func(a *triaged.Alert) {
+		a.Status = triaged.StatusResolved
+		a.EndsAt = a.StartsAt.Add(10 * time.Minute)
+	})
+	reps = e.reports(t, 3)
+	r := reps[2]
+	if r.Event != triaged.EventResolved || r.Status != triaged.ReportResolved || r.EndedAt == nil || r.Severity != triaged.P1 {
+		t.Fatalf("third report: event %s status %s ended %v severity %s; want resolved RESOLVED, an end, P1", r.Event, r.Status, r.EndedAt, r.Severity)
+	}
+	if r.IncidentID != reps[0].IncidentID {
+		t.Errorf("resolution is for incident %s, opening was %s", r.IncidentID, reps[0].IncidentID)
+	}
+	if got := metrictest.Value(t, reg, "triaged_reports_published_total"); got != 3 {
+		t.Errorf("triaged_reports_published_total = %v, want 3", got)
+	}
+	if got := metrictest.Value(t, reg, "triaged_triage_latency_seconds"); got != 3 {
+		t.Errorf("triage latency observed %v times, want 3", got)
+	}
+}
+
+func TestUndecodableMessageIsTerminatedNotRetried(t *testing.T) {
+	e := newEnv(t)
+	_, _, reg := e.startWorker(t, newClassifier(triaged.P4), 1)
+	for _, bad := range []string{`{not json`, `{"status":"firing","labels":{},"startsAt":"2026-11-26T00:00:00Z"}`, `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T00:00:00Z","fingerprint":"../x"}`} {
+		if _, err := e.js.Publish(context.Background(), names.AlertSubject("firing"), []byte(bad)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.publish(t, "firing-1-alert.json") // a good one behind the bad ones still gets through
+	e.reports(t, 1)
+	waitFor(t, func() bool { return metrictest.Value(t, reg, "triaged_messages_terminated_total", "reason", "undecodable") == 3 })
+	time.Sleep(3 * time.Second) // longer than AckWait: a message not terminated would come back
+	if got := metrictest.Value(t, reg, "triaged_messages_redelivered_total"); got != 0 {
+		t.Errorf("%v redeliveries of terminated messages", got)
+	}
+}
+
+func TestTwoReplicasSplitTheWork(t *testing.T) {
+	e := newEnv(t)
+	a, b := newClassifier(triaged.P3), newClassifier(triaged.P3)
+	slow := func(int64) { time.Sleep(2 * time.Millisecond) } // keep both replicas busy
+	a.onCall, b.onCall = slow, slow
+	e.startWorker(t, a, 2)
+	e.startWorker(t, b, 2)
+	const n = 200
+	alerts := make([]triaged.Alert, n)
+	for i := range alerts {
+		alerts[i] = syntheticAlert(i)
+	}
+	if err := broker.NewAlertPublisher(e.js, names).PublishAlerts(context.Background(), alerts); err != nil {
+		t.Fatal(err)
+	}
+	reps := e.reports(t, n)
+	assertOnePerIncident(t, reps)
+	if a.calls.Load() == 0 || b.calls.Load() == 0 {
+		t.Fatalf("work not split: replica A classified %d, B %d", a.calls.Load(), b.calls.Load())
+	}
+	t.Logf("replica A classified %d alerts, B %d", a.calls.Load(), b.calls.Load())
+}
+
+// TestCrashMidWayLosesNothingAndDuplicatesNothing queues alerts, kills the consuming replica's
+// connection while it is in the middle of them (messages delivered, some reported, none of
+// those acked yet), then starts another replica: every alert gets exactly one report.
+func TestCrashMidWayLosesNothingAndDuplicatesNothing(t *testing.T) {
+	e := newEnv(t)
+	const n = 60
+	alerts := make([]triaged.Alert, n)
+	for i := range alerts {
+		alerts[i] = syntheticAlert(i)
+	}
+	if err := broker.NewAlertPublisher(e.js, names).PublishAlerts(context.Background(), alerts); err != nil {
+		t.Fatal(err)
+	}
+	crashing := newClassifier(triaged.P2)
+	var conn atomic.Pointer[nats.Conn]
+	crashing.onCall = func(k int64) {
+		if k == n/2 {
+			conn.Load().Close() // the process dies: no acks, no more publishes
+		}
+	}
+	stop, nc, _ := e.startWorker(t, crashing, 4)
+	conn.Store(nc)
+	waitFor(t, func() bool { return nc.IsClosed() })
+	stop()
+
+	info, _ := e.topo.Reports.Info(context.Background())
+	if info.State.Msgs == 0 || info.State.Msgs >= n {
+		t.Fatalf("crash left %d reports: the test must crash mid-way", info.State.Msgs)
+	}
+	t.Logf("%d reports before the crash", info.State.Msgs)
+
+	_, _, reg := e.startWorker(t, newClassifier(triaged.P2), 4)
+	reps := e.reports(t, n)
+	assertOnePerIncident(t, reps)
+	ids := map[string]bool{}
+	for _, r := range reps {
+		ids[r.IncidentID] = true
+	}
+	for _, a := range alerts {
+		if !ids[a.IncidentID()] {
+			t.Errorf("alert %s got no report", a.ID())
+		}
+	}
+	if got := metrictest.Value(t, reg, "triaged_messages_redelivered_total"); got == 0 {
+		t.Errorf("the second replica saw no redelivery; the crash did not leave unacked work")
+	}
+}
+
+func syntheticAlert(i int) triaged.Alert {
+	var a triaged.Alert
+	a.Status = triaged.StatusFiring
+	a.Labels = map[string]string{"alertname": "Synthetic", "service": "svc", "instance": fmt.Sprintf("host-%03d", i)}
+	a.Annotations = map[string]string{"summary": "synthetic alert"}
+	a.StartsAt = time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	a.Fingerprint = fmt.Sprintf("%016x", 0xabc000+i)
+	a.ReceivedAt = time.Now()
+	a.Group = triaged.Group{Receiver: "triaged", Size: 1}
+	return a
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 15s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
