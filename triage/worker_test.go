@@ -252,7 +252,9 @@ func TestUndecodableMessageIsTerminatedNotRetried(t *testing.T) {
 	}
 	e.publish(t, "firing-1-alert.json") // a good one behind the bad ones still gets through
 	e.reports(t, 1)
-	waitFor(t, func() bool { return metrictest.Value(t, reg, "triaged_messages_terminated_total", "reason", "undecodable") == 3 })
+	waitFor(t, func() bool {
+		return metrictest.Value(t, reg, "triaged_messages_terminated_total", "reason", "undecodable") == 3
+	})
 	time.Sleep(3 * time.Second) // longer than AckWait: a message not terminated would come back
 	if got := metrictest.Value(t, reg, "triaged_messages_redelivered_total"); got != 0 {
 		t.Errorf("%v redeliveries of terminated messages", got)
@@ -352,4 +354,3 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
