@@ -1,0 +1,83 @@
+package rules
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Position is a place in a rule file: 1-based line and column, as editors count them. A zero
+// Line or Column is left out when printed.
+type Position struct {
+	File   string
+	Line   int
+	Column int
+}
+
+// String returns "FILE:LINE:COL", the form editors and CI annotations understand.
+func (p Position) String() string {
+	s := p.File
+	if p.Line > 0 {
+		s += ":" + strconv.Itoa(p.Line)
+		if p.Column > 0 {
+			s += ":" + strconv.Itoa(p.Column)
+		}
+	}
+	return s
+}
+
+// Error is one problem found while loading a rule file. Loading reports all of them at once,
+// joined with errors.Join, each printed as `FILE:LINE:COL: rule "NAME": message`.
+type Error struct {
+	Pos Position
+	// Rule names the rule the problem is in: `rule "NAME"`, or `rules[2]` while the rule has no
+	// name; "" when the problem is outside any rule.
+	Rule string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Rule == "" {
+		return fmt.Sprintf("%s: %v", e.Pos, e.Err)
+	}
+	return fmt.Sprintf("%s: %s: %v", e.Pos, e.Rule, e.Err)
+}
+
+// Unwrap gives access to the cause, e.g. expr's *file.Error with its line, column and snippet.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Warning is a finding that does not stop a rule file from loading (a duplicate name, a rule that
+// can never match, a missing default) but that `triagetool check rules` reports and fails on.
+type Warning struct {
+	Pos     Position
+	Rule    string
+	Message string
+}
+
+func (w Warning) String() string {
+	if w.Rule == "" {
+		return fmt.Sprintf("%s: %s", w.Pos, w.Message)
+	}
+	return fmt.Sprintf("%s: %s: %s", w.Pos, w.Rule, w.Message)
+}
+
+// RuleError is a rule that failed while an alert was evaluated, e.g. indexing past the end of a
+// split label. The rule was skipped and evaluation went on with the next one.
+type RuleError struct {
+	Stage Stage
+	Rule  string
+	Err   error
+}
+
+func (e RuleError) Error() string {
+	return fmt.Sprintf("%s rule %q: %v", e.Stage, e.Rule, e.Err)
+}
+
+func (e RuleError) Unwrap() error { return e.Err }
+
+// ruleRef is how errors and warnings name a rule: by name once it has one, else by its place.
+func ruleRef(stage Stage, index int, name string) string {
+	if name != "" {
+		return fmt.Sprintf("rule %q", name)
+	}
+	return fmt.Sprintf("%s[%d]", stage.listKey(), index)
+}

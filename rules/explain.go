@@ -1,0 +1,135 @@
+package rules
+
+import (
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/triaged/triaged"
+)
+
+// Outcome is what happened when a rule was tried on an alert.
+type Outcome int
+
+const (
+	// NotMatched: the condition was false.
+	NotMatched Outcome = iota
+	// Matched: the condition was true and the severity valid.
+	Matched
+	// Failed: the condition or the severity failed at run time; the rule was skipped.
+	Failed
+	// NotTried: an earlier classification rule had decided (first match wins).
+	NotTried
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case NotMatched:
+		return "not matched"
+	case Matched:
+		return "matched"
+	case Failed:
+		return "error"
+	default:
+		return "not tried"
+	}
+}
+
+// Trace is one rule tried on one alert.
+type Trace struct {
+	Stage   Stage
+	Rule    string
+	Pos     Position
+	When    string
+	Outcome Outcome
+	// Severity is what a matched rule named.
+	Severity triaged.Severity
+	// Decided is set on the classification rule that decided and on each escalation rule that
+	// applied.
+	Decided bool
+	Err     error
+}
+
+// ExplainOptions say what Explain evaluates beyond the classification.
+type ExplainOptions struct {
+	// Facts are handed to the escalation rules, as enrichment would.
+	Facts Facts
+	// All tries every classification rule, also after the one that decided, to show which
+	// other rules would match.
+	All bool
+}
+
+// Explanation is how a rule set decided an alert's severity.
+type Explanation struct {
+	// Env is what the rules saw.
+	Env *Env
+	// Classification is the first stage's decision, Final the decision after escalation.
+	Classification triaged.Classification
+	Final          triaged.Classification
+	// Traces lists the classification rules in order, then the escalation rules in order.
+	Traces []Trace
+}
+
+// Explain evaluates an alert rule by rule and records what each rule did. It decides exactly as
+// Classify and then Escalate do (a test holds it to that); it is slower, and meant for
+// `triagetool explain`, not for the daemon's hot path.
+func (rs *RuleSet) Explain(a *triaged.Alert, now time.Time, opts ExplainOptions) Explanation {
+	env := newEnv(a, now)
+	m := vms.Get().(*vm.VM)
+	defer vms.Put(m)
+
+	x := Explanation{Env: env, Traces: make([]Trace, 0, len(rs.rules)+len(rs.escalations))}
+	var decided *rule
+	var severity triaged.Severity
+	for _, r := range rs.rules {
+		t := Trace{Stage: StageClassify, Rule: r.name, Pos: r.pos, When: r.when.text}
+		if decided != nil && !opts.All {
+			t.Outcome = NotTried
+			x.Traces = append(x.Traces, t)
+			continue
+		}
+		ok, err := r.evalCondition(m, env)
+		if err == nil && ok {
+			t.Severity, err = r.evalSeverity(m, env)
+		}
+		switch {
+		case err != nil:
+			t.Outcome, t.Err = Failed, err
+		case !ok:
+			t.Outcome = NotMatched
+		default:
+			t.Outcome = Matched
+			if decided == nil {
+				decided, severity, t.Decided = r, t.Severity, true
+			}
+		}
+		x.Traces = append(x.Traces, t)
+	}
+	if decided != nil {
+		x.Classification = rs.decide(decided, severity)
+	} else {
+		x.Classification = rs.defaultClassification()
+	}
+
+	c := rs.stampVersion(x.Classification)
+	if len(rs.escalations) > 0 {
+		eenv := newEscalationEnv(c, a, opts.Facts, now)
+		for _, r := range rs.escalations {
+			t := Trace{Stage: StageEscalate, Rule: r.name, Pos: r.pos, When: r.when.text}
+			sev, ok, err := r.evalEscalation(m, eenv)
+			switch {
+			case err != nil:
+				t.Outcome, t.Err = Failed, err
+			case !ok:
+				t.Outcome = NotMatched
+			default:
+				t.Outcome, t.Severity, t.Decided = Matched, sev, true
+				c = r.apply(c, sev)
+				eenv.Severity = c.Severity.String()
+			}
+			x.Traces = append(x.Traces, t)
+		}
+	}
+	x.Final = c
+	return x
+}
