@@ -1,0 +1,179 @@
+package notify
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/triaged/triaged"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// TestGolden renders each fixture with the embedded template and compares the Markdown with
+// testdata/NAME.md. Run `go test ./notify -update` after an intended change and review the diff.
+func TestGolden(t *testing.T) {
+	r, err := NewRenderer("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		rep  *triaged.Report
+	}{
+		{"opened_p1", openedP1()},
+		{"pending_truncated_p3", pendingP3()},
+		{"resolved_p2", resolvedP2()},
+		{"updated_p1", updatedP1()},
+		{"hostile_labels", hostile()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := r.Markdown(tc.rep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", tc.name+".md")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("rendered report differs from %s (run with -update to accept):\n%s", golden, lineDiff(string(want), string(got)))
+			}
+		})
+	}
+}
+
+// lineDiff lists the lines that differ, enough to see what changed without a diff library.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := range max(len(w), len(g)) {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			b.WriteString("line " + strconv.Itoa(i+1) + ":\n  want: " + wl + "\n  got:  " + gl + "\n")
+		}
+	}
+	return b.String()
+}
+
+func writeTemplate(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "report.md.tmpl")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A user template that cannot be used is rejected at load, with the file and line, whether the
+// problem is its syntax or something that only shows when it runs.
+func TestNewRendererBadTemplate(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{"unclosed action", "## INCIDENT REPORT\n**Severity**: {{.Severity}\n", ":2: bad character U+007D '}'"},
+		{"unknown function", "line one\nline two\n{{shout .Service}}\n", `:3: function "shout" not defined`},
+		{"unknown field", "ok\n{{.Servce}}\n", `:2:2: executing`},
+		{"nil runbook", "{{.Runbook.Title}}", `:1:10: executing`},
+		{"broken block override", "{{define \"runbook\"}}\n{{.Runbook.Title}}\n{{end}}", `:2:10: executing "runbook"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeTemplate(t, tc.text)
+			_, err := NewRenderer(path)
+			if err == nil {
+				t.Fatal("NewRenderer accepted a bad template")
+			}
+			if !strings.Contains(err.Error(), path+tc.want) {
+				t.Errorf("error %q does not contain %q", err, path+tc.want)
+			}
+		})
+	}
+	if _, err := NewRenderer(filepath.Join(t.TempDir(), "missing.tmpl")); err == nil || !strings.Contains(err.Error(), "missing.tmpl") {
+		t.Errorf("missing file: error %v does not name the file", err)
+	}
+}
+
+// A user file that only redefines a block keeps the rest of the default report.
+func TestNewRendererOverrideBlock(t *testing.T) {
+	path := writeTemplate(t, `{{define "runbook"}}
+See the {{.Team}} wiki for {{.Service}}.
+{{- end}}`)
+	r, err := NewRenderer(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Markdown(openedP1())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## INCIDENT REPORT\n", "### Runbook\nSee the payments wiki for checkout.\n\n### Severity decision"} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("report does not contain %q:\n%s", want, got)
+		}
+	}
+}
+
+// A user template gets the same escaping as the default without asking for it.
+func TestUserTemplateIsEscaped(t *testing.T) {
+	path := writeTemplate(t, `{{$s := .Summary}}{{.Service}}|{{printf "%s!" .Environment}}|{{md $s}}|{{code .AlertName}}|{{template "impact" .}}`)
+	r, err := NewRenderer(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Markdown(hostile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "&lt;!channel> checkout|" +
+		`prod  ## Fake section - \[x\] Production down!|` +
+		`Click \[here\](http://evil.example/login) @` + "\u200b" + `channel @` + "\u200b" + `here &lt;!here> &lt;script>alert(1)&lt;/script>|` +
+		"``Evil`Alert` # PWNED``|\n- [ ] Production down\n- [ ] Feature degraded\n- [ ] Data integrity issues\n- [x] Security concerns"
+	if string(got) != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestMarkdownNilReport(t *testing.T) {
+	r, err := NewRenderer("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Markdown(nil); err == nil {
+		t.Error("Markdown(nil) did not fail")
+	}
+}
+
+func TestTitle(t *testing.T) {
+	for _, tc := range []struct {
+		rep  *triaged.Report
+		want string
+	}{
+		{openedP1(), "[P1 CRITICAL] checkout (production): CheckoutDown opened"},
+		{updatedP1(), "[P1 CRITICAL] checkout (production): CheckoutDown updated"},
+		{pendingP3(), "[P3 MEDIUM] search: SearchLatencyHigh opened"},
+		{resolvedP2(), "[P2 HIGH] orders (production): OrdersErrorRateHigh resolved"},
+		{hostile(), "[P4 LOW] <!channel> checkout (prod ## Fake section - [x] Production down): Evil`Alert` # PWNED opened"},
+		{&triaged.Report{}, "[Severity(0) UNKNOWN] unknown service: alert"},
+		{nil, ""},
+	} {
+		if got := Title(tc.rep); got != tc.want {
+			t.Errorf("Title() = %q, want %q", got, tc.want)
+		}
+	}
+}
