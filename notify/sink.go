@@ -1,0 +1,52 @@
+package notify
+
+import (
+	"context"
+
+	"github.com/triaged/triaged"
+)
+
+// Sink delivers reports to one destination. Reports reach a sink at least once: the reports
+// stream redelivers a report whose delivery failed or was not acknowledged, so a sink either
+// tolerates seeing a report again or recognizes it by Report.ID.
+type Sink interface {
+	// Name is the kind of sink ("stdout", "file"), stable, for logs and metric labels.
+	Name() string
+	// Deliver sends one report. It is safe for concurrent use. An error says what was
+	// attempted; the caller decides whether to retry.
+	Deliver(ctx context.Context, rep *triaged.Report) error
+}
+
+// recentIDs remembers the IDs of the last reports a sink delivered, so that a report redelivered
+// by the stream shortly after it was delivered (an ack lost in a crash or a timeout) is not
+// written twice. It is bounded: memory stays flat however long the process runs, and a
+// redelivery comes within minutes, long before a few thousand newer reports push its ID out.
+// It is not safe for concurrent use; each sink guards it with its write lock.
+type recentIDs struct {
+	set  map[string]struct{}
+	ring []string // insertion order; the oldest ID is evicted first
+	next int
+}
+
+func newRecentIDs(capacity int) *recentIDs {
+	return &recentIDs{set: make(map[string]struct{}, capacity), ring: make([]string, capacity)}
+}
+
+// seen reports whether id was delivered recently. The empty ID is never seen, so a report
+// without one is always delivered.
+func (r *recentIDs) seen(id string) bool {
+	_, ok := r.set[id]
+	return ok && id != ""
+}
+
+func (r *recentIDs) add(id string) {
+	if id == "" || r.seen(id) {
+		return
+	}
+	if old := r.ring[r.next]; old != "" {
+		delete(r.set, old)
+	}
+	r.ring[r.next] = id
+	r.set[id] = struct{}{}
+	r.next = (r.next + 1) % len(r.ring)
+}
