@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -34,28 +33,28 @@ type Config struct {
 
 // NATS sizes the JetStream objects; the server URL is the --nats.url flag.
 type NATS struct {
-	Prefix          string         `yaml:"prefix"`
-	Replicas        int            `yaml:"replicas"`
-	DuplicateWindow model.Duration `yaml:"duplicate_window"`
-	AlertsMaxAge    model.Duration `yaml:"alerts_max_age"`
-	ReportsMaxAge   model.Duration `yaml:"reports_max_age"`
-	IncidentsMaxAge model.Duration `yaml:"incidents_max_age"`
-	EmbeddedListen  string         `yaml:"embedded_listen_address"`
+	Prefix          string   `yaml:"prefix"`
+	Replicas        int      `yaml:"replicas"`
+	DuplicateWindow Duration `yaml:"duplicate_window"`
+	AlertsMaxAge    Duration `yaml:"alerts_max_age"`
+	ReportsMaxAge   Duration `yaml:"reports_max_age"`
+	IncidentsMaxAge Duration `yaml:"incidents_max_age"`
+	EmbeddedListen  string   `yaml:"embedded_listen_address"`
 }
 
 // Ingest bounds the webhook intake.
 type Ingest struct {
-	MaxBodyBytes   int64          `yaml:"max_body_bytes"`
-	PublishTimeout model.Duration `yaml:"publish_timeout"`
+	MaxBodyBytes   int64    `yaml:"max_body_bytes"`
+	PublishTimeout Duration `yaml:"publish_timeout"`
 }
 
 // Triage sizes the worker pool.
 type Triage struct {
-	Workers       int              `yaml:"workers"`
-	AckWait       model.Duration   `yaml:"ack_wait"`
-	MaxAckPending int              `yaml:"max_ack_pending"`
-	Timeout       model.Duration   `yaml:"timeout"`
-	RetryBackoff  []model.Duration `yaml:"retry_backoff"`
+	Workers       int        `yaml:"workers"`
+	AckWait       Duration   `yaml:"ack_wait"`
+	MaxAckPending int        `yaml:"max_ack_pending"`
+	Timeout       Duration   `yaml:"timeout"`
+	RetryBackoff  []Duration `yaml:"retry_backoff"`
 }
 
 // Rules names the severity rule files; none means the rules built into the binary.
@@ -86,18 +85,18 @@ func Default() *Config {
 		NATS: NATS{
 			Prefix:          "triaged",
 			Replicas:        1,
-			DuplicateWindow: model.Duration(10 * time.Minute),
-			AlertsMaxAge:    model.Duration(24 * time.Hour),
-			ReportsMaxAge:   model.Duration(30 * 24 * time.Hour),
-			IncidentsMaxAge: model.Duration(30 * 24 * time.Hour),
+			DuplicateWindow: Duration(10 * time.Minute),
+			AlertsMaxAge:    Duration(24 * time.Hour),
+			ReportsMaxAge:   Duration(30 * 24 * time.Hour),
+			IncidentsMaxAge: Duration(30 * 24 * time.Hour),
 		},
-		Ingest: Ingest{MaxBodyBytes: 4 << 20, PublishTimeout: model.Duration(10 * time.Second)},
+		Ingest: Ingest{MaxBodyBytes: 4 << 20, PublishTimeout: Duration(10 * time.Second)},
 		Triage: Triage{
 			Workers:       16,
-			AckWait:       model.Duration(30 * time.Second),
+			AckWait:       Duration(30 * time.Second),
 			MaxAckPending: 1000,
-			Timeout:       model.Duration(10 * time.Second),
-			RetryBackoff:  []model.Duration{model.Duration(time.Second), model.Duration(5 * time.Second), model.Duration(30 * time.Second)},
+			Timeout:       Duration(10 * time.Second),
+			RetryBackoff:  []Duration{Duration(time.Second), Duration(5 * time.Second), Duration(30 * time.Second)},
 		},
 		Rules: Rules{Timezone: "UTC"},
 		Sinks: []Sink{{Name: "stdout", Type: "stdout"}},
@@ -134,6 +133,10 @@ func Load(data []byte, filename string) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	if err := root.Content[0].Decode(c); err != nil {
+		var ve *valueError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("%s: %s", pos.atNode(ve.node), ve.msg)
+		}
 		return nil, yamlError(filename, err)
 	}
 	if err := c.validate(pos); err != nil {
@@ -149,11 +152,32 @@ type positions struct {
 	nodes map[string]*yaml.Node
 }
 
+// at gives "FILE:LINE:COL: path" for a key path; a key that is absent (a required key left
+// out) is placed at the nearest enclosing key that is present.
 func (p positions) at(path string) string {
-	if n, ok := p.nodes[path]; ok {
-		return fmt.Sprintf("%s:%d:%d: %s", p.file, n.Line, n.Column, path)
+	for try := path; try != ""; try = parentPath(try) {
+		if n, ok := p.nodes[try]; ok {
+			return fmt.Sprintf("%s:%d:%d: %s", p.file, n.Line, n.Column, path)
+		}
 	}
 	return fmt.Sprintf("%s: %s", p.file, path)
+}
+
+// atNode finds the key path of a node, for errors raised while decoding it.
+func (p positions) atNode(n *yaml.Node) string {
+	for path, pn := range p.nodes {
+		if pn == n {
+			return p.at(path)
+		}
+	}
+	return fmt.Sprintf("%s:%d:%d", p.file, n.Line, n.Column)
+}
+
+func parentPath(path string) string {
+	if i := strings.LastIndexAny(path, ".["); i > 0 {
+		return path[:i]
+	}
+	return ""
 }
 
 func (p positions) errorf(path, format string, args ...any) error {
@@ -234,7 +258,7 @@ func (c *Config) validate(pos positions) error {
 	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
 		bad("nats.replicas", "%d is out of range 1..5", c.NATS.Replicas)
 	}
-	for path, d := range map[string]model.Duration{
+	for path, d := range map[string]Duration{
 		"nats.duplicate_window": c.NATS.DuplicateWindow, "nats.alerts_max_age": c.NATS.AlertsMaxAge,
 		"nats.reports_max_age": c.NATS.ReportsMaxAge, "nats.incidents_max_age": c.NATS.IncidentsMaxAge,
 		"ingest.publish_timeout": c.Ingest.PublishTimeout, "triage.ack_wait": c.Triage.AckWait, "triage.timeout": c.Triage.Timeout,

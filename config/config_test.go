@@ -1,0 +1,86 @@
+package config_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/triaged/triaged/config"
+)
+
+func TestGoodFiles(t *testing.T) {
+	c, err := config.LoadFile("testdata/full.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Rules.Files[0], filepath.Join("testdata", "rules", "team.rules.yml"); got != want {
+		t.Errorf("rule file %q, want %q resolved against the config's directory", got, want)
+	}
+	if got, want := c.Sinks[1].Path, filepath.Join("testdata", "reports", "reports.jsonl"); got != want {
+		t.Errorf("sink path %q, want %q", got, want)
+	}
+	if c.NATS.AlertsMaxAge.String() != "1d" || c.Location().String() != "Europe/Berlin" {
+		t.Errorf("alerts_max_age %s, timezone %s", c.NATS.AlertsMaxAge, c.Location())
+	}
+	if got := c.RetryBackoff(); len(got) != 3 || got[2] != 30*time.Second {
+		t.Errorf("retry backoff %v", got)
+	}
+
+	e, err := config.LoadFile("testdata/empty.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := config.Default()
+	if e.Triage.Workers != d.Triage.Workers || len(e.Sinks) != 1 || e.Sinks[0].Type != "stdout" {
+		t.Errorf("an empty file should give the defaults, got %+v", e)
+	}
+}
+
+func TestBadFilesNameTheKeyAndPosition(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{"unknown-key.bad.yml", []string{
+			`testdata/unknown-key.bad.yml:3:3: nats.replica: unknown key (known keys: alerts_max_age, duplicate_window, embedded_listen_address, incidents_max_age, prefix, replicas, reports_max_age)`,
+			`testdata/unknown-key.bad.yml:6:3: triage.wrkers: unknown key`,
+		}},
+		{"bad-values.bad.yml", []string{
+			`testdata/bad-values.bad.yml:2:11: nats.prefix: "tri aged" is not a valid prefix`,
+			`testdata/bad-values.bad.yml:3:13: nats.replicas: 0 is out of range 1..5`,
+			`testdata/bad-values.bad.yml:5:12: triage.workers: 0 is out of range 1..4096`,
+			`testdata/bad-values.bad.yml:6:12: triage.timeout: 1m must be shorter than triage.ack_wait 30s`,
+			`testdata/bad-values.bad.yml:9:13: rules.timezone: unknown time zone "Mars/Olympus"`,
+			`testdata/bad-values.bad.yml:13:11: sinks[1].name: "stdout" is already the name of sinks[0]`,
+			`testdata/bad-values.bad.yml:14:11: sinks[1].type: unknown sink type "slack" (known: stdout, file)`,
+			`testdata/bad-values.bad.yml:15:5: sinks[2].path: a file sink needs a path`,
+		}},
+		{"bad-duration.bad.yml", []string{`testdata/bad-duration.bad.yml:2:13: triage.ack_wait: "soon" is not a duration`}},
+		{"not-a-map.bad.yml", []string{`testdata/not-a-map.bad.yml:1: cannot unmarshal !!seq into config.Config`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := config.LoadFile(filepath.Join("testdata", tt.file))
+			if err == nil {
+				t.Fatal("loaded without error")
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, `loading "testdata/`+tt.file+`": `) {
+				t.Errorf("error does not start by naming the file: %s", msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error lacks %q:\n%s", w, msg)
+				}
+			}
+		})
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	_, err := config.LoadFile("testdata/nope.yml")
+	if err == nil || !strings.Contains(err.Error(), `loading "testdata/nope.yml": open testdata/nope.yml: no such file or directory`) {
+		t.Fatalf("got %v", err)
+	}
+}
