@@ -1,0 +1,396 @@
+// Package app assembles a triaged daemon from its parts: it builds each part in dependency order,
+// registers its teardown beside it, serves HTTP, and shuts everything down in reverse order.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/triaged/triaged/broker"
+	"github.com/triaged/triaged/config"
+	"github.com/triaged/triaged/ingest"
+	"github.com/triaged/triaged/notify"
+	"github.com/triaged/triaged/outbox"
+	"github.com/triaged/triaged/rules"
+	"github.com/triaged/triaged/triage"
+)
+
+// Options are the process-level settings, set by flags; everything else is in the config file.
+type Options struct {
+	ConfigFile    string // "" uses config.Default()
+	ListenAddress string // host:port of the HTTP API, metrics and health
+	WebConfigFile string // exporter-toolkit web config: TLS and basic auth
+	StoragePath   string // embedded NATS storage
+	NATSURL       string // "" runs the embedded NATS server
+	// ShutdownTimeout bounds the whole shutdown; work not finished by then is redelivered.
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger
+	Stdout          io.Writer // where the stdout sink prints; os.Stdout when nil
+}
+
+func (o *Options) validate() error {
+	if o.ListenAddress == "" {
+		return errors.New("--web.listen-address: must not be empty")
+	}
+	if o.NATSURL == "" && o.StoragePath == "" {
+		return errors.New("--storage.path: must not be empty when the embedded NATS server is used")
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	return nil
+}
+
+// App is a running triaged.
+type App struct {
+	opts     Options
+	cfg      *config.Config
+	log      *slog.Logger
+	registry *prometheus.Registry
+	names    broker.Names
+
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	topology *broker.Topology
+	rules    *rules.Engine
+	worker   *triage.Worker
+
+	listener net.Listener
+	server   *http.Server
+	ready    atomic.Bool
+
+	teardown []namedTeardown // in setup order; run in reverse
+	runners  []func(context.Context) error
+	stopOnce sync.Once
+}
+
+type namedTeardown struct {
+	name string
+	fn   func(context.Context) error
+}
+
+func (a *App) onShutdown(name string, fn func(context.Context) error) {
+	a.teardown = append(a.teardown, namedTeardown{name, fn})
+}
+
+// New builds every part in dependency order. On error, what was built is torn down again.
+func New(ctx context.Context, o Options) (_ *App, err error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	a := &App{opts: o, log: o.Logger, registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			a.shutdown(context.Background())
+		}
+	}()
+
+	a.cfg = config.Default()
+	if o.ConfigFile != "" {
+		if a.cfg, err = config.LoadFile(o.ConfigFile); err != nil {
+			return nil, err
+		}
+	}
+	a.names, err = broker.NewNames(a.cfg.NATS.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	a.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("triaged"),
+	)
+
+	if err := a.connectNATS(ctx); err != nil {
+		return nil, err
+	}
+	a.js, err = jetstream.New(a.nc)
+	if err != nil {
+		return nil, fmt.Errorf("JetStream context: %w", err)
+	}
+	topo := a.topologyOptions()
+	a.topology, err = broker.Ensure(ctx, a.js, a.names, topo)
+	if err != nil {
+		return nil, err
+	}
+
+	a.rules, err = rules.NewEngine(a.cfg.Rules.Files, rules.EngineOptions{
+		Registerer: a.registry, Logger: a.log, Location: a.cfg.Location(),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	if err := a.setupSinks(ctx, topo); err != nil {
+		return nil, err
+	}
+
+	a.worker = triage.New(triage.Options{
+		JetStream:      a.js,
+		Names:          a.names,
+		Incidents:      a.topology.Incidents,
+		Classifier:     a.rules,
+		PublishTimeout: time.Duration(a.cfg.Triage.Timeout),
+		RetryBackoff:   a.cfg.RetryBackoff(),
+		Logger:         a.log,
+		Registerer:     a.registry,
+	})
+	a.runners = append(a.runners, func(ctx context.Context) error {
+		return a.worker.Run(ctx, a.topology.Triage, a.cfg.Triage.Workers, time.Duration(a.cfg.Triage.AckWait))
+	})
+
+	if err := a.setupHTTP(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) topologyOptions() broker.TopologyOptions {
+	return broker.TopologyOptions{
+		Replicas:        a.cfg.NATS.Replicas,
+		DuplicateWindow: time.Duration(a.cfg.NATS.DuplicateWindow),
+		AlertsMaxAge:    time.Duration(a.cfg.NATS.AlertsMaxAge),
+		ReportsMaxAge:   time.Duration(a.cfg.NATS.ReportsMaxAge),
+		IncidentsMaxAge: time.Duration(a.cfg.NATS.IncidentsMaxAge),
+		AckWait:         time.Duration(a.cfg.Triage.AckWait),
+		MaxAckPending:   a.cfg.Triage.MaxAckPending,
+	}
+}
+
+func (a *App) connectNATS(ctx context.Context) error {
+	if a.opts.NATSURL != "" {
+		nc, err := broker.Connect(a.opts.NATSURL, a.log)
+		if err != nil {
+			return err
+		}
+		a.nc = nc
+		a.onShutdown("NATS connection", drainConn(nc))
+		a.log.Info("using external NATS", "url", a.opts.NATSURL)
+		return nil
+	}
+	dir := filepath.Join(a.opts.StoragePath, "nats")
+	ns, err := broker.StartEmbedded(broker.EmbeddedOptions{StoreDir: dir, ListenAddress: a.cfg.NATS.EmbeddedListen, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	a.onShutdown("embedded NATS server", func(context.Context) error {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return nil
+	})
+	a.log.Info("started embedded NATS server", "storage", dir, "listen", listenText(a.cfg.NATS.EmbeddedListen, ns))
+	nc, err := broker.ConnectEmbedded(ns, a.log)
+	if err != nil {
+		return err
+	}
+	a.nc = nc
+	a.onShutdown("NATS connection", drainConn(nc))
+	return nil
+}
+
+func listenText(addr string, ns *server.Server) string {
+	if addr == "" {
+		return "none (in-process only)"
+	}
+	return ns.ClientURL()
+}
+
+// drainConn lets pending publishes and acks reach the server before the connection closes.
+func drainConn(nc *nats.Conn) func(context.Context) error {
+	return func(ctx context.Context) error {
+		closed := make(chan struct{})
+		nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+		if err := nc.Drain(); err != nil {
+			nc.Close()
+			return err
+		}
+		select {
+		case <-closed:
+			return nil
+		case <-ctx.Done():
+			nc.Close()
+			return fmt.Errorf("drain NATS connection: %w", ctx.Err())
+		}
+	}
+}
+
+func (a *App) setupSinks(ctx context.Context, topo broker.TopologyOptions) error {
+	renderer, err := notify.NewRenderer(a.cfg.Report.Template)
+	if err != nil {
+		return err
+	}
+	metrics := outbox.NewMetrics(a.registry)
+	for _, sc := range a.cfg.Sinks {
+		var sink outbox.Sink
+		switch sc.Type {
+		case "stdout":
+			sink = notify.NewStdout(a.opts.Stdout, renderer)
+		case "file":
+			fs, err := notify.NewFile(sc.Path)
+			if err != nil {
+				return fmt.Errorf("sink %q: %w", sc.Name, err)
+			}
+			a.onShutdown("file sink "+sc.Name, func(context.Context) error { return fs.Close() })
+			sink = fs
+		default:
+			return fmt.Errorf("sink %q: unknown type %q", sc.Name, sc.Type)
+		}
+		sink = named{sink, sc.Name}
+		c, err := broker.EnsureSinkConsumer(ctx, a.js, a.names, sc.Name, topo)
+		if err != nil {
+			return err
+		}
+		d := outbox.NewDeliverer(sink, metrics, outbox.Options{RetryBackoff: a.cfg.RetryBackoff(), Logger: a.log})
+		a.runners = append(a.runners, func(ctx context.Context) error { return d.Run(ctx, c) })
+	}
+	return nil
+}
+
+// named gives a sink the name it has in the config, which its consumer and metrics carry.
+type named struct {
+	outbox.Sink
+	name string
+}
+
+func (n named) Name() string { return n.name }
+
+func (a *App) setupHTTP() error {
+	ln, err := net.Listen("tcp", a.opts.ListenAddress)
+	if err != nil {
+		return fmt.Errorf("--web.listen-address %q: %w", a.opts.ListenAddress, err)
+	}
+	a.listener = ln
+	a.server = &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	a.onShutdown("HTTP server", a.server.Shutdown)
+	return nil
+}
+
+// Addr is the address the HTTP server listens on (useful with port 0).
+func (a *App) Addr() net.Addr { return a.listener.Addr() }
+
+// Registry is the metrics registry, for tests and embedding.
+func (a *App) Registry() *prometheus.Registry { return a.registry }
+
+// Config is the loaded configuration.
+func (a *App) Config() *config.Config { return a.cfg }
+
+// Run serves until ctx is done, then shuts down in order: not ready, no new webhooks, in-flight
+// triage finished, NATS drained. It returns the errors of every part that failed, named.
+func (a *App) Run(ctx context.Context) error {
+	runCtx, stopRunners := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	errs := make(chan error, len(a.runners)+1)
+	for _, r := range a.runners {
+		wg.Go(func() {
+			if err := r(runCtx); err != nil {
+				errs <- err
+			}
+		})
+	}
+	webFlags := &web.FlagConfig{WebListenAddresses: &[]string{a.opts.ListenAddress}, WebConfigFile: &a.opts.WebConfigFile}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.Serve(a.listener, a.server, webFlags, a.log) }()
+	a.ready.Store(true)
+	a.log.Info("triaged ready", "listen", a.Addr().String(), "workers", a.cfg.Triage.Workers, "rules", a.rules.Current().Version())
+
+	var failure error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			failure = fmt.Errorf("HTTP server: %w", err)
+		}
+	case err := <-errs:
+		failure = err
+	}
+	a.log.Info("shutting down")
+	a.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
+	defer cancel()
+	var all []error
+	if failure != nil {
+		all = append(all, failure)
+	}
+	if err := a.server.Shutdown(sctx); err != nil {
+		all = append(all, fmt.Errorf("HTTP server: %w", err))
+	}
+	stopRunners()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		all = append(all, errors.New("workers did not finish in time; their messages will be redelivered"))
+	}
+	close(errs)
+	for err := range errs {
+		all = append(all, err)
+	}
+	if err := a.shutdown(sctx); err != nil {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+func (a *App) shutdown(ctx context.Context) error {
+	var errs []error
+	a.stopOnce.Do(func() {
+		for _, t := range slices.Backward(a.teardown) {
+			if err := t.fn(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, fmt.Errorf("stop %s: %w", t.name, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Reload re-reads the rule files. A failed reload keeps the rules in force.
+func (a *App) Reload() error {
+	return a.rules.Reload()
+}
+
+// Ready reports whether triaged can take webhooks now: NATS connected and the streams there.
+func (a *App) Ready(ctx context.Context) error {
+	if !a.ready.Load() {
+		return errors.New("starting or shutting down")
+	}
+	if !a.nc.IsConnected() {
+		return fmt.Errorf("NATS not connected (%s)", a.nc.Status())
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return broker.Check(ctx, a.js, a.names)
+}
+
+// Publisher exposes the alert publisher, for load tools that bypass HTTP.
+func (a *App) Publisher() ingest.Publisher { return broker.NewAlertPublisher(a.js, a.names) }

@@ -1,0 +1,245 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/triaged/triaged/app"
+)
+
+// syncBuffer collects what the stdout sink prints.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type running struct {
+	app    *app.App
+	url    string
+	stdout *syncBuffer
+	stop   func() error
+}
+
+// start runs a whole triaged on a free loopback port and waits until it is ready.
+func start(t *testing.T, o app.Options) *running {
+	t.Helper()
+	if o.ListenAddress == "" {
+		o.ListenAddress = "127.0.0.1:0"
+	}
+	if o.StoragePath == "" {
+		o.StoragePath = t.TempDir()
+	}
+	out := &syncBuffer{}
+	o.Stdout = out
+	if testing.Verbose() {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, o)
+	if err != nil {
+		cancel()
+		t.Fatalf("app.New: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	r := &running{app: a, url: "http://" + a.Addr().String(), stdout: out, stop: stop}
+	waitUntil(t, 10*time.Second, func() bool {
+		resp, err := http.Get(r.url + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return r
+}
+
+func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *running) postFile(t *testing.T, name string) {
+	t.Helper()
+	body, err := os.ReadFile(filepath.Join("../testdata/alertmanager", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.post(t, body)
+}
+
+func (r *running) post(t *testing.T, body []byte) {
+	t.Helper()
+	resp, err := http.Post(r.url+"/api/v1/alerts", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("webhook: %d %s", resp.StatusCode, b)
+	}
+}
+
+func (r *running) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(r.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (r *running) waitReports(t *testing.T, want int) string {
+	t.Helper()
+	waitUntil(t, 15*time.Second, func() bool { return strings.Count(r.stdout.String(), "## INCIDENT REPORT") >= want })
+	time.Sleep(300 * time.Millisecond) // a report more than expected would show up now
+	out := r.stdout.String()
+	if got := strings.Count(out, "## INCIDENT REPORT"); got != want {
+		t.Fatalf("stdout holds %d reports, want %d:\n%s", got, want, out)
+	}
+	return out
+}
+
+func TestWebhookToReportEndToEnd(t *testing.T) {
+	r := start(t, app.Options{})
+	r.postFile(t, "firing-3-alerts.json")
+	out := r.waitReports(t, 3)
+	for _, want := range []string{"127.0.0.1:19991", "127.0.0.1:19992", "127.0.0.1:19993", "**Status**: INVESTIGATING", "payments-api"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("reports lack %q", want)
+		}
+	}
+	r.postFile(t, "firing-3-alerts.json") // Alertmanager resends the group
+	r.postFile(t, "resolved-3-alerts.json")
+	out = r.waitReports(t, 6)
+	if got := strings.Count(out, "**Status**: RESOLVED"); got != 3 {
+		t.Errorf("%d resolved reports, want 3", got)
+	}
+
+	for path, want := range map[string]string{"/-/healthy": "Healthy", "/-/ready": "Ready", "/": "POST /api/v1/alerts"} {
+		if code, body := r.get(t, path); code != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET %s: %d %q", path, code, body)
+		}
+	}
+	if code, body := r.get(t, "/api/v1/alerts"); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /api/v1/alerts: %d %q, want 405", code, body)
+	}
+
+	_, metrics := r.get(t, "/metrics")
+	for _, want := range []string{
+		`triaged_alerts_received_total{status="firing"} 6`,
+		`triaged_alerts_received_total{status="resolved"} 3`,
+		`triaged_webhook_requests_total{code="200"} 3`,
+		`triaged_reports_published_total{event="opened",severity=`,
+		`triaged_reports_published_total{event="resolved",severity=`,
+		`triaged_triage_latency_seconds_count 6`,
+		`triaged_triage_stage_duration_seconds_bucket{stage="classify"`,
+		`triaged_alerts_skipped_total{reason="duplicate"} 0`,
+		`triaged_notifications_total{result="success",sink="stdout"} 6`,
+		`triaged_build_info{`,
+		`triaged_rules_last_reload_successful 1`,
+		`triaged_workers 16`,
+		`go_goroutines `,
+		`process_cpu_seconds_total `,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	checkMetricsWithPromtool(t, metrics)
+
+	if err := r.stop(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if _, err := http.Get(r.url + "/-/healthy"); err == nil {
+		t.Errorf("HTTP still served after shutdown")
+	}
+}
+
+// checkMetricsWithPromtool runs Prometheus' own linter on the exposition, as the issue asks.
+func checkMetricsWithPromtool(t *testing.T, metrics string) {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("promtool not installed; .ci/run installs it")
+		}
+		t.Log("promtool not installed: skipping promtool check metrics")
+		return
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(metrics)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+func TestRestartDoesNotReportTwice(t *testing.T) {
+	storage := t.TempDir()
+	r := start(t, app.Options{StoragePath: storage})
+	r.postFile(t, "firing-1-alert.json")
+	r.waitReports(t, 1)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	r = start(t, app.Options{StoragePath: storage})
+	r.postFile(t, "firing-1-alert.json")
+	r.postFile(t, "resolved-1-alert.json")
+	out := r.waitReports(t, 1)
+	if !strings.Contains(out, "FlappingHalfMinute") || strings.Contains(out, "AlwaysFiring") {
+		t.Fatalf("after a restart, want only the resolution of FlappingHalfMinute:\n%s", out)
+	}
+}
+
+func TestBadConfigRefusesToStart(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "triaged.yml")
+	if err := os.WriteFile(file, []byte("triage:\n  workers: 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := app.New(context.Background(), app.Options{ConfigFile: file, ListenAddress: "127.0.0.1:0", StoragePath: dir})
+	want := fmt.Sprintf("loading %q: %s:2:12: triage.workers: 0 is out of range 1..4096", file, file)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+}

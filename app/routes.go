@@ -1,0 +1,48 @@
+package app
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/triaged/triaged/broker"
+	"github.com/triaged/triaged/ingest"
+)
+
+// routes registers every endpoint in one place: the API, then the operational endpoints.
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/alerts", ingest.NewAlertsHandler(broker.NewAlertPublisher(a.js, a.names), ingest.Options{
+		MaxBodyBytes:   a.cfg.Ingest.MaxBodyBytes,
+		PublishTimeout: a.cfg.Ingest.PublishTimeout.Std(),
+		Logger:         a.log.With("component", "ingest"),
+		Registerer:     a.registry,
+	}))
+	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(a.registry, promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{
+		Registry:          a.registry,
+		EnableOpenMetrics: true,
+	})))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "triaged is Healthy.")
+	})
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.Ready(r.Context()); err != nil {
+			http.Error(w, "triaged is not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "triaged is Ready.")
+	})
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+		if err := a.Reload(); err != nil {
+			http.Error(w, "failed to reload rules: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "rules reloaded")
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "triaged\n\nPOST /api/v1/alerts   Alertmanager webhook (v4)\nGET  /metrics         Prometheus metrics\nGET  /-/healthy        liveness\nGET  /-/ready          readiness\nPOST /-/reload         reload the rule files\n\nrules version %s\n", a.rules.Current().Version())
+	})
+	return mux
+}

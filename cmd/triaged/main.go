@@ -1,0 +1,99 @@
+// Command triaged is the daemon: it takes Alertmanager webhooks, triages each alert through NATS
+// JetStream and posts an initial incident report. This file only parses flags and runs the app.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/common/version"
+
+	"github.com/triaged/triaged/app"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("triaged", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o app.Options
+	fs.StringVar(&o.ConfigFile, "config.file", "", "triaged configuration file (YAML). Empty: built-in defaults (embedded NATS, default rules, stdout reports).")
+	fs.StringVar(&o.ListenAddress, "web.listen-address", ":9095", "Address to listen on for the webhook, API, metrics and health endpoints.")
+	fs.StringVar(&o.WebConfigFile, "web.config.file", "", "Path to a Prometheus exporter-toolkit web config file enabling TLS or basic authentication.")
+	fs.StringVar(&o.StoragePath, "storage.path", "data/", "Base path for the embedded NATS server's JetStream storage.")
+	fs.StringVar(&o.NATSURL, "nats.url", "", "URL(s) of an external NATS server or cluster with JetStream, comma-separated. Empty: run an embedded NATS server.")
+	fs.DurationVar(&o.ShutdownTimeout, "shutdown.timeout", 30*time.Second, "How long to wait for in-flight work on shutdown; unfinished messages are redelivered.")
+	level := promslog.NewLevel()
+	_ = level.Set("info")
+	fs.Var(level, "log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]")
+	format := promslog.NewFormat()
+	_ = format.Set("logfmt")
+	fs.Var(format, "log.format", "Output format of log messages. One of: [logfmt, json]")
+	showVersion := fs.Bool("version", false, "Print version information and exit.")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: triaged [flags]\n\nThe first responder for Alertmanager alerts. Flags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "triaged: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version.Print("triaged"))
+		return 0
+	}
+	logger := promslog.New(&promslog.Config{Level: level, Format: format, Writer: stderr})
+	o.Logger = logger
+	o.Stdout = stdout
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger.Info("starting triaged", "version", version.Info(), "build_context", version.BuildContext())
+	a, err := app.New(ctx, o)
+	if err != nil {
+		logger.Error("cannot start", "err", err)
+		return 1
+	}
+	go reloadOnSIGHUP(ctx, a, logger)
+	if err := a.Run(ctx); err != nil {
+		logger.Error("stopped with errors", "err", err)
+		return 1
+	}
+	logger.Info("stopped cleanly")
+	return 0
+}
+
+// reloadOnSIGHUP turns each SIGHUP into a rule reload; signals that arrive during a reload
+// collapse into one more.
+func reloadOnSIGHUP(ctx context.Context, a *app.App, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := a.Reload(); err != nil {
+				logger.Error("reload on SIGHUP failed; keeping the rules in force", "err", err)
+			}
+		}
+	}
+}
