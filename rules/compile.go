@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -80,6 +81,11 @@ func (c *loadChecks) fail(n ast.Node, msg string) {
 func compileExpr(text string, env any, kind reflect.Kind) (*vm.Program, error) {
 	checks := &loadChecks{}
 	program, err := expr.Compile(text, exprOptions(env, checks, expr.AsKind(kind))...)
+	var fe *file.Error
+	if errors.As(err, &fe) && strings.Contains(fe.Message, "exceeds maximum allowed nodes") {
+		// expr's snippet would be the whole expression with a caret at its end.
+		return nil, fmt.Errorf("too large: more than %d nodes; split it into several rules", MaxNodes)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +141,7 @@ func compileRule(spec ruleSpec) (*rule, []error) {
 		} else {
 			r.whenProgram = program
 			r.condition = program.Node().String()
-			if b, ok := constantBool(program.Node()); ok {
+			if b, ok := constantBool(program); ok {
 				r.constant = &b
 			}
 		}
@@ -170,24 +176,42 @@ func compileRule(spec ruleSpec) (*rule, []error) {
 // explainKindError rewords expr's positionless "expected bool, but got string", which is all it
 // says when an expression yields the wrong type.
 func explainKindError(err error, want string) error {
-	var fe *file.Error
-	if errors.As(err, &fe) {
-		return err
+	if strings.HasPrefix(err.Error(), "expected ") {
+		return fmt.Errorf("must yield %s: %w", want, err)
 	}
-	return fmt.Errorf("must yield %s: %w", want, err)
+	return err
 }
 
-// constantBool reports whether an optimised expression is a constant true or false.
-func constantBool(n ast.Node) (value, ok bool) {
-	switch n := n.(type) {
+// constantBool reports whether a condition does not depend on the alert, and its value then.
+// expr's optimiser folds `true || x` but not `1 > 2`, so an expression that reads nothing at all
+// (no identifier: no field, no helper, no variable) is also run once to find its value.
+func constantBool(program *vm.Program) (value, ok bool) {
+	switch n := program.Node().(type) {
 	case *ast.BoolNode:
 		return n.Value, true
 	case *ast.ConstantNode:
 		b, ok := n.Value.(bool)
 		return b, ok
 	}
-	return false, false
+	readsSomething := false
+	root := program.Node()
+	ast.Walk(&root, visitFunc(func(n *ast.Node) {
+		switch (*n).(type) {
+		case *ast.IdentifierNode, *ast.PointerNode:
+			readsSomething = true
+		}
+	}))
+	if readsSomething {
+		return false, false
+	}
+	out, err := expr.Run(program, &EscalationEnv{})
+	b, ok := out.(bool)
+	return b, err == nil && ok
 }
+
+type visitFunc func(*ast.Node)
+
+func (f visitFunc) Visit(n *ast.Node) { f(n) }
 
 // checkSeverityLiterals finds, among the values a severity expression can yield, the string
 // literals that are not a severity: in `env == "prod" ? "P1" : "P5"` the "P5" is an error at load

@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/triaged/triaged"
 )
@@ -55,6 +57,16 @@ func lint(rs *RuleSet) []Warning {
 			warn(r, "never raises the severity: P4 is the lowest")
 		}
 	}
+
+	// In file order, then line order, as an editor would list them.
+	fileIndex := map[string]int{}
+	for i, f := range rs.files {
+		fileIndex[f] = i
+	}
+	slices.SortStableFunc(ws, func(a, b Warning) int {
+		return cmp.Or(cmp.Compare(fileIndex[a.Pos.File], fileIndex[b.Pos.File]),
+			cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
+	})
 
 	if rs.defaultPos == (Position{}) {
 		var pos Position
