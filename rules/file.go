@@ -109,8 +109,9 @@ func (d *decoder) errorf(n *yaml.Node, rule string, format string, args ...any) 
 
 var yamlLineError = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// decodeFile reads a rule file's structure. Problems are returned all together; the spec is
-// only meaningful when there are none.
+// decodeFile reads a rule file's structure. Problems are returned all together, with what could
+// be read of the rules (nil when the YAML does not parse), so that their expressions can be
+// checked in the same pass.
 func decodeFile(filename string, data []byte) (*fileSpec, []error) {
 	d := &decoder{file: filename, lines: bytes.Split(data, []byte("\n"))}
 	spec := &fileSpec{name: filename}
@@ -165,10 +166,7 @@ func decodeFile(filename string, data []byte) (*fileSpec, []error) {
 			d.errorf(k, "", "unknown key %q: want rules, escalations or default", key)
 		}
 	})
-	if len(d.errs) > 0 {
-		return nil, d.errs
-	}
-	return spec, nil
+	return spec, d.errs
 }
 
 // syntaxError turns yaml's "yaml: line N: msg" into a positioned Error.

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -81,8 +82,8 @@ func build(sources []source) (*RuleSet, error) {
 		rs.files = append(rs.files, src.name)
 		hash.Write(src.data)
 		spec, fileErrs := decodeFile(src.name, src.data)
-		if len(fileErrs) > 0 {
-			errs = append(errs, fileErrs...)
+		errs = append(errs, fileErrs...)
+		if spec == nil {
 			continue
 		}
 		if spec.defaultSeverity != 0 {
@@ -105,12 +106,33 @@ func build(sources []source) (*RuleSet, error) {
 		}
 	}
 	if len(errs) > 0 {
+		sortErrors(errs, rs.files)
 		return nil, errors.Join(errs...)
 	}
 	rs.version = hex.EncodeToString(hash.Sum(nil))[:12]
 	rs.warnings = lint(rs)
 	rs.fast, _ = buildFastProgram(rs.rules) // on failure: rule-by-rule evaluation, same results
 	return rs, nil
+}
+
+// sortErrors orders errors as an editor lists problems: by file, then by line and column.
+func sortErrors(errs []error, files []string) {
+	fileIndex := make(map[string]int, len(files))
+	for i, f := range files {
+		fileIndex[f] = i
+	}
+	position := func(err error) (int, int, int) {
+		var e *Error
+		if !errors.As(err, &e) {
+			return -1, 0, 0
+		}
+		return fileIndex[e.Pos.File], e.Pos.Line, e.Pos.Column
+	}
+	slices.SortStableFunc(errs, func(a, b error) int {
+		af, al, ac := position(a)
+		bf, bl, bc := position(b)
+		return cmp.Or(cmp.Compare(af, bf), cmp.Compare(al, bl), cmp.Compare(ac, bc))
+	})
 }
 
 // Version identifies the rule set by content: the first 12 hex digits of the SHA-256 of its

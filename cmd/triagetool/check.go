@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/triaged/triaged/rules"
+)
+
+// checkRules compiles each rule file on its own, as promtool does: "Checking FILE", then
+// "  SUCCESS: N rules found" on stdout, or "  FAILED:" and every error on stderr. Lint findings
+// print as "  WARNING: ..." on stderr and, with --lint-fatal (the default), make the exit code 3
+// when there is no error, so CI notices them; --lint-fatal=false reports them and exits 0.
+func checkRules(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("check rules", "[--lint-fatal=false] FILE...", stderr)
+	lintFatal := fs.Bool("lint-fatal", true, "exit 3 when lint finds problems (duplicate names, rules that never match, no default)")
+	files, err := parseArgs(fs, args)
+	if err != nil {
+		return usageExit(err)
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+
+	failed, linted := false, false
+	for _, file := range files {
+		fmt.Fprintf(stdout, "Checking %s\n", file)
+		rs, err := rules.LoadFiles(file)
+		if err != nil {
+			failed = true
+			fmt.Fprintln(stderr, "  FAILED:")
+			printErrors(stderr, err, "    ")
+			fmt.Fprintln(stderr)
+			continue
+		}
+		classify, escalate := len(rs.Rules(rules.StageClassify)), len(rs.Rules(rules.StageEscalate))
+		fmt.Fprintf(stdout, "  SUCCESS: %d rules found (%d classification, %d escalation)\n", classify+escalate, classify, escalate)
+		for _, w := range rs.Warnings() {
+			linted = true
+			fmt.Fprintf(stderr, "  WARNING: %s\n", w)
+		}
+		fmt.Fprintln(stdout)
+	}
+	switch {
+	case failed:
+		return exitFailure
+	case linted && *lintFatal:
+		return exitLint
+	default:
+		return exitOK
+	}
+}

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/alertmanager/notify/webhook"
+
+	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/rules"
+)
+
+// stringsFlag is a repeatable string flag.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
+func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
+
+var _ flag.Value = (*stringsFlag)(nil)
+
+// runExplain prints, for each alert of INPUT, every rule tried in order with its outcome, then
+// the decision: what a rule author needs to see why an alert got its severity.
+func runExplain(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("explain", "[--rules FILE]... [--time RFC3339] [--time-zone NAME] [--facts FILE] [--all] INPUT", stderr)
+	var ruleFiles stringsFlag
+	fs.Var(&ruleFiles, "rules", "rule `FILE` (repeatable, in order); the embedded default rules when none")
+	at := fs.String("time", "", "evaluation time, RFC 3339 (default: now)")
+	zone := fs.String("time-zone", "UTC", "time zone of hour, weekday and business_hours()")
+	factsFile := fs.String("facts", "", "JSON `FILE` of enrichment facts {\"changes\": [...], \"probes\": [...], \"logs\": [...]} for the escalation rules")
+	all := fs.Bool("all", false, "also try the rules after the one that decided")
+	inputs, err := parseArgs(fs, args)
+	if err != nil {
+		return usageExit(err)
+	}
+	if len(inputs) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "triagetool explain: "+format+"\n", args...)
+		return exitFailure
+	}
+
+	loc, err := time.LoadLocation(*zone)
+	if err != nil {
+		return fail("--time-zone: unknown time zone %q", *zone)
+	}
+	now := time.Now()
+	if *at != "" {
+		if now, err = time.Parse(time.RFC3339Nano, *at); err != nil {
+			return fail("--time: invalid time %q: want RFC 3339, e.g. 2026-11-26T15:10:00Z", *at)
+		}
+	}
+	now = now.In(loc)
+
+	rs, err := rules.LoadFiles(ruleFiles...)
+	if err != nil {
+		fmt.Fprintln(stderr, "triagetool explain: the rules do not load:")
+		printErrors(stderr, err, "  ")
+		return exitFailure
+	}
+	var opts rules.ExplainOptions
+	opts.All = *all
+	if *factsFile != "" {
+		if opts.Facts, err = readFacts(*factsFile); err != nil {
+			return fail("%v", err)
+		}
+	}
+	data, err := readInput(inputs[0])
+	if err != nil {
+		return fail("%v", err)
+	}
+	alerts, err := decodeAlerts(data)
+	if err != nil {
+		return fail("%s: %v", inputs[0], err)
+	}
+
+	files := strings.Join(rs.Files(), ", ")
+	if len(ruleFiles) == 0 {
+		files += " (embedded)"
+	}
+	fmt.Fprintf(stdout, "Rules:     %s, version %s\n", files, rs.Version())
+	fmt.Fprintf(stdout, "Evaluated: %s (%s)\n", now.Format(time.RFC3339), now.Format("Monday 15:04 MST"))
+	for i := range alerts {
+		fmt.Fprintln(stdout)
+		printExplanation(stdout, rs, &alerts[i], i, len(alerts), now, opts, *factsFile != "")
+	}
+	return exitOK
+}
+
+// stdin is where INPUT "-" is read from; tests replace it.
+var stdin io.Reader = os.Stdin
+
+func readInput(name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(stdin)
+	}
+	return os.ReadFile(name)
+}
+
+func readFacts(path string) (rules.Facts, error) {
+	var f rules.Facts
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return f, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return f, fmt.Errorf("%s: %s", path, describeJSONError(data, err))
+	}
+	return f, nil
+}
+
+// decodeAlerts reads what people have at hand: an Alertmanager webhook payload (an object with
+// "alerts"), a list of alerts (as Alertmanager's API lists them), or a single alert. An alert
+// without a status is taken as firing.
+func decodeAlerts(data []byte) ([]triaged.Alert, error) {
+	data = bytes.TrimSpace(data)
+	var alerts []triaged.Alert
+	switch {
+	case len(data) == 0:
+		return nil, errors.New("empty input: want a JSON alert, list of alerts or webhook payload")
+	case data[0] == '[':
+		if err := json.Unmarshal(data, &alerts); err != nil {
+			return nil, errors.New(describeJSONError(data, err))
+		}
+	default:
+		var probe struct {
+			Alerts json.RawMessage `json:"alerts"`
+		}
+		if err := json.Unmarshal(data, &probe); err != nil {
+			return nil, errors.New(describeJSONError(data, err))
+		}
+		if probe.Alerts == nil {
+			var a triaged.Alert
+			if err := json.Unmarshal(data, &a); err != nil {
+				return nil, errors.New(describeJSONError(data, err))
+			}
+			alerts = append(alerts, a)
+			break
+		}
+		var msg webhook.Message
+		if err := json.Unmarshal(data, &msg); err != nil {
+			return nil, errors.New(describeJSONError(data, err))
+		}
+		group := triaged.Group{
+			Receiver: msg.Receiver, Status: msg.Status, Key: msg.GroupKey, Labels: msg.GroupLabels,
+			CommonLabels: msg.CommonLabels, CommonAnnotations: msg.CommonAnnotations,
+			ExternalURL: msg.ExternalURL, Size: len(msg.Alerts), TruncatedAlerts: msg.TruncatedAlerts,
+		}
+		for _, a := range msg.Alerts {
+			alerts = append(alerts, triaged.Alert{Alert: a, Group: group})
+		}
+	}
+	if len(alerts) == 0 {
+		return nil, errors.New("no alerts in the input")
+	}
+	for i := range alerts {
+		if alerts[i].Status == "" {
+			alerts[i].Status = triaged.StatusFiring
+		}
+	}
+	return alerts, nil
+}
+
+// describeJSONError adds line and column to encoding/json's offset-only errors.
+func describeJSONError(data []byte, err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var off int64
+	switch {
+	case errors.As(err, &syn):
+		off = syn.Offset
+	case errors.As(err, &typ):
+		off = typ.Offset
+	default:
+		return "invalid JSON: " + err.Error()
+	}
+	line, col := 1, 1
+	for _, c := range data[:min(off, int64(len(data)))] {
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return fmt.Sprintf("invalid JSON at line %d, column %d: %v", line, col, err)
+}
+
+func printExplanation(w io.Writer, rs *rules.RuleSet, a *triaged.Alert, i, n int, now time.Time, opts rules.ExplainOptions, haveFacts bool) {
+	x := rs.Explain(a, now, opts)
+	env := x.Env
+	fmt.Fprintf(w, "Alert %d of %d: %s, %s, active for %s\n", i+1, n, orNone(env.AlertName), env.Status, env.ActiveFor)
+	fmt.Fprintf(w, "  labels:  %s\n", formatLabels(env.Labels))
+	fmt.Fprintf(w, "  seen as: service=%q environment=%q hour=%d weekday=%q business_hours()=%t\n",
+		env.Service, env.Environment, env.Hour, env.Weekday, env.BusinessHours())
+
+	var classify, escalate []rules.Trace
+	for _, t := range x.Traces {
+		if t.Stage == rules.StageClassify {
+			classify = append(classify, t)
+		} else {
+			escalate = append(escalate, t)
+		}
+	}
+	fmt.Fprintln(w, "  classify (first match wins):")
+	printTraces(w, classify)
+	if len(escalate) > 0 {
+		if haveFacts {
+			fmt.Fprintln(w, "  escalate (every match applies):")
+		} else {
+			fmt.Fprintln(w, "  escalate (every match applies; no facts given, see --facts):")
+		}
+		printTraces(w, escalate)
+	}
+
+	final := x.Final
+	fmt.Fprintf(w, "  decision: %s %s (%s, respond %s)\n", final.Severity, final.Severity.Name(), final.Severity.Description(), final.Severity.ResponseTimeText())
+	for _, d := range final.Decisions {
+		rule := d.Rule
+		if rule == "" {
+			rule = rules.DefaultRuleName
+		}
+		fmt.Fprintf(w, "    %-8s  %s -> %s: %s\n", d.Stage, rule, d.Severity, d.Reason)
+	}
+}
+
+// printTraces prints one line per rule tried, in aligned columns, with a failed rule's error
+// (expr's snippet included) below its line.
+func printTraces(w io.Writer, traces []rules.Trace) {
+	nameWidth, posWidth, notTried := 0, 0, 0
+	for _, t := range traces {
+		nameWidth = max(nameWidth, len(t.Rule))
+		posWidth = max(posWidth, len(t.Pos.String()))
+	}
+	for _, t := range traces {
+		if t.Outcome == rules.NotTried {
+			notTried++
+			continue
+		}
+		outcome := t.Outcome.String()
+		if t.Outcome == rules.Matched {
+			outcome += " " + t.Severity.String()
+		}
+		if t.Decided && t.Stage == rules.StageClassify {
+			outcome += "  <- decides"
+		}
+		fmt.Fprintf(w, "    %-*s  %-*s  %s\n", nameWidth, t.Rule, posWidth, t.Pos, outcome)
+		if t.Err != nil {
+			fmt.Fprintf(w, "      %s\n", strings.ReplaceAll(t.Err.Error(), "\n", "\n      "))
+		}
+	}
+	if notTried > 0 {
+		fmt.Fprintf(w, "    (%d more %s not tried; --all tries them)\n", notTried, plural(notTried, "rule", "rules"))
+	}
+}
+
+func formatLabels(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + strconv.Quote(labels[k])
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(no alertname)"
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

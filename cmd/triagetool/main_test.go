@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+const evalTime = "--time=2026-11-26T15:10:00Z"
+
+// TestCLI runs triagetool as a user would and compares exit code, stdout and stderr with a golden
+// file: `go test ./cmd/triagetool -update` rewrites them after an intended change.
+func TestCLI(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		stdin string
+	}{
+		{"usage", nil, ""},
+		{"help", []string{"help"}, ""},
+		{"unknown-command", []string{"frobnicate"}, ""},
+		{"check-nothing", []string{"check"}, ""},
+		{"check-unknown", []string{"check", "dashboards"}, ""},
+		{"check-rules-no-files", []string{"check", "rules"}, ""},
+		{"check-rules-good", []string{"check", "rules", "testdata/good.rules.yml"}, ""},
+		{"check-rules-default", []string{"check", "rules", "../../rules/default.rules.yml"}, ""},
+		{"check-rules-bad-and-good", []string{"check", "rules", "testdata/bad.rules.yml", "testdata/good.rules.yml"}, ""},
+		{"check-rules-missing", []string{"check", "rules", "testdata/nope.yml"}, ""},
+		{"check-rules-lint", []string{"check", "rules", "testdata/lint.rules.yml"}, ""},
+		{"check-rules-lint-not-fatal", []string{"check", "rules", "--lint-fatal=false", "testdata/lint.rules.yml"}, ""},
+		{"test-nothing", []string{"test"}, ""},
+		{"test-rules-default", []string{"test", "rules", "../../rules/default.rules.test.yml"}, ""},
+		{"test-rules-good", []string{"test", "rules", "testdata/good.test.yml"}, ""},
+		{"test-rules-failing", []string{"test", "rules", "testdata/good.test.yml", "testdata/failing.test.yml"}, ""},
+		{"test-rules-broken", []string{"test", "rules", "testdata/broken.test.yml"}, ""},
+		{"explain-alert", []string{"explain", "--rules", "testdata/good.rules.yml", evalTime, "testdata/alert.json"}, ""},
+		{"explain-webhook-default-rules", []string{"explain", evalTime, "testdata/webhook-firing-3.json"}, ""},
+		{"explain-list-all", []string{"explain", "testdata/alerts-list.json", "--rules=testdata/good.rules.yml", evalTime, "--all"}, ""},
+		{"explain-facts-zone", []string{"explain", "--rules", "testdata/good.rules.yml", "--facts", "testdata/facts.json", evalTime, "--time-zone", "Europe/Berlin", "testdata/alert.json"}, ""},
+		{"explain-stdin", []string{"explain", "--rules", "testdata/good.rules.yml", evalTime, "-"}, `{"labels": {"alertname": "TargetDown", "service": "checkout", "instance": "c-1:9100"}, "startsAt": "2026-11-26T15:09:00Z"}`},
+		{"explain-bad-input", []string{"explain", evalTime, "testdata/bad-input.json"}, ""},
+		{"explain-empty-input", []string{"explain", evalTime, "-"}, " \n"},
+		{"explain-bad-rules", []string{"explain", "--rules", "testdata/bad.rules.yml", evalTime, "testdata/alert.json"}, ""},
+		{"explain-bad-time", []string{"explain", "--time", "yesterday", "testdata/alert.json"}, ""},
+		{"explain-no-input", []string{"explain", evalTime}, ""},
+		{"explain-help", []string{"explain", "-h"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stdin = strings.NewReader(tc.stdin)
+			var stdout, stderr bytes.Buffer
+			code := run(tc.args, &stdout, &stderr)
+			got := fmt.Sprintf("$ triagetool %s\nexit: %d\n--- stdout\n%s--- stderr\n%s", strings.Join(tc.args, " "), code, stdout.String(), stderr.String())
+
+			golden := filepath.Join("testdata", "golden", tc.name+".golden")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("output differs from %s (run with -update if intended):\n--- got\n%s\n--- want\n%s", golden, got, want)
+			}
+		})
+	}
+}
+
+// TestExitCodes pins the contract CI scripts rely on, independent of the wording.
+func TestExitCodes(t *testing.T) {
+	for args, want := range map[string]int{
+		"check rules testdata/good.rules.yml":                         exitOK,
+		"check rules testdata/bad.rules.yml":                          exitFailure,
+		"check rules testdata/lint.rules.yml":                         exitLint,
+		"check rules testdata/lint.rules.yml testdata/bad.rules.yml":  exitFailure,
+		"check rules --lint-fatal=false testdata/lint.rules.yml":      exitOK,
+		"test rules testdata/good.test.yml":                           exitOK,
+		"test rules testdata/failing.test.yml":                        exitFailure,
+		"explain --rules testdata/good.rules.yml testdata/alert.json": exitOK,
+		"explain --nope testdata/alert.json":                          exitUsage,
+		"":                                                            exitUsage,
+	} {
+		var out bytes.Buffer
+		if got := run(strings.Fields(args), &out, &out); got != want {
+			t.Errorf("triagetool %s: exit %d, want %d\n%s", args, got, want, out.String())
+		}
+	}
+}
