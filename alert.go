@@ -77,3 +77,20 @@ func (a *Alert) MsgID() string {
 func (a *Alert) IncidentID() string {
 	return a.ID() + "-" + a.StartsAt.UTC().Format("20060102T150405Z")
 }
+
+// Batch is the alerts of one webhook with the group context they share: the unit ingest
+// validates and persists whole.
+type Batch struct {
+	Group      Group
+	ReceivedAt time.Time
+	Alerts     []template.Alert
+}
+
+// Split returns one Alert per alert of the batch, each carrying the group context.
+func (b *Batch) Split() []Alert {
+	out := make([]Alert, len(b.Alerts))
+	for i, a := range b.Alerts {
+		out[i] = Alert{Alert: a, Group: b.Group, ReceivedAt: b.ReceivedAt}
+	}
+	return out
+}

@@ -394,3 +394,6 @@ func (a *App) Ready(ctx context.Context) error {
 
 // Publisher exposes the alert publisher, for load tools that bypass HTTP.
 func (a *App) Publisher() ingest.Publisher { return broker.NewAlertPublisher(a.js, a.names) }
+
+// Conn is the NATS connection, for tools that watch the streams of a running app.
+func (a *App) Conn() *nats.Conn { return a.nc }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/alertmanager/template"
 
 	"github.com/triaged/triaged"
 )
@@ -23,15 +24,19 @@ func NewAlertPublisher(js jetstream.JetStream, n Names) *AlertPublisher {
 	return &AlertPublisher{js: js, names: n}
 }
 
-// PublishAlerts publishes every alert concurrently and returns only when JetStream has
-// acknowledged all of them, or with an error naming each that it did not. Each message carries
-// the alert's MsgID, so publishing the same alerts again stores nothing new.
-func (p *AlertPublisher) PublishAlerts(ctx context.Context, alerts []triaged.Alert) error {
-	futures := make([]jetstream.PubAckFuture, len(alerts))
+// PublishAlerts publishes every alert of b concurrently, one message each, and returns only
+// when JetStream has acknowledged all of them, or with an error naming each that it did not.
+// Each message carries the alert's MsgID, so publishing the same alerts again stores nothing new.
+func (p *AlertPublisher) PublishAlerts(ctx context.Context, b *triaged.Batch) error {
+	tail, err := messageTail(b)
+	if err != nil {
+		return err
+	}
+	futures := make([]jetstream.PubAckFuture, len(b.Alerts))
 	var errs []error
-	for i := range alerts {
-		a := &alerts[i]
-		data, err := json.Marshal(a)
+	for i := range b.Alerts {
+		a := triaged.Alert{Alert: b.Alerts[i]}
+		data, err := encodeAlert(&a.Alert, tail)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("encode alert %s: %w", a.ID(), err))
 			continue
@@ -49,10 +54,40 @@ func (p *AlertPublisher) PublishAlerts(ctx context.Context, alerts []triaged.Ale
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			errs = append(errs, fmt.Errorf("publish alert %s: %w", alerts[i].ID(), err))
+			a := triaged.Alert{Alert: b.Alerts[i]}
+			errs = append(errs, fmt.Errorf("publish alert %s: %w", a.ID(), err))
 		case <-ctx.Done():
 			return errors.Join(append(errs, fmt.Errorf("wait for JetStream to acknowledge alerts: %w", context.Cause(ctx)))...)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// messageTail is the JSON shared by every alert message of a batch: its group context and
+// receive time, encoded once per webhook rather than once per alert.
+func messageTail(b *triaged.Batch) ([]byte, error) {
+	group, err := json.Marshal(&b.Group)
+	if err != nil {
+		return nil, fmt.Errorf("encode alert group %s: %w", b.Group.Key, err)
+	}
+	received, err := b.ReceivedAt.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encode receive time: %w", err)
+	}
+	tail := make([]byte, 0, len(group)+len(received)+24)
+	tail = append(tail, `,"group":`...)
+	tail = append(tail, group...)
+	tail = append(tail, `,"receivedAt":`...)
+	tail = append(tail, received...)
+	return append(tail, '}'), nil
+}
+
+// encodeAlert produces exactly what json.Marshal(triaged.Alert) would, splicing in the shared
+// tail after the alert's own fields.
+func encodeAlert(a *template.Alert, tail []byte) ([]byte, error) {
+	own, err := json.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	return append(own[:len(own)-1], tail...), nil
 }

@@ -25,7 +25,7 @@ import (
 
 // Publisher persists a webhook's alerts. It returns nil only when all of them are durable.
 type Publisher interface {
-	PublishAlerts(ctx context.Context, alerts []triaged.Alert) error
+	PublishAlerts(ctx context.Context, b *triaged.Batch) error
 }
 
 // Options configures the webhook handler.
@@ -43,6 +43,8 @@ const WebhookVersion = "4"
 type metrics struct {
 	requests        *prometheus.CounterVec
 	alerts          *prometheus.CounterVec
+	firing          prometheus.Counter
+	resolved        prometheus.Counter
 	truncatedHooks  prometheus.Counter
 	truncatedAlerts prometheus.Counter
 }
@@ -70,9 +72,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, code := range []int{http.StatusOK, http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusServiceUnavailable} {
 		m.requests.WithLabelValues(strconv.Itoa(code))
 	}
-	for _, s := range []string{triaged.StatusFiring, triaged.StatusResolved} {
-		m.alerts.WithLabelValues(s)
-	}
+	m.firing = m.alerts.WithLabelValues(triaged.StatusFiring)
+	m.resolved = m.alerts.WithLabelValues(triaged.StatusResolved)
 	return m
 }
 
@@ -154,34 +155,38 @@ func (h *alertsHandler) serve(w http.ResponseWriter, r *http.Request, received t
 		}
 		return 0, fail(http.StatusBadRequest, "read body: %v", err)
 	}
-	alerts, err := Decode(buf.Bytes(), received)
+	batch, err := Decode(buf.Bytes(), received)
 	if err != nil {
 		return 0, err
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.PublishTimeout)
 	defer cancel()
-	if err := h.pub.PublishAlerts(ctx, alerts); err != nil {
+	if err := h.pub.PublishAlerts(ctx, batch); err != nil {
 		return 0, fail(http.StatusServiceUnavailable, "persist alerts: %v", err)
 	}
-	for i := range alerts {
-		h.metrics.alerts.WithLabelValues(alerts[i].Status).Inc()
+	for i := range batch.Alerts {
+		if batch.Alerts[i].Status == triaged.StatusFiring {
+			h.metrics.firing.Inc()
+		} else {
+			h.metrics.resolved.Inc()
+		}
 	}
-	if t := alerts[0].Group.TruncatedAlerts; t > 0 {
+	if t := batch.Group.TruncatedAlerts; t > 0 {
 		h.metrics.truncatedHooks.Inc()
 		h.metrics.truncatedAlerts.Add(float64(t))
-		h.opts.Logger.Warn("Alertmanager truncated a webhook: raise max_alerts on the receiver", "truncated_alerts", t, "group_key", alerts[0].Group.Key)
+		h.opts.Logger.Warn("Alertmanager truncated a webhook: raise max_alerts on the receiver", "truncated_alerts", t, "group_key", batch.Group.Key)
 	}
-	return len(alerts), nil
+	return len(batch.Alerts), nil
 }
 
 // validFingerprint accepts Alertmanager's hexadecimal fingerprints; the fingerprint becomes a
 // key in the incidents bucket, so anything else is refused at the door.
 var validFingerprint = regexp.MustCompile(`^[0-9a-fA-F]{1,64}$`)
 
-// Decode parses and validates an Alertmanager webhook body and splits it into one Alert per
-// alert, each with its group's context. It checks every alert before returning any, so a bad
-// payload is refused whole, with a reason naming the first field at fault.
-func Decode(body []byte, received time.Time) ([]triaged.Alert, error) {
+// Decode parses and validates an Alertmanager webhook body. It checks every alert before
+// returning any, so a bad payload is refused whole, with a reason naming the first field at
+// fault.
+func Decode(body []byte, received time.Time) (*triaged.Batch, error) {
 	var msg webhook.Message
 	if err := json.Unmarshal(body, &msg); err != nil {
 		return nil, fail(http.StatusBadRequest, "malformed webhook JSON: %s", describeJSONError(body, err))
@@ -195,7 +200,7 @@ func Decode(body []byte, received time.Time) ([]triaged.Alert, error) {
 	if len(msg.Alerts) == 0 {
 		return nil, fail(http.StatusBadRequest, "not an Alertmanager webhook: \"alerts\" is empty or missing")
 	}
-	group := triaged.Group{
+	batch := &triaged.Batch{ReceivedAt: received, Alerts: msg.Alerts, Group: triaged.Group{
 		Receiver:          msg.Receiver,
 		Status:            msg.Status,
 		Key:               msg.GroupKey,
@@ -205,8 +210,7 @@ func Decode(body []byte, received time.Time) ([]triaged.Alert, error) {
 		ExternalURL:       msg.ExternalURL,
 		Size:              len(msg.Alerts),
 		TruncatedAlerts:   msg.TruncatedAlerts,
-	}
-	alerts := make([]triaged.Alert, len(msg.Alerts))
+	}}
 	for i, a := range msg.Alerts {
 		switch {
 		case a.Status != triaged.StatusFiring && a.Status != triaged.StatusResolved:
@@ -218,9 +222,8 @@ func Decode(body []byte, received time.Time) ([]triaged.Alert, error) {
 		case a.Fingerprint != "" && !validFingerprint.MatchString(a.Fingerprint):
 			return nil, fail(http.StatusBadRequest, "alerts[%d].fingerprint: %q is not hexadecimal", i, a.Fingerprint)
 		}
-		alerts[i] = triaged.Alert{Alert: a, Group: group, ReceivedAt: received}
 	}
-	return alerts, nil
+	return batch, nil
 }
 
 // describeJSONError adds the line and column to encoding/json's offset-only errors.

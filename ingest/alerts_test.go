@@ -46,10 +46,11 @@ func TestDecodeEveryCapturedPayload(t *testing.T) {
 				t.Fatal(err)
 			}
 			received := time.Date(2026, 11, 26, 16, 0, 0, 0, time.UTC)
-			alerts, err := ingest.Decode(body, received)
+			batch, err := ingest.Decode(body, received)
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
+			alerts := batch.Split()
 			if len(alerts) != len(msg.Alerts) {
 				t.Fatalf("got %d alerts, want %d", len(alerts), len(msg.Alerts))
 			}

@@ -57,10 +57,11 @@ func TestBuildReportGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			alerts, err := ingest.Decode(body, now.Add(-200*time.Millisecond))
+			batch, err := ingest.Decode(body, now.Add(-200*time.Millisecond))
 			if err != nil {
 				t.Fatal(err)
 			}
+			alerts := batch.Split()
 			rep := triage.BuildReport(&alerts[tt.index], cls, tt.event, now)
 			out, err := json.MarshalIndent(rep, "", "  ")
 			if err != nil {

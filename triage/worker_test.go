@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/triaged/triaged"
@@ -100,19 +101,30 @@ func (e *env) publish(t *testing.T, file string, mutate ...func(*triaged.Alert))
 	if err != nil {
 		t.Fatal(err)
 	}
-	alerts, err := ingest.Decode(body, time.Now())
+	batch, err := ingest.Decode(body, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
+	alerts := batch.Split()
 	for i := range alerts {
 		for _, m := range mutate {
 			m(&alerts[i])
 		}
 	}
-	if err := broker.NewAlertPublisher(e.js, names).PublishAlerts(context.Background(), alerts); err != nil {
-		t.Fatal(err)
-	}
+	e.publishAlerts(t, alerts)
 	return alerts
+}
+
+// publishAlerts publishes each alert as the only alert of its webhook.
+func (e *env) publishAlerts(t *testing.T, alerts []triaged.Alert) {
+	t.Helper()
+	pub := broker.NewAlertPublisher(e.js, names)
+	for _, a := range alerts {
+		b := &triaged.Batch{Group: a.Group, ReceivedAt: a.ReceivedAt, Alerts: []template.Alert{a.Alert}}
+		if err := pub.PublishAlerts(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // reports waits until the reports stream holds want messages and returns them all; it fails
@@ -183,8 +195,8 @@ func TestEveryAlertGetsOneReportEvenWhenResent(t *testing.T) {
 	// state must still keep it from being reported twice.
 	e.publish(t, "firing-10-alerts.json", func(a *triaged.Alert) { a.ReceivedAt = time.Now() })
 	body, _ := os.ReadFile("../testdata/alertmanager/firing-10-alerts.json")
-	alerts, _ := ingest.Decode(body, time.Now())
-	for _, a := range alerts {
+	batch, _ := ingest.Decode(body, time.Now())
+	for _, a := range batch.Split() {
 		data, _ := json.Marshal(a)
 		if _, err := e.js.Publish(context.Background(), names.AlertSubject(a.Status), data); err != nil { // no message id
 			t.Fatal(err)
@@ -212,8 +224,8 @@ func TestResolutionAndSeverityChangeAreReported(t *testing.T) {
 		b, _ := os.ReadFile("../testdata/alertmanager/firing-1-alert.json")
 		return b
 	}()
-	alerts, _ := ingest.Decode(data, time.Now())
-	raw, _ := json.Marshal(alerts[0])
+	batch, _ := ingest.Decode(data, time.Now())
+	raw, _ := json.Marshal(batch.Split()[0])
 	if _, err := e.js.Publish(context.Background(), names.AlertSubject("firing"), raw); err != nil {
 		t.Fatal(err)
 	}
@@ -273,9 +285,7 @@ func TestTwoReplicasSplitTheWork(t *testing.T) {
 	for i := range alerts {
 		alerts[i] = syntheticAlert(i)
 	}
-	if err := broker.NewAlertPublisher(e.js, names).PublishAlerts(context.Background(), alerts); err != nil {
-		t.Fatal(err)
-	}
+	e.publishAlerts(t, alerts)
 	reps := e.reports(t, n)
 	assertOnePerIncident(t, reps)
 	if a.calls.Load() == 0 || b.calls.Load() == 0 {
@@ -294,9 +304,7 @@ func TestCrashMidWayLosesNothingAndDuplicatesNothing(t *testing.T) {
 	for i := range alerts {
 		alerts[i] = syntheticAlert(i)
 	}
-	if err := broker.NewAlertPublisher(e.js, names).PublishAlerts(context.Background(), alerts); err != nil {
-		t.Fatal(err)
-	}
+	e.publishAlerts(t, alerts)
 	crashing := newClassifier(triaged.P2)
 	var conn atomic.Pointer[nats.Conn]
 	crashing.onCall = func(k int64) {
