@@ -104,7 +104,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 }
 
 // EnsureSinkConsumer creates or updates the durable consumer that feeds one sink. A sink added
-// later starts with the reports published from then on, not with the whole history.
+// later starts with the reports published from then on, not with the whole history. One report
+// is in flight at a time, so a sink sees an incident's reports in order (opened before
+// resolved) even across retries.
 func EnsureSinkConsumer(ctx context.Context, js jetstream.JetStream, n Names, sink string, o TopologyOptions) (jetstream.Consumer, error) {
 	name := n.SinkConsumer(sink)
 	c, err := js.CreateOrUpdateConsumer(ctx, n.ReportsStream(), jetstream.ConsumerConfig{
@@ -113,7 +115,7 @@ func EnsureSinkConsumer(ctx context.Context, js jetstream.JetStream, n Names, si
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       o.AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: o.MaxAckPending,
+		MaxAckPending: 1,
 		DeliverPolicy: jetstream.DeliverNewPolicy,
 		FilterSubject: n.ReportSubjects(),
 	})
