@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestFlagsAndStartupErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "triaged.yml")
+	if err := os.WriteFile(bad, []byte("sinks:\n  - name: out\n    type: pager\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"help", []string{"--help"}, 0, "-web.listen-address"},
+		{"unknown flag", []string{"--web.listen-adress=:1"}, 2, "flag provided but not defined: -web.listen-adress"},
+		{"bad log level", []string{"--log.level=loud"}, 2, "unrecognized log level loud"},
+		{"stray argument", []string{"serve"}, 2, `unexpected argument "serve"`},
+		{"bad config", []string{"--config.file=" + bad, "--storage.path=" + dir, "--web.listen-address=127.0.0.1:0"}, 1, `sinks[0].type: unknown sink type \"pager\"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr lockedBuffer
+			if code := run(tt.args, &stdout, &stderr); code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tt.code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.stderr, stderr.String())
+			}
+		})
+	}
+}
+
+// TestSIGTERMShutsDownCleanly runs the daemon as main would and sends the process SIGTERM.
+func TestSIGTERMShutsDownCleanly(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	var stdout, stderr lockedBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run([]string{"--web.listen-address=" + addr, "--storage.path=" + t.TempDir()}, &stdout, &stderr)
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within 15s:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Fatalf("exit %d after SIGTERM:\n%s", code, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("still running 30s after SIGTERM")
+	}
+	if !strings.Contains(stderr.String(), "stopped cleanly") {
+		t.Errorf("no clean-stop line in the log:\n%s", stderr.String())
+	}
+}
