@@ -258,6 +258,9 @@ rules:
   - name: helpers
     when: has("team") && business_hours() && hour >= 9 && weekday != "Sunday" && active_for >= duration("5m")
     severity: 'labels.severity == "critical" ? "P1" : (labels.team == "core" ? "P2" : "P3")'
+  - name: dollar-variable
+    when: let $0 = labels.env; $0 == "test" && alertname == "Other"
+    severity: P1
   - name: maps-whole
     when: '"runbook" in annotations || len(group_labels) > 1 || common_labels == labels'
     severity: P3

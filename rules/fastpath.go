@@ -19,7 +19,7 @@ import (
 // fastProgram is the list of classification conditions compiled into a single expr program that
 // yields the index of the first matching rule, or -1:
 //
-//	let $0 = alertname; let $1 = labels["severity"]; ...
+//	let v0 = alertname; let v1 = labels["severity"]; ...
 //	(when of rule 0) ? 0 : (when of rule 1) ? 1 : ... : -1
 //
 // Why: expr reads a struct field or a map entry through reflection and boxes the string it finds,
@@ -132,7 +132,7 @@ type hoisted struct {
 }
 
 // hoister rewrites environment reads into variable reads and records the variables. Variable
-// names start with "$", which no expression can spell, so they cannot collide with a rule's own
+// names contain a space, which no expression can spell, so they cannot collide with a rule's own
 // let variables; expr forbids those to shadow environment names, so every identifier that names
 // an Env field is a read of that field.
 type hoister struct {
@@ -145,7 +145,7 @@ type hoister struct {
 func (h *hoister) variable(k hoistKey) string {
 	name, ok := h.vars[k]
 	if !ok {
-		name = "$" + strconv.Itoa(len(h.order))
+		name = "$hoisted " + strconv.Itoa(len(h.order))
 		h.vars[k] = name
 		if h.byVar == nil {
 			h.byVar = map[string]hoistKey{}

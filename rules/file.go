@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -379,13 +378,3 @@ func (d *decoder) labels(n *yaml.Node, rule string) map[string]string {
 // labelName is Prometheus' label name syntax, so that rule labels can become metric or
 // Alertmanager labels downstream.
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
-
-// sortedKeys is used where output must not depend on map order.
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
