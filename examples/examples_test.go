@@ -1,0 +1,115 @@
+// Package examples_test keeps the example configurations honest: each is checked by the tool
+// that will read it (triaged's own loader, amtool, promtool), and docker-compose.yml's wiring is
+// checked against them.
+package examples_test
+
+import (
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/triaged/triaged/config"
+)
+
+func TestTriagedConfigLoads(t *testing.T) {
+	c, err := config.LoadFile("triaged.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Sinks) != 2 {
+		t.Errorf("example config has %d sinks, want stdout and archive", len(c.Sinks))
+	}
+}
+
+// tool finds a Prometheus tool; CI installs them, a developer machine may not have them.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not installed; .ci/run installs it", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+func TestPrometheusToolsAcceptTheExamples(t *testing.T) {
+	tests := []struct {
+		tool string
+		args []string
+	}{
+		{"amtool", []string{"check-config", "alertmanager.yml"}},
+		{"promtool", []string{"check", "config", "prometheus.yml"}},
+		{"promtool", []string{"check", "rules", "alert.rules.yml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tool+" "+strings.Join(tt.args, " "), func(t *testing.T) {
+			out, err := exec.Command(tool(t, tt.tool), tt.args...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+		})
+	}
+}
+
+func TestComposeWiring(t *testing.T) {
+	data, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Command []string `yaml:"command"`
+			Volumes []string `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(data, &compose); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"nats", "triaged", "alertmanager", "prometheus"} {
+		if _, ok := compose.Services[s]; !ok {
+			t.Errorf("docker-compose.yml has no %s service", s)
+		}
+	}
+	for name, s := range compose.Services {
+		for _, v := range s.Volumes {
+			src, _, _ := strings.Cut(v, ":")
+			if strings.HasPrefix(src, "./") {
+				if _, err := os.Stat(filepath.Join("..", src)); err != nil {
+					t.Errorf("service %s mounts %s: %v", name, src, err)
+				}
+			}
+		}
+	}
+	// Alertmanager must post to where triaged listens.
+	var am struct {
+		Receivers []struct {
+			WebhookConfigs []struct {
+				URL string `yaml:"url"`
+			} `yaml:"webhook_configs"`
+		} `yaml:"receivers"`
+	}
+	amData, _ := os.ReadFile("alertmanager.yml")
+	if err := yaml.Unmarshal(amData, &am); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(am.Receivers[0].WebhookConfigs[0].URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ""
+	for _, arg := range compose.Services["triaged"].Command {
+		if v, ok := strings.CutPrefix(arg, "--web.listen-address="); ok {
+			listen = v
+		}
+	}
+	if u.Host != "triaged"+listen || u.Path != "/api/v1/alerts" {
+		t.Errorf("Alertmanager posts to %s, but triaged listens on %q at /api/v1/alerts", u, listen)
+	}
+}
