@@ -145,9 +145,6 @@ func runbookFromAlert(a *triaged.Alert, cls triaged.Classification) *triaged.Run
 
 func observations(a *triaged.Alert, cls triaged.Classification) []string {
 	var obs []string
-	if d := strings.TrimSpace(a.Annotations["description"]); d != "" {
-		obs = append(obs, "Alert description: "+d)
-	}
 	for _, d := range cls.Decisions {
 		obs = append(obs, fmt.Sprintf("Severity %s by %s rule %q: %s", d.Severity, d.Stage, d.Rule, d.Reason))
 	}
