@@ -27,13 +27,12 @@ type Alert struct {
 
 // Group is the Alertmanager notification an alert arrived in.
 type Group struct {
-	Receiver          string      `json:"receiver"`
-	Status            string      `json:"status"`
-	Key               string      `json:"groupKey"`
-	Labels            template.KV `json:"groupLabels"`
-	CommonLabels      template.KV `json:"commonLabels"`
-	CommonAnnotations template.KV `json:"commonAnnotations"`
-	ExternalURL       string      `json:"externalURL"`
+	Receiver     string      `json:"receiver"`
+	Status       string      `json:"status"`
+	Key          string      `json:"groupKey"`
+	Labels       template.KV `json:"groupLabels"`
+	CommonLabels template.KV `json:"commonLabels"`
+	ExternalURL  string      `json:"externalURL"`
 	// Size is how many alerts the webhook carried; TruncatedAlerts how many more Alertmanager left
 	// out because of the receiver's max_alerts.
 	Size            int    `json:"size"`

@@ -25,7 +25,7 @@ func TestSplicedEncodingEqualsPlainEncoding(t *testing.T) {
 			t.Fatal(err)
 		}
 		b := &triaged.Batch{
-			Group:      triaged.Group{Receiver: msg.Receiver, Key: msg.GroupKey, Labels: msg.GroupLabels, CommonLabels: msg.CommonLabels, CommonAnnotations: msg.CommonAnnotations, ExternalURL: msg.ExternalURL, Size: len(msg.Alerts), TruncatedAlerts: 2},
+			Group:      triaged.Group{Receiver: msg.Receiver, Key: msg.GroupKey, Labels: msg.GroupLabels, CommonLabels: msg.CommonLabels, ExternalURL: msg.ExternalURL, Size: len(msg.Alerts), TruncatedAlerts: 2},
 			ReceivedAt: time.Date(2026, 11, 26, 16, 1, 2, 345, time.UTC),
 			Alerts:     msg.Alerts,
 		}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"regexp"
 	"strconv"
 	"sync"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/prometheus/alertmanager/notify/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/triaged/triaged"
 )
@@ -42,6 +40,7 @@ const WebhookVersion = "4"
 
 type metrics struct {
 	requests        *prometheus.CounterVec
+	ok              prometheus.Counter
 	alerts          *prometheus.CounterVec
 	firing          prometheus.Counter
 	resolved        prometheus.Counter
@@ -72,6 +71,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, code := range []int{http.StatusOK, http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusServiceUnavailable} {
 		m.requests.WithLabelValues(strconv.Itoa(code))
 	}
+	m.ok = m.requests.WithLabelValues("200")
 	m.firing = m.alerts.WithLabelValues(triaged.StatusFiring)
 	m.resolved = m.alerts.WithLabelValues(triaged.StatusResolved)
 	return m
@@ -100,7 +100,7 @@ func NewAlertsHandler(pub Publisher, o Options) http.Handler {
 	}
 	h := &alertsHandler{pub: pub, opts: o, metrics: newMetrics(o.Registerer)}
 	h.bufs.New = func() any { return new(bytes.Buffer) }
-	return promhttp.InstrumentHandlerCounter(h.metrics.requests, h)
+	return h
 }
 
 // httpError is a reply for input that a retry cannot fix, or for a failure that one can.
@@ -128,12 +128,14 @@ func (h *alertsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			level = slog.LevelError
 		}
 		h.opts.Logger.Log(r.Context(), level, "webhook rejected", "code", he.code, "remote", r.RemoteAddr, "err", he.msg)
+		h.metrics.requests.WithLabelValues(strconv.Itoa(he.code)).Inc()
 		if he.code == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", http.MethodPost)
 		}
 		http.Error(w, he.msg, he.code)
 		return
 	}
+	h.metrics.ok.Inc()
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"status":"success","alerts":%d}`+"\n", n)
 }
@@ -181,7 +183,18 @@ func (h *alertsHandler) serve(w http.ResponseWriter, r *http.Request, received t
 
 // validFingerprint accepts Alertmanager's hexadecimal fingerprints; the fingerprint becomes a
 // key in the incidents bucket, so anything else is refused at the door.
-var validFingerprint = regexp.MustCompile(`^[0-9a-fA-F]{1,64}$`)
+func validFingerprint(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
 
 // Decode parses and validates an Alertmanager webhook body. It checks every alert before
 // returning any, so a bad payload is refused whole, with a reason naming the first field at
@@ -201,15 +214,14 @@ func Decode(body []byte, received time.Time) (*triaged.Batch, error) {
 		return nil, fail(http.StatusBadRequest, "not an Alertmanager webhook: \"alerts\" is empty or missing")
 	}
 	batch := &triaged.Batch{ReceivedAt: received, Alerts: msg.Alerts, Group: triaged.Group{
-		Receiver:          msg.Receiver,
-		Status:            msg.Status,
-		Key:               msg.GroupKey,
-		Labels:            msg.GroupLabels,
-		CommonLabels:      msg.CommonLabels,
-		CommonAnnotations: msg.CommonAnnotations,
-		ExternalURL:       msg.ExternalURL,
-		Size:              len(msg.Alerts),
-		TruncatedAlerts:   msg.TruncatedAlerts,
+		Receiver:        msg.Receiver,
+		Status:          msg.Status,
+		Key:             msg.GroupKey,
+		Labels:          msg.GroupLabels,
+		CommonLabels:    msg.CommonLabels,
+		ExternalURL:     msg.ExternalURL,
+		Size:            len(msg.Alerts),
+		TruncatedAlerts: msg.TruncatedAlerts,
 	}}
 	for i, a := range msg.Alerts {
 		switch {
@@ -219,7 +231,7 @@ func Decode(body []byte, received time.Time) (*triaged.Batch, error) {
 			return nil, fail(http.StatusBadRequest, "alerts[%d].labels: empty: an alert is identified by its labels", i)
 		case a.StartsAt.IsZero():
 			return nil, fail(http.StatusBadRequest, "alerts[%d].startsAt: missing", i)
-		case a.Fingerprint != "" && !validFingerprint.MatchString(a.Fingerprint):
+		case a.Fingerprint != "" && !validFingerprint(a.Fingerprint):
 			return nil, fail(http.StatusBadRequest, "alerts[%d].fingerprint: %q is not hexadecimal", i, a.Fingerprint)
 		}
 	}

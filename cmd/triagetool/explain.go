@@ -155,8 +155,8 @@ func decodeAlerts(data []byte) ([]triaged.Alert, error) {
 		}
 		group := triaged.Group{
 			Receiver: msg.Receiver, Status: msg.Status, Key: msg.GroupKey, Labels: msg.GroupLabels,
-			CommonLabels: msg.CommonLabels, CommonAnnotations: msg.CommonAnnotations,
-			ExternalURL: msg.ExternalURL, Size: len(msg.Alerts), TruncatedAlerts: msg.TruncatedAlerts,
+			CommonLabels: msg.CommonLabels,
+			ExternalURL:  msg.ExternalURL, Size: len(msg.Alerts), TruncatedAlerts: msg.TruncatedAlerts,
 		}
 		for _, a := range msg.Alerts {
 			alerts = append(alerts, triaged.Alert{Alert: a, Group: group})
