@@ -129,18 +129,20 @@ func Load(data []byte, filename string) (*Config, error) {
 		return c, c.validate(positions{file: filename})
 	}
 	pos := positions{file: filename, nodes: map[string]*yaml.Node{}}
-	if errs := checkKeys(root.Content[0], reflect.TypeOf(*c), "", pos); len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+	// Unknown keys do not stop decoding, so one pass reports them and the invalid values too.
+	errs := checkKeys(root.Content[0], reflect.TypeOf(*c), "", pos)
 	if err := root.Content[0].Decode(c); err != nil {
 		var ve *valueError
 		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("%s: %s", pos.atNode(ve.node), ve.msg)
+			return nil, errors.Join(append(errs, fmt.Errorf("%s: %s", pos.atNode(ve.node), ve.msg))...)
 		}
-		return nil, yamlError(filename, err)
+		return nil, errors.Join(append(errs, yamlError(filename, err))...)
 	}
 	if err := c.validate(pos); err != nil {
-		return nil, err
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	c.resolvePaths()
 	return c, nil

@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/triaged/triaged/config"
+	"github.com/triaged/triaged/notify"
 	"github.com/triaged/triaged/rules"
 )
 
@@ -39,6 +42,72 @@ func checkRules(args []string, stdout, stderr io.Writer) int {
 		for _, w := range rs.Warnings() {
 			linted = true
 			fmt.Fprintf(stderr, "  WARNING: %s\n", w)
+		}
+		fmt.Fprintln(stdout)
+	}
+	switch {
+	case failed:
+		return exitFailure
+	case linted && *lintFatal:
+		return exitLint
+	default:
+		return exitOK
+	}
+}
+
+// checkConfig checks daemon configuration files the way the daemon loads them: the YAML, then
+// the rule files it names (together, as one rule set), then its report template, so a config that
+// passes here starts.
+func checkConfig(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("check config", "[--lint-fatal=false] FILE...", stderr)
+	lintFatal := fs.Bool("lint-fatal", true, "exit 3 when lint finds problems in the rule files")
+	files, err := parseArgs(fs, args)
+	if err != nil {
+		return usageExit(err)
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	failed, linted := false, false
+	fail := func(err error) {
+		failed = true
+		fmt.Fprintln(stderr, "  FAILED:")
+		printErrors(stderr, err, "    ")
+		fmt.Fprintln(stderr)
+	}
+	for _, file := range files {
+		fmt.Fprintf(stdout, "Checking %s\n", file)
+		cfg, err := config.LoadFile(file)
+		if err != nil {
+			fail(err)
+			continue
+		}
+		fmt.Fprintf(stdout, "  SUCCESS: %s is a valid triaged configuration\n", file)
+		if len(cfg.Rules.Files) == 0 {
+			fmt.Fprintln(stdout, "  rules: the built-in default rules")
+		}
+		if len(cfg.Rules.Files) > 0 {
+			fmt.Fprintf(stdout, "  Checking rule files %s\n", strings.Join(cfg.Rules.Files, ", "))
+			rs, err := rules.LoadFiles(cfg.Rules.Files...)
+			if err != nil {
+				fail(err)
+				continue
+			}
+			classify, escalate := len(rs.Rules(rules.StageClassify)), len(rs.Rules(rules.StageEscalate))
+			fmt.Fprintf(stdout, "  SUCCESS: %d rules found (%d classification, %d escalation), version %s\n", classify+escalate, classify, escalate, rs.Version())
+			for _, w := range rs.Warnings() {
+				linted = true
+				fmt.Fprintf(stderr, "  WARNING: %s\n", w)
+			}
+		}
+		if cfg.Report.Template != "" {
+			fmt.Fprintf(stdout, "  Checking report template %s\n", cfg.Report.Template)
+			if _, err := notify.NewRenderer(cfg.Report.Template); err != nil {
+				fail(err)
+				continue
+			}
+			fmt.Fprintln(stdout, "  SUCCESS: the template renders the sample reports")
 		}
 		fmt.Fprintln(stdout)
 	}

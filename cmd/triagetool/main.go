@@ -34,6 +34,7 @@ const usageText = `usage: triagetool COMMAND [ARGS]
 
 Commands:
   check rules FILE...          compile rule files; report errors (exit 1) and lint findings (exit 3)
+  check config FILE...         check triaged.yml files, the rule files and report template they name
   test rules TESTFILE...       run rule unit tests (exit 1 if a case fails)
   explain [flags] INPUT        show how the rules decide the alerts of INPUT (a JSON alert, a list of
                                alerts, or an Alertmanager webhook payload; - reads stdin)
@@ -67,12 +68,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 // daemon's configuration with the rule files it names) belongs here next to `check rules`.
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintf(stderr, "triagetool check: what to check? (rules)\n\n%s", usageText)
+		fmt.Fprintf(stderr, "triagetool check: what to check? (rules, config)\n\n%s", usageText)
 		return exitUsage
 	}
 	switch what, rest := args[0], args[1:]; what {
 	case "rules":
 		return checkRules(rest, stdout, stderr)
+	case "config":
+		return checkConfig(rest, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "triagetool check: unknown kind %q\n\n%s", what, usageText)
 		return exitUsage
