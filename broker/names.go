@@ -67,3 +67,13 @@ func (n Names) SinkConsumer(sink string) string { return n.prefix + "-sink-" + s
 
 // IncidentsBucket is the KV bucket of incident state, keyed by alert fingerprint.
 func (n Names) IncidentsBucket() string { return n.upper + "_INCIDENTS" }
+
+// DeploysStream holds deploy events from CI/CD, kept for the correlation window and more.
+func (n Names) DeploysStream() string { return n.upper + "_DEPLOYS" }
+
+// DeploySubject is PREFIX.deploys.<service>: CI jobs may publish deploy events on it directly.
+// The service must be a valid subject token (no '.', '*', '>' or spaces).
+func (n Names) DeploySubject(service string) string { return n.prefix + ".deploys." + service }
+
+// DeploySubjects is the deploys stream's subject filter.
+func (n Names) DeploySubjects() string { return n.prefix + ".deploys.>" }
