@@ -362,3 +362,28 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestTransientFailureIsRetriedWithBackoff takes the reports stream away: the worker cannot
+// publish, hands the alert back (Nak with delay) instead of acknowledging it, and reports it
+// once the stream is back.
+func TestTransientFailureIsRetriedWithBackoff(t *testing.T) {
+	e := newEnv(t)
+	if err := e.js.DeleteStream(context.Background(), names.ReportsStream()); err != nil {
+		t.Fatal(err)
+	}
+	_, _, reg := e.startWorker(t, newClassifier(triaged.P2), 1)
+	e.publish(t, "firing-1-alert.json")
+	waitFor(t, func() bool { return metrictest.Value(t, reg, "triaged_messages_retried_total") >= 2 })
+	topo, err := broker.Ensure(context.Background(), e.js, names, e.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.topo = topo
+	reps := e.reports(t, 1)
+	if reps[0].Event != triaged.EventOpened {
+		t.Fatalf("got %s", reps[0].Event)
+	}
+	if got := metrictest.Value(t, reg, "triaged_messages_redelivered_total"); got < 2 {
+		t.Errorf("redelivered %v times, want at least 2", got)
+	}
+}
