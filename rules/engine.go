@@ -34,7 +34,10 @@ type Engine struct {
 	location *time.Location
 	metrics  *engineMetrics
 
-	current  atomic.Pointer[loadedRules]
+	current atomic.Pointer[loadedRules]
+	// previous is the rule set before the last swap, kept so that an alert classified just before
+	// a reload is escalated by the same rules.
+	previous atomic.Pointer[loadedRules]
 	reloadMu sync.Mutex // one reload at a time: SIGHUP, /-/reload and file watching may coincide
 }
 
@@ -155,6 +158,7 @@ func (e *Engine) swap(rs *RuleSet) {
 	}
 	prev := e.current.Swap(next)
 	if prev != nil {
+		e.previous.Store(prev)
 		// Series of rules that no longer exist would otherwise be exported forever.
 		for stage, counters := range prev.matches {
 			for name := range counters {
@@ -190,10 +194,14 @@ func (e *Engine) Classify(a *triaged.Alert, now time.Time) triaged.Classificatio
 	return c
 }
 
-// Escalate runs the current escalation rules over the enrichment facts, counting each rule that
-// matched and any that failed.
+// Escalate runs the escalation rules over the enrichment facts, counting each rule that matched
+// and any that failed. It uses the rule set that classified c (c.RuleSetVersion), even when a
+// reload swapped in another between the two calls, so an alert is never decided by a mix.
 func (e *Engine) Escalate(c triaged.Classification, a *triaged.Alert, f Facts, now time.Time) triaged.Classification {
 	cur := e.current.Load()
+	if prev := e.previous.Load(); cur.rules.Version() != c.RuleSetVersion && prev != nil && prev.rules.Version() == c.RuleSetVersion {
+		cur = prev
+	}
 	n := len(c.Decisions)
 	c, errs := cur.rules.EscalateWithErrors(c, a, f, now.In(e.location))
 	for _, d := range c.Decisions[n:] {
