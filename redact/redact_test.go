@@ -1,0 +1,229 @@
+package redact
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestBuiltins(t *testing.T) {
+	r, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, in, want string
+	}{
+		// Bearer tokens and authorization headers.
+		{"auth header bearer", "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9abc", "Authorization: Bearer [REDACTED]"},
+		{"auth header short token", "authorization: bearer xxx", "authorization: bearer [REDACTED]"},
+		{"auth header basic", "Authorization: Basic dXNlcjpodW50ZXIy", "Authorization: Basic [REDACTED]"},
+		{"auth header json", `{"Authorization":"Bearer abcdefgh12345"}`, `{"Authorization":"Bearer [REDACTED]"}`},
+		{"proxy auth", "Proxy-Authorization: Basic Zm9vOmJhcg==", "Proxy-Authorization: Basic [REDACTED]"},
+		{"bearer in prose", "retrying with bearer sk-live-1234567890abcdef", "retrying with bearer [REDACTED]"},
+		{"bearer lower", "curl -H 'bearer abcdef0123456789'", "curl -H 'bearer [REDACTED]'"},
+
+		// Passwords in URLs.
+		{"postgres url", "dial postgres://app:s3cr3t@db.internal:5432/app failed", "dial postgres://app:[REDACTED]@db.internal:5432/app failed"},
+		{"redis url no user", "redis://:hunter2@cache:6379/0", "redis://:[REDACTED]@cache:6379/0"},
+		{"amqp url", `"amqp://guest:gu%40st@rabbit/"`, `"amqp://guest:[REDACTED]@rabbit/"`},
+		{"https basic", "GET https://bob:pa55@example.internal/x", "GET https://bob:[REDACTED]@example.internal/x"},
+
+		// key=value pairs, every key and separator.
+		{"password=", "login failed password=hunter2 user=bob", "login failed password=[REDACTED] user=bob"},
+		{"passwd=", "passwd=abc123", "passwd=[REDACTED]"},
+		{"pwd=", "PWD=letmein", "PWD=[REDACTED]"},
+		{"token=", "token=abc.def.ghi", "token=[REDACTED]"},
+		{"secret=", "SECRET=topsecret;next", "SECRET=[REDACTED];next"},
+		{"api_key=", "api_key=AIzaSyD-1234", "api_key=[REDACTED]"},
+		{"apikey=", "apikey=0123456789", "apikey=[REDACTED]"},
+		{"api-key header", "X-Api-Key: 0123456789abcdef", "X-Api-Key: [REDACTED]"},
+		{"access_key=", "access_key=zzz", "access_key=[REDACTED]"},
+		{"prefixed key", "DB_PASSWORD=hunter2 DB_USER=app", "DB_PASSWORD=[REDACTED] DB_USER=app"},
+		{"dotted key", "spring.datasource.password=hunter2", "spring.datasource.password=[REDACTED]"},
+		{"access_token query", "GET /cb?code=1&access_token=abcd&state=2", "GET /cb?code=1&access_token=[REDACTED]&state=2"},
+		{"client_secret", "client_secret: abcdef", "client_secret: [REDACTED]"},
+		{"colon no space", "password:hunter2", "password:[REDACTED]"},
+		{"spaces around =", "password = hunter2", "password = [REDACTED]"},
+		{"case insensitive", "PassWord=Hunter2", "PassWord=[REDACTED]"},
+		{"json", `{"user":"bob","password":"hunter 2","ok":true}`, `{"user":"bob","password":"[REDACTED]","ok":true}`},
+		{"json spaced", `{"password": "x", "token": "y"}`, `{"password": "[REDACTED]", "token": "[REDACTED]"}`},
+		{"json escaped quote", `{"password":"a\"b\"c","n":1}`, `{"password":"[REDACTED]","n":1}`},
+		{"single quoted", `{'secret': 'abc def'}`, `{'secret': '[REDACTED]'}`},
+		{"logfmt", `level=error msg="auth failed" token=abc123 user=bob`, `level=error msg="auth failed" token=[REDACTED] user=bob`},
+		{"two on a line", "password=a secret=b", "password=[REDACTED] secret=[REDACTED]"},
+
+		// AWS.
+		{"aws key id", "using AKIAIOSFODNN7EXAMPLE for s3", "using AKIA[REDACTED] for s3"},
+		{"aws session key id", "ASIAXXXXXXXXXXXXXXXX", "ASIA[REDACTED]"},
+		{"aws secret", "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key=[REDACTED]"},
+		{"aws secret env", "AWS_SECRET_ACCESS_KEY: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "AWS_SECRET_ACCESS_KEY: [REDACTED]"},
+		{"aws secret ini", `aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"`, `aws_secret_access_key = "[REDACTED]"`},
+
+		// Private keys.
+		{
+			"private key block",
+			"before\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn\nabcdefghijklmnop\n-----END RSA PRIVATE KEY-----\nafter",
+			"before\n-----BEGIN RSA PRIVATE KEY-----[REDACTED]-----END RSA PRIVATE KEY-----\nafter",
+		},
+		{
+			"openssh key",
+			"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----",
+			"-----BEGIN OPENSSH PRIVATE KEY-----[REDACTED]-----END OPENSSH PRIVATE KEY-----",
+		},
+		{
+			"key block cut off",
+			"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+			"-----BEGIN PRIVATE KEY-----[REDACTED]",
+		},
+		{
+			"key tail without begin",
+			"x\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nABCDEFGHIJKLMNOPQRSTUVWXYZ012345\n-----END PRIVATE KEY-----\ny",
+			"x\n[REDACTED]-----END PRIVATE KEY-----\ny",
+		},
+
+		// Other well-known token formats.
+		{"github token", "push with ghp_abcdefghijklmnopqrstuvwxyz0123456789", "push with ghp_[REDACTED]"},
+		{"slack token", "xoxb-123456789012-abcdefABCDEF", "xoxb-[REDACTED]"},
+		{"jwt", "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end", "jwt eyJhbGciOiJIUzI1NiJ9.[REDACTED] end"},
+		{"cookie", "Cookie: session=abc123; theme=dark", "Cookie: [REDACTED]"},
+		{"set-cookie", "Set-Cookie: sid=xyz; HttpOnly", "Set-Cookie: [REDACTED]"},
+
+		// Must NOT be redacted.
+		{"plain error", "ERROR connection refused to 10.0.0.5:5432", "ERROR connection refused to 10.0.0.5:5432"},
+		{"url with port no userinfo", "GET http://checkout:8080/healthz?x=1 503", "GET http://checkout:8080/healthz?x=1 503"},
+		{"url with @ in path", "GET http://host:8080/users/@bob", "GET http://host:8080/users/@bob"},
+		{"email", "sent to bob@example.com", "sent to bob@example.com"},
+		{"password mentioned", "invalid password for user bob", "invalid password for user bob"},
+		{"token expired", "token expired at 12:00", "token expired at 12:00"},
+		{"password_expired key", "password_expired=true", "password_expired=true"},
+		{"max_tokens key", "max_tokens=4096", "max_tokens=4096"},
+		{"empty value", "password= user=bob", "password= user=bob"},
+		{"value on next line", "password:\nnext line", "password:\nnext line"},
+		{"header value on next line", "Authorization:\nnext", "Authorization:\nnext"},
+		{"bearer prose", "the bearer of bad news", "the bearer of bad news"},
+		{"akia too short", "AKIA1234", "AKIA1234"},
+		{"akia in a word", "XAKIAIOSFODNN7EXAMPLEX", "XAKIAIOSFODNN7EXAMPLEX"},
+		{"public key", "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----", "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----"},
+		{"stack trace", "panic: runtime error: index out of range [3] with length 3", "panic: runtime error: index out of range [3] with length 3"},
+		{"already redacted", "password=[REDACTED]", "password=[REDACTED]"},
+		{"empty", "", ""},
+		{"utf8", "échec: délai dépassé", "échec: délai dépassé"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := r.String(c.in); got != c.want {
+				t.Errorf("String(%q)\n got %q\nwant %q", c.in, got, c.want)
+			}
+			// Redacting twice changes nothing: a report that passes two redactors reads the same.
+			if got := r.String(r.String(c.in)); got != c.want {
+				t.Errorf("String twice = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestNilRedactorUsesBuiltins(t *testing.T) {
+	var r *Redactor
+	if got := r.String("password=hunter2"); got != "password=[REDACTED]" {
+		t.Errorf("nil Redactor: got %q", got)
+	}
+	if got := Default().String("token=x"); got != "token=[REDACTED]" {
+		t.Errorf("Default: got %q", got)
+	}
+}
+
+func TestExtraPatterns(t *testing.T) {
+	r, err := New([]string{
+		`(?i)session_id=(\w+)`,     // a group: only the value goes
+		`\bCUST-[0-9]{6}\b`,        // no group: the whole match goes
+		`card=(\d{4})\d{8}(\d{4})`, // two groups: both go, the middle stays
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ in, want string }{
+		{"Session_ID=abc123 ok", "Session_ID=[REDACTED] ok"},
+		{"customer CUST-123456 failed", "customer [REDACTED] failed"},
+		{"card=4111111111111111", "card=[REDACTED]11111111[REDACTED]"},
+		{"CUST-12345 short", "CUST-12345 short"},
+		{"password=x session_id=y", "password=[REDACTED] session_id=[REDACTED]"},
+	}
+	for _, c := range cases {
+		if got := r.String(c.in); got != c.want {
+			t.Errorf("String(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	cases := []struct {
+		patterns []string
+		index    int
+		msg      string
+	}{
+		{[]string{`ok`, `(`}, 1, `pattern 1 "(": error parsing regexp: missing closing ): ` + "`(`"},
+		{[]string{`[z-a]`}, 0, `pattern 0 "[z-a]": error parsing regexp: invalid character class range`},
+		{[]string{`a`, `b`, ``}, 2, `pattern 2 "": empty pattern`},
+		{[]string{`x*`}, 0, `pattern 0 "x*": matches the empty string`},
+	}
+	for _, c := range cases {
+		r, err := New(c.patterns)
+		if r != nil || err == nil {
+			t.Fatalf("New(%q) = %v, %v; want an error", c.patterns, r, err)
+		}
+		var pe *PatternError
+		if !errors.As(err, &pe) || pe.Index != c.index {
+			t.Errorf("New(%q): error %v is not a PatternError at index %d", c.patterns, err, c.index)
+		}
+		if !strings.HasPrefix(err.Error(), c.msg) {
+			t.Errorf("New(%q) error\n got %q\nwant prefix %q", c.patterns, err, c.msg)
+		}
+	}
+}
+
+// TestHintsDoNotHideMatches guards the hint shortcut: a hint that is not in every possible match
+// would let a secret through, so each case above must also redact with hints ignored.
+func TestHintsDoNotHideMatches(t *testing.T) {
+	for _, ru := range builtins {
+		for _, h := range ru.hints {
+			if h != strings.ToLower(h) {
+				t.Errorf("rule %q: hint %q is not lower case", ru.name, h)
+			}
+		}
+	}
+	noHints := &Redactor{}
+	for _, ru := range builtins {
+		ru.hints = nil
+		noHints.rules = append(noHints.rules, ru)
+	}
+	r := Default()
+	for _, in := range []string{
+		"Authorization: Bearer abcdefgh", "postgres://a:b@c", "AKIAIOSFODNN7EXAMPLE", "ApiKey=1",
+		"x-auth-token: abc", "CREDENTIALS=abc", "ghs_abcdefghijklmnopqrstuvwxyz", "-----BEGIN EC PRIVATE KEY-----\nabc\n-----END EC PRIVATE KEY-----",
+	} {
+		if a, b := r.String(in), noHints.String(in); a != b {
+			t.Errorf("%q: with hints %q, without %q", in, a, b)
+		}
+	}
+}
+
+var sink string
+
+func BenchmarkString(b *testing.B) {
+	r := Default()
+	lines := strings.Repeat("2024-05-01T10:00:00Z level=error msg=\"upstream timeout\" path=/api/checkout status=504 duration=30.01s\n", 100)
+	b.SetBytes(int64(len(lines)))
+	for b.Loop() {
+		sink = r.String(lines)
+	}
+}
+
+func BenchmarkStringWithSecrets(b *testing.B) {
+	r := Default()
+	lines := strings.Repeat("level=error msg=\"db auth failed\" dsn=postgres://app:hunter2@db:5432/app password=hunter2 token=abc\n", 100)
+	b.SetBytes(int64(len(lines)))
+	for b.Loop() {
+		sink = r.String(lines)
+	}
+}
