@@ -25,6 +25,7 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/broker"
 	"github.com/triaged/triaged/config"
 	"github.com/triaged/triaged/ingest"
@@ -155,14 +156,18 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		Names:          a.names,
 		Incidents:      a.topology.Incidents,
 		Classifier:     a.rules,
+		Escalator:      escalator{a.rules},
 		PublishTimeout: time.Duration(a.cfg.Triage.Timeout),
 		RetryBackoff:   a.cfg.RetryBackoff(),
 		Logger:         a.log,
 		Registerer:     a.registry,
 	})
-	a.runners = append(a.runners, func(ctx context.Context) error {
-		return a.worker.Run(ctx, a.topology.Triage, a.cfg.Triage.Workers, time.Duration(a.cfg.Triage.AckWait))
-	})
+	a.runners = append(a.runners,
+		func(ctx context.Context) error {
+			return a.worker.Run(ctx, a.topology.Triage, a.cfg.Triage.Workers, time.Duration(a.cfg.Triage.AckWait))
+		},
+		a.rules.Watch, // rule files edited on disk are reloaded like on SIGHUP
+	)
 
 	if err := a.setupHTTP(); err != nil {
 		return nil, err
@@ -269,6 +274,13 @@ func (a *App) setupSinks(ctx context.Context, topo broker.TopologyOptions) error
 		a.runners = append(a.runners, func(ctx context.Context) error { return d.Run(ctx, c) })
 	}
 	return nil
+}
+
+// escalator hands the rules' second stage the facts enrichment found.
+type escalator struct{ engine *rules.Engine }
+
+func (e escalator) Escalate(c triaged.Classification, a *triaged.Alert, enr triage.Enrichment, now time.Time) triaged.Classification {
+	return e.engine.Escalate(c, a, rules.Facts{Changes: enr.Changes, Probes: enr.Probes, Logs: enr.Logs}, now)
 }
 
 // named gives a sink the name it has in the config, which its consumer and metrics carry.

@@ -84,6 +84,8 @@ func start(t *testing.T, o app.Options) *running {
 	return r
 }
 
+const testTimeout = 10 * time.Second
+
 func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -130,7 +132,14 @@ func (r *running) get(t *testing.T, path string) (int, string) {
 
 func (r *running) waitReports(t *testing.T, want int) string {
 	t.Helper()
-	waitUntil(t, 15*time.Second, func() bool { return strings.Count(r.stdout.String(), "## INCIDENT REPORT") >= want })
+	deadline := time.Now().Add(15 * time.Second)
+	for strings.Count(r.stdout.String(), "## INCIDENT REPORT") < want {
+		if time.Now().After(deadline) {
+			out := r.stdout.String()
+			t.Fatalf("stdout holds %d reports after 15s, want %d:\n%s", strings.Count(out, "## INCIDENT REPORT"), want, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	time.Sleep(300 * time.Millisecond) // a report more than expected would show up now
 	out := r.stdout.String()
 	if got := strings.Count(out, "## INCIDENT REPORT"); got != want {

@@ -77,7 +77,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Size of this replica's triage worker pool.",
 		}),
 	}
-	for _, s := range []string{"decode", "incident", "classify", "report", "publish"} {
+	for _, s := range []string{"decode", "incident", "classify", "enrich", "escalate", "report", "publish"} {
 		m.stage.WithLabelValues(s)
 	}
 	for _, e := range []triaged.Event{triaged.EventOpened, triaged.EventUpdated, triaged.EventResolved} {

@@ -3,6 +3,7 @@ package triage
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -14,13 +15,21 @@ import (
 // (configured services and their matchers) decides it.
 var serviceLabels = []string{"service", "job", "app"}
 
-// notCollected names the report sections that no enricher fills yet; the report says so
-// rather than leaving them silently empty.
-var notCollected = []string{"recent_changes", "probes", "logs"}
+// Enrichment is what triage gathered about an incident beyond the alert itself. A section that
+// was not collected is named in Pending, so the report can say so rather than stay silently empty.
+type Enrichment struct {
+	Changes []triaged.Change
+	Probes  []triaged.Probe
+	Logs    []triaged.LogTail
+	Runbook *triaged.Runbook
+	// Observations are findings in words, e.g. the negative evidence "no deploys in the last 2h".
+	Observations []string
+	Pending      []string
+}
 
-// BuildReport fills the incident report for one alert from what the alert says and what the
-// rules decided. It is pure: the same inputs give the same report.
-func BuildReport(a *triaged.Alert, cls triaged.Classification, event triaged.Event, now time.Time) *triaged.Report {
+// BuildReport fills the incident report for one alert from what the alert says, what the rules
+// decided and what enrichment found. It is pure: the same inputs give the same report.
+func BuildReport(a *triaged.Alert, cls triaged.Classification, enr Enrichment, event triaged.Event, now time.Time) *triaged.Report {
 	service, from := affectedService(a)
 	rep := &triaged.Report{
 		SchemaVersion:   triaged.ReportSchemaVersion,
@@ -48,11 +57,12 @@ func BuildReport(a *triaged.Alert, cls triaged.Classification, event triaged.Eve
 		Alerts:          []triaged.ReportAlert{reportAlert(a)},
 		GroupKey:        a.Group.Key,
 		TruncatedAlerts: a.Group.TruncatedAlerts,
-		RecentChanges:   []triaged.Change{},
-		Probes:          []triaged.Probe{},
-		Logs:            []triaged.LogTail{},
+		RecentChanges:   nonNil(enr.Changes),
+		Probes:          nonNil(enr.Probes),
+		Logs:            nonNil(enr.Logs),
+		Runbook:         enr.Runbook,
 		Links:           links(a),
-		Pending:         append([]string(nil), notCollected...),
+		Pending:         append([]string(nil), enr.Pending...),
 	}
 	rep.ID = reportID(rep)
 	if rep.Team == "" {
@@ -71,12 +81,22 @@ func BuildReport(a *triaged.Alert, cls triaged.Classification, event triaged.Eve
 			rep.EndedAt = &end
 		}
 	}
-	rep.Runbook = runbookFromAlert(a, cls)
-	if rep.Runbook == nil {
+	if rb := runbookFromAlert(a, cls); rb != nil {
+		rep.Runbook = rb // the rule's or the alert's own runbook beats a library match
+	}
+	if rep.Runbook == nil && !slices.Contains(rep.Pending, "runbook") {
 		rep.Pending = append(rep.Pending, "runbook")
 	}
-	rep.Observations = observations(a, cls)
+	rep.Observations = append(observations(a, cls), enr.Observations...)
 	return rep
+}
+
+// nonNil keeps empty sections as [] in the JSON: "collected, nothing found" is not "absent".
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // reportID is stable across redeliveries of the same alert message, so JetStream's

@@ -62,7 +62,7 @@ func TestBuildReportGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			alerts := batch.Split()
-			rep := triage.BuildReport(&alerts[tt.index], cls, tt.event, now)
+			rep := triage.BuildReport(&alerts[tt.index], cls, triage.Enrichment{Pending: []string{"recent_changes", "probes", "logs"}}, tt.event, now)
 			out, err := json.MarshalIndent(rep, "", "  ")
 			if err != nil {
 				t.Fatal(err)
@@ -77,7 +77,7 @@ func TestReportLinksRefuseUntrustedSchemes(t *testing.T) {
 	a.GeneratorURL = "javascript:alert(1)"
 	a.Group.ExternalURL = "file:///etc/passwd"
 	a.Annotations["runbook_url"] = "data:text/html,<script>"
-	rep := triage.BuildReport(&a, triaged.Classification{Severity: triaged.P4}, triaged.EventOpened, time.Now())
+	rep := triage.BuildReport(&a, triaged.Classification{Severity: triaged.P4}, triage.Enrichment{}, triaged.EventOpened, time.Now())
 	if rep.Links != (triaged.Links{}) || rep.Alerts[0].GeneratorURL != "" || rep.Runbook != nil {
 		t.Fatalf("untrusted URLs reached the report: links %+v generator %q runbook %+v", rep.Links, rep.Alerts[0].GeneratorURL, rep.Runbook)
 	}

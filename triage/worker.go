@@ -22,12 +22,33 @@ type Classifier interface {
 	Classify(a *triaged.Alert, now time.Time) triaged.Classification
 }
 
+// Escalator may raise a classification once enrichment has found deploys, probe results and
+// log lines: the rules engine's second stage.
+type Escalator interface {
+	Escalate(c triaged.Classification, a *triaged.Alert, enr Enrichment, now time.Time) triaged.Classification
+}
+
+// Enricher gathers what the report needs beyond the alert, under the deadline in ctx. It never
+// fails: what it could not collect is recorded in the Enrichment.
+type Enricher interface {
+	Enrich(ctx context.Context, a *triaged.Alert, cls triaged.Classification) Enrichment
+}
+
+// notCollected is the enrichment when no enricher is configured.
+type notCollected struct{}
+
+func (notCollected) Enrich(context.Context, *triaged.Alert, triaged.Classification) Enrichment {
+	return Enrichment{Pending: []string{"recent_changes", "probes", "logs"}}
+}
+
 // Options wires a Worker.
 type Options struct {
 	JetStream  jetstream.JetStream
 	Names      broker.Names
 	Incidents  jetstream.KeyValue
 	Classifier Classifier
+	Escalator  Escalator // optional
+	Enricher   Enricher  // optional: without it the enrichment sections are reported as not collected
 	// PublishTimeout bounds each JetStream round trip of one message's handling.
 	PublishTimeout time.Duration
 	// RetryBackoff is the delay before the n-th redelivery after a transient failure; the last
@@ -58,6 +79,9 @@ func New(o Options) *Worker {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Enricher == nil {
+		o.Enricher = notCollected{}
 	}
 	return &Worker{o: o, log: o.Logger.With("component", "triage"), metrics: newMetrics(o.Registerer)}
 }
@@ -158,13 +182,18 @@ func decodeAlert(data []byte) (*triaged.Alert, error) {
 // incident is the state kept per alert fingerprint in the incidents bucket: what was last
 // reported, so a resent or redelivered alert does not produce a second report.
 type incident struct {
-	ID        string           `json:"incident_id"`
-	Status    string           `json:"status"`
-	Severity  triaged.Severity `json:"severity"`
-	Rule      string           `json:"rule"`
-	StartsAt  time.Time        `json:"starts_at"`
-	UpdatedAt time.Time        `json:"updated_at"`
-	Report    string           `json:"last_report"`
+	ID       string           `json:"incident_id"`
+	Status   string           `json:"status"`
+	Severity triaged.Severity `json:"severity"` // as reported, after escalation
+	// Classified is the severity before escalation: a resend is compared on it, since
+	// escalation depends on enrichment that changes from one look to the next.
+	Classified triaged.Severity   `json:"classified_severity"`
+	Rule       string             `json:"rule"`
+	RuleSet    string             `json:"rule_set_version"`
+	Decisions  []triaged.Decision `json:"decisions,omitempty"`
+	StartsAt   time.Time          `json:"starts_at"`
+	UpdatedAt  time.Time          `json:"updated_at"`
+	Report     string             `json:"last_report"`
 }
 
 // triage publishes the report an alert calls for, if any, and records it. Its steps are
@@ -193,13 +222,28 @@ func (w *Worker) triage(ctx context.Context, a *triaged.Alert) error {
 		w.metrics.skipped.WithLabelValues(skip).Inc()
 		return nil
 	}
-	if event == triaged.EventResolved && prev != nil && prev.ID == a.IncidentID() {
-		// A resolution keeps the severity the incident was reported with.
-		cls.Severity = prev.Severity
+	classified := cls.Severity
+
+	var enr Enrichment
+	if event == triaged.EventResolved {
+		// Nothing to investigate any more; a resolution keeps the severity it was reported
+		// with, and the rules that decided it, even if the rules changed since.
+		if prev != nil && prev.ID == a.IncidentID() {
+			cls.Severity, cls.Rule, cls.RuleSetVersion, cls.Decisions = prev.Severity, prev.Rule, prev.RuleSet, prev.Decisions
+		}
+	} else {
+		t = w.o.Now()
+		enr = w.o.Enricher.Enrich(ctx, a, cls)
+		w.metrics.stage.WithLabelValues("enrich").Observe(w.o.Now().Sub(t).Seconds())
+		if w.o.Escalator != nil {
+			t = w.o.Now()
+			cls = w.o.Escalator.Escalate(cls, a, enr, t)
+			w.metrics.stage.WithLabelValues("escalate").Observe(w.o.Now().Sub(t).Seconds())
+		}
 	}
 
 	t = w.o.Now()
-	rep := BuildReport(a, cls, event, t)
+	rep := BuildReport(a, cls, enr, event, t)
 	data, err := json.Marshal(rep)
 	if err != nil {
 		return fmt.Errorf("encode report %s: %w", rep.ID, err)
@@ -216,7 +260,8 @@ func (w *Worker) triage(ctx context.Context, a *triaged.Alert) error {
 	w.metrics.stage.WithLabelValues("publish").Observe(w.o.Now().Sub(t).Seconds())
 
 	if err := w.storeIncident(ctx, key, rev, incident{
-		ID: a.IncidentID(), Status: a.Status, Severity: rep.Severity, Rule: rep.Rule,
+		ID: a.IncidentID(), Status: a.Status, Severity: rep.Severity, Classified: classified, Rule: rep.Rule,
+		RuleSet: rep.RuleSetVersion, Decisions: rep.Decisions,
 		StartsAt: a.StartsAt, UpdatedAt: rep.TriagedAt, Report: rep.ID,
 	}); err != nil {
 		return err
@@ -240,7 +285,7 @@ func decideEvent(a *triaged.Alert, prev *incident, cls triaged.Classification) (
 		return triaged.EventResolved, ""
 	case same && prev.Status == triaged.StatusResolved:
 		return "", "stale" // a firing message overtaken by its own resolution
-	case same && prev.Severity == cls.Severity:
+	case same && prev.Classified == cls.Severity:
 		return "", "duplicate"
 	case same:
 		return triaged.EventUpdated, ""

@@ -73,6 +73,10 @@ func newEnv(t *testing.T) *env {
 
 // startWorker runs a worker pool on its own connection, as a separate replica would.
 func (e *env) startWorker(t *testing.T, c triage.Classifier, workers int) (stop func(), nc *nats.Conn, reg *prometheus.Registry) {
+	return e.startWorkerWith(t, triage.Options{Classifier: c}, workers)
+}
+
+func (e *env) startWorkerWith(t *testing.T, o triage.Options, workers int) (stop func(), nc *nats.Conn, reg *prometheus.Registry) {
 	t.Helper()
 	nc, js := natstest.Connect(t, e.ns)
 	cons, err := js.Consumer(context.Background(), names.AlertsStream(), names.TriageConsumer())
@@ -84,8 +88,9 @@ func (e *env) startWorker(t *testing.T, c triage.Classifier, workers int) (stop 
 		t.Fatal(err)
 	}
 	reg = prometheus.NewRegistry()
-	w := triage.New(triage.Options{JetStream: js, Names: names, Incidents: kv, Classifier: c, Registerer: reg,
-		PublishTimeout: 2 * time.Second, RetryBackoff: []time.Duration{50 * time.Millisecond}})
+	o.JetStream, o.Names, o.Incidents, o.Registerer = js, names, kv, reg
+	o.PublishTimeout, o.RetryBackoff = 2*time.Second, []time.Duration{50 * time.Millisecond}
+	w := triage.New(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Run(ctx, cons, workers, e.opts.AckWait) }()
@@ -386,4 +391,55 @@ func TestTransientFailureIsRetriedWithBackoff(t *testing.T) {
 	if got := metrictest.Value(t, reg, "triaged_messages_redelivered_total"); got < 2 {
 		t.Errorf("redelivered %v times, want at least 2", got)
 	}
+}
+
+// raiseToP1 escalates every alert to P1 whose enrichment found a failed probe.
+type raiseToP1 struct{}
+
+func (raiseToP1) Escalate(c triaged.Classification, _ *triaged.Alert, enr triage.Enrichment, _ time.Time) triaged.Classification {
+	for _, p := range enr.Probes {
+		if !p.OK {
+			c.Severity = triaged.P1
+			c.Decisions = append(c.Decisions, triaged.Decision{Stage: "escalate", Rule: "probe-failing", Severity: triaged.P1, Reason: "probe " + p.Name + " failed"})
+		}
+	}
+	return c
+}
+
+type failingProbe struct{ calls atomic.Int64 }
+
+func (f *failingProbe) Enrich(context.Context, *triaged.Alert, triaged.Classification) triage.Enrichment {
+	f.calls.Add(1)
+	return triage.Enrichment{Probes: []triaged.Probe{{Name: "health", Kind: "http", OK: false, Error: "503"}}, Pending: []string{"logs"}}
+}
+
+func TestEscalationRaisesAndResendsStayDuplicates(t *testing.T) {
+	e := newEnv(t)
+	enricher := &failingProbe{}
+	e.startWorkerWith(t, triage.Options{Classifier: newClassifier(triaged.P3), Escalator: raiseToP1{}, Enricher: enricher}, 2)
+	e.publish(t, "firing-1-alert.json")
+	reps := e.reports(t, 1)
+	r := reps[0]
+	if r.Severity != triaged.P1 || len(r.Decisions) != 2 || r.Decisions[1].Stage != "escalate" || len(r.Probes) != 1 {
+		t.Fatalf("report %s with decisions %+v and probes %+v; want P1 raised by escalation", r.Severity, r.Decisions, r.Probes)
+	}
+	// A resend classifies to P3 again: it must not count as a severity change.
+	batch, _ := ingest.Decode(mustRead(t, "firing-1-alert.json"), time.Now())
+	raw, _ := json.Marshal(batch.Split()[0])
+	if _, err := e.js.Publish(context.Background(), names.AlertSubject("firing"), raw); err != nil {
+		t.Fatal(err)
+	}
+	e.reports(t, 1)
+	if got := enricher.calls.Load(); got != 1 {
+		t.Errorf("enrichment ran %d times; a duplicate must not probe again", got)
+	}
+}
+
+func mustRead(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../testdata/alertmanager", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

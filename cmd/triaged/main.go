@@ -65,13 +65,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Taken before anything starts, so an early SIGHUP cannot kill the process (its default).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	logger.Info("starting triaged", "version", version.Info(), "build_context", version.BuildContext())
 	a, err := app.New(ctx, o)
 	if err != nil {
 		logger.Error("cannot start", "err", err)
 		return 1
 	}
-	go reloadOnSIGHUP(ctx, a, logger)
+	go reloadOnSIGHUP(ctx, hup, a, logger)
 	if err := a.Run(ctx); err != nil {
 		logger.Error("stopped with errors", "err", err)
 		return 1
@@ -82,10 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // reloadOnSIGHUP turns each SIGHUP into a rule reload; signals that arrive during a reload
 // collapse into one more.
-func reloadOnSIGHUP(ctx context.Context, a *app.App, logger *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func reloadOnSIGHUP(ctx context.Context, hup <-chan os.Signal, a *app.App, logger *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():

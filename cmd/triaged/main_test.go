@@ -61,8 +61,8 @@ func TestFlagsAndStartupErrors(t *testing.T) {
 	}
 }
 
-// TestSIGTERMShutsDownCleanly runs the daemon as main would and sends the process SIGTERM.
-func TestSIGTERMShutsDownCleanly(t *testing.T) {
+// TestSignals runs the daemon as main would: SIGHUP reloads the rules, SIGTERM shuts down cleanly.
+func TestSignals(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestSIGTERMShutsDownCleanly(t *testing.T) {
 	go func() {
 		exit <- run([]string{"--web.listen-address=" + addr, "--storage.path=" + t.TempDir()}, &stdout, &stderr)
 	}()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/-/ready")
 		if err == nil {
@@ -85,6 +85,18 @@ func TestSIGTERMShutsDownCleanly(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("not ready within 15s:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := strings.Count(stderr.String(), `msg="rules loaded"`); n != 1 {
+		t.Fatalf("%d rule loads at start, want 1", n)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for strings.Count(stderr.String(), `msg="rules loaded"`) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not reload the rules:\n%s", stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
