@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	_ "time/tzdata" // rules.timezone must work on minimal images without a zone database
 
 	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/common/version"
