@@ -1,0 +1,60 @@
+package runbooks
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Position is a place in a runbook file: 1-based line and column, as editors count them. A zero
+// Line or Column is left out when printed.
+type Position struct {
+	File   string
+	Line   int
+	Column int
+}
+
+// String returns "FILE:LINE:COL", the form editors and CI annotations understand.
+func (p Position) String() string {
+	s := p.File
+	if p.Line > 0 {
+		s += ":" + strconv.Itoa(p.Line)
+		if p.Column > 0 {
+			s += ":" + strconv.Itoa(p.Column)
+		}
+	}
+	return s
+}
+
+// Error is one problem found while loading a runbook file. Load reports all of them at once,
+// joined with errors.Join, each printed as `FILE:LINE:COL: runbook "TITLE": message` (without the
+// runbook part while the file has no title to name it by).
+type Error struct {
+	Pos Position
+	// Title is the runbook's title, "" when the problem comes before one could be read.
+	Title string
+	Err   error
+}
+
+func (e *Error) Error() string {
+	if e.Title == "" {
+		return fmt.Sprintf("%s: %v", e.Pos, e.Err)
+	}
+	return fmt.Sprintf("%s: runbook %q: %v", e.Pos, e.Title, e.Err)
+}
+
+// Unwrap gives access to the cause, e.g. expr's *file.Error with its line, column and snippet.
+func (e *Error) Unwrap() error { return e.Err }
+
+// MatchError is a runbook whose match expression failed for an incident, e.g. int() of a label
+// that is not a number. That runbook was skipped and matching went on with the others.
+type MatchError struct {
+	ID   string
+	Path string
+	Err  error
+}
+
+func (e MatchError) Error() string {
+	return fmt.Sprintf("runbook %q (%s): match: %v", e.ID, e.Path, e.Err)
+}
+
+func (e MatchError) Unwrap() error { return e.Err }
