@@ -1,0 +1,134 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// HandlerOptions configures the deploy events handler.
+type HandlerOptions struct {
+	MaxBodyBytes   int64         // larger bodies get 413; default MaxEventSize
+	PublishTimeout time.Duration // after it the request gets 503; default 10s
+	Logger         *slog.Logger
+	Registerer     prometheus.Registerer
+}
+
+type handler struct {
+	rec      *Recorder
+	opts     HandlerOptions
+	requests *prometheus.CounterVec
+}
+
+// NewHandler returns the handler of POST /api/v1/deploys. It answers 201 Created with the
+// stored event when the event is new and 200 OK with it when the stream already had it (a CI
+// retry), so a client can tell the two apart and both are successes. Invalid events get 400
+// naming the field at fault; 405, 413 and 415 are for the wrong method, size and content type;
+// 503 means JetStream did not store the event and a retry may succeed.
+func NewHandler(rec *Recorder, o HandlerOptions) http.Handler {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = MaxEventSize
+	}
+	if o.PublishTimeout <= 0 {
+		o.PublishTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{rec: rec, opts: o}
+	h.requests = promauto.With(o.Registerer).NewCounterVec(prometheus.CounterOpts{
+		Name: "triaged_deploy_requests_total",
+		Help: "Deploy event requests (POST /api/v1/deploys), by HTTP status code of the reply.",
+	}, []string{"code"})
+	for _, code := range []int{http.StatusOK, http.StatusCreated, http.StatusBadRequest, http.StatusMethodNotAllowed,
+		http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusServiceUnavailable} {
+		h.requests.WithLabelValues(strconv.Itoa(code))
+	}
+	return h
+}
+
+// httpError is a reply for input a retry cannot fix (4xx), or for a failure one can (503).
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func fail(code int, format string, args ...any) *httpError {
+	return &httpError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e, dup, err := h.serve(w, r)
+	if err != nil {
+		var he *httpError
+		if !errors.As(err, &he) {
+			he = fail(http.StatusInternalServerError, "%v", err)
+		}
+		level := slog.LevelInfo
+		if he.code >= 500 {
+			level = slog.LevelError
+		}
+		h.opts.Logger.Log(r.Context(), level, "deploy event rejected", "code", he.code, "remote", r.RemoteAddr, "err", he.msg)
+		h.requests.WithLabelValues(strconv.Itoa(he.code)).Inc()
+		if he.code == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", http.MethodPost)
+		}
+		http.Error(w, he.msg, he.code)
+		return
+	}
+	code := http.StatusCreated
+	if dup {
+		code = http.StatusOK
+	}
+	h.opts.Logger.Info("deploy recorded", "service", e.Service, "environment", e.Environment, "version", e.Version,
+		"status", e.Status, "time", e.Time, "duplicate", dup)
+	h.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+	body, _ := json.Marshal(&e) // an Event always encodes
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+func (h *handler) serve(w http.ResponseWriter, r *http.Request) (Event, bool, error) {
+	if r.Method != http.MethodPost {
+		return Event{}, false, fail(http.StatusMethodNotAllowed, "method %s not allowed: POST a deploy event", r.Method)
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return Event{}, false, fail(http.StatusUnsupportedMediaType, "content type %q not supported: want application/json", r.Header.Get("Content-Type"))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return Event{}, false, fail(http.StatusRequestEntityTooLarge, "body larger than the limit of %d bytes", tooBig.Limit)
+		}
+		return Event{}, false, fail(http.StatusBadRequest, "read body: %v", err)
+	}
+	e, err := DecodeEvent(body)
+	if err != nil {
+		return Event{}, false, fail(http.StatusBadRequest, "%v", err)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.PublishTimeout)
+	defer cancel()
+	stored, dup, err := h.rec.Record(ctx, e)
+	var fe *FieldError
+	switch {
+	case errors.As(err, &fe):
+		return Event{}, false, fail(http.StatusBadRequest, "%v", fe)
+	case err != nil:
+		return Event{}, false, fail(http.StatusServiceUnavailable, "persist deploy event: %v", err)
+	}
+	return stored, dup, nil
+}

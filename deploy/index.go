@@ -1,0 +1,519 @@
+package deploy
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/broker"
+)
+
+// IndexOptions configures an Index.
+type IndexOptions struct {
+	// MaxAge drops events older than this from memory; the stream's max age (DefaultMaxAge
+	// when 0) is the natural value.
+	MaxAge time.Duration
+	// MaxEvents caps memory whatever the publishers do: beyond it the oldest events are
+	// dropped. Default 100000.
+	MaxEvents  int
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
+}
+
+// Index is one replica's in-memory view of the deploys stream. Run feeds it; Correlate reads
+// it, from any goroutine, without a network round trip.
+type Index struct {
+	js    jetstream.JetStream
+	names broker.Names
+	opts  IndexOptions
+	log   *slog.Logger
+	m     *indexMetrics
+
+	readyOnce sync.Once
+	ready     chan struct{}
+
+	mu        sync.RWMutex
+	byService map[string][]*Event // each sorted by Time, oldest first
+	byKey     map[string]*Event
+	total     int
+}
+
+type indexMetrics struct {
+	received *prometheus.CounterVec
+	invalid  *prometheus.CounterVec
+	events   prometheus.Gauge
+	ready    prometheus.Gauge
+}
+
+// NewIndex returns an empty index of names' deploys stream; Run fills it.
+func NewIndex(js jetstream.JetStream, names broker.Names, o IndexOptions) *Index {
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.MaxEvents <= 0 {
+		o.MaxEvents = 100_000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	f := promauto.With(o.Registerer)
+	m := &indexMetrics{
+		received: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "triaged_deploys_received_total",
+			Help: "Valid deploy events this replica's index received after it caught up with the stream, by source (http: POST /api/v1/deploys; nats: published on NATS directly). The replay at start is not counted.",
+		}, []string{"source"}),
+		invalid: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "triaged_deploys_invalid_total",
+			Help: "Invalid deploy events on the stream that this replica's index skipped after it caught up, by source.",
+		}, []string{"source"}),
+		events: f.NewGauge(prometheus.GaugeOpts{
+			Name: "triaged_deploy_index_events",
+			Help: "Deploy events held in this replica's in-memory index.",
+		}),
+		ready: f.NewGauge(prometheus.GaugeOpts{
+			Name: "triaged_deploy_index_ready",
+			Help: "1 once this replica's deploy index has read the deploys stream up to where it stood at start.",
+		}),
+	}
+	for _, s := range []string{SourceHTTP, SourceNATS} {
+		m.received.WithLabelValues(s)
+		m.invalid.WithLabelValues(s)
+	}
+	return &Index{
+		js: js, names: names, opts: o, m: m,
+		log:       o.Logger.With("component", "deploy-index"),
+		ready:     make(chan struct{}),
+		byService: make(map[string][]*Event),
+		byKey:     make(map[string]*Event),
+	}
+}
+
+// Ready reports whether the index has caught up with the stream as it stood when Run started.
+func (ix *Index) Ready() bool {
+	select {
+	case <-ix.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// WaitReady blocks until the index is ready or ctx is done.
+func (ix *Index) WaitReady(ctx context.Context) error {
+	select {
+	case <-ix.ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the deploy index to load: %w", context.Cause(ctx))
+	}
+}
+
+func (ix *Index) markReady() {
+	ix.readyOnce.Do(func() {
+		close(ix.ready)
+		ix.m.ready.Set(1)
+		ix.log.Info("deploy index loaded", "events", ix.Len())
+	})
+}
+
+// Len is the number of events held.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.total
+}
+
+// How often Run drops expired events, and checks whether it has caught up when no message
+// said so.
+const (
+	pruneEvery      = time.Minute
+	readyCheckEvery = time.Second
+)
+
+// Run reads the deploys stream from its first message with an ordered consumer, so the index
+// is rebuilt at every start, then keeps it current until ctx is done. Call it once per Index.
+// It returns an error only when it cannot start: the stream is missing or the consumer cannot
+// be created. Stopping, even while starting, is not an error.
+//
+// Caught up means: every message that was on the stream when Run started has been read. Run
+// takes the stream's last sequence before it starts reading; the index is ready when it has
+// read that sequence, or a message with no messages pending after it, or when the stream
+// holds nothing older than that sequence any more (it expired while being read).
+func (ix *Index) Run(ctx context.Context) error {
+	stream, err := ix.js.Stream(ctx, ix.names.DeploysStream())
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("look up stream %s: %w", ix.names.DeploysStream(), err)
+	}
+	state := stream.CachedInfo().State
+	target := state.LastSeq
+	if state.Msgs == 0 {
+		ix.markReady()
+	}
+	cons, err := ix.js.OrderedConsumer(ctx, ix.names.DeploysStream(), jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{ix.names.DeploySubjects()},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // asked to stop while starting
+		}
+		return fmt.Errorf("create ordered consumer on %s: %w", ix.names.DeploysStream(), err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("read stream %s: %w", ix.names.DeploysStream(), err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+
+	var wg sync.WaitGroup
+	wg.Go(func() { ix.maintain(ctx, stream, target) })
+	defer wg.Wait()
+
+	ix.log.Info("loading deploy index", "stream", ix.names.DeploysStream(), "messages", state.Msgs)
+	for {
+		m, err := it.Next()
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			// The ordered consumer recreates itself after missed heartbeats and reconnects;
+			// what reaches here is worth a line and a pause, never the end of the index.
+			ix.log.Warn("reading deploys stream", "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		ix.handle(m, target)
+	}
+}
+
+// maintain drops expired events every pruneEvery and, until the index is ready, checks whether
+// the messages it waits for expired before they could be read.
+func (ix *Index) maintain(ctx context.Context, stream jetstream.Stream, target uint64) {
+	prune := time.NewTicker(pruneEvery)
+	defer prune.Stop()
+	check := time.NewTicker(readyCheckEvery)
+	defer check.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-prune.C:
+			ix.prune()
+		case <-check.C:
+			if ix.Ready() {
+				check.Stop()
+				continue
+			}
+			info, err := stream.Info(ctx)
+			if err == nil && (info.State.Msgs == 0 || info.State.FirstSeq > target) {
+				ix.markReady()
+			}
+		}
+	}
+}
+
+// handle indexes one message. An invalid event is logged, counted and skipped: a bad publisher
+// must never stop the index.
+func (ix *Index) handle(m jetstream.Msg, target uint64) {
+	live := ix.Ready() // counted only once caught up, so the replay at start does not inflate counters
+	source := SourceNATS
+	if m.Headers().Get(SourceHeader) == SourceHTTP {
+		source = SourceHTTP
+	}
+	meta, err := m.Metadata()
+	if err != nil {
+		ix.log.Warn("skipping deploy message without metadata", "subject", m.Subject(), "err", err)
+		return
+	}
+	e, err := ix.decode(m, meta)
+	if err != nil {
+		level := slog.LevelDebug // already reported when it arrived, before this restart
+		if live {
+			level = slog.LevelWarn
+			ix.m.invalid.WithLabelValues(source).Inc()
+		}
+		ix.log.Log(context.Background(), level, "skipping invalid deploy event", "subject", m.Subject(),
+			"seq", meta.Sequence.Stream, "source", source, "err", err)
+	} else {
+		ix.add(e)
+		if live {
+			ix.m.received.WithLabelValues(source).Inc()
+		}
+		ix.log.Debug("deploy indexed", "service", e.Service, "environment", e.Environment, "version", e.Version, "seq", meta.Sequence.Stream)
+	}
+	if !live && (meta.Sequence.Stream >= target || meta.NumPending == 0) {
+		ix.markReady()
+	}
+}
+
+// decode applies to a message what the HTTP handler applies to a request, plus the subject
+// check: an event published on PREFIX.deploys.payments must be a deploy of payments.
+func (ix *Index) decode(m jetstream.Msg, meta *jetstream.MsgMetadata) (Event, error) {
+	e, err := DecodeEvent(m.Data())
+	if err != nil {
+		return Event{}, err
+	}
+	if want := ix.names.DeploySubject(e.Service); m.Subject() != want {
+		return Event{}, fieldErr("service", "%q does not match the subject %s (want %s)", e.Service, m.Subject(), want)
+	}
+	// The stream timestamp is the same at every rebuild, so a missing time means the same
+	// instant on every replica and after every restart.
+	e = e.withDefaults(meta.Timestamp)
+	if err := checkNotFuture(&e, meta.Timestamp); err != nil {
+		return Event{}, err
+	}
+	return e, nil
+}
+
+// add puts e in the index. A later event of the same deploy (same service, environment,
+// version and time) replaces the earlier one in place: "succeeded" after "started".
+func (ix *Index) add(e Event) {
+	now := ix.opts.Now()
+	if e.Time.Before(now.Add(-ix.opts.MaxAge)) {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	k := e.key()
+	if old, ok := ix.byKey[k]; ok {
+		*old = e
+		return
+	}
+	p := &e
+	list := ix.byService[e.Service]
+	i, _ := slices.BinarySearchFunc(list, e.Time, func(x *Event, t time.Time) int { return x.Time.Compare(t) })
+	// Among equal times, keep arrival order: insert after them.
+	for i < len(list) && list[i].Time.Equal(e.Time) {
+		i++
+	}
+	ix.byService[e.Service] = slices.Insert(list, i, p)
+	ix.byKey[k] = p
+	ix.total++
+	if ix.total > ix.opts.MaxEvents {
+		ix.capLocked()
+	}
+	ix.m.events.Set(float64(ix.total))
+}
+
+func (ix *Index) prune() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.pruneLocked(ix.opts.Now())
+}
+
+// pruneLocked drops the events older than MaxAge. It runs on a timer rather than on every
+// insert, because it visits every service.
+func (ix *Index) pruneLocked(now time.Time) {
+	cutoff := now.Add(-ix.opts.MaxAge)
+	for svc, list := range ix.byService {
+		n := 0
+		for n < len(list) && list[n].Time.Before(cutoff) {
+			n++
+		}
+		ix.dropLocked(svc, n)
+	}
+	ix.m.events.Set(float64(ix.total))
+}
+
+// capLocked drops the oldest events until 1% below MaxEvents. The slack, and one sort rather
+// than a scan per event, keep a flood of events from costing a pass over the index per insert.
+func (ix *Index) capLocked() {
+	excess := ix.total - (ix.opts.MaxEvents - ix.opts.MaxEvents/100)
+	all := make([]*Event, 0, ix.total)
+	for _, list := range ix.byService {
+		all = append(all, list...)
+	}
+	slices.SortFunc(all, func(a, b *Event) int { return a.Time.Compare(b.Time) })
+	drop := map[string]int{}
+	for _, e := range all[:excess] {
+		drop[e.Service]++
+	}
+	// Each service's list is sorted by time, so its n oldest are exactly its first n.
+	for svc, n := range drop {
+		ix.dropLocked(svc, n)
+	}
+}
+
+// dropLocked removes the n oldest events of svc.
+func (ix *Index) dropLocked(svc string, n int) {
+	if n == 0 {
+		return
+	}
+	list := ix.byService[svc]
+	for _, e := range list[:n] {
+		delete(ix.byKey, e.key())
+	}
+	ix.total -= n
+	if n == len(list) {
+		delete(ix.byService, svc)
+		return
+	}
+	// Copy rather than reslice, so the dropped events' memory is released.
+	ix.byService[svc] = slices.Clone(list[n:])
+}
+
+// Correlation is what the index knows about the deploys before an alert.
+type Correlation struct {
+	// Changes are the deploys of the service and its dependencies in the window before the
+	// alert started, nearest first.
+	Changes []triaged.Change
+	// Summary states the finding in one line, including when there is none: the absence of
+	// deploys is evidence too.
+	Summary string
+	// Complete is false while the index is still loading the stream: then the absence of a
+	// deploy proves nothing, and Summary says so.
+	Complete bool
+}
+
+// Correlate returns the deploys of service and of its dependencies that happened in the window
+// before alertStart (inclusive at both ends; deploys after alertStart are ignored), nearest
+// first, each with the whole minutes before the alert, and marked suspect when within
+// suspectWindow. When environment and an event's environment are both set they must match
+// (case-insensitively); an event without one matches every environment. A window or suspect
+// window of 0 means DefaultWindow and DefaultSuspectWindow.
+func (ix *Index) Correlate(service string, dependencies []string, environment string, alertStart time.Time, window, suspectWindow time.Duration) Correlation {
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	if suspectWindow <= 0 {
+		suspectWindow = DefaultSuspectWindow
+	}
+	services := []string{service}
+	for _, d := range dependencies {
+		if d != "" && !slices.Contains(services, d) {
+			services = append(services, d)
+		}
+	}
+	from := alertStart.Add(-window)
+
+	type found struct {
+		e     Event
+		order int // position of its service in services, for a stable tie-break
+	}
+	var hits []found
+	ix.mu.RLock()
+	for order, svc := range services {
+		list := ix.byService[svc]
+		i, _ := slices.BinarySearchFunc(list, from, func(x *Event, t time.Time) int { return x.Time.Compare(t) })
+		for _, e := range list[i:] {
+			if e.Time.After(alertStart) {
+				break
+			}
+			if environment != "" && e.Environment != "" && !strings.EqualFold(environment, e.Environment) {
+				continue
+			}
+			hits = append(hits, found{*e, order})
+		}
+	}
+	ix.mu.RUnlock()
+
+	slices.SortStableFunc(hits, func(a, b found) int {
+		return cmp.Or(b.e.Time.Compare(a.e.Time), cmp.Compare(a.order, b.order), cmp.Compare(a.e.Version, b.e.Version))
+	})
+	c := Correlation{Changes: make([]triaged.Change, 0, len(hits)), Complete: ix.Ready()}
+	perService := make([]int, len(services))
+	statuses := map[string]int{}
+	suspects := 0
+	for _, h := range hits {
+		before := alertStart.Sub(h.e.Time)
+		ch := triaged.Change{
+			Service: h.e.Service, Environment: h.e.Environment, Version: h.e.Version, Commit: h.e.Commit,
+			Author: h.e.Author, URL: h.e.URL, Time: h.e.Time,
+			MinutesBefore: int(before / time.Minute),
+			Suspect:       before <= suspectWindow,
+		}
+		if ch.Suspect {
+			suspects++
+		}
+		perService[h.order]++
+		statuses[h.e.Status]++
+		c.Changes = append(c.Changes, ch)
+	}
+	c.Summary = summarize(services, environment, window, suspectWindow, len(hits), perService, suspects, statuses)
+	if !c.Complete {
+		c.Summary += " (the deploy index is still loading, so this may be incomplete)"
+	}
+	return c
+}
+
+// summarize writes the finding as an on-call engineer would say it, e.g. "no deploys of
+// checkout or its dependencies (payments, postgres) in the 2h before the alert".
+func summarize(services []string, env string, window, suspectWindow time.Duration, n int, perService []int, suspects int, statuses map[string]int) string {
+	var b strings.Builder
+	svc, deps := services[0], services[1:]
+	to := ""
+	if env != "" {
+		to = " to " + env
+	}
+	in := " in the " + fmtDuration(window) + " before the alert"
+	if n == 0 {
+		b.WriteString("no deploys of " + svc)
+		if len(deps) > 0 {
+			b.WriteString(" or its dependencies (" + strings.Join(deps, ", ") + ")")
+		}
+		b.WriteString(to + in)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%s of %s", plural(n, "deploy"), svc)
+	if len(deps) > 0 {
+		b.WriteString(" and its dependencies (" + strings.Join(deps, ", ") + ")")
+	}
+	b.WriteString(to + in)
+	if len(deps) > 0 {
+		var parts []string
+		for i, k := range perService {
+			if k > 0 {
+				parts = append(parts, fmt.Sprintf("%d of %s", k, services[i]))
+			}
+		}
+		b.WriteString(": " + strings.Join(parts, ", ") + ";")
+	} else {
+		b.WriteString(",")
+	}
+	if suspects == 0 {
+		fmt.Fprintf(&b, " none suspect (within %s)", fmtDuration(suspectWindow))
+	} else {
+		fmt.Fprintf(&b, " %d suspect (within %s)", suspects, fmtDuration(suspectWindow))
+	}
+	// A report has no status per change, so the summary says when a deploy did not succeed.
+	if statuses[StatusSucceeded] != n {
+		var parts []string
+		for _, s := range Statuses {
+			if k := statuses[s]; k > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", k, strings.ReplaceAll(s, "_", " ")))
+			}
+		}
+		b.WriteString("; " + strings.Join(parts, ", "))
+	}
+	return b.String()
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
