@@ -1,0 +1,154 @@
+// Package catalog maps an alert to the service the config describes — its environment, stack,
+// architecture doc, owners, channel, dependencies, health checks and log sources — so a report
+// can say what is affected and who owns it.
+package catalog
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/target"
+)
+
+// Service is one entry of the catalog, as written in the config's `services:` list.
+type Service struct {
+	Name            string   `yaml:"name"`
+	Match           Match    `yaml:"match"`
+	Environment     string   `yaml:"environment"`
+	Stack           string   `yaml:"stack"`
+	ArchitectureDoc string   `yaml:"architecture_doc"`
+	Owners          []string `yaml:"owners"`
+	Team            string   `yaml:"team"`
+	Channel         string   `yaml:"channel"`
+	Dependencies    []string `yaml:"dependencies"`
+
+	match *vm.Program
+}
+
+// Match says which alerts belong to a service. With neither field set, an alert belongs to the
+// service when its service label (else its job, else its app label) equals the service's name.
+type Match struct {
+	// Labels must all be present with these exact values.
+	Labels map[string]string `yaml:"labels"`
+	// Expr is a boolean expr expression over alertname, labels and annotations.
+	Expr string `yaml:"expr"`
+}
+
+// MatchEnv is what a service's match expression sees.
+type MatchEnv struct {
+	AlertName   string            `expr:"alertname"`
+	Labels      map[string]string `expr:"labels"`
+	Annotations map[string]string `expr:"annotations"`
+}
+
+// ServiceLabels are tried in order, against service names, when a service has no match of its own.
+var ServiceLabels = []string{"service", "job", "app"}
+
+// Catalog is a compiled, immutable list of services.
+type Catalog struct {
+	services []*Service
+	byName   map[string]*Service
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// Compile checks the services and compiles their match expressions. Errors name the field
+// relative to the list ("[1].match.expr: ..."), all of them in one pass, so the config loader can
+// place each at its line and column.
+func Compile(services []Service) (*Catalog, []*target.FieldError) {
+	c := &Catalog{byName: map[string]*Service{}}
+	var errs []*target.FieldError
+	for i := range services {
+		s := &services[i]
+		at := fmt.Sprintf("[%d]", i)
+		switch {
+		case s.Name == "":
+			errs = append(errs, target.Errorf(at+".name", "required"))
+		case !validName.MatchString(s.Name):
+			errs = append(errs, target.Errorf(at+".name", "%q is not a valid service name (letters, digits, '_', '-', '.')", s.Name))
+		case c.byName[s.Name] != nil:
+			errs = append(errs, target.Errorf(at+".name", "service %q is defined twice", s.Name))
+		}
+		if s.Match.Expr != "" {
+			prog, err := expr.Compile(s.Match.Expr, expr.Env(MatchEnv{}), expr.AsBool(), expr.MaxNodes(500))
+			if err != nil {
+				errs = append(errs, target.Errorf(at+".match.expr", "%s", oneLine(err)))
+			}
+			s.match = prog
+		}
+		for j, d := range s.Dependencies {
+			if d == s.Name {
+				errs = append(errs, target.Errorf(fmt.Sprintf("%s.dependencies[%d]", at, j), "a service cannot depend on itself"))
+			}
+		}
+		c.services = append(c.services, s)
+		if s.Name != "" && c.byName[s.Name] == nil {
+			c.byName[s.Name] = s
+		}
+	}
+	return c, errs
+}
+
+func oneLine(err error) string {
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "\n    ")
+}
+
+// Service returns the service called name, or nil.
+func (c *Catalog) Service(name string) *Service {
+	if c == nil {
+		return nil
+	}
+	return c.byName[name]
+}
+
+// Len is the number of services.
+func (c *Catalog) Len() int {
+	if c == nil {
+		return 0
+	}
+	return len(c.services)
+}
+
+// Lookup finds the service an alert belongs to: the first in config order whose match accepts
+// it. It also says how it decided, for the report ("catalog service checkout (label service)").
+// A match expression that fails at run time does not match.
+func (c *Catalog) Lookup(a *triaged.Alert) (*Service, string) {
+	if c == nil {
+		return nil, ""
+	}
+	env := MatchEnv{AlertName: a.Name(), Labels: a.Labels, Annotations: a.Annotations}
+	for _, s := range c.services {
+		if how, ok := s.matches(a, &env); ok {
+			return s, how
+		}
+	}
+	return nil, ""
+}
+
+func (s *Service) matches(a *triaged.Alert, env *MatchEnv) (string, bool) {
+	if len(s.Match.Labels) == 0 && s.match == nil {
+		for _, l := range ServiceLabels {
+			if v := a.Labels[l]; v != "" {
+				return "label " + l, v == s.Name
+			}
+		}
+		return "", false
+	}
+	for k, v := range s.Match.Labels {
+		if a.Labels[k] != v {
+			return "", false
+		}
+	}
+	if s.match != nil {
+		out, err := expr.Run(s.match, *env)
+		if ok, _ := out.(bool); err != nil || !ok {
+			return "", false
+		}
+	}
+	return "match of catalog service " + s.Name, true
+}
