@@ -1,6 +1,10 @@
 package triaged
 
-import "time"
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
 
 // ReportSchemaVersion is the version of the report JSON below. It changes only when a field is
 // removed or changes meaning; added fields keep it.
@@ -157,4 +161,16 @@ type Classification struct {
 	Team           string
 	Runbook        string
 	Labels         map[string]string
+}
+
+// EncodeReport is the report's JSON as it goes on the reports stream and into files: compact,
+// and without HTML escaping, so "< 15 min" and links read as written.
+func EncodeReport(rep *Report) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(rep); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -117,7 +117,7 @@ func (s *File) Deliver(ctx context.Context, rep *triaged.Report) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("write report %s to %s: %w", rep.ID, s.path, err)
 	}
-	line, err := json.Marshal(rep)
+	line, err := triaged.EncodeReport(rep)
 	if err != nil {
 		return fmt.Errorf("write report %s to %s: encode: %w", rep.ID, s.path, err)
 	}

@@ -63,11 +63,15 @@ func TestBuildReportGolden(t *testing.T) {
 			}
 			alerts := batch.Split()
 			rep := triage.BuildReport(&alerts[tt.index], cls, triage.Enrichment{Pending: []string{"recent_changes", "probes", "logs"}}, tt.event, now)
-			out, err := json.MarshalIndent(rep, "", "  ")
+			compact, err := triaged.EncodeReport(rep)
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "report."+strings.TrimSuffix(tt.file, ".json")+".json", append(out, '\n'))
+			var out bytes.Buffer
+			if err := json.Indent(&out, compact, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, "report."+strings.TrimSuffix(tt.file, ".json")+".json", append(out.Bytes(), '\n'))
 		})
 	}
 }

@@ -244,7 +244,7 @@ func (w *Worker) triage(ctx context.Context, a *triaged.Alert) error {
 
 	t = w.o.Now()
 	rep := BuildReport(a, cls, enr, event, t)
-	data, err := json.Marshal(rep)
+	data, err := triaged.EncodeReport(rep)
 	if err != nil {
 		return fmt.Errorf("encode report %s: %w", rep.ID, err)
 	}
