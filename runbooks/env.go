@@ -50,7 +50,7 @@ func firstLabel(labels map[string]string, names ...string) string {
 // names are the severity rules' names for the same things, so an author writes `alertname`,
 // `labels.team` or `has("instance")` the same way in both.
 type Env struct {
-	// AlertName is the alertname label.
+	// AlertName is Input.AlertName, else the alertname label.
 	AlertName string `expr:"alertname"`
 	// Status is the alert's own status, "firing" or "resolved".
 	Status string `expr:"status"`

@@ -69,6 +69,7 @@ func TestBadFiles(t *testing.T) {
 			"testdata/values.bad.md:5:11: runbook \"Bad values\": priority: invalid priority \"high\": want a whole number; the highest matching priority wins",
 			"testdata/values.bad.md:6:6: runbook \"Bad values\": url: invalid URL \"wiki/checkout\": want an absolute http or https URL",
 			"testdata/values.bad.md:7:1: runbook \"Bad values\": key \"title\" already set on line 3",
+			"testdata/values.bad.md:8:11: runbook \"Bad values\": severity must be a string, not a list",
 		},
 		// Block scalars: the position is the block's first line, expr's (line:column) is within it.
 		"block.bad.md": {

@@ -36,6 +36,9 @@ type source struct {
 	path     string // as reports and errors show it
 	data     []byte
 	embedded bool
+	// set numbers where the file comes from: 0 for the embedded library, i+1 for the i-th
+	// configured directory. An id may be used once per set; a later set replaces it.
+	set int
 }
 
 // Load builds a library from the embedded default runbooks plus the *.md files of each directory
@@ -53,8 +56,8 @@ func Load(dirs ...string) (*Library, error) {
 		return nil, err
 	}
 	var errs []error
-	for _, dir := range dirs {
-		s, err := dirSources(dir)
+	for i, dir := range dirs {
+		s, err := dirSources(dir, i+1)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -101,7 +104,7 @@ func embeddedSources() ([]source, error) {
 }
 
 // dirSources reads the runbooks of one configured directory, in file name order.
-func dirSources(dir string) ([]source, error) {
+func dirSources(dir string, set int) ([]source, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read runbook directory: %w", err)
@@ -119,7 +122,7 @@ func dirSources(dir string) ([]source, error) {
 			errs = append(errs, fmt.Errorf("read runbook: %w", err))
 			continue
 		}
-		sources = append(sources, source{path: p, data: data})
+		sources = append(sources, source{path: p, data: data, set: set})
 	}
 	return sources, errors.Join(errs...)
 }
@@ -129,8 +132,8 @@ func dirSources(dir string) ([]source, error) {
 func build(sources []source) (*Library, error) {
 	var errs []error
 	var list []*runbook
-	byID := map[string]int{}     // id → index in list
-	dirOf := map[string]string{} // id → directory that defined it, to catch duplicates in one
+	byID := map[string]int{}  // id → index in list
+	setOf := map[string]int{} // id → the set that defined it, to catch duplicates within one
 	for _, src := range sources {
 		rb, fileErrs := parseFile(src.path, idFromFile(src.path), src.data)
 		errs = append(errs, fileErrs...)
@@ -138,18 +141,17 @@ func build(sources []source) (*Library, error) {
 			continue
 		}
 		rb.embedded = src.embedded
-		dir := filepath.Dir(src.path)
 		i, seen := byID[rb.id]
 		switch {
 		case !seen:
-			byID[rb.id], dirOf[rb.id] = len(list), dir
+			byID[rb.id], setOf[rb.id] = len(list), src.set
 			list = append(list, rb)
-		case dirOf[rb.id] == dir:
+		case setOf[rb.id] == src.set:
 			errs = append(errs, &Error{Pos: Position{File: src.path, Line: 1, Column: 1}, Title: rb.title,
 				Err: fmt.Errorf("id %q already used by %s in the same directory", rb.id, list[i].path)})
 		default:
 			rb.overrides = list[i].path
-			list[i], dirOf[rb.id] = rb, dir
+			list[i], setOf[rb.id] = rb, src.set
 		}
 	}
 	if len(errs) > 0 {

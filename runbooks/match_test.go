@@ -2,6 +2,7 @@ package runbooks
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/expr-lang/expr/file"
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/triaged/triaged"
@@ -146,7 +148,11 @@ func lib(t *testing.T, files map[string]string) *Library {
 	})
 	var sources []source
 	for _, n := range names {
-		sources = append(sources, source{path: n, data: []byte(files[n]), embedded: strings.HasPrefix(n, "embedded/")})
+		src := source{path: n, data: []byte(files[n]), embedded: strings.HasPrefix(n, "embedded/"), set: 1}
+		if src.embedded {
+			src.set = 0
+		}
+		sources = append(sources, src)
 	}
 	l, err := build(sources)
 	if err != nil {
@@ -260,6 +266,21 @@ func TestOverride(t *testing.T) {
 	}
 }
 
+// TestConfiguringTheEmbeddedDirectory: the repository's runbooks/library given as a configured
+// directory (to try edits without a rebuild) replaces each embedded runbook with its file, rather
+// than colliding with the embedded copies.
+func TestConfiguringTheEmbeddedDirectory(t *testing.T) {
+	l, err := Load("library")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rb := range l.Runbooks() {
+		if rb.Embedded || rb.Path != "library/"+rb.ID+".md" || rb.Overrides != EmbeddedDir+"/"+rb.ID+".md" {
+			t.Errorf("%+v", rb)
+		}
+	}
+}
+
 func runbookEqual(a, b *triaged.Runbook) bool {
 	return a != nil && b != nil && a.Title == b.Title && a.Path == b.Path && a.URL == b.URL && slices.Equal(a.Steps, b.Steps)
 }
@@ -293,6 +314,10 @@ func TestRuntimeErrorSkips(t *testing.T) {
 	}
 	if got := res.Errors[0].Error(); !strings.HasPrefix(got, `runbook "count" (conf/count.md): match: invalid operation`) {
 		t.Errorf("MatchError: %s", got)
+	}
+	var fe *file.Error
+	if !errors.As(res.Errors[1], &fe) || fe.Column != 21 {
+		t.Errorf("expr's runtime error with its position is not reachable: %#v", fe)
 	}
 	// The same runbook matches an incident it does not fail on.
 	if res := l.Find(Input{AlertName: "a-b", Labels: map[string]string{"count": "7"}}); res.ID != "count" || len(res.Errors) != 1 {
@@ -344,8 +369,21 @@ func TestVocabulary(t *testing.T) {
 			t.Errorf("%s: matched %v, want %v (%+v)", tc.match, got, tc.want, res)
 		}
 	}
+	// A quoted priority is still a number.
+	l := lib(t, map[string]string{
+		"conf/quoted.md": "---\ntitle: Q\nmatch: \"true\"\npriority: \"5\"\n---\n- step\n",
+		"conf/plain.md":  runbookText("true", 4),
+	})
+	if res := l.Find(in); res.ID != "quoted" {
+		t.Errorf("priority \"5\": %q", res.Reasons)
+	}
+	// Without Input.AlertName, alertname is the label.
+	l = lib(t, map[string]string{"conf/x.md": runbookText(`alertname == "FromLabel"`, 0)})
+	if res := l.Find(Input{Labels: map[string]string{"alertname": "FromLabel"}}); res.ID != "x" {
+		t.Errorf("alertname from the label: %+v", res)
+	}
 	// An unclassified incident has no severity yet: it reads as "".
-	l := lib(t, map[string]string{"conf/x.md": runbookText(`severity == ""`, 0)})
+	l = lib(t, map[string]string{"conf/x.md": runbookText(`severity == ""`, 0)})
 	if res := l.Find(Input{}); res.ID != "x" {
 		t.Errorf("zero severity: %+v", res)
 	}

@@ -222,7 +222,7 @@ func (d *decoder) frontMatter(n *yaml.Node, rb *runbook) Position {
 				continue
 			}
 			p, err := strconv.Atoi(s)
-			if err != nil || v.Tag != "!!int" {
+			if err != nil {
 				d.errorf(d.pos(v), "priority: invalid priority %q: want a whole number; the highest matching priority wins", s)
 				continue
 			}
