@@ -44,12 +44,16 @@ type Report struct {
 	ServiceFrom string `json:"service_from"`
 	Environment string `json:"environment,omitempty"`
 	Team        string `json:"team,omitempty"`
-	Summary     string `json:"summary"`
-	Description string `json:"description,omitempty"`
-	UserImpact  string `json:"user_impact"`
-	Stack       string `json:"stack,omitempty"`
-	ArchDoc     string `json:"architecture_doc,omitempty"`
-	Impact      Impact `json:"impact"`
+	// Owners, Channel and Dependencies come from the service catalog.
+	Owners       []string `json:"owners,omitempty"`
+	Channel      string   `json:"channel,omitempty"`
+	Dependencies []string `json:"dependencies,omitempty"`
+	Summary      string   `json:"summary"`
+	Description  string   `json:"description,omitempty"`
+	UserImpact   string   `json:"user_impact"`
+	Stack        string   `json:"stack,omitempty"`
+	ArchDoc      string   `json:"architecture_doc,omitempty"`
+	Impact       Impact   `json:"impact"`
 
 	StartedAt  time.Time  `json:"started_at"`
 	EndedAt    *time.Time `json:"ended_at,omitempty"`

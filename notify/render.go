@@ -101,6 +101,7 @@ func funcMap() template.FuncMap {
 		"inc":          func(i int) int { return i + 1 },
 		"notCollected": notCollected,
 		"title":        Title,
+		"join":         strings.Join,
 	}
 }
 
@@ -196,7 +197,7 @@ func sampleReports() []*triaged.Report {
 		SchemaVersion: triaged.ReportSchemaVersion, ID: "sample", IncidentID: "sample", Event: triaged.EventResolved,
 		Severity: triaged.P1, SeverityName: "CRITICAL", ResponseTime: "< 15 min", Status: triaged.ReportResolved,
 		AlertName: "Sample", Service: "sample", ServiceFrom: "label service", Environment: "production",
-		Team: "sample", Summary: "sample", Description: "sample", UserImpact: "sample", Stack: "Go",
+		Team: "sample", Owners: []string{"sample"}, Channel: "sample", Dependencies: []string{"sample"}, Summary: "sample", Description: "sample", UserImpact: "sample", Stack: "Go",
 		ArchDoc: "docs/sample.md", Impact: triaged.Impact{ProductionDown: true},
 		StartedAt: start, EndedAt: &end, ReceivedAt: start, TriagedAt: start,
 		Rule: "sample", RuleSetVersion: "1",
