@@ -145,6 +145,10 @@ type Runbook struct {
 	Path  string   `json:"path,omitempty"`
 	URL   string   `json:"url,omitempty"`
 	Steps []string `json:"steps,omitempty"`
+	// SeverityHint is the runbook's suggested severity: shown to the reader, never deciding.
+	SeverityHint Severity `json:"severity_hint,omitempty"`
+	// Why says which runbook matched and why, for the reader who doubts the choice.
+	Why []string `json:"why,omitempty"`
 }
 
 // Links point the reader back to the sources.
