@@ -85,7 +85,7 @@ func TestHandlerRefuses(t *testing.T) {
 		{"service missing", "POST", "application/json", `{"version":"v1"}`, 400, "service: required"},
 		{"service with dot", "POST", "application/json", `{"service":"a.b"}`, 400, `service: "a.b" is not a valid name (letters, digits, '_', '-')`},
 		{"bad time", "POST", "application/json", `{"service":"checkout","time":"noon"}`, 400, `time: "noon" is not RFC 3339`},
-		{"future time", "POST", "application/json", `{"service":"checkout","time":"` + future + `"}`, 400, "time: " + future + " is more than 15m after the time it was received"},
+		{"future time", "POST", "application/json", `{"service":"checkout","time":"` + future + `"}`, 400, "time: " + future + " is more than 15m in the future: check the clock or time zone"},
 		{"bad url", "POST", "application/json", `{"service":"checkout","url":"file:///etc/passwd"}`, 400, "url: must be http(s)"},
 		{"bad status", "POST", "application/json", `{"service":"checkout","status":"x"}`, 400, `status: "x" is not one of started, succeeded, failed, rolled_back`},
 		{"unknown field", "POST", "application/json", `{"service":"checkout","sha":"abc"}`, 400, "sha: unknown field"},
