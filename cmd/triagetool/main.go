@@ -1,9 +1,11 @@
 // Command triagetool is the rule author's and operator's tool for triaged, shaped like promtool:
-// it checks rule files, runs their unit tests, and explains how the rules decide an alert.
+// it checks rule files, runs their unit tests, explains how the rules decide an alert, and
+// records a deploy from a CI job.
 //
 //	triagetool check rules FILE...
 //	triagetool test rules TESTFILE...
 //	triagetool explain [--rules FILE]... [--time RFC3339] [--facts FILE] [--all] INPUT
+//	triagetool deploy record --service NAME [--version V] [--environment ENV] ... [--url URL]
 //
 // Exit codes: 0 success, 1 errors or failed tests, 2 wrong usage, 3 lint findings only.
 package main
@@ -38,6 +40,7 @@ Commands:
   test rules TESTFILE...       run rule unit tests (exit 1 if a case fails)
   explain [flags] INPUT        show how the rules decide the alerts of INPUT (a JSON alert, a list of
                                alerts, or an Alertmanager webhook payload; - reads stdin)
+  deploy record [flags]        record a deploy event with triaged (from a CI job; $TRIAGED_URL)
 
 Run "triagetool COMMAND SUBCOMMAND -h" for the flags of a command.
 `
@@ -55,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runTest(rest, stdout, stderr)
 	case "explain":
 		return runExplain(rest, stdout, stderr)
+	case "deploy":
+		return runDeploy(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
