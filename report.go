@@ -114,6 +114,7 @@ type Change struct {
 	Commit        string    `json:"commit,omitempty"`
 	Author        string    `json:"author,omitempty"`
 	URL           string    `json:"url,omitempty"`
+	Status        string    `json:"status,omitempty"` // started, succeeded, failed, rolled_back
 	Time          time.Time `json:"time"`
 	MinutesBefore int       `json:"minutes_before"`
 	Suspect       bool      `json:"suspect"`

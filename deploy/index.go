@@ -441,7 +441,7 @@ func (ix *Index) Correlate(service string, dependencies []string, environment st
 		before := alertStart.Sub(h.e.Time)
 		ch := triaged.Change{
 			Service: h.e.Service, Environment: h.e.Environment, Version: h.e.Version, Commit: h.e.Commit,
-			Author: h.e.Author, URL: h.e.URL, Time: h.e.Time,
+			Author: h.e.Author, URL: h.e.URL, Status: h.e.Status, Time: h.e.Time,
 			MinutesBefore: int(before / time.Minute),
 			Suspect:       before <= suspectWindow,
 		}
