@@ -201,22 +201,9 @@ func compileTCP(s TCPSpec, bad func(field, format string, args ...any)) *compile
 
 // compileTarget parses a field that alert labels may fill, with its allow pattern.
 func compileTarget(field, allowField, raw, allowRaw string, bad func(field, format string, args ...any)) *target.Value {
-	if strings.TrimSpace(raw) == "" {
-		bad(field, "required")
-		return nil
-	}
-	allow, err := target.CompileAllow(allowRaw)
-	if err != nil {
-		bad(allowField, "%v", err)
-		return nil
-	}
-	v, err := target.Parse(field, raw, allow)
-	if err != nil {
-		bad(field, "%v", err)
-		return nil
-	}
-	if allow != nil && !v.IsTemplate() {
-		bad(allowField, "set, but %s is not a template: an allow pattern only checks values filled from labels", field)
+	v, errs := target.ParseField(field, allowField, raw, allowRaw)
+	for _, e := range errs {
+		bad(e.Field, "%s", e.Msg)
 	}
 	return v
 }

@@ -223,3 +223,24 @@ func (c *capped) Write(p []byte) (int, error) {
 	}
 	return c.Builder.Write(p)
 }
+
+// ParseField parses a spec field that alert labels may fill, with the allow pattern written next
+// to it, naming whichever of the two is at fault. A field is required; an allow pattern with no
+// template beside it is an error too, since it would check nothing and read as if it did.
+func ParseField(field, allowField, raw, allowRaw string) (*Value, []*FieldError) {
+	if strings.TrimSpace(raw) == "" {
+		return nil, []*FieldError{Errorf(field, "required")}
+	}
+	allow, err := CompileAllow(allowRaw)
+	if err != nil {
+		return nil, []*FieldError{Errorf(allowField, "%v", err)}
+	}
+	v, err := Parse(field, raw, allow)
+	if err != nil {
+		return nil, []*FieldError{Errorf(field, "%v", err)}
+	}
+	if allow != nil && !v.IsTemplate() {
+		return nil, []*FieldError{Errorf(allowField, "set, but %s is not a template: an allow pattern only checks values filled from labels", field)}
+	}
+	return v, nil
+}
