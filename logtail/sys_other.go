@@ -1,0 +1,11 @@
+//go:build !unix
+
+package logtail
+
+import "os/exec"
+
+const openFlags = 0
+
+// ownProcessGroup is a no-op where process groups do not exist; a cancellation kills the
+// process alone.
+func ownProcessGroup(cmd *exec.Cmd) {}
