@@ -77,6 +77,8 @@ type Report struct {
 	Observations  []string  `json:"observations"`
 	Links         Links     `json:"links"`
 	Pending       []string  `json:"pending,omitempty"`
+	// PendingWhy says, per pending section, why it was not collected.
+	PendingWhy map[string]string `json:"pending_why,omitempty"`
 }
 
 // Impact is the workflow's impact checklist.

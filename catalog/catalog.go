@@ -13,6 +13,8 @@ import (
 
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/internal/target"
+	"github.com/triaged/triaged/logtail"
+	"github.com/triaged/triaged/probe"
 )
 
 // Service is one entry of the catalog, as written in the config's `services:` list.
@@ -26,9 +28,20 @@ type Service struct {
 	Team            string   `yaml:"team"`
 	Channel         string   `yaml:"channel"`
 	Dependencies    []string `yaml:"dependencies"`
+	// Probes and Logs are run for every new incident of the service, concurrently.
+	Probes []probe.Spec   `yaml:"probes"`
+	Logs   []logtail.Spec `yaml:"logs"`
 
-	match *vm.Program
+	match   *vm.Program
+	checks  []*probe.Compiled
+	sources []*logtail.Compiled
 }
+
+// Checks are the service's compiled health probes, in config order.
+func (s *Service) Checks() []*probe.Compiled { return s.checks }
+
+// LogSources are the service's compiled log sources, in config order.
+func (s *Service) LogSources() []*logtail.Compiled { return s.sources }
 
 // Match says which alerts belong to a service. With neither field set, an alert belongs to the
 // service when its service label (else its job, else its app label) equals the service's name.
@@ -81,6 +94,20 @@ func Compile(services []Service) (*Catalog, []*target.FieldError) {
 			}
 			s.match = prog
 		}
+		for j, spec := range s.Probes {
+			c, err := probe.Compile(spec)
+			for _, fe := range target.Fields(err) {
+				errs = append(errs, target.Errorf(prefix(fmt.Sprintf("%s.probes[%d]", at, j), fe.Field), "%s", fe.Msg))
+			}
+			s.checks = append(s.checks, c)
+		}
+		for j, spec := range s.Logs {
+			c, err := logtail.Compile(spec)
+			for _, fe := range target.Fields(err) {
+				errs = append(errs, target.Errorf(prefix(fmt.Sprintf("%s.logs[%d]", at, j), fe.Field), "%s", fe.Msg))
+			}
+			s.sources = append(s.sources, c)
+		}
 		for j, d := range s.Dependencies {
 			if d == s.Name {
 				errs = append(errs, target.Errorf(fmt.Sprintf("%s.dependencies[%d]", at, j), "a service cannot depend on itself"))
@@ -92,6 +119,13 @@ func Compile(services []Service) (*Catalog, []*target.FieldError) {
 		}
 	}
 	return c, errs
+}
+
+func prefix(path, field string) string {
+	if field == "" {
+		return path
+	}
+	return path + "." + field
 }
 
 func oneLine(err error) string {

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/triaged/triaged/catalog"
+	"github.com/triaged/triaged/redact"
 )
 
 // Config is the daemon's configuration file.
@@ -27,9 +30,32 @@ type Config struct {
 	Report Report `yaml:"report"`
 	Sinks  []Sink `yaml:"sinks"`
 
+	Enrichment Enrichment        `yaml:"enrichment"`
+	Services   []catalog.Service `yaml:"services"`
+
 	// File is the path the config was loaded from; "" for the built-in defaults.
 	File string `yaml:"-"`
+
+	catalog *catalog.Catalog
 }
+
+// Enrichment tunes what triage gathers for a new incident, all of it under one deadline.
+type Enrichment struct {
+	// Timeout is the one deadline for every enricher of an incident; what is not done by then is
+	// reported as timed out, and the report goes out.
+	Timeout        Duration `yaml:"timeout"`
+	MaxConcurrency int      `yaml:"max_concurrency"`
+	DeploysMaxAge  Duration `yaml:"deploys_max_age"`
+	DeployWindow   Duration `yaml:"deploy_window"`
+	SuspectWindow  Duration `yaml:"suspect_window"`
+	// RunbookDirs add runbooks to the built-in library, or override them by id.
+	RunbookDirs []string `yaml:"runbook_dirs"`
+	// Redact adds regular expressions of secrets to hide from log excerpts and probe bodies.
+	Redact []string `yaml:"redact"`
+}
+
+// Catalog is the compiled service catalog.
+func (c *Config) Catalog() *catalog.Catalog { return c.catalog }
 
 // NATS sizes the JetStream objects; the server URL is the --nats.url flag.
 type NATS struct {
@@ -95,11 +121,18 @@ func Default() *Config {
 			Workers:       16,
 			AckWait:       Duration(30 * time.Second),
 			MaxAckPending: 1000,
-			Timeout:       Duration(10 * time.Second),
+			Timeout:       Duration(20 * time.Second),
 			RetryBackoff:  []Duration{Duration(time.Second), Duration(5 * time.Second), Duration(30 * time.Second)},
 		},
 		Rules: Rules{Timezone: "UTC"},
 		Sinks: []Sink{{Name: "stdout", Type: "stdout"}},
+		Enrichment: Enrichment{
+			Timeout:        Duration(10 * time.Second),
+			MaxConcurrency: 8,
+			DeploysMaxAge:  Duration(7 * 24 * time.Hour),
+			DeployWindow:   Duration(2 * time.Hour),
+			SuspectWindow:  Duration(30 * time.Minute),
+		},
 	}
 }
 
@@ -126,7 +159,10 @@ func Load(data []byte, filename string) (*Config, error) {
 		return nil, yamlError(filename, err)
 	}
 	if len(root.Content) == 0 { // an empty file is the defaults
-		return c, c.validate(positions{file: filename})
+		if err := c.validate(positions{file: filename}); err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
 	pos := positions{file: filename, nodes: map[string]*yaml.Node{}}
 	// Unknown keys do not stop decoding, so one pass reports them and the invalid values too.
@@ -138,13 +174,13 @@ func Load(data []byte, filename string) (*Config, error) {
 		}
 		return nil, errors.Join(append(errs, yamlError(filename, err))...)
 	}
+	c.resolvePaths()
 	if err := c.validate(pos); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	c.resolvePaths()
 	return c, nil
 }
 
@@ -260,15 +296,18 @@ func (c *Config) validate(pos positions) error {
 	if c.NATS.Replicas < 1 || c.NATS.Replicas > 5 {
 		bad("nats.replicas", "%d is out of range 1..5", c.NATS.Replicas)
 	}
-	for path, d := range map[string]Duration{
-		"nats.duplicate_window": c.NATS.DuplicateWindow, "nats.alerts_max_age": c.NATS.AlertsMaxAge,
-		"nats.reports_max_age": c.NATS.ReportsMaxAge, "nats.incidents_max_age": c.NATS.IncidentsMaxAge,
-		"ingest.publish_timeout": c.Ingest.PublishTimeout, "triage.ack_wait": c.Triage.AckWait, "triage.timeout": c.Triage.Timeout,
-	} {
+	positive := func(path string, d Duration) {
 		if d <= 0 {
 			bad(path, "must be a positive duration, got %s", d)
 		}
 	}
+	positive("nats.duplicate_window", c.NATS.DuplicateWindow)
+	positive("nats.alerts_max_age", c.NATS.AlertsMaxAge)
+	positive("nats.reports_max_age", c.NATS.ReportsMaxAge)
+	positive("nats.incidents_max_age", c.NATS.IncidentsMaxAge)
+	positive("ingest.publish_timeout", c.Ingest.PublishTimeout)
+	positive("triage.ack_wait", c.Triage.AckWait)
+	positive("triage.timeout", c.Triage.Timeout)
 	if c.NATS.AlertsMaxAge > 0 && c.NATS.DuplicateWindow > c.NATS.AlertsMaxAge {
 		bad("nats.duplicate_window", "%s is longer than nats.alerts_max_age %s", c.NATS.DuplicateWindow, c.NATS.AlertsMaxAge)
 	}
@@ -292,6 +331,37 @@ func (c *Config) validate(pos positions) error {
 			bad(fmt.Sprintf("triage.retry_backoff[%d]", i), "negative delay %s", d)
 		}
 	}
+	e := c.Enrichment
+	positive("enrichment.timeout", e.Timeout)
+	positive("enrichment.deploys_max_age", e.DeploysMaxAge)
+	positive("enrichment.deploy_window", e.DeployWindow)
+	positive("enrichment.suspect_window", e.SuspectWindow)
+	if e.Timeout > 0 && c.Triage.Timeout > 0 && e.Timeout >= c.Triage.Timeout {
+		bad("enrichment.timeout", "%s must be shorter than triage.timeout %s: the report must still be published", e.Timeout, c.Triage.Timeout)
+	}
+	if e.SuspectWindow > e.DeployWindow {
+		bad("enrichment.suspect_window", "%s is longer than enrichment.deploy_window %s", e.SuspectWindow, e.DeployWindow)
+	}
+	if e.DeployWindow > e.DeploysMaxAge {
+		bad("enrichment.deploy_window", "%s is longer than enrichment.deploys_max_age %s: those deploys are no longer kept", e.DeployWindow, e.DeploysMaxAge)
+	}
+	if e.MaxConcurrency < 1 || e.MaxConcurrency > 256 {
+		bad("enrichment.max_concurrency", "%d is out of range 1..256", e.MaxConcurrency)
+	}
+	if _, err := redact.New(e.Redact); err != nil {
+		bad("enrichment.redact", "%v", err)
+	}
+	for i, d := range e.RunbookDirs {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			bad(fmt.Sprintf("enrichment.runbook_dirs[%d]", i), "%q is not a readable directory", d)
+		}
+	}
+	cat, ferrs := catalog.Compile(c.Services)
+	for _, fe := range ferrs {
+		bad("services"+fe.Field, "%s", fe.Msg)
+	}
+	c.catalog = cat
+
 	if _, err := time.LoadLocation(c.Rules.Timezone); err != nil {
 		bad("rules.timezone", "unknown time zone %q", c.Rules.Timezone)
 	}
@@ -340,6 +410,16 @@ func (c *Config) resolvePaths() {
 	c.Report.Template = abs(c.Report.Template)
 	for i := range c.Sinks {
 		c.Sinks[i].Path = abs(c.Sinks[i].Path)
+	}
+	for i := range c.Enrichment.RunbookDirs {
+		c.Enrichment.RunbookDirs[i] = abs(c.Enrichment.RunbookDirs[i])
+	}
+	for i := range c.Services {
+		for j := range c.Services[i].Logs {
+			if f := c.Services[i].Logs[j].File; f != nil {
+				f.Path = abs(f.Path)
+			}
+		}
 	}
 }
 

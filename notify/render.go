@@ -146,6 +146,9 @@ func notCollected(rep *triaged.Report, section string) string {
 	if rep == nil || !slices.Contains(rep.Pending, section) {
 		return ""
 	}
+	if why := rep.PendingWhy[section]; why != "" {
+		return why
+	}
 	switch section {
 	case "recent_changes":
 		return "no deploy events are configured yet"

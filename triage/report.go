@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/catalog"
 )
 
 // serviceLabels are tried in order to name the affected service until the service catalog
@@ -18,6 +19,12 @@ var serviceLabels = []string{"service", "job", "app"}
 // Enrichment is what triage gathered about an incident beyond the alert itself. A section that
 // was not collected is named in Pending, so the report can say so rather than stay silently empty.
 type Enrichment struct {
+	// Service is the catalog's entry for the alert, nil when there is none; ServiceFrom says how
+	// it was matched. ServiceUnknown is set when a catalog exists but no entry matches.
+	Service        *catalog.Service
+	ServiceFrom    string
+	ServiceUnknown bool
+
 	Changes []triaged.Change
 	Probes  []triaged.Probe
 	Logs    []triaged.LogTail
@@ -25,6 +32,17 @@ type Enrichment struct {
 	// Observations are findings in words, e.g. the negative evidence "no deploys in the last 2h".
 	Observations []string
 	Pending      []string
+	// PendingWhy says why a pending section was not collected, for the reader.
+	PendingWhy map[string]string
+}
+
+// pend marks a section as not collected, and why.
+func (e *Enrichment) pend(section, why string) {
+	e.Pending = append(e.Pending, section)
+	if e.PendingWhy == nil {
+		e.PendingWhy = map[string]string{}
+	}
+	e.PendingWhy[section] = why
 }
 
 // BuildReport fills the incident report for one alert from what the alert says, what the rules
@@ -63,8 +81,23 @@ func BuildReport(a *triaged.Alert, cls triaged.Classification, enr Enrichment, e
 		Runbook:         enr.Runbook,
 		Links:           links(a),
 		Pending:         append([]string(nil), enr.Pending...),
+		PendingWhy:      enr.PendingWhy,
 	}
 	rep.ID = reportID(rep)
+	switch svc := enr.Service; {
+	case svc != nil:
+		rep.Service, rep.ServiceFrom = svc.Name, "the service catalog, "+enr.ServiceFrom
+		if svc.Environment != "" {
+			rep.Environment = svc.Environment
+		}
+		rep.Stack, rep.ArchDoc, rep.Channel = svc.Stack, svc.ArchitectureDoc, svc.Channel
+		rep.Owners, rep.Dependencies = svc.Owners, svc.Dependencies
+		if rep.Team == "" {
+			rep.Team = svc.Team
+		}
+	case enr.ServiceUnknown:
+		rep.Service, rep.ServiceFrom = "unknown", "no service of the catalog matches; the alert's labels are under Alerts"
+	}
 	if rep.Team == "" {
 		rep.Team = a.Labels["team"]
 	}

@@ -1,0 +1,217 @@
+package triage_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/catalog"
+	"github.com/triaged/triaged/deploy"
+	"github.com/triaged/triaged/internal/metrictest"
+	"github.com/triaged/triaged/logtail"
+	"github.com/triaged/triaged/probe"
+	"github.com/triaged/triaged/runbooks"
+	"github.com/triaged/triaged/triage"
+)
+
+func checkoutAlert() *triaged.Alert {
+	return &triaged.Alert{Alert: template.Alert{
+		Status:      "firing",
+		Labels:      template.KV{"alertname": "TargetDown", "service": "checkout", "env": "prod", "instance": "10.0.0.7:8080"},
+		Annotations: template.KV{"summary": "checkout is down"},
+		StartsAt:    time.Now().Add(-time.Minute),
+		Fingerprint: "00000000000000aa",
+	}}
+}
+
+func mustCatalog(t *testing.T, services ...catalog.Service) *catalog.Catalog {
+	t.Helper()
+	c, errs := catalog.Compile(services)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return c
+}
+
+// spans records when each request to a slow server started and ended.
+type spans struct {
+	mu    sync.Mutex
+	start []time.Time
+	end   []time.Time
+}
+
+func (s *spans) handler(d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.start = append(s.start, time.Now())
+		s.mu.Unlock()
+		time.Sleep(d)
+		s.mu.Lock()
+		s.end = append(s.end, time.Now())
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// TestEnrichersOverlap: three enrichers of one second each take about one second together,
+// because every one of them has started before the first one ends.
+func TestEnrichersOverlap(t *testing.T) {
+	var sp spans
+	var specs []probe.Spec
+	for _, name := range []string{"a", "b", "c"} {
+		srv := httptest.NewServer(sp.handler(time.Second))
+		t.Cleanup(srv.Close)
+		specs = append(specs, probe.Spec{Name: name, HTTP: &probe.HTTPSpec{URL: srv.URL, Timeout: 5 * time.Second}})
+	}
+	e := triage.NewEnrich(triage.EnrichOptions{
+		Catalog:    mustCatalog(t, catalog.Service{Name: "checkout", Probes: specs}),
+		Timeout:    5 * time.Second,
+		Registerer: prometheus.NewRegistry(),
+	})
+	start := time.Now()
+	enr := e.Enrich(context.Background(), checkoutAlert(), triaged.Classification{Severity: triaged.P2})
+	elapsed := time.Since(start)
+	if len(enr.Probes) != 3 {
+		t.Fatalf("%d probe results, want 3", len(enr.Probes))
+	}
+	for i, p := range enr.Probes {
+		if !p.OK || p.Name != []string{"a", "b", "c"}[i] {
+			t.Errorf("probe %d: %+v (results must keep config order)", i, p)
+		}
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	lastStart, firstEnd := sp.start[0], sp.end[0]
+	for _, s := range sp.start {
+		if s.After(lastStart) {
+			lastStart = s
+		}
+	}
+	for _, e := range sp.end {
+		if e.Before(firstEnd) {
+			firstEnd = e
+		}
+	}
+	if !lastStart.Before(firstEnd) {
+		t.Fatalf("the probes did not overlap: the last started at %v, after the first ended at %v", lastStart, firstEnd)
+	}
+	t.Logf("three 1s probes took %v together", elapsed)
+	if elapsed > 2500*time.Millisecond {
+		t.Errorf("three 1s probes took %v: they ran one after another", elapsed)
+	}
+}
+
+// hangingIndex never answers, like a correlator with a bug.
+type hangingIndex struct{ release chan struct{} }
+
+func (h hangingIndex) Correlate(string, []string, string, time.Time, time.Duration, time.Duration) deploy.Correlation {
+	<-h.release
+	return deploy.Correlation{}
+}
+
+func TestDeadlineBoundsSlowAndHangingEnrichers(t *testing.T) {
+	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	t.Cleanup(hanging.Close)
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "db down; password=hunter2", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(failing.Close)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+
+	reg := prometheus.NewRegistry()
+	e := triage.NewEnrich(triage.EnrichOptions{
+		Catalog: mustCatalog(t, catalog.Service{Name: "checkout", Probes: []probe.Spec{
+			{Name: "hangs", HTTP: &probe.HTTPSpec{URL: hanging.URL, Timeout: time.Minute}},
+			{Name: "fails", HTTP: &probe.HTTPSpec{URL: failing.URL}},
+		}}),
+		Deploys:    hangingIndex{release},
+		Runbooks:   runbooks.Default(),
+		Timeout:    700 * time.Millisecond,
+		Registerer: reg,
+	})
+	start := time.Now()
+	enr := e.Enrich(context.Background(), checkoutAlert(), triaged.Classification{Severity: triaged.P1})
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Fatalf("Enrich returned after %v, far past its 700ms deadline", elapsed)
+	}
+	if len(enr.Probes) != 2 || enr.Probes[0].OK || enr.Probes[1].OK {
+		t.Fatalf("probes %+v, want two failures in config order", enr.Probes)
+	}
+	if !strings.Contains(enr.Probes[0].Error, "deadline") && !strings.Contains(enr.Probes[0].Error, "timeout") {
+		t.Errorf("the hanging probe's error %q does not say it ran out of time", enr.Probes[0].Error)
+	}
+	if strings.Contains(enr.Probes[1].Body, "hunter2") {
+		t.Errorf("a secret in a failed probe's body reached the report: %q", enr.Probes[1].Body)
+	}
+	if enr.Runbook == nil || !strings.Contains(enr.Runbook.Title, "Service Down") {
+		t.Errorf("runbook %+v, want the Service Down runbook", enr.Runbook)
+	}
+	obs := strings.Join(enr.Observations, "\n")
+	if !strings.Contains(obs, "Recent deploys: not collected: still running at the deadline") {
+		t.Errorf("the hanging deploy correlation is not reported as timed out:\n%s", obs)
+	}
+	if got := metrictest.Value(t, reg, "triaged_enrichment_results_total", "enricher", "deploys", "outcome", "timeout"); got != 1 {
+		t.Errorf("deploys timeouts = %v, want 1", got)
+	}
+	if got := metrictest.Value(t, reg, "triaged_enrichment_results_total", "enricher", "probe", "outcome", "failed"); got < 1 {
+		t.Errorf("failed probes = %v", got)
+	}
+}
+
+func TestEnrichFromTheCatalog(t *testing.T) {
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "app.log")
+	if err := os.WriteFile(logFile, []byte("ok\nERROR connect to db failed token=abc123\nok\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	svc := catalog.Service{
+		Name: "checkout", Environment: "production", Stack: "Go", Owners: []string{"alice"}, Team: "shop",
+		Channel: "#inc-checkout", Dependencies: []string{"payments"},
+		Logs: []logtail.Spec{{Name: "app", File: &logtail.FileSpec{Path: logFile}}},
+	}
+	a := checkoutAlert()
+	tests := []struct {
+		name        string
+		services    []catalog.Service
+		wantService string
+		wantPending []string
+	}{
+		{"in the catalog", []catalog.Service{svc}, "checkout", []string{"recent_changes", "probes", "runbook"}},
+		{"a catalog without it", []catalog.Service{{Name: "payments"}}, "unknown", []string{"recent_changes", "probes", "logs", "runbook"}},
+		{"no catalog", nil, "checkout", []string{"recent_changes", "probes", "logs", "runbook"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := triage.NewEnrich(triage.EnrichOptions{Catalog: mustCatalog(t, tt.services...), Registerer: prometheus.NewRegistry()})
+			enr := e.Enrich(context.Background(), a, triaged.Classification{Severity: triaged.P2})
+			rep := triage.BuildReport(a, triaged.Classification{Severity: triaged.P2}, enr, triaged.EventOpened, time.Now())
+			if rep.Service != tt.wantService {
+				t.Errorf("service %q (from %q), want %q", rep.Service, rep.ServiceFrom, tt.wantService)
+			}
+			if got := strings.Join(enr.Pending, ","); got != strings.Join(tt.wantPending, ",") {
+				t.Errorf("pending %q, want %q", got, strings.Join(tt.wantPending, ","))
+			}
+			if tt.wantService == "checkout" && tt.services != nil {
+				if rep.Environment != "production" || rep.Stack != "Go" || rep.Team != "shop" || rep.Channel != "#inc-checkout" || len(rep.Owners) != 1 || len(rep.Dependencies) != 1 {
+					t.Errorf("catalog facts missing from the report: %+v", rep)
+				}
+				if len(rep.Logs) != 1 || len(rep.Logs[0].Lines) != 1 || !strings.Contains(rep.Logs[0].Lines[0], "ERROR connect") || strings.Contains(rep.Logs[0].Lines[0], "abc123") {
+					t.Errorf("log tail %+v: want the one error line, redacted", rep.Logs)
+				}
+			}
+		})
+	}
+}
