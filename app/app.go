@@ -28,10 +28,13 @@ import (
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/broker"
 	"github.com/triaged/triaged/config"
+	"github.com/triaged/triaged/deploy"
 	"github.com/triaged/triaged/ingest"
 	"github.com/triaged/triaged/notify"
 	"github.com/triaged/triaged/outbox"
+	"github.com/triaged/triaged/redact"
 	"github.com/triaged/triaged/rules"
+	"github.com/triaged/triaged/runbooks"
 	"github.com/triaged/triaged/triage"
 )
 
@@ -79,6 +82,7 @@ type App struct {
 	js       jetstream.JetStream
 	topology *broker.Topology
 	rules    *rules.Engine
+	deploys  *deploy.Index
 	worker   *triage.Worker
 
 	listener net.Listener
@@ -140,6 +144,15 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 
+	enr := a.cfg.Enrichment
+	if _, err := deploy.EnsureStream(ctx, a.js, a.names, enr.DeploysMaxAge.Std(), a.cfg.NATS.Replicas); err != nil {
+		return nil, err
+	}
+	a.deploys = deploy.NewIndex(a.js, a.names, deploy.IndexOptions{
+		MaxAge: enr.DeploysMaxAge.Std(), Logger: a.log.With("component", "deploy"), Registerer: a.registry,
+	})
+	a.runners = append(a.runners, a.deploys.Run)
+
 	a.rules, err = rules.NewEngine(a.cfg.Rules.Files, rules.EngineOptions{
 		Registerer: a.registry, Logger: a.log, Location: a.cfg.Location(),
 	})
@@ -151,12 +164,34 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 
+	library, err := runbooks.Load(enr.RunbookDirs...)
+	if err != nil {
+		return nil, err
+	}
+	redactor, err := redact.New(enr.Redact)
+	if err != nil {
+		return nil, fmt.Errorf("enrichment.redact: %w", err)
+	}
+	enricher := triage.NewEnrich(triage.EnrichOptions{
+		Catalog:        a.cfg.Catalog(),
+		Deploys:        a.deploys,
+		Runbooks:       library,
+		Redactor:       redactor,
+		Timeout:        enr.Timeout.Std(),
+		MaxConcurrency: enr.MaxConcurrency,
+		DeployWindow:   enr.DeployWindow.Std(),
+		SuspectWindow:  enr.SuspectWindow.Std(),
+		Logger:         a.log,
+		Registerer:     a.registry,
+	})
+
 	a.worker = triage.New(triage.Options{
 		JetStream:      a.js,
 		Names:          a.names,
 		Incidents:      a.topology.Incidents,
 		Classifier:     a.rules,
 		Escalator:      escalator{a.rules},
+		Enricher:       enricher,
 		PublishTimeout: time.Duration(a.cfg.Triage.Timeout),
 		RetryBackoff:   a.cfg.RetryBackoff(),
 		Logger:         a.log,
@@ -398,6 +433,9 @@ func (a *App) Ready(ctx context.Context) error {
 	}
 	if !a.nc.IsConnected() {
 		return fmt.Errorf("NATS not connected (%s)", a.nc.Status())
+	}
+	if !a.deploys.Ready() {
+		return errors.New("the deploy index is still loading the deploys stream")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/triaged/triaged/broker"
+	"github.com/triaged/triaged/deploy"
 	"github.com/triaged/triaged/ingest"
 )
 
@@ -17,6 +18,12 @@ func (a *App) routes() http.Handler {
 		MaxBodyBytes:   a.cfg.Ingest.MaxBodyBytes,
 		PublishTimeout: a.cfg.Ingest.PublishTimeout.Std(),
 		Logger:         a.log.With("component", "ingest"),
+		Registerer:     a.registry,
+	}))
+	mux.Handle("/api/v1/deploys", deploy.NewHandler(deploy.NewRecorder(a.js, a.names), deploy.HandlerOptions{
+		MaxBodyBytes:   deploy.MaxEventSize,
+		PublishTimeout: a.cfg.Ingest.PublishTimeout.Std(),
+		Logger:         a.log.With("component", "deploy"),
 		Registerer:     a.registry,
 	}))
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(a.registry, promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{
@@ -42,7 +49,7 @@ func (a *App) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "triaged\n\nPOST /api/v1/alerts   Alertmanager webhook (v4)\nGET  /metrics         Prometheus metrics\nGET  /-/healthy        liveness\nGET  /-/ready          readiness\nPOST /-/reload         reload the rule files\n\nrules version %s\n", a.rules.Current().Version())
+		fmt.Fprintf(w, "triaged\n\nPOST /api/v1/alerts   Alertmanager webhook (v4)\nPOST /api/v1/deploys  deploy events from CI/CD\nGET  /metrics         Prometheus metrics\nGET  /-/healthy        liveness\nGET  /-/ready          readiness\nPOST /-/reload         reload the rule files\n\nrules version %s\n", a.rules.Current().Version())
 	})
 	return mux
 }

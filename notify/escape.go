@@ -378,3 +378,20 @@ func truncate(n int, s string) string {
 	runes := []rune(s)
 	return string(runes[:n]) + "…"
 }
+
+// trusted renders Markdown written by the operators — runbook steps from the runbook library,
+// not alert fields — as Markdown, so its code spans and emphasis survive. It is still kept to one
+// line and kept from pinging anyone: "<!" and "<@" lose their meaning and "@word" mentions are
+// broken as in md.
+func trusted(v any) markdown {
+	s := flatten(fmt.Sprint(derefOrEmpty(v)))
+	s = strings.NewReplacer("<!", "&lt;!", "<@", "&lt;@").Replace(s)
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(s[i])
+		if s[i] == '@' && i+1 < len(s) && isASCIIAlnum(s[i+1]) && (i == 0 || !isASCIIAlnum(s[i-1])) {
+			b.WriteString("\u200b")
+		}
+	}
+	return markdown(b.String())
+}

@@ -192,3 +192,16 @@ func TestHumanDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestTrustedKeepsMarkdownButMentionsNoOne(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"Check `systemctl status <service>`", "Check `systemctl status <service>`"},
+		{"**Roll back** the deploy\nthen verify", "**Roll back** the deploy then verify"},
+		{"Tell <!channel> and @here", "Tell &lt;!channel> and @\u200bhere"},
+		{"mail ops@example.com", "mail ops@example.com"},
+	} {
+		if got := string(trusted(tt.in)); got != tt.want {
+			t.Errorf("trusted(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

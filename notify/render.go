@@ -102,6 +102,7 @@ func funcMap() template.FuncMap {
 		"notCollected": notCollected,
 		"title":        Title,
 		"join":         strings.Join,
+		"trusted":      trusted,
 	}
 }
 
