@@ -1,19 +1,19 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/triaged/triaged/internal/httpin"
 )
 
 // HandlerOptions configures the deploy events handler.
@@ -57,35 +57,16 @@ func NewHandler(rec *Recorder, o HandlerOptions) http.Handler {
 	return h
 }
 
-// httpError is a reply for input a retry cannot fix (4xx), or for a failure one can (503).
-type httpError struct {
-	code int
-	msg  string
-}
-
-func (e *httpError) Error() string { return e.msg }
-
-func fail(code int, format string, args ...any) *httpError {
-	return &httpError{code: code, msg: fmt.Sprintf(format, args...)}
-}
-
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e, dup, err := h.serve(w, r)
 	if err != nil {
-		var he *httpError
-		if !errors.As(err, &he) {
-			he = fail(http.StatusInternalServerError, "%v", err)
-		}
+		he := httpin.Reply(w, err)
 		level := slog.LevelInfo
-		if he.code >= 500 {
+		if he.Code >= 500 {
 			level = slog.LevelError
 		}
-		h.opts.Logger.Log(r.Context(), level, "deploy event rejected", "code", he.code, "remote", r.RemoteAddr, "err", he.msg)
-		h.requests.WithLabelValues(strconv.Itoa(he.code)).Inc()
-		if he.code == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", http.MethodPost)
-		}
-		http.Error(w, he.msg, he.code)
+		h.opts.Logger.Log(r.Context(), level, "deploy event rejected", "code", he.Code, "remote", r.RemoteAddr, "err", he.Msg)
+		h.requests.WithLabelValues(strconv.Itoa(he.Code)).Inc()
 		return
 	}
 	code := http.StatusCreated
@@ -102,23 +83,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) (Event, bool, error) {
-	if r.Method != http.MethodPost {
-		return Event{}, false, fail(http.StatusMethodNotAllowed, "method %s not allowed: POST a deploy event", r.Method)
+	var body bytes.Buffer
+	if err := httpin.ReadJSON(w, r, h.opts.MaxBodyBytes, &body, "a deploy event"); err != nil {
+		return Event{}, false, err
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return Event{}, false, fail(http.StatusUnsupportedMediaType, "content type %q not supported: want application/json", r.Header.Get("Content-Type"))
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	e, err := DecodeEvent(body.Bytes())
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return Event{}, false, fail(http.StatusRequestEntityTooLarge, "body larger than the limit of %d bytes", tooBig.Limit)
-		}
-		return Event{}, false, fail(http.StatusBadRequest, "read body: %v", err)
-	}
-	e, err := DecodeEvent(body)
-	if err != nil {
-		return Event{}, false, fail(http.StatusBadRequest, "%v", err)
+		return Event{}, false, httpin.Errorf(http.StatusBadRequest, "%v", err)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.PublishTimeout)
 	defer cancel()
@@ -126,9 +97,9 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) (Event, bool, er
 	var fe *FieldError
 	switch {
 	case errors.As(err, &fe):
-		return Event{}, false, fail(http.StatusBadRequest, "%v", fe)
+		return Event{}, false, httpin.Errorf(http.StatusBadRequest, "%v", fe)
 	case err != nil:
-		return Event{}, false, fail(http.StatusServiceUnavailable, "persist deploy event: %v", err)
+		return Event{}, false, httpin.Errorf(http.StatusServiceUnavailable, "persist deploy event: %v", err)
 	}
 	return stored, dup, nil
 }

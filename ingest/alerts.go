@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/httpin"
 )
 
 // Publisher persists a webhook's alerts. It returns nil only when all of them are durable.
@@ -103,36 +103,17 @@ func NewAlertsHandler(pub Publisher, o Options) http.Handler {
 	return h
 }
 
-// httpError is a reply for input that a retry cannot fix, or for a failure that one can.
-type httpError struct {
-	code int
-	msg  string
-}
-
-func (e *httpError) Error() string { return e.msg }
-
-func fail(code int, format string, args ...any) *httpError {
-	return &httpError{code: code, msg: fmt.Sprintf(format, args...)}
-}
-
 func (h *alertsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	received := h.opts.Now()
 	n, err := h.serve(w, r, received)
 	if err != nil {
-		var he *httpError
-		if !errors.As(err, &he) {
-			he = fail(http.StatusInternalServerError, "%v", err)
-		}
+		he := httpin.Reply(w, err)
 		level := slog.LevelInfo
-		if he.code >= 500 {
+		if he.Code >= 500 {
 			level = slog.LevelError
 		}
-		h.opts.Logger.Log(r.Context(), level, "webhook rejected", "code", he.code, "remote", r.RemoteAddr, "err", he.msg)
-		h.metrics.requests.WithLabelValues(strconv.Itoa(he.code)).Inc()
-		if he.code == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", http.MethodPost)
-		}
-		http.Error(w, he.msg, he.code)
+		h.opts.Logger.Log(r.Context(), level, "webhook rejected", "code", he.Code, "remote", r.RemoteAddr, "err", he.Msg)
+		h.metrics.requests.WithLabelValues(strconv.Itoa(he.Code)).Inc()
 		return
 	}
 	h.metrics.ok.Inc()
@@ -141,21 +122,11 @@ func (h *alertsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *alertsHandler) serve(w http.ResponseWriter, r *http.Request, received time.Time) (int, error) {
-	if r.Method != http.MethodPost {
-		return 0, fail(http.StatusMethodNotAllowed, "method %s not allowed: POST an Alertmanager webhook", r.Method)
-	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return 0, fail(http.StatusUnsupportedMediaType, "content type %q not supported: want application/json", r.Header.Get("Content-Type"))
-	}
 	buf := h.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer h.bufs.Put(buf)
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return 0, fail(http.StatusRequestEntityTooLarge, "body larger than the limit of %d bytes", tooBig.Limit)
-		}
-		return 0, fail(http.StatusBadRequest, "read body: %v", err)
+	if err := httpin.ReadJSON(w, r, h.opts.MaxBodyBytes, buf, "an Alertmanager webhook"); err != nil {
+		return 0, err
 	}
 	batch, err := Decode(buf.Bytes(), received)
 	if err != nil {
@@ -164,7 +135,7 @@ func (h *alertsHandler) serve(w http.ResponseWriter, r *http.Request, received t
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.PublishTimeout)
 	defer cancel()
 	if err := h.pub.PublishAlerts(ctx, batch); err != nil {
-		return 0, fail(http.StatusServiceUnavailable, "persist alerts: %v", err)
+		return 0, httpin.Errorf(http.StatusServiceUnavailable, "persist alerts: %v", err)
 	}
 	for i := range batch.Alerts {
 		if batch.Alerts[i].Status == triaged.StatusFiring {
@@ -202,16 +173,16 @@ func validFingerprint(s string) bool {
 func Decode(body []byte, received time.Time) (*triaged.Batch, error) {
 	var msg webhook.Message
 	if err := json.Unmarshal(body, &msg); err != nil {
-		return nil, fail(http.StatusBadRequest, "malformed webhook JSON: %s", describeJSONError(body, err))
+		return nil, httpin.Errorf(http.StatusBadRequest, "malformed webhook JSON: %s", describeJSONError(body, err))
 	}
 	if msg.Data == nil || msg.Version == "" {
-		return nil, fail(http.StatusBadRequest, "not an Alertmanager webhook: no \"version\" field")
+		return nil, httpin.Errorf(http.StatusBadRequest, "not an Alertmanager webhook: no \"version\" field")
 	}
 	if msg.Version != WebhookVersion {
-		return nil, fail(http.StatusBadRequest, "unsupported webhook version %q: want %q", msg.Version, WebhookVersion)
+		return nil, httpin.Errorf(http.StatusBadRequest, "unsupported webhook version %q: want %q", msg.Version, WebhookVersion)
 	}
 	if len(msg.Alerts) == 0 {
-		return nil, fail(http.StatusBadRequest, "not an Alertmanager webhook: \"alerts\" is empty or missing")
+		return nil, httpin.Errorf(http.StatusBadRequest, "not an Alertmanager webhook: \"alerts\" is empty or missing")
 	}
 	batch := &triaged.Batch{ReceivedAt: received, Alerts: msg.Alerts, Group: triaged.Group{
 		Receiver:        msg.Receiver,
@@ -226,13 +197,13 @@ func Decode(body []byte, received time.Time) (*triaged.Batch, error) {
 	for i, a := range msg.Alerts {
 		switch {
 		case a.Status != triaged.StatusFiring && a.Status != triaged.StatusResolved:
-			return nil, fail(http.StatusBadRequest, "alerts[%d].status: %q is neither %q nor %q", i, a.Status, triaged.StatusFiring, triaged.StatusResolved)
+			return nil, httpin.Errorf(http.StatusBadRequest, "alerts[%d].status: %q is neither %q nor %q", i, a.Status, triaged.StatusFiring, triaged.StatusResolved)
 		case len(a.Labels) == 0:
-			return nil, fail(http.StatusBadRequest, "alerts[%d].labels: empty: an alert is identified by its labels", i)
+			return nil, httpin.Errorf(http.StatusBadRequest, "alerts[%d].labels: empty: an alert is identified by its labels", i)
 		case a.StartsAt.IsZero():
-			return nil, fail(http.StatusBadRequest, "alerts[%d].startsAt: missing", i)
+			return nil, httpin.Errorf(http.StatusBadRequest, "alerts[%d].startsAt: missing", i)
 		case a.Fingerprint != "" && !validFingerprint(a.Fingerprint):
-			return nil, fail(http.StatusBadRequest, "alerts[%d].fingerprint: %q is not hexadecimal", i, a.Fingerprint)
+			return nil, httpin.Errorf(http.StatusBadRequest, "alerts[%d].fingerprint: %q is not hexadecimal", i, a.Fingerprint)
 		}
 	}
 	return batch, nil

@@ -2,28 +2,12 @@ package runbooks
 
 import (
 	"fmt"
-	"strconv"
+
+	"github.com/triaged/triaged/internal/srcpos"
 )
 
-// Position is a place in a runbook file: 1-based line and column, as editors count them. A zero
-// Line or Column is left out when printed.
-type Position struct {
-	File   string
-	Line   int
-	Column int
-}
-
-// String returns "FILE:LINE:COL", the form editors and CI annotations understand.
-func (p Position) String() string {
-	s := p.File
-	if p.Line > 0 {
-		s += ":" + strconv.Itoa(p.Line)
-		if p.Column > 0 {
-			s += ":" + strconv.Itoa(p.Column)
-		}
-	}
-	return s
-}
+// Position is a place in a runbook file: FILE:LINE:COL.
+type Position = srcpos.Position
 
 // Error is one problem found while loading a runbook file. Load reports all of them at once,
 // joined with errors.Join, each printed as `FILE:LINE:COL: runbook "TITLE": message` (without the
