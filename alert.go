@@ -23,6 +23,12 @@ type Alert struct {
 	Group Group `json:"group"`
 	// ReceivedAt is when the webhook reached triaged: the start of the triage latency.
 	ReceivedAt time.Time `json:"receivedAt"`
+
+	// Service and Environment are what triage mapped the alert to — the service catalog's entry,
+	// else the alert's own labels — so that the severity rules see the same service the report
+	// names. They are decided by triage, not carried in the message.
+	Service     string `json:"-"`
+	Environment string `json:"-"`
 }
 
 // Group is the Alertmanager notification an alert arrived in.

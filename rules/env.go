@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"regexp"
 	"time"
 
@@ -30,9 +31,12 @@ type Env struct {
 	CommonLabels map[string]string `expr:"common_labels"`
 	Receiver     string            `expr:"receiver"`
 	GroupSize    int               `expr:"group_size"`
-	// Service is the first non-empty label of service, job and app, else "unknown".
+	// Service is the service triage mapped the alert to (the service catalog's entry, or
+	// "unknown" when a catalog does not know it); without a catalog, the first non-empty label of
+	// service, job and app, else "unknown".
 	Service string `expr:"service"`
-	// Environment is the env label, else the environment label, else "". It is not normalised:
+	// Environment is the mapped service's environment from the catalog, else the env label, else
+	// the environment label, else "". It is not normalised:
 	// rules say which spellings they mean (environment in ["prod", "production"]).
 	Environment string `expr:"environment"`
 	// Now is the evaluation time; Hour (0-23) and Weekday ("Monday".."Sunday") are taken in its
@@ -76,8 +80,8 @@ func newEnv(a *triaged.Alert, now time.Time) *Env {
 		CommonLabels: map[string]string(a.Group.CommonLabels),
 		Receiver:     a.Group.Receiver,
 		GroupSize:    a.Group.Size,
-		Service:      serviceOf(labels),
-		Environment:  firstLabel(labels, "env", "environment"),
+		Service:      cmp.Or(a.Service, serviceOf(labels)),
+		Environment:  cmp.Or(a.Environment, firstLabel(labels, "env", "environment")),
 		Now:          now,
 		Hour:         now.Hour(),
 		Weekday:      now.Weekday().String(),

@@ -225,3 +225,13 @@ func TestNilMaps(t *testing.T) {
 		t.Error("an alert without maps does not read as empty")
 	}
 }
+
+// The daemon maps alerts to catalog services before classifying; rules see that service.
+func TestEnvPrefersTheMappedService(t *testing.T) {
+	a := alert("X", "service", "checkout-api", "env", "prod")
+	a.Service, a.Environment = "checkout", "production"
+	env := newEnv(a, evalTime)
+	if env.Service != "checkout" || env.Environment != "production" {
+		t.Fatalf("service %q environment %q, want the mapped checkout/production", env.Service, env.Environment)
+	}
+}

@@ -112,19 +112,37 @@ type finding struct {
 // errDeadline is the cause given to enrichers cut off by the incident's deadline.
 var errDeadline = errors.New("triage deadline reached")
 
+// Resolution is the service an alert maps to.
+type Resolution struct {
+	// Service is the catalog's entry, nil when none matches; From says how it matched.
+	Service *catalog.Service
+	From    string
+	// Name and Environment are the service and environment triage works with: the catalog's,
+	// else the alert's labels, else "unknown" when a catalog exists but does not know the alert.
+	Name, Environment string
+	// Unknown is set when a catalog exists but no entry matches the alert.
+	Unknown bool
+}
+
+// Resolve maps the alert to its service in the catalog.
+func (e *Enrich) Resolve(a *triaged.Alert) Resolution { return resolve(a, e.o.Catalog) }
+
+func resolve(a *triaged.Alert, cat *catalog.Catalog) Resolution {
+	svc, how := cat.Lookup(a)
+	name, env := resolveService(a, svc, cat)
+	return Resolution{Service: svc, From: how, Name: name, Environment: env, Unknown: svc == nil && cat.Len() > 0}
+}
+
 // Enrich runs every enricher the incident's service calls for at once, at most MaxConcurrency at
 // a time, each under the incident's deadline. An enricher that fails, or is still running at the
 // deadline, yields a finding with its error; Enrich itself returns by the deadline whatever the
 // enrichers do, so a hanging one never holds the report or the worker.
-func (e *Enrich) Enrich(ctx context.Context, a *triaged.Alert, cls triaged.Classification) Enrichment {
+func (e *Enrich) Enrich(ctx context.Context, a *triaged.Alert, res Resolution, cls triaged.Classification) Enrichment {
 	ctx, cancel := context.WithTimeoutCause(ctx, e.o.Timeout, errDeadline)
 	defer cancel()
 
-	var enr Enrichment
-	svc, how := e.o.Catalog.Lookup(a)
-	service, environment := resolveService(a, svc, e.o.Catalog)
-	enr.Service, enr.ServiceFrom = svc, how
-	enr.ServiceUnknown = svc == nil && e.o.Catalog.Len() > 0
+	enr := Enrichment{Resolution: res}
+	svc, service, environment := res.Service, res.Name, res.Environment
 
 	type task struct {
 		kind, description string
@@ -226,7 +244,7 @@ func (e *Enrich) Enrich(ctx context.Context, a *triaged.Alert, cls triaged.Class
 			e.placeholder(&enr, f)
 		}
 	}
-	if enr.ServiceUnknown {
+	if enr.Unknown {
 		enr.Observations = append(enr.Observations, "No service of the catalog matches this alert: no owners, probes or log sources are known for it")
 	}
 	return enr

@@ -79,7 +79,8 @@ func TestEnrichersOverlap(t *testing.T) {
 		Registerer: prometheus.NewRegistry(),
 	})
 	start := time.Now()
-	enr := e.Enrich(context.Background(), checkoutAlert(), triaged.Classification{Severity: triaged.P2})
+	a := checkoutAlert()
+	enr := e.Enrich(context.Background(), a, e.Resolve(a), triaged.Classification{Severity: triaged.P2})
 	elapsed := time.Since(start)
 	if len(enr.Probes) != 3 {
 		t.Fatalf("%d probe results, want 3", len(enr.Probes))
@@ -143,7 +144,8 @@ func TestDeadlineBoundsSlowAndHangingEnrichers(t *testing.T) {
 		Registerer: reg,
 	})
 	start := time.Now()
-	enr := e.Enrich(context.Background(), checkoutAlert(), triaged.Classification{Severity: triaged.P1})
+	a := checkoutAlert()
+	enr := e.Enrich(context.Background(), a, e.Resolve(a), triaged.Classification{Severity: triaged.P1})
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Fatalf("Enrich returned after %v, far past its 700ms deadline", elapsed)
 	}
@@ -196,7 +198,7 @@ func TestEnrichFromTheCatalog(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := triage.NewEnrich(triage.EnrichOptions{Catalog: mustCatalog(t, tt.services...), Registerer: prometheus.NewRegistry()})
-			enr := e.Enrich(context.Background(), a, triaged.Classification{Severity: triaged.P2})
+			enr := e.Enrich(context.Background(), a, e.Resolve(a), triaged.Classification{Severity: triaged.P2})
 			rep := triage.BuildReport(a, triaged.Classification{Severity: triaged.P2}, enr, triaged.EventOpened, time.Now())
 			if rep.Service != tt.wantService {
 				t.Errorf("service %q (from %q), want %q", rep.Service, rep.ServiceFrom, tt.wantService)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/triaged/triaged"
-	"github.com/triaged/triaged/catalog"
 )
 
 // serviceLabels are tried in order to name the affected service until the service catalog
@@ -19,11 +18,7 @@ var serviceLabels = []string{"service", "job", "app"}
 // Enrichment is what triage gathered about an incident beyond the alert itself. A section that
 // was not collected is named in Pending, so the report can say so rather than stay silently empty.
 type Enrichment struct {
-	// Service is the catalog's entry for the alert, nil when there is none; ServiceFrom says how
-	// it was matched. ServiceUnknown is set when a catalog exists but no entry matches.
-	Service        *catalog.Service
-	ServiceFrom    string
-	ServiceUnknown bool
+	Resolution
 
 	Changes []triaged.Change
 	Probes  []triaged.Probe
@@ -86,7 +81,7 @@ func BuildReport(a *triaged.Alert, cls triaged.Classification, enr Enrichment, e
 	rep.ID = reportID(rep)
 	switch svc := enr.Service; {
 	case svc != nil:
-		rep.Service, rep.ServiceFrom = svc.Name, "the service catalog, "+enr.ServiceFrom
+		rep.Service, rep.ServiceFrom = svc.Name, "the service catalog, "+enr.From
 		if svc.Environment != "" {
 			rep.Environment = svc.Environment
 		}
@@ -95,7 +90,7 @@ func BuildReport(a *triaged.Alert, cls triaged.Classification, enr Enrichment, e
 		if rep.Team == "" {
 			rep.Team = svc.Team
 		}
-	case enr.ServiceUnknown:
+	case enr.Unknown:
 		rep.Service, rep.ServiceFrom = "unknown", "no service of the catalog matches; the alert's labels are under Alerts"
 	}
 	if rep.Team == "" {

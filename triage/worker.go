@@ -28,17 +28,21 @@ type Escalator interface {
 	Escalate(c triaged.Classification, a *triaged.Alert, enr Enrichment, now time.Time) triaged.Classification
 }
 
-// Enricher gathers what the report needs beyond the alert, under the deadline in ctx. It never
-// fails: what it could not collect is recorded in the Enrichment.
+// Enricher maps an alert to its service, then gathers what the report needs beyond the alert,
+// under the deadline in ctx. Enrich never fails: what it could not collect is recorded in the
+// Enrichment.
 type Enricher interface {
-	Enrich(ctx context.Context, a *triaged.Alert, cls triaged.Classification) Enrichment
+	Resolve(a *triaged.Alert) Resolution
+	Enrich(ctx context.Context, a *triaged.Alert, res Resolution, cls triaged.Classification) Enrichment
 }
 
 // notCollected is the enrichment when no enricher is configured.
 type notCollected struct{}
 
-func (notCollected) Enrich(context.Context, *triaged.Alert, triaged.Classification) Enrichment {
-	return Enrichment{Pending: []string{"recent_changes", "probes", "logs"}}
+func (notCollected) Resolve(a *triaged.Alert) Resolution { return resolve(a, nil) }
+
+func (notCollected) Enrich(_ context.Context, _ *triaged.Alert, res Resolution, _ triaged.Classification) Enrichment {
+	return Enrichment{Resolution: res, Pending: []string{"recent_changes", "probes", "logs"}}
 }
 
 // Options wires a Worker.
@@ -212,6 +216,8 @@ func (w *Worker) triage(ctx context.Context, a *triaged.Alert) error {
 	}
 	w.metrics.stage.WithLabelValues("incident").Observe(w.o.Now().Sub(t).Seconds())
 
+	res := w.o.Enricher.Resolve(a)
+	a.Service, a.Environment = res.Name, res.Environment
 	t = w.o.Now()
 	cls := w.o.Classifier.Classify(a, t)
 	w.metrics.stage.WithLabelValues("classify").Observe(w.o.Now().Sub(t).Seconds())
@@ -226,6 +232,7 @@ func (w *Worker) triage(ctx context.Context, a *triaged.Alert) error {
 
 	var enr Enrichment
 	if event == triaged.EventResolved {
+		enr.Resolution = res
 		// Nothing to investigate any more; a resolution keeps the severity it was reported
 		// with, and the rules that decided it, even if the rules changed since.
 		if prev != nil && prev.ID == a.IncidentID() {
@@ -233,7 +240,7 @@ func (w *Worker) triage(ctx context.Context, a *triaged.Alert) error {
 		}
 	} else {
 		t = w.o.Now()
-		enr = w.o.Enricher.Enrich(ctx, a, cls)
+		enr = w.o.Enricher.Enrich(ctx, a, res, cls)
 		w.metrics.stage.WithLabelValues("enrich").Observe(w.o.Now().Sub(t).Seconds())
 		if w.o.Escalator != nil {
 			t = w.o.Now()

@@ -33,6 +33,7 @@ type fixedClassifier struct {
 	severity atomic.Int64
 	calls    atomic.Int64
 	onCall   func(n int64)
+	service  atomic.Value // the mapped service of the last alert classified
 }
 
 func newClassifier(s triaged.Severity) *fixedClassifier {
@@ -43,6 +44,7 @@ func newClassifier(s triaged.Severity) *fixedClassifier {
 
 func (c *fixedClassifier) Classify(a *triaged.Alert, _ time.Time) triaged.Classification {
 	n := c.calls.Add(1)
+	c.service.Store(a.Service)
 	if c.onCall != nil {
 		c.onCall(n)
 	}
@@ -408,18 +410,26 @@ func (raiseToP1) Escalate(c triaged.Classification, _ *triaged.Alert, enr triage
 
 type failingProbe struct{ calls atomic.Int64 }
 
-func (f *failingProbe) Enrich(context.Context, *triaged.Alert, triaged.Classification) triage.Enrichment {
+func (f *failingProbe) Resolve(*triaged.Alert) triage.Resolution {
+	return triage.Resolution{Name: "checkout", Environment: "prod"}
+}
+
+func (f *failingProbe) Enrich(_ context.Context, _ *triaged.Alert, res triage.Resolution, _ triaged.Classification) triage.Enrichment {
 	f.calls.Add(1)
-	return triage.Enrichment{Probes: []triaged.Probe{{Name: "health", Kind: "http", OK: false, Error: "503"}}, Pending: []string{"logs"}}
+	return triage.Enrichment{Resolution: res, Probes: []triaged.Probe{{Name: "health", Kind: "http", OK: false, Error: "503"}}, Pending: []string{"logs"}}
 }
 
 func TestEscalationRaisesAndResendsStayDuplicates(t *testing.T) {
 	e := newEnv(t)
 	enricher := &failingProbe{}
-	e.startWorkerWith(t, triage.Options{Classifier: newClassifier(triaged.P3), Escalator: raiseToP1{}, Enricher: enricher}, 2)
+	cls := newClassifier(triaged.P3)
+	e.startWorkerWith(t, triage.Options{Classifier: cls, Escalator: raiseToP1{}, Enricher: enricher}, 2)
 	e.publish(t, "firing-1-alert.json")
 	reps := e.reports(t, 1)
 	r := reps[0]
+	if got := cls.service.Load(); got != "checkout" {
+		t.Errorf("the rules saw service %v, want the mapped checkout", got)
+	}
 	if r.Severity != triaged.P1 || len(r.Decisions) != 2 || r.Decisions[1].Stage != "escalate" || len(r.Probes) != 1 {
 		t.Fatalf("report %s with decisions %+v and probes %+v; want P1 raised by escalation", r.Severity, r.Decisions, r.Probes)
 	}
