@@ -140,6 +140,12 @@ send:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The sinks read the reports stream on their own consumers: say whether they kept up.
+	sendEnd := time.Now()
+	for delivered(a) < total && time.Since(sendEnd) < 60*time.Second {
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Printf("sinks delivered %d reports, the last %s after sending stopped\n", delivered(a), time.Since(sendEnd).Round(time.Millisecond))
 	cancel()
 	if err := <-runErr; err != nil {
 		return err
@@ -179,4 +185,26 @@ func webhook(seq *atomic.Int64, n int) ([]byte, []string) {
 	}
 	b.WriteString(`],"groupLabels":{"alertname":"LoadTest"},"commonLabels":{"alertname":"LoadTest","service":"checkout","env":"prod","severity":"critical"},"commonAnnotations":{},"externalURL":"http://alertmanager:9093","version":"4","groupKey":"{}:{alertname=\"LoadTest\"}","truncatedAlerts":0}`)
 	return b.Bytes(), fps
+}
+
+// delivered counts successful deliveries to the sinks, from the daemon's own metrics.
+func delivered(a *app.App) int {
+	mfs, err := a.Registry().Gather()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, mf := range mfs {
+		if mf.GetName() != "triaged_notifications_total" {
+			continue
+		}
+		for _, m := range mf.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "result" && l.GetValue() == "success" {
+					n += int(m.GetCounter().GetValue())
+				}
+			}
+		}
+	}
+	return n
 }
