@@ -5,12 +5,15 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -159,8 +162,8 @@ func Load(data []byte, filename string) (*Config, error) {
 		return nil, yamlError(filename, err)
 	}
 	if len(root.Content) == 0 { // an empty file is the defaults
-		if err := c.validate(positions{file: filename}); err != nil {
-			return nil, err
+		if errs := c.validate(positions{file: filename}); len(errs) > 0 {
+			return nil, errors.Join(errs...)
 		}
 		return c, nil
 	}
@@ -170,18 +173,42 @@ func Load(data []byte, filename string) (*Config, error) {
 	if err := root.Content[0].Decode(c); err != nil {
 		var ve *valueError
 		if errors.As(err, &ve) {
-			return nil, errors.Join(append(errs, fmt.Errorf("%s: %s", pos.atNode(ve.node), ve.msg))...)
+			return nil, joinInFileOrder(append(errs, &located{line: ve.node.Line, col: ve.node.Column, text: pos.atNode(ve.node) + ": " + ve.msg}))
 		}
-		return nil, errors.Join(append(errs, yamlError(filename, err))...)
+		return nil, joinInFileOrder(append(errs, yamlError(filename, err)))
 	}
 	c.resolvePaths()
-	if err := c.validate(pos); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, c.validate(pos)...)
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, joinInFileOrder(errs)
 	}
 	return c, nil
+}
+
+// located is a config problem with its place in the file, so problems can be listed in the
+// order a reader meets them.
+type located struct {
+	line, col int
+	text      string
+}
+
+func (e *located) Error() string { return e.text }
+
+// joinInFileOrder joins errs sorted by line and column; errors without a place go last.
+func joinInFileOrder(errs []error) error {
+	key := func(err error) (int, int) {
+		var l *located
+		if errors.As(err, &l) && l.line > 0 {
+			return l.line, l.col
+		}
+		return math.MaxInt, 0
+	}
+	slices.SortStableFunc(errs, func(a, b error) int {
+		al, ac := key(a)
+		bl, bc := key(b)
+		return cmp.Or(cmp.Compare(al, bl), cmp.Compare(ac, bc))
+	})
+	return errors.Join(errs...)
 }
 
 // positions maps a key path ("triage.workers", "sinks[1].type") to its YAML node.
@@ -193,12 +220,20 @@ type positions struct {
 // at gives "FILE:LINE:COL: path" for a key path; a key that is absent (a required key left
 // out) is placed at the nearest enclosing key that is present.
 func (p positions) at(path string) string {
-	for try := path; try != ""; try = parentPath(try) {
-		if n, ok := p.nodes[try]; ok {
-			return fmt.Sprintf("%s:%d:%d: %s", p.file, n.Line, n.Column, path)
-		}
+	if n := p.node(path); n != nil {
+		return fmt.Sprintf("%s:%d:%d: %s", p.file, n.Line, n.Column, path)
 	}
 	return fmt.Sprintf("%s: %s", p.file, path)
+}
+
+// node is the node of path, or of the nearest enclosing key that is present.
+func (p positions) node(path string) *yaml.Node {
+	for try := path; try != ""; try = parentPath(try) {
+		if n, ok := p.nodes[try]; ok {
+			return n
+		}
+	}
+	return nil
 }
 
 // atNode finds the key path of a node, for errors raised while decoding it.
@@ -219,7 +254,11 @@ func parentPath(path string) string {
 }
 
 func (p positions) errorf(path, format string, args ...any) error {
-	return fmt.Errorf("%s: %s", p.at(path), fmt.Sprintf(format, args...))
+	e := &located{text: p.at(path) + ": " + fmt.Sprintf(format, args...)}
+	if n := p.node(path); n != nil {
+		e.line, e.col = n.Line, n.Column
+	}
+	return e
 }
 
 // checkKeys walks the YAML mapping against the struct's yaml tags, so an unknown or misspelt key
@@ -248,7 +287,7 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, pos positions) []error
 			pos.nodes[p] = v
 			ft, ok := known[k.Value]
 			if !ok {
-				errs = append(errs, fmt.Errorf("%s:%d:%d: %s: unknown key (known keys: %s)", pos.file, k.Line, k.Column, p, strings.Join(sortedKeys(known), ", ")))
+				errs = append(errs, &located{line: k.Line, col: k.Column, text: fmt.Sprintf("%s:%d:%d: %s: unknown key (known keys: %s)", pos.file, k.Line, k.Column, p, strings.Join(sortedKeys(known), ", "))})
 				continue
 			}
 			errs = append(errs, checkKeys(v, ft, p, pos)...)
@@ -286,7 +325,7 @@ func yamlError(file string, err error) error {
 
 var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
-func (c *Config) validate(pos positions) error {
+func (c *Config) validate(pos positions) []error {
 	var errs []error
 	bad := func(path, format string, args ...any) { errs = append(errs, pos.errorf(path, format, args...)) }
 
@@ -392,7 +431,7 @@ func (c *Config) validate(pos positions) error {
 			bad(p+".type", "unknown sink type %q (known: %s)", s.Type, strings.Join(SinkTypes, ", "))
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // resolvePaths makes relative paths relative to the config file, as Prometheus does.

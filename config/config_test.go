@@ -2,6 +2,8 @@ package config_test
 
 import (
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +89,15 @@ func TestBadFilesNameTheKeyAndPosition(t *testing.T) {
 				if !strings.Contains(msg, w) {
 					t.Errorf("error lacks %q:\n%s", w, msg)
 				}
+			}
+			// Problems are listed in the order a reader meets them in the file.
+			last := 0
+			for _, m := range regexp.MustCompile(`(?m)^\s*testdata/[^:]+:(\d+):`).FindAllStringSubmatch(msg, -1) {
+				line, _ := strconv.Atoi(m[1])
+				if line < last {
+					t.Errorf("line %d listed after line %d:\n%s", line, last, msg)
+				}
+				last = line
 			}
 		})
 	}
