@@ -110,7 +110,13 @@ func BuildReport(a *triaged.Alert, cls triaged.Classification, enr Enrichment, e
 		}
 	}
 	if rb := runbookFromAlert(a, cls); rb != nil {
-		rep.Runbook = rb // the rule's or the alert's own runbook beats a library match
+		// The rule's or the alert's own runbook is the most specific one: link it, and still
+		// carry the first steps of the library runbook that matched.
+		if lib := enr.Runbook; lib != nil {
+			rb.Path, rb.Steps, rb.SeverityHint = lib.Path, lib.Steps, lib.SeverityHint
+			rb.Why = append([]string{fmt.Sprintf("first steps from the library runbook %q", lib.Title)}, lib.Why...)
+		}
+		rep.Runbook = rb
 	}
 	if rep.Runbook == nil && !slices.Contains(rep.Pending, "runbook") {
 		rep.Pending = append(rep.Pending, "runbook")

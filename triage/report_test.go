@@ -89,3 +89,17 @@ func TestReportLinksRefuseUntrustedSchemes(t *testing.T) {
 		t.Errorf("runbook not marked pending: %v", rep.Pending)
 	}
 }
+
+func TestAlertRunbookKeepsLibrarySteps(t *testing.T) {
+	a := syntheticAlert(2)
+	a.Annotations["runbook_url"] = "https://runbooks.example.com/synthetic"
+	lib := &triaged.Runbook{Title: "Service Down", Path: "runbooks/library/service-down.md", Steps: []string{"Check it runs", "Read its logs"}}
+	rep := triage.BuildReport(&a, triaged.Classification{Severity: triaged.P2}, triage.Enrichment{Runbook: lib}, triaged.EventOpened, time.Now())
+	rb := rep.Runbook
+	if rb == nil || rb.URL != "https://runbooks.example.com/synthetic" || len(rb.Steps) != 2 || rb.Path != lib.Path {
+		t.Fatalf("runbook %+v: want the alert's URL with the library's steps", rb)
+	}
+	if len(rb.Why) == 0 || !strings.Contains(rb.Why[0], `library runbook "Service Down"`) {
+		t.Errorf("why %v does not say where the steps come from", rb.Why)
+	}
+}
