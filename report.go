@@ -70,13 +70,16 @@ type Report struct {
 	GroupKey        string        `json:"group_key,omitempty"`
 	TruncatedAlerts uint64        `json:"truncated_alerts"`
 
-	RecentChanges []Change  `json:"recent_changes"`
-	Probes        []Probe   `json:"probes"`
-	Logs          []LogTail `json:"logs"`
-	Runbook       *Runbook  `json:"runbook"`
-	Observations  []string  `json:"observations"`
-	Links         Links     `json:"links"`
-	Pending       []string  `json:"pending,omitempty"`
+	RecentChanges []Change `json:"recent_changes"`
+	// RecentChangesSummary states what the deploy lookup found in words, including that it found
+	// nothing: "no deploys of checkout or its dependencies in the 2h before the alert".
+	RecentChangesSummary string    `json:"recent_changes_summary,omitempty"`
+	Probes               []Probe   `json:"probes"`
+	Logs                 []LogTail `json:"logs"`
+	Runbook              *Runbook  `json:"runbook"`
+	Observations         []string  `json:"observations"`
+	Links                Links     `json:"links"`
+	Pending              []string  `json:"pending,omitempty"`
 	// PendingWhy says, per pending section, why it was not collected.
 	PendingWhy map[string]string `json:"pending_why,omitempty"`
 }

@@ -152,7 +152,9 @@ func TestWebhookToReportEndToEnd(t *testing.T) {
 	r := start(t, app.Options{})
 	r.postFile(t, "firing-3-alerts.json")
 	out := r.waitReports(t, 3)
-	for _, want := range []string{"127.0.0.1:19991", "127.0.0.1:19992", "127.0.0.1:19993", "**Status**: INVESTIGATING", "payments-api"} {
+	for _, want := range []string{"127.0.0.1:19991", "127.0.0.1:19992", "127.0.0.1:19993", "**Status**: INVESTIGATING", "payments-api",
+		"no deploys of payments-api to staging in the 2h before the alert", // negative evidence is a finding
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("reports lack %q", want)
 		}

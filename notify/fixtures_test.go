@@ -61,7 +61,8 @@ func openedP1() *triaged.Report {
 			StartsAt:     t0,
 			GeneratorURL: "http://prometheus.example.com:9090/graph?g0.expr=up%7Bjob%3D%22checkout%22%7D+%3D%3D+0",
 		}},
-		GroupKey: `{}:{alertname="CheckoutDown"}`,
+		GroupKey:             `{}:{alertname="CheckoutDown"}`,
+		RecentChangesSummary: "2 deploys of checkout and its dependencies (payments-gateway) to production in the 2h before the alert: 1 suspect (within 30m)",
 		RecentChanges: []triaged.Change{
 			{Service: "checkout", Environment: "production", Version: "v2.14.0", Commit: "9c1e2d4",
 				Author: "alice", URL: "https://ci.example.com/checkout/builds/812",
@@ -173,11 +174,12 @@ func resolvedP2() *triaged.Report {
 			StartsAt:    t0,
 			EndsAt:      &end,
 		}},
-		RecentChanges: []triaged.Change{},
-		Probes:        []triaged.Probe{},
-		Logs:          []triaged.LogTail{},
-		Observations:  []string{"Alert OrdersErrorRateHigh fired for 42m"},
-		Links:         triaged.Links{Alertmanager: "http://alertmanager.example.com:9093"},
+		RecentChanges:        []triaged.Change{},
+		RecentChangesSummary: "no deploys of fulfilment or its dependencies (postgres) to production in the 2h before the alert",
+		Probes:               []triaged.Probe{},
+		Logs:                 []triaged.LogTail{},
+		Observations:         []string{"Alert OrdersErrorRateHigh fired for 42m"},
+		Links:                triaged.Links{Alertmanager: "http://alertmanager.example.com:9093"},
 	}
 }
 

@@ -227,8 +227,7 @@ func (e *Enrich) Enrich(ctx context.Context, a *triaged.Alert, res Resolution, c
 		}
 		switch {
 		case f.changes != nil:
-			enr.Changes = f.changes.Changes
-			enr.Observations = append(enr.Observations, "Recent changes: "+f.changes.Summary)
+			enr.Changes, enr.ChangesSummary = f.changes.Changes, f.changes.Summary
 		case f.probe != nil:
 			enr.Probes = append(enr.Probes, *f.probe)
 		case f.logs != nil:

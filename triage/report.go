@@ -20,10 +20,11 @@ var serviceLabels = []string{"service", "job", "app"}
 type Enrichment struct {
 	Resolution
 
-	Changes []triaged.Change
-	Probes  []triaged.Probe
-	Logs    []triaged.LogTail
-	Runbook *triaged.Runbook
+	Changes        []triaged.Change
+	ChangesSummary string
+	Probes         []triaged.Probe
+	Logs           []triaged.LogTail
+	Runbook        *triaged.Runbook
 	// Observations are findings in words, e.g. the negative evidence "no deploys in the last 2h".
 	Observations []string
 	Pending      []string
@@ -45,38 +46,39 @@ func (e *Enrichment) pend(section, why string) {
 func BuildReport(a *triaged.Alert, cls triaged.Classification, enr Enrichment, event triaged.Event, now time.Time) *triaged.Report {
 	service, from := affectedService(a)
 	rep := &triaged.Report{
-		SchemaVersion:   triaged.ReportSchemaVersion,
-		IncidentID:      a.IncidentID(),
-		Event:           event,
-		Severity:        cls.Severity,
-		SeverityName:    cls.Severity.Name(),
-		ResponseTime:    cls.Severity.ResponseTimeText(),
-		Status:          triaged.ReportInvestigating,
-		AlertName:       a.Name(),
-		Service:         service,
-		ServiceFrom:     from,
-		Environment:     firstLabel(a, "env", "environment"),
-		Team:            cls.Team,
-		Summary:         summary(a),
-		Description:     a.Annotations["description"],
-		UserImpact:      cls.UserImpact,
-		Impact:          cls.Impact,
-		StartedAt:       a.StartsAt.UTC(),
-		ReceivedAt:      a.ReceivedAt.UTC(),
-		TriagedAt:       now.UTC(),
-		Rule:            cls.Rule,
-		RuleSetVersion:  cls.RuleSetVersion,
-		Decisions:       cls.Decisions,
-		Alerts:          []triaged.ReportAlert{reportAlert(a)},
-		GroupKey:        a.Group.Key,
-		TruncatedAlerts: a.Group.TruncatedAlerts,
-		RecentChanges:   nonNil(enr.Changes),
-		Probes:          nonNil(enr.Probes),
-		Logs:            nonNil(enr.Logs),
-		Runbook:         enr.Runbook,
-		Links:           links(a),
-		Pending:         append([]string(nil), enr.Pending...),
-		PendingWhy:      enr.PendingWhy,
+		SchemaVersion:        triaged.ReportSchemaVersion,
+		IncidentID:           a.IncidentID(),
+		Event:                event,
+		Severity:             cls.Severity,
+		SeverityName:         cls.Severity.Name(),
+		ResponseTime:         cls.Severity.ResponseTimeText(),
+		Status:               triaged.ReportInvestigating,
+		AlertName:            a.Name(),
+		Service:              service,
+		ServiceFrom:          from,
+		Environment:          firstLabel(a, "env", "environment"),
+		Team:                 cls.Team,
+		Summary:              summary(a),
+		Description:          a.Annotations["description"],
+		UserImpact:           cls.UserImpact,
+		Impact:               cls.Impact,
+		StartedAt:            a.StartsAt.UTC(),
+		ReceivedAt:           a.ReceivedAt.UTC(),
+		TriagedAt:            now.UTC(),
+		Rule:                 cls.Rule,
+		RuleSetVersion:       cls.RuleSetVersion,
+		Decisions:            cls.Decisions,
+		Alerts:               []triaged.ReportAlert{reportAlert(a)},
+		GroupKey:             a.Group.Key,
+		TruncatedAlerts:      a.Group.TruncatedAlerts,
+		RecentChanges:        nonNil(enr.Changes),
+		RecentChangesSummary: enr.ChangesSummary,
+		Probes:               nonNil(enr.Probes),
+		Logs:                 nonNil(enr.Logs),
+		Runbook:              enr.Runbook,
+		Links:                links(a),
+		Pending:              append([]string(nil), enr.Pending...),
+		PendingWhy:           enr.PendingWhy,
 	}
 	rep.ID = reportID(rep)
 	switch svc := enr.Service; {
