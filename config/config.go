@@ -21,8 +21,12 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/triaged/triaged/catalog"
+	"github.com/triaged/triaged/internal/confval"
 	"github.com/triaged/triaged/redact"
 )
+
+// Duration is a Prometheus-style duration ("30s", "5m", "7d").
+type Duration = confval.Duration
 
 // Config is the daemon's configuration file.
 type Config struct {
@@ -171,9 +175,12 @@ func Load(data []byte, filename string) (*Config, error) {
 	// Unknown keys do not stop decoding, so one pass reports them and the invalid values too.
 	errs := checkKeys(root.Content[0], reflect.TypeOf(*c), "", pos)
 	if err := root.Content[0].Decode(c); err != nil {
-		var ve *valueError
+		var ve *confval.ValueError
 		if errors.As(err, &ve) {
-			return nil, joinInFileOrder(append(errs, &located{line: ve.node.Line, col: ve.node.Column, text: pos.atNode(ve.node) + ": " + ve.msg}))
+			if len(errs) > 0 {
+				return nil, joinInFileOrder(errs) // checkKeys has reported every bad value already
+			}
+			return nil, joinInFileOrder(append(errs, &located{line: ve.Node.Line, col: ve.Node.Column, text: pos.atNode(ve.Node) + ": " + ve.Msg}))
 		}
 		return nil, joinInFileOrder(append(errs, yamlError(filename, err)))
 	}
@@ -267,6 +274,14 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, pos positions) []error
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if t == durationType {
+		// Checked here rather than left to decoding, which stops at the first bad value.
+		var d Duration
+		if err := d.UnmarshalYAML(n); err != nil {
+			return []error{&located{line: n.Line, col: n.Column, text: pos.at(path) + ": " + err.Error()}}
+		}
+		return nil
+	}
 	switch {
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		known := map[string]reflect.Type{}
@@ -322,6 +337,8 @@ func yamlError(file string, err error) error {
 	msg = yamlLine.ReplaceAllString(msg, file+":$1: ")
 	return errors.New(strings.TrimSpace(msg))
 }
+
+var durationType = reflect.TypeOf(Duration(0))
 
 var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 

@@ -72,7 +72,10 @@ func TestBadFilesNameTheKeyAndPosition(t *testing.T) {
 			`testdata/bad-values.bad.yml:28:16: services[0].probes[0].http.url: is a template ("http://{{ .Labels.instance }}/") but no allow pattern is given`,
 			`testdata/bad-values.bad.yml:22:20: services[0].dependencies[0]: a service cannot depend on itself`,
 		}},
-		{"bad-duration.bad.yml", []string{`testdata/bad-duration.bad.yml:2:13: triage.ack_wait: "soon" is not a duration`}},
+		{"bad-duration.bad.yml", []string{
+			`testdata/bad-duration.bad.yml:2:13: triage.ack_wait: "soon" is not a duration`,
+			`testdata/bad-duration.bad.yml:7:44: services[0].probes[0].tcp.timeout: "soonish" is not a duration`,
+		}},
 		{"not-a-map.bad.yml", []string{`testdata/not-a-map.bad.yml:1: cannot unmarshal !!seq into config.Config`}},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/confval"
 )
 
 func run(t *testing.T, m CommandSpec, labels map[string]string) triaged.LogTail {
@@ -97,7 +98,7 @@ func TestCommandTimeoutKillsProcessGroup(t *testing.T) {
 	start := time.Now()
 	got := run(t, CommandSpec{
 		Argv:    []string{"/bin/sh", "-c", "/bin/sleep 60 & echo child $!; echo error before the hang; wait"},
-		Timeout: 300 * time.Millisecond,
+		Timeout: confval.Duration(300 * time.Millisecond),
 		Filter:  ".",
 	}, nil)
 	elapsed := time.Since(start)
@@ -134,7 +135,7 @@ func alive(pid int) bool {
 }
 
 func TestCommandEndlessOutputIsBounded(t *testing.T) {
-	got := run(t, CommandSpec{Argv: []string{"/usr/bin/yes", "error"}, Timeout: 200 * time.Millisecond, Lines: 5}, nil)
+	got := run(t, CommandSpec{Argv: []string{"/usr/bin/yes", "error"}, Timeout: confval.Duration(200 * time.Millisecond), Lines: 5}, nil)
 	if !strings.HasPrefix(got.Error, "timed out") || !got.Truncated || !equal(got.Lines, []string{"error", "error", "error", "error", "error"}) {
 		t.Errorf("got %+v", got)
 	}
@@ -143,7 +144,7 @@ func TestCommandEndlessOutputIsBounded(t *testing.T) {
 func TestCommandParentDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeoutCause(context.Background(), 200*time.Millisecond, fmt.Errorf("triage deadline"))
 	defer cancel()
-	c := mustCompile(t, Spec{Command: &CommandSpec{Argv: []string{"/bin/sleep", "60"}, Timeout: time.Minute}})
+	c := mustCompile(t, Spec{Command: &CommandSpec{Argv: []string{"/bin/sleep", "60"}, Timeout: confval.Duration(time.Minute)}})
 	start := time.Now()
 	got := Tail(ctx, c, nil, nil)
 	if got.Error != "triage deadline" || time.Since(start) > 3*time.Second {

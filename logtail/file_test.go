@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/confval"
 	"github.com/triaged/triaged/internal/target"
 	"github.com/triaged/triaged/redact"
 )
@@ -73,7 +74,7 @@ func TestCompileErrors(t *testing.T) {
 		{"env name", Spec{Command: &CommandSpec{Argv: []string{"env"}, Env: map[string]string{"A-B": "x", "OK": "y"}}}, []string{`command.env: "A-B" is not a valid variable name`}},
 		{"env value", Spec{Command: &CommandSpec{Argv: []string{"env"}, Env: map[string]string{"A": "x\x00y"}}}, []string{"command.env.A: value contains NUL"}},
 		{"dir", Spec{Command: &CommandSpec{Argv: []string{"env"}, Dir: "tmp"}}, []string{`command.dir: "tmp" is not an absolute path`}},
-		{"timeout", Spec{Command: &CommandSpec{Argv: []string{"env"}, Timeout: -time.Second}}, []string{"command.timeout: must not be negative, got -1s"}},
+		{"timeout", Spec{Command: &CommandSpec{Argv: []string{"env"}, Timeout: confval.Duration(-time.Second)}}, []string{"command.timeout: must not be negative, got -1s"}},
 		{"max output", Spec{Command: &CommandSpec{Argv: []string{"env"}, MaxOutputBytes: 1}}, []string{"command.max_output_bytes: 1 is out of range"}},
 		{"command lines", Spec{Command: &CommandSpec{Argv: []string{"env"}, Lines: -1}}, []string{"command.lines: -1 is out of range"}},
 	}

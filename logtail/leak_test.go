@@ -6,13 +6,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/triaged/triaged/internal/confval"
 )
 
 // TestNoGoroutineLeak: timed-out and finished commands leave no goroutine behind (exec's output
 // copiers, the context watcher).
 func TestNoGoroutineLeak(t *testing.T) {
 	before := runtime.NumGoroutine()
-	hang := mustCompile(t, Spec{Command: &CommandSpec{Argv: []string{"/bin/sleep", "60"}, Timeout: 100 * time.Millisecond}})
+	hang := mustCompile(t, Spec{Command: &CommandSpec{Argv: []string{"/bin/sleep", "60"}, Timeout: confval.Duration(100 * time.Millisecond)}})
 	quick := mustCompile(t, Spec{Command: &CommandSpec{Argv: []string{"/bin/echo", "error"}}})
 	var wg sync.WaitGroup
 	for range 10 {

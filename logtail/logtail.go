@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/confval"
 	"github.com/triaged/triaged/internal/target"
 	"github.com/triaged/triaged/redact"
 )
@@ -70,7 +71,7 @@ type CommandSpec struct {
 	// Dir is the working directory; default the daemon's.
 	Dir string `yaml:"dir,omitempty"`
 	// Timeout kills the program and its process group; default 5s.
-	Timeout time.Duration `yaml:"timeout,omitempty"`
+	Timeout confval.Duration `yaml:"timeout,omitempty"`
 	// MaxOutputBytes is how much of stdout and stderr (interleaved) is kept: the last bytes,
 	// since logs end with the newest lines; default 64 KiB.
 	MaxOutputBytes int    `yaml:"max_output_bytes,omitempty"`
@@ -181,7 +182,7 @@ func compileCommon(kind string, lines, maxBytes int, pattern string, bad func(st
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func compileCommand(m *CommandSpec, bad func(string, string, ...any)) *compiledCommand {
-	c := &compiledCommand{timeout: m.Timeout, maxOutput: m.MaxOutputBytes, dir: m.Dir}
+	c := &compiledCommand{timeout: m.Timeout.Std(), maxOutput: m.MaxOutputBytes, dir: m.Dir}
 	switch {
 	case m.Timeout == 0:
 		c.timeout = DefaultTimeout

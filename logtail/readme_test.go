@@ -41,7 +41,7 @@ func TestREADMEExample(t *testing.T) {
 		return
 	}
 	k := doc.Logs[2].Command
-	if k.Timeout != 10*time.Second || k.Env["KUBECONFIG"] == "" || len(k.Argv) != 6 {
+	if k.Timeout.Std() != 10*time.Second || k.Env["KUBECONFIG"] == "" || len(k.Argv) != 6 {
 		t.Errorf("decoded %+v", k)
 	}
 	if compiled[0].lines != 50 || compiled[0].file.scanBytes != 4<<20 || compiled[1].filter.String() != "." {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/triaged/triaged/internal/confval"
 )
 
 // TestNoGoroutineLeak: probes that time out or succeed leave no connection or goroutine behind
@@ -23,7 +25,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	})
 	defer close(release)
 	before := runtime.NumGoroutine()
-	hang := mustCompile(t, Spec{HTTP: &HTTPSpec{URL: s.URL + "/hang", Timeout: 100 * time.Millisecond}})
+	hang := mustCompile(t, Spec{HTTP: &HTTPSpec{URL: s.URL + "/hang", Timeout: confval.Duration(100 * time.Millisecond)}})
 	ok := mustCompile(t, Spec{HTTP: &HTTPSpec{URL: s.URL + "/ok"}})
 	var wg sync.WaitGroup
 	for range 10 {

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/confval"
 	"github.com/triaged/triaged/internal/target"
 	"github.com/triaged/triaged/redact"
 )
@@ -55,7 +56,7 @@ type HTTPSpec struct {
 	// BodyRegexp, when set, must match the first 64 KiB of the body.
 	BodyRegexp string `yaml:"body_regexp,omitempty"`
 	// Timeout bounds the whole probe, redirects and body included; default 5s.
-	Timeout time.Duration `yaml:"timeout,omitempty"`
+	Timeout confval.Duration `yaml:"timeout,omitempty"`
 	// InsecureSkipVerify accepts any TLS certificate. Verification is on by default.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify,omitempty"`
 }
@@ -65,8 +66,8 @@ type TCPSpec struct {
 	// Address is host:port, or a template over alert labels, which needs Allow.
 	Address string `yaml:"address"`
 	// Allow is the pattern the filled address must match whole; required when Address is a template.
-	Allow   string        `yaml:"allow,omitempty"`
-	Timeout time.Duration `yaml:"timeout,omitempty"`
+	Allow   string           `yaml:"allow,omitempty"`
+	Timeout confval.Duration `yaml:"timeout,omitempty"`
 }
 
 // FieldError is a problem at one field of a Spec; Field is relative to the spec ("http.url").
@@ -141,7 +142,7 @@ func Compile(s Spec) (*Compiled, error) {
 }
 
 func compileHTTP(s HTTPSpec, bad func(field, format string, args ...any)) *compiledHTTP {
-	c := &compiledHTTP{timeout: orDefault(s.Timeout, DefaultTimeout, "http.timeout", bad), insecure: s.InsecureSkipVerify}
+	c := &compiledHTTP{timeout: orDefault(s.Timeout.Std(), DefaultTimeout, "http.timeout", bad), insecure: s.InsecureSkipVerify}
 	c.url = compileTarget("http.url", "http.allow", s.URL, s.Allow, bad)
 	if c.url != nil && !c.url.IsTemplate() {
 		if err := checkURL(s.URL); err != nil {
@@ -189,7 +190,7 @@ func compileHTTP(s HTTPSpec, bad func(field, format string, args ...any)) *compi
 }
 
 func compileTCP(s TCPSpec, bad func(field, format string, args ...any)) *compiledTCP {
-	c := &compiledTCP{timeout: orDefault(s.Timeout, DefaultTimeout, "tcp.timeout", bad)}
+	c := &compiledTCP{timeout: orDefault(s.Timeout.Std(), DefaultTimeout, "tcp.timeout", bad)}
 	c.address = compileTarget("tcp.address", "tcp.allow", s.Address, s.Allow, bad)
 	if c.address != nil && !c.address.IsTemplate() {
 		if err := checkAddress(s.Address); err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/confval"
 	"github.com/triaged/triaged/internal/target"
 	"github.com/triaged/triaged/redact"
 )
@@ -54,7 +55,7 @@ func TestCompileErrors(t *testing.T) {
 		{"method", Spec{HTTP: &HTTPSpec{URL: "http://a/", Method: "DELETE"}}, []string{`http.method: "DELETE" is not allowed`}},
 		{"status", Spec{HTTP: &HTTPSpec{URL: "http://a/", ExpectStatus: []int{200, 42}}}, []string{"http.expect_status[1]: 42 is not an HTTP status code"}},
 		{"body regexp", Spec{HTTP: &HTTPSpec{URL: "http://a/", BodyRegexp: "[a"}}, []string{`http.body_regexp: invalid pattern "[a"`}},
-		{"timeout", Spec{HTTP: &HTTPSpec{URL: "http://a/", Timeout: -time.Second}}, []string{"http.timeout: must not be negative, got -1s"}},
+		{"timeout", Spec{HTTP: &HTTPSpec{URL: "http://a/", Timeout: confval.Duration(-time.Second)}}, []string{"http.timeout: must not be negative, got -1s"}},
 		{"header name", Spec{HTTP: &HTTPSpec{URL: "http://a/", Headers: map[string]string{"Bad Name": "x"}}}, []string{`http.headers: "Bad Name" is not a valid header name`}},
 		{"header value", Spec{HTTP: &HTTPSpec{URL: "http://a/", Headers: map[string]string{"X-A": "a\r\nX-B: b"}}}, []string{"http.headers.X-A: value contains a line break"}},
 		{"tcp no port", Spec{TCP: &TCPSpec{Address: "db"}}, []string{`tcp.address: "db" is not host:port`}},
@@ -261,7 +262,7 @@ func TestHTTPHangingServerTimesOut(t *testing.T) {
 			ctx, cancel := context.WithTimeoutCause(context.Background(), c.parent, errors.New("triage deadline"))
 			defer cancel()
 			start := time.Now()
-			p := Run(ctx, mustCompile(t, Spec{HTTP: &HTTPSpec{URL: s.URL + "/hang", Timeout: c.timeout}}), nil, nil)
+			p := Run(ctx, mustCompile(t, Spec{HTTP: &HTTPSpec{URL: s.URL + "/hang", Timeout: confval.Duration(c.timeout)}}), nil, nil)
 			elapsed := time.Since(start)
 			if p.OK || !strings.Contains(p.Error, c.err) {
 				t.Errorf("got %+v, want an error containing %q", p, c.err)

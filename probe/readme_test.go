@@ -2,12 +2,16 @@ package probe
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/triaged/triaged/internal/confval"
 )
 
 // readmeYAML returns the first yaml block of README.md, so the documented example is tested.
@@ -42,7 +46,7 @@ func TestREADMEExample(t *testing.T) {
 		}
 	}
 	h := doc.Probes[0].HTTP
-	if h.Timeout != 3*time.Second || len(h.ExpectStatus) != 2 || h.Headers["Host"] != "checkout.example.com" {
+	if h.Timeout.Std() != 3*time.Second || len(h.ExpectStatus) != 2 || h.Headers["Host"] != "checkout.example.com" {
 		t.Errorf("decoded %+v", h)
 	}
 	c, _ := Compile(doc.Probes[3])
@@ -58,7 +62,8 @@ func TestREADMEExample(t *testing.T) {
 func TestYAMLBadDuration(t *testing.T) {
 	var s Spec
 	err := yaml.Unmarshal([]byte("name: x\ntcp:\n  address: a:1\n  timeout: 5 seconds\n"), &s)
-	if err == nil || !regexp.MustCompile(`line 4: cannot unmarshal .*5 seconds.* into time.Duration`).MatchString(err.Error()) {
-		t.Errorf("err = %v", err)
+	var ve *confval.ValueError
+	if !errors.As(err, &ve) || ve.Node.Line != 4 || ve.Node.Column != 12 || !strings.Contains(ve.Msg, `"5 seconds" is not a duration`) {
+		t.Errorf("err = %v: want a value error at 4:12 naming the bad duration", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/catalog"
 	"github.com/triaged/triaged/deploy"
+	"github.com/triaged/triaged/internal/confval"
 	"github.com/triaged/triaged/internal/metrictest"
 	"github.com/triaged/triaged/logtail"
 	"github.com/triaged/triaged/probe"
@@ -71,7 +72,7 @@ func TestEnrichersOverlap(t *testing.T) {
 	for _, name := range []string{"a", "b", "c"} {
 		srv := httptest.NewServer(sp.handler(time.Second))
 		t.Cleanup(srv.Close)
-		specs = append(specs, probe.Spec{Name: name, HTTP: &probe.HTTPSpec{URL: srv.URL, Timeout: 5 * time.Second}})
+		specs = append(specs, probe.Spec{Name: name, HTTP: &probe.HTTPSpec{URL: srv.URL, Timeout: confval.Duration(5 * time.Second)}})
 	}
 	e := triage.NewEnrich(triage.EnrichOptions{
 		Catalog:    mustCatalog(t, catalog.Service{Name: "checkout", Probes: specs}),
@@ -135,7 +136,7 @@ func TestDeadlineBoundsSlowAndHangingEnrichers(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	e := triage.NewEnrich(triage.EnrichOptions{
 		Catalog: mustCatalog(t, catalog.Service{Name: "checkout", Probes: []probe.Spec{
-			{Name: "hangs", HTTP: &probe.HTTPSpec{URL: hanging.URL, Timeout: time.Minute}},
+			{Name: "hangs", HTTP: &probe.HTTPSpec{URL: hanging.URL, Timeout: confval.Duration(time.Minute)}},
 			{Name: "fails", HTTP: &probe.HTTPSpec{URL: failing.URL}},
 		}}),
 		Deploys:    hangingIndex{release},

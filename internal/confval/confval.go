@@ -1,4 +1,6 @@
-package config
+// Package confval holds the value types of triaged's YAML configuration that the config package
+// and the specs it embeds (probes, log sources) share, with errors that point at their node.
+package confval
 
 import (
 	"fmt"
@@ -21,7 +23,7 @@ func (d Duration) String() string { return model.Duration(d).String() }
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := model.ParseDuration(n.Value)
 	if err != nil || n.Kind != yaml.ScalarNode {
-		return &valueError{node: n, msg: fmt.Sprintf("%q is not a duration (use a number and a unit: ms, s, m, h, d, w, y; e.g. 30s, 5m, 7d)", n.Value)}
+		return &ValueError{Node: n, Msg: fmt.Sprintf("%q is not a duration (use a number and a unit: ms, s, m, h, d, w, y; e.g. 30s, 5m, 7d)", n.Value)}
 	}
 	*d = Duration(v)
 	return nil
@@ -30,10 +32,11 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // MarshalYAML writes the duration the way it is read.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
-// valueError is a bad scalar found while decoding; Load turns its node into a key path.
-type valueError struct {
-	node *yaml.Node
-	msg  string
+// ValueError is a bad scalar found while decoding; the config loader turns its node into a
+// file:line:column and a key path.
+type ValueError struct {
+	Node *yaml.Node
+	Msg  string
 }
 
-func (e *valueError) Error() string { return e.msg }
+func (e *ValueError) Error() string { return e.Msg }
