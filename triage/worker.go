@@ -265,20 +265,18 @@ func (w *Worker) triage(ctx context.Context, a *triaged.Alert) error {
 		return fmt.Errorf("publish report %s: %w", rep.ID, err)
 	}
 	w.metrics.stage.WithLabelValues("publish").Observe(w.o.Now().Sub(t).Seconds())
-
-	if err := w.storeIncident(ctx, key, rev, incident{
-		ID: a.IncidentID(), Status: a.Status, Severity: rep.Severity, Classified: classified, Rule: rep.Rule,
-		RuleSet: rep.RuleSetVersion, Decisions: rep.Decisions,
-		StartsAt: a.StartsAt, UpdatedAt: rep.TriagedAt, Report: rep.ID,
-	}); err != nil {
-		return err
-	}
+	// Counted when first on the stream: a redelivery that republishes it is a duplicate.
 	if !ack.Duplicate {
 		w.metrics.reports.WithLabelValues(string(rep.Event), rep.Severity.String()).Inc()
 		w.metrics.latency.Observe(w.o.Now().Sub(a.ReceivedAt).Seconds())
 		w.log.Debug("report published", "incident", rep.IncidentID, "event", rep.Event, "severity", rep.Severity, "alertname", a.Name())
 	}
-	return nil
+
+	return w.storeIncident(ctx, key, rev, incident{
+		ID: a.IncidentID(), Status: a.Status, Severity: rep.Severity, Classified: classified, Rule: rep.Rule,
+		RuleSet: rep.RuleSetVersion, Decisions: rep.Decisions,
+		StartsAt: a.StartsAt, UpdatedAt: rep.TriagedAt, Report: rep.ID,
+	})
 }
 
 // decideEvent returns the event an alert calls for given the incident's last reported state,
