@@ -29,7 +29,6 @@ import (
 	"github.com/triaged/triaged/broker"
 	"github.com/triaged/triaged/config"
 	"github.com/triaged/triaged/deploy"
-	"github.com/triaged/triaged/ingest"
 	"github.com/triaged/triaged/notify"
 	"github.com/triaged/triaged/outbox"
 	"github.com/triaged/triaged/redact"
@@ -441,9 +440,6 @@ func (a *App) Ready(ctx context.Context) error {
 	defer cancel()
 	return broker.Check(ctx, a.js, a.names)
 }
-
-// Publisher exposes the alert publisher, for load tools that bypass HTTP.
-func (a *App) Publisher() ingest.Publisher { return broker.NewAlertPublisher(a.js, a.names) }
 
 // Conn is the NATS connection, for tools that watch the streams of a running app.
 func (a *App) Conn() *nats.Conn { return a.nc }
