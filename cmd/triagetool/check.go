@@ -37,22 +37,10 @@ func checkRules(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr)
 			continue
 		}
-		classify, escalate := len(rs.Rules(rules.StageClassify)), len(rs.Rules(rules.StageEscalate))
-		fmt.Fprintf(stdout, "  SUCCESS: %d rules found (%d classification, %d escalation)\n", classify+escalate, classify, escalate)
-		for _, w := range rs.Warnings() {
-			linted = true
-			fmt.Fprintf(stderr, "  WARNING: %s\n", w)
-		}
+		linted = reportRuleSet(stdout, stderr, rs, "") || linted
 		fmt.Fprintln(stdout)
 	}
-	switch {
-	case failed:
-		return exitFailure
-	case linted && *lintFatal:
-		return exitLint
-	default:
-		return exitOK
-	}
+	return checkExit(failed, linted, *lintFatal)
 }
 
 // checkConfig checks daemon configuration files the way the daemon loads them: the YAML, then
@@ -94,12 +82,7 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 				fail(err)
 				continue
 			}
-			classify, escalate := len(rs.Rules(rules.StageClassify)), len(rs.Rules(rules.StageEscalate))
-			fmt.Fprintf(stdout, "  SUCCESS: %d rules found (%d classification, %d escalation), version %s\n", classify+escalate, classify, escalate, rs.Version())
-			for _, w := range rs.Warnings() {
-				linted = true
-				fmt.Fprintf(stderr, "  WARNING: %s\n", w)
-			}
+			linted = reportRuleSet(stdout, stderr, rs, ", version "+rs.Version()) || linted
 		}
 		if cfg.Report.Template != "" {
 			fmt.Fprintf(stdout, "  Checking report template %s\n", cfg.Report.Template)
@@ -111,10 +94,27 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout)
 	}
+	return checkExit(failed, linted, *lintFatal)
+}
+
+// reportRuleSet prints a loaded rule set's SUCCESS line and its lint warnings, and says whether
+// there were any.
+func reportRuleSet(stdout, stderr io.Writer, rs *rules.RuleSet, suffix string) (linted bool) {
+	classify, escalate := len(rs.Rules(rules.StageClassify)), len(rs.Rules(rules.StageEscalate))
+	fmt.Fprintf(stdout, "  SUCCESS: %d rules found (%d classification, %d escalation)%s\n", classify+escalate, classify, escalate, suffix)
+	for _, w := range rs.Warnings() {
+		linted = true
+		fmt.Fprintf(stderr, "  WARNING: %s\n", w)
+	}
+	return linted
+}
+
+// checkExit is promtool's exit code: 1 for errors, 3 for lint findings when they are fatal.
+func checkExit(failed, linted, lintFatal bool) int {
 	switch {
 	case failed:
 		return exitFailure
-	case linted && *lintFatal:
+	case linted && lintFatal:
 		return exitLint
 	default:
 		return exitOK
