@@ -25,10 +25,10 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
-	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/broker"
 	"github.com/triaged/triaged/config"
 	"github.com/triaged/triaged/deploy"
+	"github.com/triaged/triaged/enrich"
 	"github.com/triaged/triaged/notify"
 	"github.com/triaged/triaged/outbox"
 	"github.com/triaged/triaged/redact"
@@ -171,7 +171,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("enrichment.redact: %w", err)
 	}
-	enricher := triage.NewEnrich(triage.EnrichOptions{
+	enricher := enrich.New(enrich.Options{
 		Catalog:        a.cfg.Catalog(),
 		Deploys:        a.deploys,
 		Runbooks:       library,
@@ -184,18 +184,22 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		Registerer:     a.registry,
 	})
 
-	a.worker = triage.New(triage.Options{
-		JetStream:      a.js,
-		Names:          a.names,
-		Incidents:      a.topology.Incidents,
-		Classifier:     a.rules,
-		Escalator:      escalator{a.rules},
-		Enricher:       enricher,
-		PublishTimeout: time.Duration(a.cfg.Triage.Timeout),
-		RetryBackoff:   a.cfg.RetryBackoff(),
-		Logger:         a.log,
-		Registerer:     a.registry,
+	a.worker, err = triage.New(triage.Options{
+		JetStream:     a.js,
+		Names:         a.names,
+		Incidents:     a.topology.Incidents,
+		Resolver:      a.cfg.Catalog(),
+		Classifier:    a.rules,
+		Escalator:     a.rules,
+		Enricher:      enricher,
+		HandleTimeout: a.cfg.Triage.Timeout.Std(),
+		RetryBackoff:  a.cfg.RetryBackoff(),
+		Logger:        a.log,
+		Registerer:    a.registry,
 	})
+	if err != nil {
+		return nil, err
+	}
 	a.runners = append(a.runners,
 		func(ctx context.Context) error {
 			return a.worker.Run(ctx, a.topology.Triage, a.cfg.Triage.Workers, time.Duration(a.cfg.Triage.AckWait))
@@ -308,13 +312,6 @@ func (a *App) setupSinks(ctx context.Context, topo broker.TopologyOptions) error
 		a.runners = append(a.runners, func(ctx context.Context) error { return d.Run(ctx, c) })
 	}
 	return nil
-}
-
-// escalator hands the rules' second stage the facts enrichment found.
-type escalator struct{ engine *rules.Engine }
-
-func (e escalator) Escalate(c triaged.Classification, a *triaged.Alert, enr triage.Enrichment, now time.Time) triaged.Classification {
-	return e.engine.Escalate(c, a, rules.Facts{Changes: enr.Changes, Probes: enr.Probes, Logs: enr.Logs}, now)
 }
 
 // named gives a sink the name it has in the config, which its consumer and metrics carry.

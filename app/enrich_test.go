@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/triaged/triaged/app"
+	"github.com/triaged/triaged/internal/metrictest"
 )
 
 // TestEnrichedReport runs the whole daemon with a service catalog whose probes and log sources
@@ -102,7 +103,14 @@ func TestEnrichedReport(t *testing.T) {
 	if body := readAll(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "service") {
 		t.Fatalf("bad deploy: %d %q", resp.StatusCode, body)
 	}
-	time.Sleep(300 * time.Millisecond) // the deploy index follows the stream
+	// A deploy of billing, a service the catalog does not know, 5 minutes before the alert.
+	billingDeploy := fmt.Sprintf(`{"service":"billing","environment":"prod","version":"v7.0.2","time":%q}`, alertStart.Add(-5*time.Minute).Format(time.RFC3339))
+	if err := r.app.Conn().Publish(r.app.Config().NATS.Prefix+".deploys.billing", []byte(billingDeploy)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, testTimeout, func() bool { // the deploy index follows the stream
+		return metrictest.Value(t, r.app.Registry(), "triaged_deploy_index_events") == 3
+	})
 
 	// The alert: its instance label tries to point the templated probe at another host.
 	webhook := fmt.Sprintf(`{"version":"4","status":"firing","receiver":"triaged","groupKey":"{}:{alertname=\"ServiceDown\"}","externalURL":"http://am:9093",
@@ -111,6 +119,32 @@ func TestEnrichedReport(t *testing.T) {
 		strings.TrimPrefix(stray.URL, "http://")+"/x#", alertStart.Format(time.RFC3339))
 	r.post(t, []byte(webhook))
 	out := r.waitReports(t, 1)
+	checkCatalogReport(t, out, strayConnections.Load())
+
+	// An alert whose service label names a service the catalog does not know keeps that service,
+	// says so, and still gets its deploys correlated.
+	billing := fmt.Sprintf(`{"version":"4","status":"firing","receiver":"triaged","groupKey":"{}:{alertname=\"BillingErrors\"}",
+"alerts":[{"status":"firing","labels":{"alertname":"BillingErrors","service":"billing","env":"prod","severity":"warning"},
+"annotations":{"summary":"billing errors"},"startsAt":%q,"endsAt":"0001-01-01T00:00:00Z","fingerprint":"c0ffee0000000002"}]}`,
+		alertStart.Format(time.RFC3339))
+	r.post(t, []byte(billing))
+	all := r.waitReports(t, 2)
+	out = all[strings.LastIndex(all, "## INCIDENT REPORT"):]
+	for _, want := range []string{
+		"**Affected**: billing in prod (service from label service; not in the service catalog)",
+		"**suspect**: billing (prod) `v7.0.2`",
+		"No service of the catalog matches this alert",
+		"Health probes: _not collected: the service is not in the service catalog",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report of a service outside the catalog lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// checkCatalogReport checks the report of the catalog service checkout.
+func checkCatalogReport(t *testing.T, out string, strayConnections int64) {
+	t.Helper()
 
 	for _, want := range []string{
 		"**Affected**: checkout in prod (service from the service catalog, label service); depends on payments",
@@ -136,7 +170,7 @@ func TestEnrichedReport(t *testing.T) {
 			t.Errorf("secret %q reached the report", secret)
 		}
 	}
-	if n := strayConnections.Load(); n != 0 {
+	if n := strayConnections; n != 0 {
 		t.Errorf("the probe contacted the host named by an alert label (%d requests)", n)
 	}
 	if !strings.Contains(out, "**Severity**: P1") {

@@ -4,6 +4,7 @@
 package catalog
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strings"
@@ -58,9 +59,6 @@ type MatchEnv struct {
 	Labels      map[string]string `expr:"labels"`
 	Annotations map[string]string `expr:"annotations"`
 }
-
-// ServiceLabels are tried in order, against service names, when a service has no match of its own.
-var ServiceLabels = []string{"service", "job", "app"}
 
 // Catalog is a compiled, immutable list of services.
 type Catalog struct {
@@ -148,10 +146,42 @@ func (c *Catalog) Len() int {
 	return len(c.services)
 }
 
-// Lookup finds the service an alert belongs to: the first in config order whose match accepts
-// it. It also says how it decided, for the report ("catalog service checkout (label service)").
-// A match expression that fails at run time does not match.
-func (c *Catalog) Lookup(a *triaged.Alert) (*Service, string) {
+// Resolve decides the service an alert is about, once for the whole of triage: the first catalog
+// entry in config order whose match accepts the alert; else the service the alert's own labels
+// name (marked as not in the catalog when a catalog is configured). A match expression that fails
+// at run time does not match. A nil catalog is an empty one.
+func (c *Catalog) Resolve(a *triaged.Alert) triaged.Service {
+	svc, how := c.lookup(a)
+	if svc == nil {
+		s := triaged.LabelledService(a)
+		if c.Len() > 0 {
+			s.Catalogue = triaged.NotInCatalog
+			if s.Known() {
+				s.From += "; not in the service catalog"
+			} else {
+				s.From = "no service of the catalog matches, and " + s.From
+			}
+		}
+		return s
+	}
+	s := triaged.Service{
+		Name:            svc.Name,
+		Environment:     cmp.Or(svc.Environment, triaged.LabelledService(a).Environment),
+		From:            "the service catalog, " + how,
+		Catalogue:       triaged.InCatalog,
+		Stack:           svc.Stack,
+		ArchitectureDoc: svc.ArchitectureDoc,
+		Team:            svc.Team,
+		Channel:         svc.Channel,
+		Owners:          svc.Owners,
+		Dependencies:    svc.Dependencies,
+	}
+	return s
+}
+
+// lookup finds the first entry in config order whose match accepts the alert, and says how it
+// decided ("label service", "match of catalog service checkout").
+func (c *Catalog) lookup(a *triaged.Alert) (*Service, string) {
 	if c == nil {
 		return nil, ""
 	}
@@ -166,7 +196,7 @@ func (c *Catalog) Lookup(a *triaged.Alert) (*Service, string) {
 
 func (s *Service) matches(a *triaged.Alert, env *MatchEnv) (string, bool) {
 	if len(s.Match.Labels) == 0 && s.match == nil {
-		for _, l := range ServiceLabels {
+		for _, l := range triaged.ServiceLabels {
 			if v := a.Labels[l]; v != "" {
 				return "label " + l, v == s.Name
 			}

@@ -18,9 +18,9 @@ func alert(labels ...string) *triaged.Alert {
 	return a
 }
 
-func TestLookup(t *testing.T) {
+func TestResolve(t *testing.T) {
 	c, errs := catalog.Compile([]catalog.Service{
-		{Name: "checkout"},
+		{Name: "checkout", Environment: "production", Owners: []string{"alice"}, Dependencies: []string{"payments"}},
 		{Name: "payments", Match: catalog.Match{Labels: map[string]string{"team": "pay", "tier": "1"}}},
 		{Name: "db", Match: catalog.Match{Expr: `alertname matches "^Postgres" || labels.job == "postgres-exporter"`}},
 		{Name: "broken-at-runtime", Match: catalog.Match{Expr: `labels.x[5:] == "y"`}},
@@ -28,32 +28,54 @@ func TestLookup(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
+	in, out := triaged.InCatalog, triaged.NotInCatalog
 	tests := []struct {
-		name  string
-		alert *triaged.Alert
-		want  string
-		how   string
+		name    string
+		alert   *triaged.Alert
+		want    string
+		env     string
+		from    string
+		catalog triaged.Catalogued
 	}{
-		{"service label", alert("alertname", "X", "service", "checkout"), "checkout", "label service"},
-		{"job when no service label", alert("alertname", "X", "job", "checkout"), "checkout", "label job"},
-		{"service label wins over job", alert("alertname", "X", "service", "other", "job", "checkout"), "", ""},
-		{"label matchers, all of them", alert("alertname", "X", "team", "pay", "tier", "1"), "payments", "match of catalog service payments"},
-		{"label matchers, one missing", alert("alertname", "X", "team", "pay"), "", ""},
-		{"expression", alert("alertname", "PostgresDown"), "db", "match of catalog service db"},
-		{"expression on a label", alert("alertname", "X", "job", "postgres-exporter"), "db", "match of catalog service db"},
-		{"nothing", alert("alertname", "X"), "", ""},
+		{"service label", alert("alertname", "X", "service", "checkout", "env", "prod"), "checkout", "production", "the service catalog, label service", in},
+		{"job when no service label", alert("alertname", "X", "job", "checkout"), "checkout", "production", "the service catalog, label job", in},
+		{"service label wins over job", alert("alertname", "X", "service", "other", "job", "checkout", "env", "prod"), "other", "prod", "label service; not in the service catalog", out},
+		{"label matchers, all of them", alert("alertname", "X", "team", "pay", "tier", "1", "environment", "staging"), "payments", "staging", "the service catalog, match of catalog service payments", in},
+		{"label matchers, one missing", alert("alertname", "X", "team", "pay"), "unknown", "", "no service of the catalog matches, and no service, job or app label", out},
+		{"expression", alert("alertname", "PostgresDown"), "db", "", "the service catalog, match of catalog service db", in},
+		{"expression on a label", alert("alertname", "X", "job", "postgres-exporter"), "db", "", "the service catalog, match of catalog service db", in},
+		{"a labelled service the catalog does not know", alert("alertname", "X", "app", "billing"), "billing", "", "label app; not in the service catalog", out},
+		{"nothing", alert("alertname", "X"), "unknown", "", "no service of the catalog matches, and no service, job or app label", out},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, how := c.Lookup(tt.alert)
-			got := ""
-			if s != nil {
-				got = s.Name
-			}
-			if got != tt.want || how != tt.how {
-				t.Errorf("got %q (%q), want %q (%q)", got, how, tt.want, tt.how)
+			s := c.Resolve(tt.alert)
+			if s.Name != tt.want || s.Environment != tt.env || s.From != tt.from || s.Catalogue != tt.catalog {
+				t.Errorf("got %q in %q (%q, %v), want %q in %q (%q, %v)", s.Name, s.Environment, s.From, s.Catalogue, tt.want, tt.env, tt.from, tt.catalog)
 			}
 		})
+	}
+	if s := c.Resolve(alert("service", "checkout")); len(s.Owners) != 1 || len(s.Dependencies) != 1 {
+		t.Errorf("catalog entry details not carried: %+v", s)
+	}
+}
+
+func TestResolveWithoutCatalog(t *testing.T) {
+	var none *catalog.Catalog
+	tests := []struct {
+		alert      *triaged.Alert
+		want, from string
+	}{
+		{alert("service", "checkout", "job", "x"), "checkout", "label service"},
+		{alert("job", "node", "app", "x"), "node", "label job"},
+		{alert("app", "web"), "web", "label app"},
+		{alert("alertname", "X"), "unknown", "no service, job or app label"},
+	}
+	for _, tt := range tests {
+		s := none.Resolve(tt.alert)
+		if s.Name != tt.want || s.From != tt.from || s.Catalogue != triaged.NoCatalog {
+			t.Errorf("%v: got %q (%q, %v), want %q (%q, no catalog)", tt.alert.Labels, s.Name, s.From, s.Catalogue, tt.want, tt.from)
+		}
 	}
 }
 

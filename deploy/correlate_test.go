@@ -102,7 +102,7 @@ func TestCorrelate(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := ix.Correlate(tc.service, tc.deps, tc.env, alertStart, tc.window, tc.suspect)
+			c := ix.Correlate(Query{Service: tc.service, Dependencies: tc.deps, Environment: tc.env, AlertStart: alertStart, Window: tc.window, SuspectWindow: tc.suspect})
 			var got []string
 			for _, ch := range c.Changes {
 				s := fmt.Sprintf("%s:%d", ch.Version, ch.MinutesBefore)
@@ -129,7 +129,7 @@ func TestCorrelate(t *testing.T) {
 
 func TestCorrelateCopiesEventFields(t *testing.T) {
 	e := Event{Service: "checkout", Environment: "prod", Version: "v1", Commit: "abc", Author: "alice", URL: "https://ci/1", Time: alertStart.Add(-90 * time.Second)}
-	c := memIndex(t, e).Correlate("checkout", nil, "prod", alertStart, 0, 0)
+	c := memIndex(t, e).Correlate(Query{Service: "checkout", Environment: "prod", AlertStart: alertStart})
 	ch := c.Changes[0]
 	if ch.Service != "checkout" || ch.Environment != "prod" || ch.Version != "v1" || ch.Commit != "abc" || ch.Author != "alice" ||
 		ch.URL != "https://ci/1" || !ch.Time.Equal(e.Time) || ch.MinutesBefore != 1 || !ch.Suspect {
@@ -139,7 +139,7 @@ func TestCorrelateCopiesEventFields(t *testing.T) {
 
 func TestCorrelateWhileLoading(t *testing.T) {
 	ix := NewIndex(nil, names, IndexOptions{Registerer: prometheus.NewPedanticRegistry()})
-	c := ix.Correlate("checkout", nil, "", alertStart, 0, 0)
+	c := ix.Correlate(Query{Service: "checkout", AlertStart: alertStart})
 	want := "no deploys of checkout in the 2h before the alert (the deploy index is still loading, so this may be incomplete)"
 	if c.Complete || c.Summary != want {
 		t.Errorf("got %+v, want incomplete with %q", c, want)
@@ -169,7 +169,7 @@ func TestIndexPrune(t *testing.T) {
 	if ix.Len() > 200 || ix.Len() < 190 {
 		t.Errorf("after flood: Len = %d, want at most 200", ix.Len())
 	}
-	c := ix.Correlate("flood", nil, "", now, time.Minute, 0)
+	c := ix.Correlate(Query{Service: "flood", AlertStart: now, Window: time.Minute})
 	if len(c.Changes) != 61 || c.Changes[0].Version != "0" {
 		t.Errorf("the newest events were dropped: %d changes, first %+v", len(c.Changes), c.Changes[0])
 	}
@@ -190,7 +190,7 @@ func TestCorrelateConcurrent(t *testing.T) {
 		})
 		wg.Go(func() {
 			for range 500 {
-				c := ix.Correlate("svc-0", []string{"svc-1", "svc-2", "svc-3"}, "prod", alertStart, 0, 0)
+				c := ix.Correlate(Query{Service: "svc-0", Dependencies: []string{"svc-1", "svc-2", "svc-3"}, Environment: "prod", AlertStart: alertStart})
 				for i := 1; i < len(c.Changes); i++ {
 					if c.Changes[i].Time.After(c.Changes[i-1].Time) {
 						t.Error("changes not nearest first")

@@ -388,13 +388,28 @@ type Correlation struct {
 	Complete bool
 }
 
-// Correlate returns the deploys of service and of its dependencies that happened in the window
-// before alertStart (inclusive at both ends; deploys after alertStart are ignored), nearest
-// first, each with the whole minutes before the alert, and marked suspect when within
-// suspectWindow. When environment and an event's environment are both set they must match
-// (case-insensitively); an event without one matches every environment. A window or suspect
-// window of 0 means DefaultWindow and DefaultSuspectWindow.
-func (ix *Index) Correlate(service string, dependencies []string, environment string, alertStart time.Time, window, suspectWindow time.Duration) Correlation {
+// Query asks the index for the deploys that preceded an alert.
+type Query struct {
+	// Service is the affected service; Dependencies are services it depends on, whose deploys
+	// are recent changes too.
+	Service      string
+	Dependencies []string
+	// Environment, when set, must match an event's environment (case-insensitively); an event
+	// without one matches every environment.
+	Environment string
+	// AlertStart is when the alert started; deploys after it are ignored.
+	AlertStart time.Time
+	// Window is how far back to look (0: DefaultWindow); deploys within SuspectWindow of the
+	// alert are marked suspect (0: DefaultSuspectWindow).
+	Window, SuspectWindow time.Duration
+}
+
+// Correlate returns the deploys of the query's service and of its dependencies that happened in
+// the window before the alert started (inclusive at both ends), nearest first, each with the
+// whole minutes before the alert, and marked suspect when within the suspect window.
+func (ix *Index) Correlate(q Query) Correlation {
+	service, environment, alertStart := q.Service, q.Environment, q.AlertStart
+	window, suspectWindow := q.Window, q.SuspectWindow
 	if window <= 0 {
 		window = DefaultWindow
 	}
@@ -402,7 +417,7 @@ func (ix *Index) Correlate(service string, dependencies []string, environment st
 		suspectWindow = DefaultSuspectWindow
 	}
 	services := []string{service}
-	for _, d := range dependencies {
+	for _, d := range q.Dependencies {
 		if d != "" && !slices.Contains(services, d) {
 			services = append(services, d)
 		}

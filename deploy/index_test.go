@@ -83,7 +83,7 @@ func TestIndexHTTPAndNATS(t *testing.T) {
 
 	eventually(t, "3 events in the index", func() bool { return ix.Len() == 3 })
 	eventually(t, "3 invalid events counted", func() bool { return testutil.ToFloat64(ix.m.invalid.WithLabelValues(SourceNATS)) == 3 })
-	c := ix.Correlate("checkout", []string{"payments", "postgres"}, "prod", now.Add(time.Minute), 0, 0)
+	c := ix.Correlate(Query{Service: "checkout", Dependencies: []string{"payments", "postgres"}, Environment: "prod", AlertStart: now.Add(time.Minute)})
 	if len(c.Changes) != 3 || !c.Complete {
 		t.Fatalf("Correlate: %+v", c)
 	}
@@ -118,7 +118,7 @@ func TestIndexRebuilt(t *testing.T) {
 	if first.Len() != n {
 		t.Fatalf("first index holds %d events when ready, want %d", first.Len(), n)
 	}
-	want := first.Correlate("svc-3", nil, "", now, 24*time.Hour, 0)
+	want := first.Correlate(Query{Service: "svc-3", AlertStart: now, Window: 24 * time.Hour})
 
 	// "Restart": a new index on the same stream, while the first is still running, as a
 	// second replica would be.
@@ -126,7 +126,7 @@ func TestIndexRebuilt(t *testing.T) {
 	if second.Len() != n {
 		t.Fatalf("rebuilt index holds %d events when ready, want %d", second.Len(), n)
 	}
-	got := second.Correlate("svc-3", nil, "", now, 24*time.Hour, 0)
+	got := second.Correlate(Query{Service: "svc-3", AlertStart: now, Window: 24 * time.Hour})
 	if fmt.Sprint(got) != fmt.Sprint(want) || len(got.Changes) == 0 {
 		t.Errorf("rebuilt index correlates differently:\n got %v\nwant %v", got, want)
 	}
@@ -144,7 +144,7 @@ func TestIndexRebuilt(t *testing.T) {
 func TestIndexEmptyStreamIsReady(t *testing.T) {
 	_, js, _ := setup(t)
 	ix := startIndex(t, js)
-	c := ix.Correlate("checkout", nil, "", time.Now(), 0, 0)
+	c := ix.Correlate(Query{Service: "checkout", AlertStart: time.Now()})
 	if !c.Complete || c.Summary != "no deploys of checkout in the 2h before the alert" {
 		t.Errorf("Correlate on an empty stream: %+v", c)
 	}
@@ -175,7 +175,7 @@ func TestIndexStartedThenSucceeded(t *testing.T) {
 	}
 	eventually(t, "both messages stored", func() bool { return streamMsgs(t, s) == 2 })
 	eventually(t, "the failed status indexed", func() bool {
-		c := ix.Correlate("checkout", nil, "", time.Now(), 0, 0)
+		c := ix.Correlate(Query{Service: "checkout", AlertStart: time.Now()})
 		return len(c.Changes) == 1 && c.Summary == "1 deploy of checkout in the 2h before the alert, 1 suspect (within 30m); 1 failed"
 	})
 }

@@ -97,11 +97,7 @@ func (d *Deliverer) Handle(ctx context.Context, m jetstream.Msg) {
 	err := d.sink.Deliver(ctx, &rep)
 	d.metrics.duration.WithLabelValues(d.sink.Name()).Observe(time.Since(start).Seconds())
 	if err != nil {
-		n := uint64(1)
-		if meta, merr := m.Metadata(); merr == nil {
-			n = meta.NumDelivered
-		}
-		delay := d.o.RetryBackoff[min(int(n)-1, len(d.o.RetryBackoff)-1)]
+		delay, n := broker.RetryDelay(m, d.o.RetryBackoff)
 		d.log.Warn("delivery failed; will retry", "incident", rep.IncidentID, "report", rep.ID, "attempt", n, "retry_in", delay, "err", err)
 		d.metrics.deliveries.WithLabelValues(d.sink.Name(), "failure").Inc()
 		_ = m.NakWithDelay(delay)

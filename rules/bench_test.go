@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/triaged/triaged"
 )
 
 // generatedRules returns a rule file of n rules in four shapes that rule authors write, where
@@ -37,15 +39,16 @@ func generatedRules(n int) string {
 //	go test ./rules -run '^$' -bench Classify -benchmem
 func BenchmarkClassify(b *testing.B) {
 	a := alert("TargetDown", "env", "prod", "severity", "critical", "team", "sre", "service", "api")
+	svc := triaged.LabelledService(a)
 	for _, n := range []int{20, 200} {
 		rs := mustParse(b, generatedRules(n))
-		if c := rs.Classify(a, evalTime); c.Rule != "target-down-prod" {
+		if c := rs.Classify(a, svc, evalTime); c.Rule != "target-down-prod" {
 			b.Fatalf("decided by %q", c.Rule)
 		}
 		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				rs.Classify(a, evalTime)
+				rs.Classify(a, svc, evalTime)
 			}
 		})
 		// The reference path, for comparison: one expr run per rule.
@@ -53,7 +56,7 @@ func BenchmarkClassify(b *testing.B) {
 		b.Run(fmt.Sprintf("rules=%d/rule-by-rule", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				slow.Classify(a, evalTime)
+				slow.Classify(a, svc, evalTime)
 			}
 		})
 	}
@@ -67,10 +70,11 @@ func BenchmarkEngineClassify(b *testing.B) {
 		b.Fatal(err)
 	}
 	a := alert("TargetDown", "env", "prod", "severity", "critical", "team", "sre", "service", "api")
+	svc := triaged.LabelledService(a)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			e.Classify(a, evalTime)
+			e.Classify(a, svc, evalTime)
 		}
 	})
 }
@@ -78,9 +82,10 @@ func BenchmarkEngineClassify(b *testing.B) {
 func BenchmarkDefaultRules(b *testing.B) {
 	rs := Default()
 	a := alert("DiskSpaceLow", "env", "prod", "severity", "warning", "service", "storage")
+	svc := triaged.LabelledService(a)
 	b.ReportAllocs()
 	for b.Loop() {
-		rs.Classify(a, evalTime)
+		rs.Classify(a, svc, evalTime)
 	}
 }
 

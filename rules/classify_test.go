@@ -52,16 +52,16 @@ func TestClassifyFirstMatchWins(t *testing.T) {
 			Decisions: []triaged.Decision{{Stage: "classify", Severity: triaged.P4, Reason: "no rule matched: the rule set's default severity"}},
 		}},
 	} {
-		got := rs.Classify(alert(tc.alertname), evalTime)
+		got := rs.Classify(alert(tc.alertname), triaged.LabelledService(alert(tc.alertname)), evalTime)
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s:\n got %+v\nwant %+v", tc.alertname, got, tc.want)
 		}
 	}
 
 	// A caller that changes its classification's labels changes nothing in the rule set.
-	c := rs.Classify(alert("A"), evalTime)
+	c := rs.Classify(alert("A"), triaged.LabelledService(alert("A")), evalTime)
 	c.Labels["page"] = "no"
-	if again := rs.Classify(alert("A"), evalTime); again.Labels["page"] != "yes" {
+	if again := rs.Classify(alert("A"), triaged.LabelledService(alert("A")), evalTime); again.Labels["page"] != "yes" {
 		t.Error("the rule's labels were shared with a caller")
 	}
 }
@@ -101,7 +101,7 @@ func TestRuntimeErrorsSkipTheRule(t *testing.T) {
 			name string
 			rs   *RuleSet
 		}{{"one program", rs}, {"rule by rule", slow}} {
-			c, errs := set.rs.ClassifyWithErrors(tc.alert, evalTime)
+			c, errs := set.rs.ClassifyWithErrors(tc.alert, triaged.LabelledService(tc.alert), evalTime)
 			var failed []string
 			for _, e := range errs {
 				failed = append(failed, e.Rule)
@@ -115,7 +115,7 @@ func TestRuntimeErrorsSkipTheRule(t *testing.T) {
 		}
 	}
 
-	_, errs := rs.ClassifyWithErrors(alert("X", "instance", "host"), evalTime)
+	_, errs := rs.ClassifyWithErrors(alert("X", "instance", "host"), triaged.LabelledService(alert("X", "instance", "host")), evalTime)
 	if msg := errs[0].Error(); !strings.Contains(msg, `classify rule "port-9100": index out of range: 1 (array length is 1)`) {
 		t.Errorf("error message %q", msg)
 	}
@@ -128,11 +128,11 @@ func TestNeverPanics(t *testing.T) {
 		alert(""),
 		{Alert: alert("X").Alert},
 	} {
-		_ = rs.Classify(a, time.Time{})
-		_ = rs.Escalate(triaged.Classification{}, a, Facts{}, time.Time{})
-		_ = rs.Explain(a, time.Time{}, ExplainOptions{All: true})
-		_ = Default().Classify(a, time.Time{})
-		_ = Default().Escalate(triaged.Classification{Severity: 9}, a, Facts{}, time.Time{})
+		_ = rs.Classify(a, triaged.LabelledService(a), time.Time{})
+		_ = rs.Escalate(triaged.Classification{}, a, triaged.LabelledService(a), triaged.Enrichment{}, time.Time{})
+		_ = rs.Explain(a, triaged.LabelledService(a), time.Time{}, ExplainOptions{All: true})
+		_ = Default().Classify(a, triaged.LabelledService(a), time.Time{})
+		_ = Default().Escalate(triaged.Classification{Severity: 9}, a, triaged.LabelledService(a), triaged.Enrichment{}, time.Time{})
 	}
 }
 
@@ -165,11 +165,11 @@ escalations:
 func TestEscalate(t *testing.T) {
 	rs := mustParse(t, escalationRules)
 	a := alert("A")
-	c := rs.Classify(a, evalTime)
+	c := rs.Classify(a, triaged.LabelledService(a), evalTime)
 	before := slices.Clone(c.Decisions)
 
 	t.Run("no facts", func(t *testing.T) {
-		got, errs := rs.EscalateWithErrors(c, a, Facts{}, evalTime)
+		got, errs := rs.EscalateWithErrors(c, a, triaged.LabelledService(a), triaged.Enrichment{}, evalTime)
 		if got.Severity != triaged.P3 || len(errs) != 1 || errs[0].Rule != "broken" || errs[0].Stage != StageEscalate {
 			t.Fatalf("got %v, errors %v", got.Severity, errs)
 		}
@@ -182,12 +182,12 @@ func TestEscalate(t *testing.T) {
 	})
 
 	t.Run("facts raise and add", func(t *testing.T) {
-		f := Facts{
+		f := triaged.Enrichment{
 			Changes: []triaged.Change{{Service: "a", Suspect: true}},
 			Probes:  []triaged.Probe{{Name: "http", OK: false}},
 			Logs:    []triaged.LogTail{{Lines: []string{"level=error msg=\"checksum mismatch: corrupt page\""}}},
 		}
-		got, errs := rs.EscalateWithErrors(c, a, f, evalTime)
+		got, errs := rs.EscalateWithErrors(c, a, triaged.LabelledService(a), f, evalTime)
 		if len(errs) != 0 {
 			t.Fatalf("errors %v", errs)
 		}
@@ -216,10 +216,10 @@ func TestEscalate(t *testing.T) {
 	t.Run("version of another rule set", func(t *testing.T) {
 		other := c
 		other.RuleSetVersion = "0123456789ab"
-		if got := rs.Escalate(other, a, Facts{}, evalTime).RuleSetVersion; got != "0123456789ab+"+rs.Version() {
+		if got := rs.Escalate(other, a, triaged.LabelledService(a), triaged.Enrichment{}, evalTime).RuleSetVersion; got != "0123456789ab+"+rs.Version() {
 			t.Errorf("version %q", got)
 		}
-		if got := mustParse(t, "default: P3").Escalate(other, a, Facts{}, evalTime).RuleSetVersion; got == "0123456789ab" {
+		if got := mustParse(t, "default: P3").Escalate(other, a, triaged.LabelledService(a), triaged.Enrichment{}, evalTime).RuleSetVersion; got == "0123456789ab" {
 			t.Errorf("version %q: a rule set without escalations must still say it ran", got)
 		}
 	})
@@ -318,13 +318,13 @@ func TestOneProgramAgreesWithRuleByRule(t *testing.T) {
 						for _, now := range times {
 							labels := append([]string{"env", env, "severity", sev}, extra...)
 							a := alert(name, labels...)
-							if _, err := rs.fast.run(new(vm.VM), newEnv(a, now)); err != nil {
+							if _, err := rs.fast.run(new(vm.VM), newEnv(a, triaged.LabelledService(a), now)); err != nil {
 								fastFailures++
 							}
 							fastRuns++
-							fast, fastErrs := rs.ClassifyWithErrors(a, now)
-							ruleByRule, slowErrs := slow.ClassifyWithErrors(a, now)
-							explained := rs.Explain(a, now, ExplainOptions{}).Classification
+							fast, fastErrs := rs.ClassifyWithErrors(a, triaged.LabelledService(a), now)
+							ruleByRule, slowErrs := slow.ClassifyWithErrors(a, triaged.LabelledService(a), now)
+							explained := rs.Explain(a, triaged.LabelledService(a), now, ExplainOptions{}).Classification
 							where := fmt.Sprintf("%s: %s %v at %s", setName, name, labels, now)
 							if !reflect.DeepEqual(fast, ruleByRule) || !reflect.DeepEqual(fast, explained) {
 								t.Fatalf("%s:\n one program  %+v\n rule by rule %+v\n explain      %+v", where, fast, ruleByRule, explained)
@@ -355,9 +355,9 @@ escalations:
   - {name: broken, when: 'failed_probes[5].ok', severity: P1}
 `)
 	a := alert("X", "instance", "host", "priority", "P2")
-	f := Facts{Probes: []triaged.Probe{{Name: "http"}}}
+	f := triaged.Enrichment{Probes: []triaged.Probe{{Name: "http"}}}
 
-	x := rs.Explain(a, evalTime, ExplainOptions{Facts: f})
+	x := rs.Explain(a, triaged.LabelledService(a), evalTime, ExplainOptions{Enrichment: f})
 	type row struct {
 		stage   Stage
 		rule    string
@@ -388,11 +388,11 @@ escalations:
 	if x.Classification.Severity != triaged.P2 || x.Final.Severity != triaged.P1 || x.Env.AlertName != "X" {
 		t.Errorf("classification %v, final %v", x.Classification.Severity, x.Final.Severity)
 	}
-	if want := rs.Escalate(rs.Classify(a, evalTime), a, f, evalTime); !reflect.DeepEqual(x.Final, want) {
+	if want := rs.Escalate(rs.Classify(a, triaged.LabelledService(a), evalTime), a, triaged.LabelledService(a), f, evalTime); !reflect.DeepEqual(x.Final, want) {
 		t.Errorf("final %+v, Classify+Escalate %+v", x.Final, want)
 	}
 
-	all := rs.Explain(a, evalTime, ExplainOptions{Facts: f, All: true})
+	all := rs.Explain(a, triaged.LabelledService(a), evalTime, ExplainOptions{Enrichment: f, All: true})
 	if tr := all.Traces[2]; tr.Outcome != Matched || tr.Decided {
 		t.Errorf("with All, the rule after the decision: %+v", tr)
 	}

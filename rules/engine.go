@@ -180,11 +180,11 @@ func (e *Engine) swap(rs *RuleSet) {
 	}
 }
 
-// Classify classifies an alert with the current rules, in the engine's time zone, counting the
-// deciding rule and any rule that failed.
-func (e *Engine) Classify(a *triaged.Alert, now time.Time) triaged.Classification {
+// Classify classifies an alert about service svc with the current rules, in the engine's time
+// zone, counting the deciding rule and any rule that failed.
+func (e *Engine) Classify(a *triaged.Alert, svc triaged.Service, now time.Time) triaged.Classification {
 	cur := e.current.Load()
-	c, errs := cur.rules.ClassifyWithErrors(a, now.In(e.location))
+	c, errs := cur.rules.ClassifyWithErrors(a, svc, now.In(e.location))
 	rule := c.Rule
 	if rule == "" {
 		rule = DefaultRuleName
@@ -194,16 +194,16 @@ func (e *Engine) Classify(a *triaged.Alert, now time.Time) triaged.Classificatio
 	return c
 }
 
-// Escalate runs the escalation rules over the enrichment facts, counting each rule that matched
+// Escalate runs the escalation rules over what enrichment found, counting each rule that matched
 // and any that failed. It uses the rule set that classified c (c.RuleSetVersion), even when a
 // reload swapped in another between the two calls, so an alert is never decided by a mix.
-func (e *Engine) Escalate(c triaged.Classification, a *triaged.Alert, f Facts, now time.Time) triaged.Classification {
+func (e *Engine) Escalate(c triaged.Classification, a *triaged.Alert, svc triaged.Service, f triaged.Enrichment, now time.Time) triaged.Classification {
 	cur := e.current.Load()
 	if prev := e.previous.Load(); cur.rules.Version() != c.RuleSetVersion && prev != nil && prev.rules.Version() == c.RuleSetVersion {
 		cur = prev
 	}
 	n := len(c.Decisions)
-	c, errs := cur.rules.EscalateWithErrors(c, a, f, now.In(e.location))
+	c, errs := cur.rules.EscalateWithErrors(c, a, svc, f, now.In(e.location))
 	for _, d := range c.Decisions[n:] {
 		cur.count(StageEscalate, d.Rule)
 	}

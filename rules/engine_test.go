@@ -62,7 +62,7 @@ func TestReloadWhileClassifying(t *testing.T) {
 					return
 				default:
 				}
-				c := e.Classify(alert("A"), evalTime)
+				c := e.Classify(alert("A"), triaged.LabelledService(alert("A")), evalTime)
 				classified.Add(1)
 				seen.Store(c.RuleSetVersion, true)
 				if wantRule[c.RuleSetVersion] != c.Rule {
@@ -93,7 +93,7 @@ func TestReloadWhileClassifying(t *testing.T) {
 		t.Errorf("after a failed reload the version is %s, want the old %s", e.Current().Version(), v1)
 	}
 	waitFor(100)
-	if c := e.Classify(alert("A"), evalTime); c.Rule != "a-v1" {
+	if c := e.Classify(alert("A"), triaged.LabelledService(alert("A")), evalTime); c.Rule != "a-v1" {
 		t.Errorf("after a failed reload, classified by %q", c.Rule)
 	}
 
@@ -108,7 +108,7 @@ func TestReloadWhileClassifying(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
-	if c := e.Classify(alert("A"), evalTime); c.Rule != "a-v2" || c.RuleSetVersion != v2 {
+	if c := e.Classify(alert("A"), triaged.LabelledService(alert("A")), evalTime); c.Rule != "a-v2" || c.RuleSetVersion != v2 {
 		t.Errorf("after the fixed reload: %q from %s", c.Rule, c.RuleSetVersion)
 	}
 	if n := mixed.Load(); n > 0 {
@@ -155,9 +155,9 @@ escalations:
 	}
 
 	a := alert("X", "instance", "host") // port-9100 fails, fallback decides
-	c := e.Classify(a, evalTime)
-	_ = e.Classify(alert("Y", "instance", "h:1"), evalTime) // the default
-	c = e.Escalate(c, a, Facts{Probes: []triaged.Probe{{Name: "http"}}}, evalTime)
+	c := e.Classify(a, triaged.LabelledService(a), evalTime)
+	_ = e.Classify(alert("Y", "instance", "h:1"), triaged.LabelledService(alert("Y", "instance", "h:1")), evalTime) // the default
+	c = e.Escalate(c, a, triaged.LabelledService(a), triaged.Enrichment{Probes: []triaged.Probe{{Name: "http"}}}, evalTime)
 	if c.Severity != triaged.P2 {
 		t.Errorf("severity %v", c.Severity)
 	}
@@ -193,7 +193,7 @@ func TestEngineTimeZone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := e.Classify(alert("A"), time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)); c.Rule != "morning" {
+	if c := e.Classify(alert("A"), triaged.LabelledService(alert("A")), time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)); c.Rule != "morning" {
 		t.Errorf("07:00 UTC is 09:00 in the engine's zone, got rule %q", c.Rule)
 	}
 }

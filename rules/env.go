@@ -31,9 +31,9 @@ type Env struct {
 	CommonLabels map[string]string `expr:"common_labels"`
 	Receiver     string            `expr:"receiver"`
 	GroupSize    int               `expr:"group_size"`
-	// Service is the service triage mapped the alert to (the service catalog's entry, or
-	// "unknown" when a catalog does not know it); without a catalog, the first non-empty label of
-	// service, job and app, else "unknown".
+	// Service is the service triage mapped the alert to: the service catalog's entry, else the
+	// first non-empty label of service, job and app (also when a catalog does not know it), else
+	// "unknown".
 	Service string `expr:"service"`
 	// Environment is the mapped service's environment from the catalog, else the env label, else
 	// the environment label, else "". It is not normalised:
@@ -58,18 +58,15 @@ const (
 	businessHoursEnd   = 17
 )
 
-// unknownService is the service of an alert with none of the service, job and app labels.
-const unknownService = "unknown"
-
 // Static helper values, so that building an Env allocates no closure for them.
 var (
 	inBusinessHours  = func() bool { return true }
 	outBusinessHours = func() bool { return false }
 )
 
-// newEnv builds the environment of an alert evaluated at now. Hour and weekday are taken in now's
-// time zone.
-func newEnv(a *triaged.Alert, now time.Time) *Env {
+// newEnv builds the environment of an alert about service svc, evaluated at now. Hour and weekday
+// are taken in now's time zone.
+func newEnv(a *triaged.Alert, svc triaged.Service, now time.Time) *Env {
 	labels := map[string]string(a.Labels)
 	e := &Env{
 		AlertName:    labels["alertname"],
@@ -80,8 +77,8 @@ func newEnv(a *triaged.Alert, now time.Time) *Env {
 		CommonLabels: map[string]string(a.Group.CommonLabels),
 		Receiver:     a.Group.Receiver,
 		GroupSize:    a.Group.Size,
-		Service:      cmp.Or(a.Service, serviceOf(labels)),
-		Environment:  cmp.Or(a.Environment, firstLabel(labels, "env", "environment")),
+		Service:      cmp.Or(svc.Name, triaged.UnknownService),
+		Environment:  svc.Environment,
 		Now:          now,
 		Hour:         now.Hour(),
 		Weekday:      now.Weekday().String(),
@@ -96,22 +93,6 @@ func newEnv(a *triaged.Alert, now time.Time) *Env {
 		e.BusinessHours = inBusinessHours
 	}
 	return e
-}
-
-func serviceOf(labels map[string]string) string {
-	if s := firstLabel(labels, "service", "job", "app"); s != "" {
-		return s
-	}
-	return unknownService
-}
-
-func firstLabel(labels map[string]string, names ...string) string {
-	for _, n := range names {
-		if v := labels[n]; v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func activeFor(a *triaged.Alert, now time.Time) time.Duration {
@@ -159,14 +140,6 @@ type EscalationEnv struct {
 	Raise func(levels int) string `expr:"raise"`
 }
 
-// Facts are what enrichment found about an alert; escalation rules see them through
-// EscalationEnv.
-type Facts struct {
-	Changes []triaged.Change  `json:"changes"`
-	Probes  []triaged.Probe   `json:"probes"`
-	Logs    []triaged.LogTail `json:"logs"`
-}
-
 // ChangeFact is a recent change as escalation rules see it.
 type ChangeFact struct {
 	Service       string    `expr:"service"`
@@ -205,9 +178,9 @@ type LogFact struct {
 var errorLinePattern = regexp.MustCompile(`(?i)\b(err|error|errors|fatal|panic|crit|critical|emerg)\b|exception|traceback`)
 
 // newEscalationEnv builds the escalation environment once per Escalate call.
-func newEscalationEnv(c triaged.Classification, a *triaged.Alert, f Facts, now time.Time) *EscalationEnv {
+func newEscalationEnv(c triaged.Classification, a *triaged.Alert, svc triaged.Service, f triaged.Enrichment, now time.Time) *EscalationEnv {
 	e := &EscalationEnv{
-		Env:      *newEnv(a, now),
+		Env:      *newEnv(a, svc, now),
 		Severity: c.Severity.String(),
 		Rule:     c.Rule,
 	}

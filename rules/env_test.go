@@ -32,7 +32,7 @@ func evalBool(t *testing.T, text string, env any) bool {
 
 func TestEnvVocabulary(t *testing.T) {
 	a := alert("TargetDown", "env", "prod", "job", "api", "instance", "10.0.0.1:9100", "empty", "")
-	env := newEnv(a, evalTime)
+	env := newEnv(a, triaged.LabelledService(a), evalTime)
 	for _, expr := range []string{
 		`alertname == "TargetDown"`,
 		`status == "firing"`,
@@ -75,7 +75,7 @@ func TestServiceAndEnvironment(t *testing.T) {
 		{[]string{"environment", "production"}, "unknown", "production"},
 		{[]string{"env", "", "environment", "staging"}, "unknown", "staging"},
 	} {
-		env := newEnv(alert("X", tc.labels...), evalTime)
+		env := newEnv(alert("X", tc.labels...), triaged.LabelledService(alert("X", tc.labels...)), evalTime)
 		if env.Service != tc.service || env.Environment != tc.environment {
 			t.Errorf("labels %v: service %q environment %q, want %q %q", tc.labels, env.Service, env.Environment, tc.service, tc.environment)
 		}
@@ -100,7 +100,7 @@ func TestActiveFor(t *testing.T) {
 	} {
 		a := alert("X")
 		a.Status, a.StartsAt, a.EndsAt = tc.status, tc.startsAt, tc.endsAt
-		if got := newEnv(a, evalTime).ActiveFor; got != tc.want {
+		if got := newEnv(a, triaged.LabelledService(a), evalTime).ActiveFor; got != tc.want {
 			t.Errorf("%s: active_for %v, want %v", tc.name, got, tc.want)
 		}
 	}
@@ -125,11 +125,11 @@ func TestTimeOfDay(t *testing.T) {
 		// 23:30 UTC on a Friday is Saturday in CET.
 		{time.Date(2026, 11, 27, 23, 30, 0, 0, time.UTC).In(cet), 0, "Saturday", false},
 	} {
-		env := newEnv(alert("X"), tc.at)
+		env := newEnv(alert("X"), triaged.LabelledService(alert("X")), tc.at)
 		if env.Hour != tc.hour || env.Weekday != tc.weekday || env.BusinessHours() != tc.businessHours {
 			t.Errorf("%v: hour %d weekday %s business_hours %t, want %d %s %t", tc.at, env.Hour, env.Weekday, env.BusinessHours(), tc.hour, tc.weekday, tc.businessHours)
 		}
-		if got := newEnv(alert("X"), tc.at).StartsAt.Location(); got != tc.at.Location() {
+		if got := newEnv(alert("X"), triaged.LabelledService(alert("X")), tc.at).StartsAt.Location(); got != tc.at.Location() {
 			t.Errorf("starts_at in %v, want the evaluation zone %v", got, tc.at.Location())
 		}
 	}
@@ -158,7 +158,7 @@ func TestDurationLiteralsAreConstants(t *testing.T) {
 
 func TestEscalationVocabulary(t *testing.T) {
 	c := triaged.Classification{Severity: triaged.P3, Rule: "warning"}
-	f := Facts{
+	f := triaged.Enrichment{
 		Changes: []triaged.Change{
 			{Service: "api", Version: "v1", MinutesBefore: 600},
 			{Service: "api", Version: "v2", MinutesBefore: 4, Suspect: true},
@@ -172,7 +172,7 @@ func TestEscalationVocabulary(t *testing.T) {
 			{Source: "file", Error: "permission denied"},
 		},
 	}
-	env := newEscalationEnv(c, alert("HighCPU", "env", "prod"), f, evalTime)
+	env := newEscalationEnv(c, alert("HighCPU", "env", "prod"), triaged.LabelledService(alert("HighCPU", "env", "prod")), f, evalTime)
 	for _, expr := range []string{
 		`severity == "P3" && rule == "warning"`,
 		`alertname == "HighCPU" && environment == "prod" && business_hours()`,
@@ -220,18 +220,21 @@ func TestErrorLines(t *testing.T) {
 func TestNilMaps(t *testing.T) {
 	// Hand-written alerts and payloads may lack maps; rules must still read them.
 	a := &triaged.Alert{Alert: template.Alert{Status: "firing"}}
-	env := newEnv(a, evalTime)
+	env := newEnv(a, triaged.LabelledService(a), evalTime)
 	if !evalBool(t, `alertname == "" && labels.x == "" && !has("x") && len(annotations) == 0 && service == "unknown" && active_for == duration("0s")`, env) {
 		t.Error("an alert without maps does not read as empty")
 	}
 }
 
-// The daemon maps alerts to catalog services before classifying; rules see that service.
-func TestEnvPrefersTheMappedService(t *testing.T) {
+// The daemon maps alerts to catalog services before classifying; rules see that service, not
+// their own reading of the labels.
+func TestEnvSeesTheServiceItIsGiven(t *testing.T) {
 	a := alert("X", "service", "checkout-api", "env", "prod")
-	a.Service, a.Environment = "checkout", "production"
-	env := newEnv(a, evalTime)
+	env := newEnv(a, triaged.Service{Name: "checkout", Environment: "production", Catalogue: triaged.InCatalog}, evalTime)
 	if env.Service != "checkout" || env.Environment != "production" {
 		t.Fatalf("service %q environment %q, want the mapped checkout/production", env.Service, env.Environment)
+	}
+	if env := newEnv(a, triaged.Service{}, evalTime); env.Service != "unknown" || env.Environment != "" {
+		t.Fatalf("no service given: service %q environment %q, want unknown and none", env.Service, env.Environment)
 	}
 }

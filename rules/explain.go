@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"bytes"
+	"encoding/json"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -52,8 +54,8 @@ type Trace struct {
 
 // ExplainOptions say what Explain evaluates beyond the classification.
 type ExplainOptions struct {
-	// Facts are handed to the escalation rules, as enrichment would.
-	Facts Facts
+	// Enrichment is handed to the escalation rules, as the daemon's enrichment would.
+	Enrichment triaged.Enrichment
 	// All tries every classification rule, also after the one that decided, to show which
 	// other rules would match.
 	All bool
@@ -73,8 +75,8 @@ type Explanation struct {
 // Explain evaluates an alert rule by rule and records what each rule did. It decides exactly as
 // Classify and then Escalate do (a test holds it to that); it is slower, and meant for
 // `triagetool explain`, not for the daemon's hot path.
-func (rs *RuleSet) Explain(a *triaged.Alert, now time.Time, opts ExplainOptions) Explanation {
-	env := newEnv(a, now)
+func (rs *RuleSet) Explain(a *triaged.Alert, svc triaged.Service, now time.Time, opts ExplainOptions) Explanation {
+	env := newEnv(a, svc, now)
 	m := vms.Get().(*vm.VM)
 	defer vms.Put(m)
 
@@ -113,7 +115,7 @@ func (rs *RuleSet) Explain(a *triaged.Alert, now time.Time, opts ExplainOptions)
 
 	c := rs.stampVersion(x.Classification)
 	if len(rs.escalations) > 0 {
-		eenv := newEscalationEnv(c, a, opts.Facts, now)
+		eenv := newEscalationEnv(c, a, svc, opts.Enrichment, now)
 		for _, r := range rs.escalations {
 			t := Trace{Stage: StageEscalate, Rule: r.name, Pos: r.pos, When: r.when.text}
 			sev, ok, err := r.evalEscalation(m, eenv)
@@ -132,4 +134,25 @@ func (rs *RuleSet) Explain(a *triaged.Alert, now time.Time, opts ExplainOptions)
 	}
 	x.Final = c
 	return x
+}
+
+// factsJSON is the written form of enrichment facts in rule unit tests and `triagetool explain
+// --facts`: the report's field names for what escalation rules see.
+type factsJSON struct {
+	Changes []triaged.Change  `json:"changes"`
+	Probes  []triaged.Probe   `json:"probes"`
+	Logs    []triaged.LogTail `json:"logs"`
+}
+
+// DecodeFacts reads enrichment facts written as JSON ({"changes": [...], "probes": [...],
+// "logs": [...]}, with the report's field names), strictly: an unknown field is an error. The
+// error is the JSON decoder's, so callers can place it in the input.
+func DecodeFacts(data []byte) (triaged.Enrichment, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f factsJSON
+	if err := dec.Decode(&f); err != nil {
+		return triaged.Enrichment{}, err
+	}
+	return triaged.Enrichment{Changes: f.Changes, Probes: f.Probes, Logs: f.Logs}, nil
 }

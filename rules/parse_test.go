@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/triaged/triaged"
 )
 
 // errorList returns the individual messages of a joined error.
@@ -189,7 +191,7 @@ func TestLoadFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := rs.Classify(alert("X"), evalTime); got.Rule != "a" || got.Severity != 1 {
+		if got := rs.Classify(alert("X"), triaged.LabelledService(alert("X")), evalTime); got.Rule != "a" || got.Severity != 1 {
 			t.Errorf("classified by %q %v, want a P1", got.Rule, got.Severity)
 		}
 		if got := rs.Rules(StageClassify); len(got) != 2 || got[1].Name != "b" || got[1].Pos.File != b {

@@ -28,17 +28,17 @@ func TestEscalateUsesTheRuleSetThatClassified(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := &triaged.Alert{Alert: template.Alert{Status: "firing", Labels: template.KV{"alertname": "X"}, StartsAt: time.Now()}}
-	c := e.Classify(a, time.Now())
+	c := e.Classify(a, triaged.LabelledService(a), time.Now())
 
 	write("P1")
 	if err := e.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	got := e.Escalate(c, a, rules.Facts{}, time.Now())
+	got := e.Escalate(c, a, triaged.LabelledService(a), triaged.Enrichment{}, time.Now())
 	if got.Severity != triaged.P2 || got.RuleSetVersion != c.RuleSetVersion {
 		t.Fatalf("escalated to %s by rules %s; want P2 by the classifying rules %s", got.Severity, got.RuleSetVersion, c.RuleSetVersion)
 	}
-	fresh := e.Escalate(e.Classify(a, time.Now()), a, rules.Facts{}, time.Now())
+	fresh := e.Escalate(e.Classify(a, triaged.LabelledService(a), time.Now()), a, triaged.LabelledService(a), triaged.Enrichment{}, time.Now())
 	if fresh.Severity != triaged.P1 {
 		t.Fatalf("after the reload a new alert escalates to %s, want P1", fresh.Severity)
 	}

@@ -177,15 +177,15 @@ var vms = sync.Pool{New: func() any { return new(vm.VM) }}
 // Classify decides an alert's severity at time now: the first rule whose condition holds
 // decides, else the default applies. Hour, weekday and business_hours() are taken in now's time
 // zone. It never panics; a rule that fails at run time is skipped (see ClassifyWithErrors).
-func (rs *RuleSet) Classify(a *triaged.Alert, now time.Time) triaged.Classification {
-	c, _ := rs.ClassifyWithErrors(a, now)
+func (rs *RuleSet) Classify(a *triaged.Alert, svc triaged.Service, now time.Time) triaged.Classification {
+	c, _ := rs.ClassifyWithErrors(a, svc, now)
 	return c
 }
 
 // ClassifyWithErrors is Classify that also returns the rules that failed at run time and were
 // skipped.
-func (rs *RuleSet) ClassifyWithErrors(a *triaged.Alert, now time.Time) (triaged.Classification, []RuleError) {
-	env := newEnv(a, now)
+func (rs *RuleSet) ClassifyWithErrors(a *triaged.Alert, svc triaged.Service, now time.Time) (triaged.Classification, []RuleError) {
+	env := newEnv(a, svc, now)
 	m := vms.Get().(*vm.VM)
 	defer vms.Put(m)
 
@@ -251,19 +251,19 @@ func (rs *RuleSet) defaultClassification() triaged.Classification {
 // Escalate runs the escalation rules over what enrichment found. Every rule whose condition
 // holds applies in order: it may raise the severity (never lower it), adds its impact, and
 // records a Decision with Stage "escalate"; later rules see the raised severity.
-func (rs *RuleSet) Escalate(c triaged.Classification, a *triaged.Alert, f Facts, now time.Time) triaged.Classification {
-	c, _ = rs.EscalateWithErrors(c, a, f, now)
+func (rs *RuleSet) Escalate(c triaged.Classification, a *triaged.Alert, svc triaged.Service, f triaged.Enrichment, now time.Time) triaged.Classification {
+	c, _ = rs.EscalateWithErrors(c, a, svc, f, now)
 	return c
 }
 
 // EscalateWithErrors is Escalate that also returns the rules that failed at run time and were
 // skipped.
-func (rs *RuleSet) EscalateWithErrors(c triaged.Classification, a *triaged.Alert, f Facts, now time.Time) (triaged.Classification, []RuleError) {
+func (rs *RuleSet) EscalateWithErrors(c triaged.Classification, a *triaged.Alert, svc triaged.Service, f triaged.Enrichment, now time.Time) (triaged.Classification, []RuleError) {
 	c = rs.stampVersion(c)
 	if len(rs.escalations) == 0 {
 		return c, nil
 	}
-	env := newEscalationEnv(c, a, f, now)
+	env := newEscalationEnv(c, a, svc, f, now)
 	m := vms.Get().(*vm.VM)
 	defer vms.Put(m)
 

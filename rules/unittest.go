@@ -46,7 +46,7 @@ type testCase struct {
 	name   string
 	at     time.Time
 	alert  triaged.Alert
-	facts  Facts
+	facts  triaged.Enrichment
 	expect testExpect
 }
 
@@ -84,9 +84,10 @@ func RunTests(path string) (*TestResult, error) {
 
 // runCase runs both stages as the daemon does, and compares.
 func runCase(rs *RuleSet, tc *testCase) []string {
-	c, classifyErrs := rs.ClassifyWithErrors(&tc.alert, tc.at)
+	svc := triaged.LabelledService(&tc.alert)
+	c, classifyErrs := rs.ClassifyWithErrors(&tc.alert, svc, tc.at)
 	n := len(c.Decisions)
-	c, escalateErrs := rs.EscalateWithErrors(c, &tc.alert, tc.facts, tc.at)
+	c, escalateErrs := rs.EscalateWithErrors(c, &tc.alert, svc, tc.facts, tc.at)
 
 	var diffs []string
 	if c.Severity != tc.expect.severity {
@@ -377,21 +378,19 @@ func (d *decoder) testAlert(n *yaml.Node, ref string, at time.Time) triaged.Aler
 }
 
 // facts reads enrichment facts with the field names of their JSON form (the report's), strictly.
-func (d *decoder) facts(n *yaml.Node, ref string) Facts {
+func (d *decoder) facts(n *yaml.Node, ref string) triaged.Enrichment {
 	var raw any
 	if err := n.Decode(&raw); err != nil {
 		d.errorf(n, ref, "facts: %v", err)
-		return Facts{}
+		return triaged.Enrichment{}
 	}
 	data, err := json.Marshal(raw)
 	if err != nil {
 		d.errorf(n, ref, "facts: %v", err)
-		return Facts{}
+		return triaged.Enrichment{}
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var f Facts
-	if err := dec.Decode(&f); err != nil {
+	f, err := DecodeFacts(data)
+	if err != nil {
 		d.errorf(n, ref, "facts: %v (want changes, probes and logs with the report's field names)", err)
 	}
 	return f

@@ -1,6 +1,8 @@
 package runbooks
 
 import (
+	"cmp"
+
 	"github.com/triaged/triaged"
 )
 
@@ -17,32 +19,19 @@ type Input struct {
 	Severity triaged.Severity
 }
 
-// NewInput fills an Input from an alert alone: its name, status, labels and annotations, the
-// service from the service, job or app label ("unknown" without any) and the environment from
-// the env or environment label. Triage overrides Service, Environment and Severity with what
-// the service catalog and the rules decided.
-func NewInput(a *triaged.Alert) Input {
-	in := Input{
+// NewInput is what a runbook is matched against for an alert about service svc (decided by the
+// service catalog, or the alert's labels) that the rules classified as sev (0 when not yet
+// classified).
+func NewInput(a *triaged.Alert, svc triaged.Service, sev triaged.Severity) Input {
+	return Input{
 		AlertName:   a.Name(),
 		Status:      a.Status,
 		Labels:      map[string]string(a.Labels),
 		Annotations: map[string]string(a.Annotations),
-		Service:     firstLabel(a.Labels, "service", "job", "app"),
-		Environment: firstLabel(a.Labels, "env", "environment"),
+		Service:     cmp.Or(svc.Name, triaged.UnknownService),
+		Environment: svc.Environment,
+		Severity:    sev,
 	}
-	if in.Service == "" {
-		in.Service = "unknown"
-	}
-	return in
-}
-
-func firstLabel(labels map[string]string, names ...string) string {
-	for _, n := range names {
-		if v := labels[n]; v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // Env is everything a runbook's match expression can see: its expr tags are the vocabulary, and

@@ -110,7 +110,8 @@ func TestCapturedPayloads(t *testing.T) {
 			t.Fatalf("%s: %v", file, err)
 		}
 		for _, a := range msg.Alerts {
-			in := NewInput(&triaged.Alert{Alert: a})
+			alert := &triaged.Alert{Alert: a}
+			in := NewInput(alert, triaged.LabelledService(alert), 0)
 			rb, why := Default().Match(in)
 			if rb == nil || !strings.Contains(why[0], `matched "`+want+`"`) || rb.Path != EmbeddedDir+"/"+want+".md" {
 				t.Errorf("%s: %s matched %+v, %q; want %s", file, in.AlertName, rb, why, want)
@@ -125,13 +126,13 @@ func TestNewInput(t *testing.T) {
 		Labels:      template.KV{"alertname": "TargetDown", "job": "api", "environment": "prod"},
 		Annotations: template.KV{"summary": "down"},
 	}}
-	in := NewInput(a)
+	in := NewInput(a, triaged.Service{Name: "api", Environment: "prod"}, triaged.P2)
 	if in.AlertName != "TargetDown" || in.Status != "firing" || in.Service != "api" || in.Environment != "prod" ||
-		in.Annotations["summary"] != "down" || in.Severity != 0 {
+		in.Annotations["summary"] != "down" || in.Severity != triaged.P2 {
 		t.Errorf("NewInput = %+v", in)
 	}
-	if in := NewInput(&triaged.Alert{}); in.Service != "unknown" {
-		t.Errorf("service of an alert without labels: %q", in.Service)
+	if in := NewInput(&triaged.Alert{}, triaged.Service{}, 0); in.Service != "unknown" {
+		t.Errorf("service of an alert nothing names: %q", in.Service)
 	}
 }
 

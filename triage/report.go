@@ -1,6 +1,7 @@
 package triage
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"slices"
@@ -11,40 +12,10 @@ import (
 	"github.com/triaged/triaged"
 )
 
-// serviceLabels are tried in order to name the affected service until the service catalog
-// (configured services and their matchers) decides it.
-var serviceLabels = []string{"service", "job", "app"}
-
-// Enrichment is what triage gathered about an incident beyond the alert itself. A section that
-// was not collected is named in Pending, so the report can say so rather than stay silently empty.
-type Enrichment struct {
-	Resolution
-
-	Changes        []triaged.Change
-	ChangesSummary string
-	Probes         []triaged.Probe
-	Logs           []triaged.LogTail
-	Runbook        *triaged.Runbook
-	// Observations are findings in words, e.g. the negative evidence "no deploys in the last 2h".
-	Observations []string
-	Pending      []string
-	// PendingWhy says why a pending section was not collected, for the reader.
-	PendingWhy map[string]string
-}
-
-// pend marks a section as not collected, and why.
-func (e *Enrichment) pend(section, why string) {
-	e.Pending = append(e.Pending, section)
-	if e.PendingWhy == nil {
-		e.PendingWhy = map[string]string{}
-	}
-	e.PendingWhy[section] = why
-}
-
-// BuildReport fills the incident report for one alert from what the alert says, what the rules
-// decided and what enrichment found. It is pure: the same inputs give the same report.
-func BuildReport(a *triaged.Alert, cls triaged.Classification, enr Enrichment, event triaged.Event, now time.Time) *triaged.Report {
-	service, from := affectedService(a)
+// BuildReport fills the incident report for one alert about service svc from what the alert
+// says, what the rules decided and what enrichment found. It is pure: the same inputs give the
+// same report.
+func BuildReport(a *triaged.Alert, svc triaged.Service, cls triaged.Classification, enr triaged.Enrichment, event triaged.Event, now time.Time) *triaged.Report {
 	rep := &triaged.Report{
 		SchemaVersion:        triaged.ReportSchemaVersion,
 		IncidentID:           a.IncidentID(),
@@ -54,10 +25,15 @@ func BuildReport(a *triaged.Alert, cls triaged.Classification, enr Enrichment, e
 		ResponseTime:         cls.Severity.ResponseTimeText(),
 		Status:               triaged.ReportInvestigating,
 		AlertName:            a.Name(),
-		Service:              service,
-		ServiceFrom:          from,
-		Environment:          firstLabel(a, "env", "environment"),
-		Team:                 cls.Team,
+		Service:              svc.Name,
+		ServiceFrom:          svc.From,
+		Environment:          svc.Environment,
+		Team:                 cmp.Or(cls.Team, svc.Team, a.Labels["team"]),
+		Owners:               svc.Owners,
+		Channel:              svc.Channel,
+		Dependencies:         svc.Dependencies,
+		Stack:                svc.Stack,
+		ArchDoc:              svc.ArchitectureDoc,
 		Summary:              summary(a),
 		Description:          a.Annotations["description"],
 		UserImpact:           cls.UserImpact,
@@ -81,23 +57,6 @@ func BuildReport(a *triaged.Alert, cls triaged.Classification, enr Enrichment, e
 		PendingWhy:           enr.PendingWhy,
 	}
 	rep.ID = reportID(rep)
-	switch svc := enr.Service; {
-	case svc != nil:
-		rep.Service, rep.ServiceFrom = svc.Name, "the service catalog, "+enr.From
-		if svc.Environment != "" {
-			rep.Environment = svc.Environment
-		}
-		rep.Stack, rep.ArchDoc, rep.Channel = svc.Stack, svc.ArchitectureDoc, svc.Channel
-		rep.Owners, rep.Dependencies = svc.Owners, svc.Dependencies
-		if rep.Team == "" {
-			rep.Team = svc.Team
-		}
-	case enr.Unknown:
-		rep.Service, rep.ServiceFrom = "unknown", "no service of the catalog matches; the alert's labels are under Alerts"
-	}
-	if rep.Team == "" {
-		rep.Team = a.Labels["team"]
-	}
 	if rep.UserImpact == "" {
 		rep.UserImpact = "Unknown: no rule or annotation states it yet"
 		if v := a.Annotations["impact"]; v != "" {
@@ -120,8 +79,8 @@ func BuildReport(a *triaged.Alert, cls triaged.Classification, enr Enrichment, e
 		}
 		rep.Runbook = rb
 	}
-	if rep.Runbook == nil && !slices.Contains(rep.Pending, "runbook") {
-		rep.Pending = append(rep.Pending, "runbook")
+	if rep.Runbook == nil && !slices.Contains(rep.Pending, triaged.SectionRunbook) {
+		rep.Pending = append(rep.Pending, triaged.SectionRunbook)
 	}
 	rep.Observations = append(observations(a, cls), enr.Observations...)
 	return rep
@@ -143,24 +102,6 @@ func reportID(rep *triaged.Report) string {
 		id += "." + rep.Severity.String()
 	}
 	return id
-}
-
-func affectedService(a *triaged.Alert) (string, string) {
-	for _, l := range serviceLabels {
-		if v := a.Labels[l]; v != "" {
-			return v, "label " + l
-		}
-	}
-	return "unknown", "no service, job or app label"
-}
-
-func firstLabel(a *triaged.Alert, names ...string) string {
-	for _, n := range names {
-		if v := a.Labels[n]; v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func summary(a *triaged.Alert) string {

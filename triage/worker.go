@@ -2,11 +2,10 @@ package triage
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -17,32 +16,38 @@ import (
 	"github.com/triaged/triaged/broker"
 )
 
+// Resolver decides which service an alert is about: the service catalog, or the alert's labels.
+type Resolver interface {
+	Resolve(a *triaged.Alert) triaged.Service
+}
+
 // Classifier decides an alert's severity. The rules engine is one; tests pass their own.
 type Classifier interface {
-	Classify(a *triaged.Alert, now time.Time) triaged.Classification
+	Classify(a *triaged.Alert, svc triaged.Service, now time.Time) triaged.Classification
 }
 
 // Escalator may raise a classification once enrichment has found deploys, probe results and
 // log lines: the rules engine's second stage.
 type Escalator interface {
-	Escalate(c triaged.Classification, a *triaged.Alert, enr Enrichment, now time.Time) triaged.Classification
+	Escalate(c triaged.Classification, a *triaged.Alert, svc triaged.Service, enr triaged.Enrichment, now time.Time) triaged.Classification
 }
 
-// Enricher maps an alert to its service, then gathers what the report needs beyond the alert,
-// under the deadline in ctx. Enrich never fails: what it could not collect is recorded in the
-// Enrichment.
+// Enricher gathers what the report needs beyond the alert, under the deadline in ctx. It never
+// fails: what it could not collect is recorded in the Enrichment.
 type Enricher interface {
-	Resolve(a *triaged.Alert) Resolution
-	Enrich(ctx context.Context, a *triaged.Alert, res Resolution, cls triaged.Classification) Enrichment
+	Enrich(ctx context.Context, a *triaged.Alert, svc triaged.Service, cls triaged.Classification) triaged.Enrichment
 }
+
+// labelsOnly resolves services without a catalog.
+type labelsOnly struct{}
+
+func (labelsOnly) Resolve(a *triaged.Alert) triaged.Service { return triaged.LabelledService(a) }
 
 // notCollected is the enrichment when no enricher is configured.
 type notCollected struct{}
 
-func (notCollected) Resolve(a *triaged.Alert) Resolution { return resolve(a, nil) }
-
-func (notCollected) Enrich(_ context.Context, _ *triaged.Alert, res Resolution, _ triaged.Classification) Enrichment {
-	return Enrichment{Resolution: res, Pending: []string{"recent_changes", "probes", "logs"}}
+func (notCollected) Enrich(context.Context, *triaged.Alert, triaged.Service, triaged.Classification) triaged.Enrichment {
+	return triaged.Enrichment{Pending: []string{triaged.SectionRecentChanges, triaged.SectionProbes, triaged.SectionLogs}}
 }
 
 // Options wires a Worker.
@@ -50,11 +55,13 @@ type Options struct {
 	JetStream  jetstream.JetStream
 	Names      broker.Names
 	Incidents  jetstream.KeyValue
+	Resolver   Resolver // optional: without it the service comes from the alert's labels
 	Classifier Classifier
 	Escalator  Escalator // optional
 	Enricher   Enricher  // optional: without it the enrichment sections are reported as not collected
-	// PublishTimeout bounds each JetStream round trip of one message's handling.
-	PublishTimeout time.Duration
+	// HandleTimeout bounds the whole handling of one message, enrichment and every JetStream
+	// round trip included (the config's triage.timeout). Required.
+	HandleTimeout time.Duration
 	// RetryBackoff is the delay before the n-th redelivery after a transient failure; the last
 	// value repeats.
 	RetryBackoff []time.Duration
@@ -71,12 +78,12 @@ type Worker struct {
 }
 
 // New returns a Worker.
-func New(o Options) *Worker {
-	if o.PublishTimeout <= 0 {
-		o.PublishTimeout = 10 * time.Second
+func New(o Options) (*Worker, error) {
+	if o.HandleTimeout <= 0 {
+		return nil, fmt.Errorf("triage: the handling timeout must be positive, not %v", o.HandleTimeout)
 	}
-	if len(o.RetryBackoff) == 0 {
-		o.RetryBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}
+	if o.Classifier == nil {
+		return nil, errors.New("triage: a classifier is required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -84,19 +91,24 @@ func New(o Options) *Worker {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Resolver == nil {
+		o.Resolver = labelsOnly{}
+	}
 	if o.Enricher == nil {
 		o.Enricher = notCollected{}
 	}
-	return &Worker{o: o, log: o.Logger.With("component", "triage"), metrics: newMetrics(o.Registerer)}
+	return &Worker{o: o, log: o.Logger.With("component", "triage"), metrics: newMetrics(o.Registerer)}, nil
 }
 
 // Run consumes the shared triage consumer with at most workers concurrent handlers until ctx
 // is done, then finishes the work in hand.
 func (w *Worker) Run(ctx context.Context, c jetstream.Consumer, workers int, ackWait time.Duration) error {
 	w.metrics.workers.Set(float64(workers))
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	defer stopPoll()
-	go w.pollPending(pollCtx, c)
+	wg.Go(func() { w.pollPending(pollCtx, c) })
 	return broker.Run(ctx, c, broker.RunOptions{
 		Workers:         workers,
 		InProgressEvery: ackWait / 3,
@@ -125,17 +137,14 @@ func (w *Worker) pollPending(ctx context.Context, c jetstream.Consumer) {
 	}
 }
 
-// errConflict means another worker changed the incident between our read and our write.
-var errConflict = errors.New("incident changed concurrently")
-
 // Handle triages one alert message and makes its single ack decision.
 func (w *Worker) Handle(ctx context.Context, m jetstream.Msg) {
 	if meta, err := m.Metadata(); err == nil && meta.NumDelivered > 1 {
 		w.metrics.redelivered.Inc()
 	}
-	start := w.o.Now()
+	done := w.stage("decode")
 	a, err := decodeAlert(m.Data())
-	w.metrics.stage.WithLabelValues("decode").Observe(w.o.Now().Sub(start).Seconds())
+	done()
 	if err != nil {
 		w.log.Error("alert message undecodable; terminated", "subject", m.Subject(), "err", err)
 		w.metrics.terminated.WithLabelValues("undecodable").Inc()
@@ -150,11 +159,7 @@ func (w *Worker) Handle(ctx context.Context, m jetstream.Msg) {
 }
 
 func (w *Worker) retry(m jetstream.Msg, a *triaged.Alert, err error) {
-	n := uint64(1)
-	if meta, merr := m.Metadata(); merr == nil {
-		n = meta.NumDelivered
-	}
-	delay := w.o.RetryBackoff[min(int(n)-1, len(w.o.RetryBackoff)-1)]
+	delay, n := broker.RetryDelay(m, w.o.RetryBackoff)
 	if errors.Is(err, errConflict) {
 		delay = 0 // the other writer has finished: re-read and decide again at once
 	}
@@ -163,41 +168,10 @@ func (w *Worker) retry(m jetstream.Msg, a *triaged.Alert, err error) {
 	_ = m.NakWithDelay(delay)
 }
 
-var validFingerprint = regexp.MustCompile(`^[0-9a-fA-F]{1,64}$`)
-
-func decodeAlert(data []byte) (*triaged.Alert, error) {
-	var a triaged.Alert
-	if err := json.Unmarshal(data, &a); err != nil {
-		return nil, err
-	}
-	switch {
-	case a.Status != triaged.StatusFiring && a.Status != triaged.StatusResolved:
-		return nil, fmt.Errorf("status %q", a.Status)
-	case len(a.Labels) == 0:
-		return nil, errors.New("no labels")
-	case a.StartsAt.IsZero():
-		return nil, errors.New("no startsAt")
-	case !validFingerprint.MatchString(a.ID()):
-		return nil, fmt.Errorf("fingerprint %q is not hexadecimal", a.ID())
-	}
-	return &a, nil
-}
-
-// incident is the state kept per alert fingerprint in the incidents bucket: what was last
-// reported, so a resent or redelivered alert does not produce a second report.
-type incident struct {
-	ID       string           `json:"incident_id"`
-	Status   string           `json:"status"`
-	Severity triaged.Severity `json:"severity"` // as reported, after escalation
-	// Classified is the severity before escalation: a resend is compared on it, since
-	// escalation depends on enrichment that changes from one look to the next.
-	Classified triaged.Severity   `json:"classified_severity"`
-	Rule       string             `json:"rule"`
-	RuleSet    string             `json:"rule_set_version"`
-	Decisions  []triaged.Decision `json:"decisions,omitempty"`
-	StartsAt   time.Time          `json:"starts_at"`
-	UpdatedAt  time.Time          `json:"updated_at"`
-	Report     string             `json:"last_report"`
+// stage starts timing one step of a message's handling; calling the result records it.
+func (w *Worker) stage(name string) (done func()) {
+	start := w.o.Now()
+	return func() { w.metrics.stage.WithLabelValues(name).Observe(w.o.Now().Sub(start).Seconds()) }
 }
 
 // triage publishes the report an alert calls for, if any, and records it. Its steps are
@@ -205,135 +179,92 @@ type incident struct {
 // compare-and-set, so a crash or a race at any point leads, on redelivery, to the same
 // single report.
 func (w *Worker) triage(ctx context.Context, a *triaged.Alert) error {
-	ctx, cancel := context.WithTimeout(ctx, w.o.PublishTimeout)
+	ctx, cancel := context.WithTimeout(ctx, w.o.HandleTimeout)
 	defer cancel()
-	key := a.ID()
 
-	t := w.o.Now()
-	prev, rev, err := w.loadIncident(ctx, key)
+	done := w.stage("incident")
+	prev, rev, err := w.loadIncident(ctx, a.ID())
+	done()
 	if err != nil {
 		return err
 	}
-	w.metrics.stage.WithLabelValues("incident").Observe(w.o.Now().Sub(t).Seconds())
 
-	res := w.o.Enricher.Resolve(a)
-	a.Service, a.Environment = res.Name, res.Environment
-	t = w.o.Now()
-	cls := w.o.Classifier.Classify(a, t)
-	w.metrics.stage.WithLabelValues("classify").Observe(w.o.Now().Sub(t).Seconds())
+	svc := w.o.Resolver.Resolve(a)
+	done = w.stage("classify")
+	cls := w.o.Classifier.Classify(a, svc, w.o.Now())
+	done()
 
-	event, skip := decideEvent(a, prev, cls)
+	event, skip := decideEvent(a, prev, cls.Severity)
 	if skip != "" {
-		w.log.Debug("alert needs no new report", "alertname", a.Name(), "fingerprint", key, "reason", skip)
+		w.log.Debug("alert needs no new report", "alertname", a.Name(), "fingerprint", a.ID(), "reason", skip)
 		w.metrics.skipped.WithLabelValues(skip).Inc()
 		return nil
 	}
 	classified := cls.Severity
 
-	var enr Enrichment
+	var enr triaged.Enrichment
 	if event == triaged.EventResolved {
-		enr.Resolution = res
-		// Nothing to investigate any more; a resolution keeps the severity it was reported
-		// with, and the rules that decided it, even if the rules changed since.
-		if prev != nil && prev.ID == a.IncidentID() {
-			cls.Severity, cls.Rule, cls.RuleSetVersion, cls.Decisions = prev.Severity, prev.Rule, prev.RuleSet, prev.Decisions
-		}
+		cls = keepReportedSeverity(a, prev, cls)
 	} else {
-		t = w.o.Now()
-		enr = w.o.Enricher.Enrich(ctx, a, res, cls)
-		w.metrics.stage.WithLabelValues("enrich").Observe(w.o.Now().Sub(t).Seconds())
-		if w.o.Escalator != nil {
-			t = w.o.Now()
-			cls = w.o.Escalator.Escalate(cls, a, enr, t)
-			w.metrics.stage.WithLabelValues("escalate").Observe(w.o.Now().Sub(t).Seconds())
-		}
+		cls, enr = w.investigate(ctx, a, svc, cls)
 	}
 
-	t = w.o.Now()
-	rep := BuildReport(a, cls, enr, event, t)
+	done = w.stage("report")
+	rep := BuildReport(a, svc, cls, enr, event, w.o.Now())
 	data, err := triaged.EncodeReport(rep)
+	done()
 	if err != nil {
 		return fmt.Errorf("encode report %s: %w", rep.ID, err)
 	}
-	w.metrics.stage.WithLabelValues("report").Observe(w.o.Now().Sub(t).Seconds())
 
-	t = w.o.Now()
-	msg := &nats.Msg{Subject: w.o.Names.ReportSubject(rep.Event, rep.Severity), Data: data, Header: nats.Header{}}
-	msg.Header.Set("Triaged-Incident", rep.IncidentID)
-	ack, err := w.o.JetStream.PublishMsg(ctx, msg, jetstream.WithMsgID(rep.ID))
-	if err != nil {
-		return fmt.Errorf("publish report %s: %w", rep.ID, err)
+	if err := w.publish(ctx, a, rep, data); err != nil {
+		return err
 	}
-	w.metrics.stage.WithLabelValues("publish").Observe(w.o.Now().Sub(t).Seconds())
-	// Counted when first on the stream: a redelivery that republishes it is a duplicate.
-	if !ack.Duplicate {
-		w.metrics.reports.WithLabelValues(string(rep.Event), rep.Severity.String()).Inc()
-		w.metrics.latency.Observe(w.o.Now().Sub(a.ReceivedAt).Seconds())
-		w.log.Debug("report published", "incident", rep.IncidentID, "event", rep.Event, "severity", rep.Severity, "alertname", a.Name())
-	}
-
-	return w.storeIncident(ctx, key, rev, incident{
+	return w.storeIncident(ctx, a.ID(), rev, incident{
 		ID: a.IncidentID(), Status: a.Status, Severity: rep.Severity, Classified: classified, Rule: rep.Rule,
 		RuleSet: rep.RuleSetVersion, Decisions: rep.Decisions,
 		StartsAt: a.StartsAt, UpdatedAt: rep.TriagedAt, Report: rep.ID,
 	})
 }
 
-// decideEvent returns the event an alert calls for given the incident's last reported state,
-// or a reason to report nothing.
-func decideEvent(a *triaged.Alert, prev *incident, cls triaged.Classification) (triaged.Event, string) {
-	same := prev != nil && prev.ID == a.IncidentID()
-	switch {
-	case a.Resolved() && same && prev.Status == triaged.StatusResolved:
-		return "", "duplicate"
-	case a.Resolved():
-		return triaged.EventResolved, ""
-	case same && prev.Status == triaged.StatusResolved:
-		return "", "stale" // a firing message overtaken by its own resolution
-	case same && prev.Classified == cls.Severity:
-		return "", "duplicate"
-	case same:
-		return triaged.EventUpdated, ""
-	default:
-		return triaged.EventOpened, ""
+// keepReportedSeverity gives a resolution the severity its incident was reported with, and the
+// rules that decided it, even if the rules changed since: nothing is investigated any more.
+func keepReportedSeverity(a *triaged.Alert, prev *incident, cls triaged.Classification) triaged.Classification {
+	if prev != nil && prev.ID == a.IncidentID() {
+		cls.Severity, cls.Rule, cls.RuleSetVersion, cls.Decisions = prev.Severity, prev.Rule, prev.RuleSet, prev.Decisions
 	}
+	return cls
 }
 
-func (w *Worker) loadIncident(ctx context.Context, key string) (*incident, uint64, error) {
-	e, err := w.o.Incidents.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, nil
+// investigate enriches a firing alert and lets the escalation rules raise its severity on what
+// was found.
+func (w *Worker) investigate(ctx context.Context, a *triaged.Alert, svc triaged.Service, cls triaged.Classification) (triaged.Classification, triaged.Enrichment) {
+	done := w.stage("enrich")
+	enr := w.o.Enricher.Enrich(ctx, a, svc, cls)
+	done()
+	if w.o.Escalator != nil {
+		done = w.stage("escalate")
+		cls = w.o.Escalator.Escalate(cls, a, svc, enr, w.o.Now())
+		done()
 	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("read incident %s: %w", key, err)
-	}
-	var inc incident
-	if err := json.Unmarshal(e.Value(), &inc); err != nil {
-		// State we cannot read is replaced rather than blocking the alert forever.
-		w.log.Warn("incident state unreadable; replacing it", "fingerprint", key, "err", err)
-		return nil, e.Revision(), nil
-	}
-	return &inc, e.Revision(), nil
+	return cls, enr
 }
 
-func (w *Worker) storeIncident(ctx context.Context, key string, rev uint64, inc incident) error {
-	data, err := json.Marshal(inc)
+// publish puts the report on the reports stream, deduplicated by its id.
+func (w *Worker) publish(ctx context.Context, a *triaged.Alert, rep *triaged.Report, data []byte) error {
+	done := w.stage("publish")
+	msg := &nats.Msg{Subject: w.o.Names.ReportSubject(rep.Event, rep.Severity), Data: data, Header: nats.Header{}}
+	msg.Header.Set("Triaged-Incident", rep.IncidentID)
+	ack, err := w.o.JetStream.PublishMsg(ctx, msg, jetstream.WithMsgID(rep.ID))
 	if err != nil {
-		return fmt.Errorf("encode incident %s: %w", key, err)
+		return fmt.Errorf("publish report %s: %w", rep.ID, err)
 	}
-	if rev == 0 {
-		_, err = w.o.Incidents.Create(ctx, key, data)
-	} else {
-		_, err = w.o.Incidents.Update(ctx, key, data, rev)
+	done()
+	// Counted when first on the stream: a redelivery that republishes it is a duplicate.
+	if !ack.Duplicate {
+		w.metrics.reports.WithLabelValues(string(rep.Event), rep.Severity.String()).Inc()
+		w.metrics.latency.Observe(w.o.Now().Sub(a.ReceivedAt).Seconds())
+		w.log.Debug("report published", "incident", rep.IncidentID, "event", rep.Event, "severity", rep.Severity, "alertname", a.Name())
 	}
-	var apiErr *jetstream.APIError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, jetstream.ErrKeyExists),
-		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence:
-		return fmt.Errorf("store incident %s: %w", key, errConflict)
-	default:
-		return fmt.Errorf("store incident %s: %w", key, err)
-	}
+	return nil
 }

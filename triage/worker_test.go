@@ -42,9 +42,9 @@ func newClassifier(s triaged.Severity) *fixedClassifier {
 	return c
 }
 
-func (c *fixedClassifier) Classify(a *triaged.Alert, _ time.Time) triaged.Classification {
+func (c *fixedClassifier) Classify(_ *triaged.Alert, svc triaged.Service, _ time.Time) triaged.Classification {
 	n := c.calls.Add(1)
-	c.service.Store(a.Service)
+	c.service.Store(svc.Name)
 	if c.onCall != nil {
 		c.onCall(n)
 	}
@@ -91,8 +91,11 @@ func (e *env) startWorkerWith(t *testing.T, o triage.Options, workers int) (stop
 	}
 	reg = prometheus.NewRegistry()
 	o.JetStream, o.Names, o.Incidents, o.Registerer = js, names, kv, reg
-	o.PublishTimeout, o.RetryBackoff = 2*time.Second, []time.Duration{50 * time.Millisecond}
-	w := triage.New(o)
+	o.HandleTimeout, o.RetryBackoff = 2*time.Second, []time.Duration{50 * time.Millisecond}
+	w, err := triage.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Run(ctx, cons, workers, e.opts.AckWait) }()
@@ -398,7 +401,7 @@ func TestTransientFailureIsRetriedWithBackoff(t *testing.T) {
 // raiseToP1 escalates every alert to P1 whose enrichment found a failed probe.
 type raiseToP1 struct{}
 
-func (raiseToP1) Escalate(c triaged.Classification, _ *triaged.Alert, enr triage.Enrichment, _ time.Time) triaged.Classification {
+func (raiseToP1) Escalate(c triaged.Classification, _ *triaged.Alert, _ triaged.Service, enr triaged.Enrichment, _ time.Time) triaged.Classification {
 	for _, p := range enr.Probes {
 		if !p.OK {
 			c.Severity = triaged.P1
@@ -408,22 +411,25 @@ func (raiseToP1) Escalate(c triaged.Classification, _ *triaged.Alert, enr triage
 	return c
 }
 
-type failingProbe struct{ calls atomic.Int64 }
+// checkoutResolver maps every alert to the catalog service checkout.
+type checkoutResolver struct{}
 
-func (f *failingProbe) Resolve(*triaged.Alert) triage.Resolution {
-	return triage.Resolution{Name: "checkout", Environment: "prod"}
+func (checkoutResolver) Resolve(*triaged.Alert) triaged.Service {
+	return triaged.Service{Name: "checkout", Environment: "prod", From: "the service catalog, test", Catalogue: triaged.InCatalog}
 }
 
-func (f *failingProbe) Enrich(_ context.Context, _ *triaged.Alert, res triage.Resolution, _ triaged.Classification) triage.Enrichment {
+type failingProbe struct{ calls atomic.Int64 }
+
+func (f *failingProbe) Enrich(context.Context, *triaged.Alert, triaged.Service, triaged.Classification) triaged.Enrichment {
 	f.calls.Add(1)
-	return triage.Enrichment{Resolution: res, Probes: []triaged.Probe{{Name: "health", Kind: "http", OK: false, Error: "503"}}, Pending: []string{"logs"}}
+	return triaged.Enrichment{Probes: []triaged.Probe{{Name: "health", Kind: "http", OK: false, Error: "503"}}, Pending: []string{"logs"}}
 }
 
 func TestEscalationRaisesAndResendsStayDuplicates(t *testing.T) {
 	e := newEnv(t)
 	enricher := &failingProbe{}
 	cls := newClassifier(triaged.P3)
-	e.startWorkerWith(t, triage.Options{Classifier: cls, Escalator: raiseToP1{}, Enricher: enricher}, 2)
+	e.startWorkerWith(t, triage.Options{Resolver: checkoutResolver{}, Classifier: cls, Escalator: raiseToP1{}, Enricher: enricher}, 2)
 	e.publish(t, "firing-1-alert.json")
 	reps := e.reports(t, 1)
 	r := reps[0]

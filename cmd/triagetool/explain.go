@@ -71,7 +71,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	var opts rules.ExplainOptions
 	opts.All = *all
 	if *factsFile != "" {
-		if opts.Facts, err = readFacts(*factsFile); err != nil {
+		if opts.Enrichment, err = readFacts(*factsFile); err != nil {
 			return fail("%v", err)
 		}
 	}
@@ -107,15 +107,13 @@ func readInput(name string) ([]byte, error) {
 	return os.ReadFile(name)
 }
 
-func readFacts(path string) (rules.Facts, error) {
-	var f rules.Facts
+func readFacts(path string) (triaged.Enrichment, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return f, err
+		return triaged.Enrichment{}, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
+	f, err := rules.DecodeFacts(data)
+	if err != nil {
 		return f, fmt.Errorf("%s: %s", path, describeJSONError(data, err))
 	}
 	return f, nil
@@ -198,7 +196,9 @@ func describeJSONError(data []byte, err error) string {
 }
 
 func printExplanation(w io.Writer, rs *rules.RuleSet, a *triaged.Alert, i, n int, now time.Time, opts rules.ExplainOptions, haveFacts bool) {
-	x := rs.Explain(a, now, opts)
+	// Without a service catalog at hand, the alert's labels name its service, as in the daemon
+	// without one.
+	x := rs.Explain(a, triaged.LabelledService(a), now, opts)
 	env := x.Env
 	fmt.Fprintf(w, "Alert %d of %d: %s, %s, active for %s\n", i+1, n, orNone(env.AlertName), env.Status, env.ActiveFor)
 	fmt.Fprintf(w, "  labels:  %s\n", formatLabels(env.Labels))

@@ -1,4 +1,4 @@
-package triage_test
+package enrich_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/catalog"
 	"github.com/triaged/triaged/deploy"
+	"github.com/triaged/triaged/enrich"
 	"github.com/triaged/triaged/internal/confval"
 	"github.com/triaged/triaged/internal/metrictest"
 	"github.com/triaged/triaged/logtail"
@@ -74,14 +75,15 @@ func TestEnrichersOverlap(t *testing.T) {
 		t.Cleanup(srv.Close)
 		specs = append(specs, probe.Spec{Name: name, HTTP: &probe.HTTPSpec{URL: srv.URL, Timeout: confval.Duration(5 * time.Second)}})
 	}
-	e := triage.NewEnrich(triage.EnrichOptions{
-		Catalog:    mustCatalog(t, catalog.Service{Name: "checkout", Probes: specs}),
+	cat := mustCatalog(t, catalog.Service{Name: "checkout", Probes: specs})
+	e := enrich.New(enrich.Options{
+		Catalog:    cat,
 		Timeout:    5 * time.Second,
 		Registerer: prometheus.NewRegistry(),
 	})
 	start := time.Now()
 	a := checkoutAlert()
-	enr := e.Enrich(context.Background(), a, e.Resolve(a), triaged.Classification{Severity: triaged.P2})
+	enr := e.Enrich(context.Background(), a, cat.Resolve(a), triaged.Classification{Severity: triaged.P2})
 	elapsed := time.Since(start)
 	if len(enr.Probes) != 3 {
 		t.Fatalf("%d probe results, want 3", len(enr.Probes))
@@ -113,10 +115,23 @@ func TestEnrichersOverlap(t *testing.T) {
 	}
 }
 
+// recordingIndex answers every lookup with no deploys and keeps the queries.
+type recordingIndex struct {
+	mu      sync.Mutex
+	queries []deploy.Query
+}
+
+func (r *recordingIndex) Correlate(q deploy.Query) deploy.Correlation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.queries = append(r.queries, q)
+	return deploy.Correlation{Changes: []triaged.Change{}, Summary: "looked up", Complete: true}
+}
+
 // hangingIndex never answers, like a correlator with a bug.
 type hangingIndex struct{ release chan struct{} }
 
-func (h hangingIndex) Correlate(string, []string, string, time.Time, time.Duration, time.Duration) deploy.Correlation {
+func (h hangingIndex) Correlate(deploy.Query) deploy.Correlation {
 	<-h.release
 	return deploy.Correlation{}
 }
@@ -131,14 +146,16 @@ func TestDeadlineBoundsSlowAndHangingEnrichers(t *testing.T) {
 	}))
 	t.Cleanup(failing.Close)
 	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
 
 	reg := prometheus.NewRegistry()
-	e := triage.NewEnrich(triage.EnrichOptions{
-		Catalog: mustCatalog(t, catalog.Service{Name: "checkout", Probes: []probe.Spec{
-			{Name: "hangs", HTTP: &probe.HTTPSpec{URL: hanging.URL, Timeout: confval.Duration(time.Minute)}},
-			{Name: "fails", HTTP: &probe.HTTPSpec{URL: failing.URL}},
-		}}),
+	cat := mustCatalog(t, catalog.Service{Name: "checkout", Probes: []probe.Spec{
+		{Name: "hangs", HTTP: &probe.HTTPSpec{URL: hanging.URL, Timeout: confval.Duration(time.Minute)}},
+		{Name: "fails", HTTP: &probe.HTTPSpec{URL: failing.URL}},
+	}})
+	e := enrich.New(enrich.Options{
+		Catalog:    cat,
 		Deploys:    hangingIndex{release},
 		Runbooks:   runbooks.Default(),
 		Timeout:    700 * time.Millisecond,
@@ -146,7 +163,7 @@ func TestDeadlineBoundsSlowAndHangingEnrichers(t *testing.T) {
 	})
 	start := time.Now()
 	a := checkoutAlert()
-	enr := e.Enrich(context.Background(), a, e.Resolve(a), triaged.Classification{Severity: triaged.P1})
+	enr := e.Enrich(context.Background(), a, cat.Resolve(a), triaged.Classification{Severity: triaged.P1})
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Fatalf("Enrich returned after %v, far past its 700ms deadline", elapsed)
 	}
@@ -172,6 +189,13 @@ func TestDeadlineBoundsSlowAndHangingEnrichers(t *testing.T) {
 	if got := metrictest.Value(t, reg, "triaged_enrichment_results_total", "enricher", "probe", "outcome", "failed"); got < 1 {
 		t.Errorf("failed probes = %v", got)
 	}
+	// The hanging correlator was abandoned at the deadline, and is counted until it returns.
+	if got := metrictest.Value(t, reg, "triaged_enrichment_overdue_goroutines"); got != 1 {
+		t.Errorf("overdue enrichers = %v, want 1 (the hanging deploy correlation)", got)
+	}
+	releaseOnce.Do(func() { close(release) })
+	eventually(t, func() bool { return metrictest.Value(t, reg, "triaged_enrichment_overdue_goroutines") == 0 },
+		"the overdue gauge did not return to 0 after the hanging enricher returned")
 }
 
 func TestEnrichFromTheCatalog(t *testing.T) {
@@ -186,28 +210,54 @@ func TestEnrichFromTheCatalog(t *testing.T) {
 		Logs: []logtail.Spec{{Name: "app", File: &logtail.FileSpec{Path: logFile}}},
 	}
 	a := checkoutAlert()
+	unlabelled := checkoutAlert()
+	delete(unlabelled.Labels, "service")
 	tests := []struct {
 		name        string
+		alert       *triaged.Alert
 		services    []catalog.Service
 		wantService string
+		wantFrom    string
+		// wantQuery is the deploy lookup expected, nil for none.
+		wantQuery   *deploy.Query
 		wantPending []string
 	}{
-		{"in the catalog", []catalog.Service{svc}, "checkout", []string{"recent_changes", "probes", "runbook"}},
-		{"a catalog without it", []catalog.Service{{Name: "payments"}}, "unknown", []string{"recent_changes", "probes", "logs", "runbook"}},
-		{"no catalog", nil, "checkout", []string{"recent_changes", "probes", "logs", "runbook"}},
+		{"in the catalog", a, []catalog.Service{svc}, "checkout", "the service catalog, label service",
+			&deploy.Query{Service: "checkout", Environment: "production", Dependencies: []string{"payments"}}, []string{"probes", "runbook"}},
+		{"a catalog without it keeps the labelled service and its deploys", a, []catalog.Service{{Name: "payments"}}, "checkout", "label service; not in the service catalog",
+			&deploy.Query{Service: "checkout", Environment: "prod"}, []string{"probes", "logs", "runbook"}},
+		{"a catalog without it, nothing labelled", unlabelled, []catalog.Service{{Name: "payments"}}, "unknown", "no service of the catalog matches, and no service, job or app label",
+			nil, []string{"recent_changes", "probes", "logs", "runbook"}},
+		{"no catalog", a, nil, "checkout", "label service",
+			&deploy.Query{Service: "checkout", Environment: "prod"}, []string{"probes", "logs", "runbook"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := triage.NewEnrich(triage.EnrichOptions{Catalog: mustCatalog(t, tt.services...), Registerer: prometheus.NewRegistry()})
-			enr := e.Enrich(context.Background(), a, e.Resolve(a), triaged.Classification{Severity: triaged.P2})
-			rep := triage.BuildReport(a, triaged.Classification{Severity: triaged.P2}, enr, triaged.EventOpened, time.Now())
-			if rep.Service != tt.wantService {
-				t.Errorf("service %q (from %q), want %q", rep.Service, rep.ServiceFrom, tt.wantService)
+			a := tt.alert
+			cat := mustCatalog(t, tt.services...)
+			deploys := &recordingIndex{}
+			e := enrich.New(enrich.Options{Catalog: cat, Deploys: deploys, Registerer: prometheus.NewRegistry()})
+			svc := cat.Resolve(a)
+			enr := e.Enrich(context.Background(), a, svc, triaged.Classification{Severity: triaged.P2})
+			rep := triage.BuildReport(a, svc, triaged.Classification{Severity: triaged.P2}, enr, triaged.EventOpened, time.Now())
+			if rep.Service != tt.wantService || rep.ServiceFrom != tt.wantFrom {
+				t.Errorf("service %q (from %q), want %q (from %q)", rep.Service, rep.ServiceFrom, tt.wantService, tt.wantFrom)
+			}
+			switch got := deploys.queries; {
+			case tt.wantQuery == nil && len(got) > 0:
+				t.Errorf("deploys looked up for %+v, want no lookup", got[0])
+			case tt.wantQuery != nil && len(got) != 1:
+				t.Errorf("%d deploy lookups, want 1", len(got))
+			case tt.wantQuery != nil && (got[0].Service != tt.wantQuery.Service || got[0].Environment != tt.wantQuery.Environment ||
+				strings.Join(got[0].Dependencies, ",") != strings.Join(tt.wantQuery.Dependencies, ",") || !got[0].AlertStart.Equal(a.StartsAt)):
+				t.Errorf("deploys looked up for %+v, want %+v", got[0], *tt.wantQuery)
+			case tt.wantQuery != nil && rep.RecentChangesSummary != "looked up":
+				t.Errorf("recent changes summary %q, want the index's", rep.RecentChangesSummary)
 			}
 			if got := strings.Join(enr.Pending, ","); got != strings.Join(tt.wantPending, ",") {
 				t.Errorf("pending %q, want %q", got, strings.Join(tt.wantPending, ","))
 			}
-			if tt.wantService == "checkout" && tt.services != nil {
+			if svc.Catalogue == triaged.InCatalog {
 				if rep.Environment != "production" || rep.Stack != "Go" || rep.Team != "shop" || rep.Channel != "#inc-checkout" || len(rep.Owners) != 1 || len(rep.Dependencies) != 1 {
 					t.Errorf("catalog facts missing from the report: %+v", rep)
 				}
@@ -216,5 +266,15 @@ func TestEnrichFromTheCatalog(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func eventually(t *testing.T, cond func() bool, msg string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

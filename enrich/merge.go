@@ -1,0 +1,54 @@
+package enrich
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/triaged/triaged"
+)
+
+// merge puts the findings into the enrichment, in task order, and counts them.
+func (e *Enricher) merge(enr *triaged.Enrichment, a *triaged.Alert, tasks []task, findings []finding) {
+	for i, f := range findings {
+		t := tasks[i]
+		e.metrics.duration.WithLabelValues(string(t.kind)).Observe(f.elapsed.Seconds())
+		e.metrics.results.WithLabelValues(string(t.kind), string(f.outcome)).Inc()
+		if f.err != nil {
+			e.log.Warn("enricher did not finish", "enricher", t.description(), "alertname", a.Name(), "fingerprint", a.ID(), "err", f.err)
+			enr.Observations = append(enr.Observations, fmt.Sprintf("%s: not collected: %v", capitalize(t.description()), f.err))
+			placeholder(enr, t, f.err)
+			continue
+		}
+		switch {
+		case f.changes != nil:
+			enr.Changes, enr.ChangesSummary = f.changes.Changes, f.changes.Summary
+		case f.probe != nil:
+			enr.Probes = append(enr.Probes, *f.probe)
+		case f.logs != nil:
+			enr.Logs = append(enr.Logs, *f.logs)
+		case f.runbook != nil:
+			if rb := f.runbook.Runbook; rb != nil {
+				rb.SeverityHint = f.runbook.SeverityHint
+				rb.Why = f.runbook.Reasons
+				enr.Runbook = rb
+			}
+		}
+	}
+}
+
+// placeholder keeps a probe or log source that did not finish visible in its section.
+func placeholder(enr *triaged.Enrichment, t task, err error) {
+	switch t.kind {
+	case KindProbe:
+		enr.Probes = append(enr.Probes, triaged.Probe{Name: t.name, OK: false, Error: err.Error()})
+	case KindLogs:
+		enr.Logs = append(enr.Logs, triaged.LogTail{Source: t.name, Lines: []string{}, Error: err.Error()})
+	}
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

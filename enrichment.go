@@ -1,0 +1,35 @@
+package triaged
+
+// Enrichment is what triage gathered about an incident beyond the alert itself: recent changes,
+// health probes, log tails and the runbook. The report shows it, and the escalation rules read it.
+// A section that was not collected is named in Pending with the reason in PendingWhy, so the
+// report says so rather than stays silently empty.
+type Enrichment struct {
+	Changes []Change
+	// ChangesSummary states what the deploy lookup found in words, including that it found nothing.
+	ChangesSummary string
+	Probes         []Probe
+	Logs           []LogTail
+	Runbook        *Runbook
+	// Observations are findings in words that belong to no section of their own.
+	Observations []string
+	Pending      []string
+	PendingWhy   map[string]string
+}
+
+// The sections enrichment fills, as Pending names them.
+const (
+	SectionRecentChanges = "recent_changes"
+	SectionProbes        = "probes"
+	SectionLogs          = "logs"
+	SectionRunbook       = "runbook"
+)
+
+// Pend marks a section as not collected, and says why.
+func (e *Enrichment) Pend(section, why string) {
+	e.Pending = append(e.Pending, section)
+	if e.PendingWhy == nil {
+		e.PendingWhy = map[string]string{}
+	}
+	e.PendingWhy[section] = why
+}

@@ -1,0 +1,73 @@
+package triaged
+
+// UnknownService is the service of an alert that neither the service catalog nor its own labels
+// name.
+const UnknownService = "unknown"
+
+// ServiceLabels name an alert's service when the service catalog does not, tried in order.
+var ServiceLabels = []string{"service", "job", "app"}
+
+// EnvironmentLabels name an alert's environment when the service catalog does not, tried in order.
+var EnvironmentLabels = []string{"env", "environment"}
+
+// Catalogued says how the service catalog saw an alert.
+type Catalogued int
+
+const (
+	// NoCatalog: no service catalog is configured; the service comes from the alert's labels.
+	NoCatalog Catalogued = iota
+	// InCatalog: a catalog entry matched; its details fill the Service.
+	InCatalog
+	// NotInCatalog: a catalog is configured and no entry matches; the service, if any, comes from
+	// the alert's labels, and nothing is known of its owners, probes or logs.
+	NotInCatalog
+)
+
+// Service is the service an alert is about, decided once per alert — by the service catalog,
+// falling back to the alert's labels — and handed as it is to classification, enrichment,
+// runbook matching and the report, so that all of them speak of the same service.
+type Service struct {
+	// Name is never empty: UnknownService when nothing names the service.
+	Name string
+	// Environment is the catalog entry's, else the alert's env or environment label; "" when
+	// neither says.
+	Environment string
+	// From says how Name was decided, for the reader: "the service catalog, label service",
+	// "label job; not in the service catalog", "no service, job or app label".
+	From      string
+	Catalogue Catalogued
+
+	// The catalog entry's description; empty unless Catalogue is InCatalog.
+	Stack           string
+	ArchitectureDoc string
+	Team            string
+	Channel         string
+	Owners          []string
+	Dependencies    []string
+}
+
+// Known reports whether something named the service, so that its deploys can be looked up.
+func (s Service) Known() bool { return s.Name != "" && s.Name != UnknownService }
+
+// LabelledService is the service an alert's own labels name: the first non-empty label of
+// ServiceLabels, and the environment from EnvironmentLabels. It is the whole decision without a
+// service catalog, and the fallback with one.
+func LabelledService(a *Alert) Service {
+	s := Service{Name: UnknownService, From: "no service, job or app label", Environment: firstLabel(a, EnvironmentLabels)}
+	for _, l := range ServiceLabels {
+		if v := a.Labels[l]; v != "" {
+			s.Name, s.From = v, "label "+l
+			break
+		}
+	}
+	return s
+}
+
+func firstLabel(a *Alert, names []string) string {
+	for _, n := range names {
+		if v := a.Labels[n]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
