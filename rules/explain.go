@@ -3,9 +3,8 @@ package rules
 import (
 	"time"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/exprpolicy"
 )
 
 // Outcome is what happened when a rule was tried on an alert.
@@ -75,8 +74,8 @@ type Explanation struct {
 // `triagetool explain`, not for the daemon's hot path.
 func (rs *RuleSet) Explain(a *triaged.Alert, now time.Time, opts ExplainOptions) Explanation {
 	env := newEnv(a, now)
-	m := vms.Get().(*vm.VM)
-	defer vms.Put(m)
+	m := exprpolicy.Borrow()
+	defer exprpolicy.Return(m)
 
 	x := Explanation{Env: env, Traces: make([]Trace, 0, len(rs.rules)+len(rs.escalations))}
 	var decided *rule
