@@ -6,14 +6,15 @@ package catalog
 import (
 	"cmp"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/triaged/triaged"
-	"github.com/triaged/triaged/internal/target"
+	"github.com/triaged/triaged/internal/exprpolicy"
+	"github.com/triaged/triaged/internal/fielderr"
 	"github.com/triaged/triaged/logtail"
 	"github.com/triaged/triaged/probe"
 )
@@ -68,47 +69,47 @@ type Catalog struct {
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
+// matchSpec is how match.expr is compiled: under the policy the rules and runbooks have, so it
+// cannot read the clock and a label can never become a regular expression.
+var matchSpec = exprpolicy.Spec{Env: MatchEnv{}, Kind: reflect.Bool, Yields: "true or false", Split: "use match.labels for exact values"}
+
 // Compile checks the services and compiles their match expressions. Errors name the field
 // relative to the list ("[1].match.expr: ..."), all of them in one pass, so the config loader can
 // place each at its line and column.
-func Compile(services []Service) (*Catalog, []*target.FieldError) {
+func Compile(services []Service) (*Catalog, []*fielderr.Error) {
 	c := &Catalog{byName: map[string]*Service{}}
-	var errs []*target.FieldError
+	var errs []*fielderr.Error
 	for i := range services {
 		s := &services[i]
 		at := fmt.Sprintf("[%d]", i)
 		switch {
 		case s.Name == "":
-			errs = append(errs, target.Errorf(at+".name", "required"))
+			errs = append(errs, fielderr.Errorf(at+".name", "required"))
 		case !validName.MatchString(s.Name):
-			errs = append(errs, target.Errorf(at+".name", "%q is not a valid service name (letters, digits, '_', '-', '.')", s.Name))
+			errs = append(errs, fielderr.Errorf(at+".name", "%q is not a valid service name (letters, digits, '_', '-', '.')", s.Name))
 		case c.byName[s.Name] != nil:
-			errs = append(errs, target.Errorf(at+".name", "service %q is defined twice", s.Name))
+			errs = append(errs, fielderr.Errorf(at+".name", "service %q is defined twice", s.Name))
 		}
 		if s.Match.Expr != "" {
-			prog, err := expr.Compile(s.Match.Expr, expr.Env(MatchEnv{}), expr.AsBool(), expr.MaxNodes(500))
+			prog, err := exprpolicy.Compile(s.Match.Expr, matchSpec)
 			if err != nil {
-				errs = append(errs, target.Errorf(at+".match.expr", "%s", oneLine(err)))
+				errs = append(errs, fielderr.Errorf(at+".match.expr", "%s", oneLine(err)))
 			}
 			s.match = prog
 		}
 		for j, spec := range s.Probes {
 			c, err := probe.Compile(spec)
-			for _, fe := range target.Fields(err) {
-				errs = append(errs, target.Errorf(prefix(fmt.Sprintf("%s.probes[%d]", at, j), fe.Field), "%s", fe.Msg))
-			}
+			errs = append(errs, fielderr.Under(fmt.Sprintf("%s.probes[%d]", at, j), err)...)
 			s.checks = append(s.checks, c)
 		}
 		for j, spec := range s.Logs {
 			c, err := logtail.Compile(spec)
-			for _, fe := range target.Fields(err) {
-				errs = append(errs, target.Errorf(prefix(fmt.Sprintf("%s.logs[%d]", at, j), fe.Field), "%s", fe.Msg))
-			}
+			errs = append(errs, fielderr.Under(fmt.Sprintf("%s.logs[%d]", at, j), err)...)
 			s.sources = append(s.sources, c)
 		}
 		for j, d := range s.Dependencies {
 			if d == s.Name {
-				errs = append(errs, target.Errorf(fmt.Sprintf("%s.dependencies[%d]", at, j), "a service cannot depend on itself"))
+				errs = append(errs, fielderr.Errorf(fmt.Sprintf("%s.dependencies[%d]", at, j), "a service cannot depend on itself"))
 			}
 		}
 		c.services = append(c.services, s)
@@ -117,13 +118,6 @@ func Compile(services []Service) (*Catalog, []*target.FieldError) {
 		}
 	}
 	return c, errs
-}
-
-func prefix(path, field string) string {
-	if field == "" {
-		return path
-	}
-	return path + "." + field
 }
 
 func oneLine(err error) string {
@@ -209,7 +203,7 @@ func (s *Service) matches(a *triaged.Alert, env *MatchEnv) (string, bool) {
 		}
 	}
 	if s.match != nil {
-		out, err := expr.Run(s.match, *env)
+		out, err := exprpolicy.Run(s.match, env)
 		if ok, _ := out.(bool); err != nil || !ok {
 			return "", false
 		}

@@ -87,6 +87,9 @@ func TestCompileErrors(t *testing.T) {
 		{Name: "x"},
 		{Name: "z", Match: catalog.Match{Expr: `lables.a == "b"`}},
 		{Name: "w", Match: catalog.Match{Expr: `labels.a`}},
+		{Name: "clock", Match: catalog.Match{Expr: `now().Hour() > 9`}},
+		{Name: "label-regex", Match: catalog.Match{Expr: `alertname matches labels.pattern`}},
+		{Name: "zones", Match: catalog.Match{Expr: `date("2026-01-01") < date("2027-01-01")`}},
 	})
 	var got []string
 	for _, e := range errs {
@@ -98,7 +101,12 @@ func TestCompileErrors(t *testing.T) {
 		"[2].dependencies[1]: a service cannot depend on itself",
 		`[3].name: service "x" is defined twice`,
 		"[4].match.expr: unknown name lables",
-		"[5].match.expr: expected bool, but got string",
+		"[5].match.expr: must yield true or false: expected bool, but got string",
+		// The policy of the rules and runbooks: no wall clock, no time zone files, and a pattern
+		// is a literal compiled at load, never a label.
+		"[6].match.expr: unknown name now (1:1)\n     | now().Hour() > 9\n     | ^",
+		"[7].match.expr: the pattern of matches must be a string literal (it is compiled once, at load time) (1:26)",
+		"[8].match.expr: unknown name date (1:1)",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d errors, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/triaged/triaged/internal/fielderr"
 )
 
 // Deploy statuses. A deploy that failed or was rolled back changed the system too, so every
@@ -52,23 +54,10 @@ type Event struct {
 	Status string `json:"status,omitempty"`
 }
 
-// FieldError is a deploy event refused because of one field; its text is the one-line reason
-// the HTTP handler answers with 400.
-type FieldError struct {
-	Field  string // the JSON name of the field, or "" for the event as a whole
-	Reason string
-}
-
-func (e *FieldError) Error() string {
-	if e.Field == "" {
-		return e.Reason
-	}
-	return e.Field + ": " + e.Reason
-}
-
-func fieldErr(field, format string, args ...any) *FieldError {
-	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
-}
+// FieldError is a deploy event refused because of one field: Field is the JSON name of the
+// field, or "" for the event as a whole; its text is the one-line reason the HTTP handler answers
+// with 400.
+type FieldError = fielderr.Error
 
 // validName is the shape of service and environment names: the service becomes a NATS subject
 // token, so '.', '*', '>' and spaces must never reach it.
@@ -97,7 +86,7 @@ func (e *Event) Validate() error {
 		return err
 	}
 	if e.Status != "" && !slices.Contains(Statuses, e.Status) {
-		return fieldErr("status", "%q is not one of %s", truncate(e.Status), strings.Join(Statuses, ", "))
+		return fielderr.Errorf("status", "%q is not one of %s", truncate(e.Status), strings.Join(Statuses, ", "))
 	}
 	return nil
 }
@@ -105,30 +94,30 @@ func (e *Event) Validate() error {
 func checkName(field, v string, required bool) error {
 	switch {
 	case v == "" && required:
-		return fieldErr(field, "required")
+		return fielderr.Errorf(field, "required")
 	case v == "":
 		return nil
 	case len(v) > MaxNameLen:
-		return fieldErr(field, "longer than %d characters", MaxNameLen)
+		return fielderr.Errorf(field, "longer than %d characters", MaxNameLen)
 	case !validName.MatchString(v):
-		return fieldErr(field, "%q is not a valid name (letters, digits, '_', '-')", v)
+		return fielderr.Errorf(field, "%q is not a valid name (letters, digits, '_', '-')", v)
 	}
 	return nil
 }
 
 func checkText(field, v string, spaces bool) error {
 	if len(v) > MaxTextLen {
-		return fieldErr(field, "longer than %d characters", MaxTextLen)
+		return fielderr.Errorf(field, "longer than %d characters", MaxTextLen)
 	}
 	if !utf8.ValidString(v) {
-		return fieldErr(field, "not valid UTF-8")
+		return fielderr.Errorf(field, "not valid UTF-8")
 	}
 	for _, r := range v {
 		if unicode.IsControl(r) || (!spaces && unicode.IsSpace(r)) {
 			if spaces {
-				return fieldErr(field, "must not contain control characters")
+				return fielderr.Errorf(field, "must not contain control characters")
 			}
-			return fieldErr(field, "%q must not contain spaces or control characters", v)
+			return fielderr.Errorf(field, "%q must not contain spaces or control characters", v)
 		}
 	}
 	return nil
@@ -139,16 +128,16 @@ func checkURL(v string) error {
 		return nil
 	}
 	if len(v) > MaxURLLen {
-		return fieldErr("url", "longer than %d characters", MaxURLLen)
+		return fielderr.Errorf("url", "longer than %d characters", MaxURLLen)
 	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fieldErr("url", "must be http(s)")
+		return fielderr.Errorf("url", "must be http(s)")
 	}
 	// The URL is printed in every report of an incident: a token in it would leak to the
 	// incident channel.
 	if u.User != nil {
-		return fieldErr("url", "must not contain credentials")
+		return fielderr.Errorf("url", "must not contain credentials")
 	}
 	return nil
 }
@@ -180,7 +169,7 @@ const MaxClockSkew = 15 * time.Minute
 
 func checkNotFuture(e *Event, stored time.Time) error {
 	if e.Time.After(stored.Add(MaxClockSkew)) {
-		return fieldErr("time", "%s is more than %s in the future: check the clock or time zone",
+		return fielderr.Errorf("time", "%s is more than %s in the future: check the clock or time zone",
 			e.Time.Format(time.RFC3339), fmtDuration(MaxClockSkew))
 	}
 	return nil
@@ -220,7 +209,7 @@ var eventFields = "service, environment, version, commit, author, url, time, sta
 // *FieldError naming the field at fault.
 func DecodeEvent(data []byte) (Event, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return Event{}, fieldErr("", "empty body: want a deploy event JSON object")
+		return Event{}, fielderr.Errorf("", "empty body: want a deploy event JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -229,14 +218,14 @@ func DecodeEvent(data []byte) (Event, error) {
 		return Event{}, jsonError(data, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Event{}, fieldErr("", "malformed JSON: data after the event object")
+		return Event{}, fielderr.Errorf("", "malformed JSON: data after the event object")
 	}
 	e := Event{Service: w.Service, Environment: w.Environment, Version: w.Version, Commit: w.Commit,
 		Author: w.Author, URL: w.URL, Status: w.Status}
 	if w.Time != nil && *w.Time != "" {
 		t, err := time.Parse(time.RFC3339Nano, *w.Time)
 		if err != nil {
-			return Event{}, fieldErr("time", "%q is not RFC 3339 (e.g. 2026-11-26T15:04:05Z)", truncate(*w.Time))
+			return Event{}, fielderr.Errorf("time", "%q is not RFC 3339 (e.g. 2026-11-26T15:04:05Z)", truncate(*w.Time))
 		}
 		e.Time = t
 	}
@@ -253,19 +242,19 @@ func jsonError(data []byte, err error) error {
 	var syn *json.SyntaxError
 	switch {
 	case errors.As(err, &typ) && typ.Field != "":
-		return fieldErr(typ.Field, "want a %s, got a JSON %s", typ.Type, typ.Value)
+		return fielderr.Errorf(typ.Field, "want a %s, got a JSON %s", typ.Type, typ.Value)
 	case errors.As(err, &typ):
-		return fieldErr("", "want a deploy event JSON object, got a JSON %s", typ.Value)
+		return fielderr.Errorf("", "want a deploy event JSON object, got a JSON %s", typ.Value)
 	case errors.As(err, &syn):
-		return fieldErr("", "malformed JSON at %s: %v", position(data, syn.Offset), err)
+		return fielderr.Errorf("", "malformed JSON at %s: %v", position(data, syn.Offset), err)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fieldErr("", "malformed JSON: unexpected end of input")
+		return fielderr.Errorf("", "malformed JSON: unexpected end of input")
 	}
 	// encoding/json has no typed error for an unknown field; its text is stable since Go 1.10.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fieldErr(strings.Trim(name, `"`), "unknown field (known: %s)", eventFields)
+		return fielderr.Errorf(strings.Trim(name, `"`), "unknown field (known: %s)", eventFields)
 	}
-	return fieldErr("", "malformed JSON: %v", err)
+	return fielderr.Errorf("", "malformed JSON: %v", err)
 }
 
 func position(data []byte, off int64) string {

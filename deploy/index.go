@@ -17,6 +17,7 @@ import (
 
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/broker"
+	"github.com/triaged/triaged/internal/fielderr"
 )
 
 // IndexOptions configures an Index.
@@ -277,7 +278,7 @@ func (ix *Index) decode(m jetstream.Msg, meta *jetstream.MsgMetadata) (Event, er
 		return Event{}, err
 	}
 	if want := ix.names.DeploySubject(e.Service); m.Subject() != want {
-		return Event{}, fieldErr("service", "%q does not match the subject %s (want %s)", e.Service, m.Subject(), want)
+		return Event{}, fielderr.Errorf("service", "%q does not match the subject %s (want %s)", e.Service, m.Subject(), want)
 	}
 	// The stream timestamp is the same at every rebuild, so a missing time means the same
 	// instant on every replica and after every restart.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/internal/confval"
+	"github.com/triaged/triaged/internal/fielderr"
 	"github.com/triaged/triaged/internal/target"
 	"github.com/triaged/triaged/redact"
 )
@@ -81,7 +82,7 @@ type CommandSpec struct {
 }
 
 // FieldError is a problem at one field of a Spec; Field is relative to the spec ("file.path").
-type FieldError = target.FieldError
+type FieldError = fielderr.Error
 
 // Compiled is a validated Spec, ready to read any number of times, concurrently.
 type Compiled struct {
@@ -124,10 +125,10 @@ func (s Spec) Validate() error {
 }
 
 // Compile checks a spec and prepares it to run. Every problem is reported at once, as
-// *FieldError values joined with errors.Join; target.Fields or errors.As take them apart.
+// *FieldError values joined with errors.Join; fielderr.List or errors.As take them apart.
 func Compile(s Spec) (*Compiled, error) {
 	var errs []*FieldError
-	bad := func(field, format string, args ...any) { errs = append(errs, target.Errorf(field, format, args...)) }
+	bad := func(field, format string, args ...any) { errs = append(errs, fielderr.Errorf(field, format, args...)) }
 	c := &Compiled{name: strings.TrimSpace(s.Name)}
 	switch {
 	case s.File != nil && s.Command != nil:
@@ -151,7 +152,7 @@ func Compile(s Spec) (*Compiled, error) {
 		bad("", "a log source needs one of file or command")
 	}
 	if len(errs) > 0 {
-		return nil, target.Join(errs)
+		return nil, fielderr.Join(errs)
 	}
 	return c, nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/internal/confval"
+	"github.com/triaged/triaged/internal/fielderr"
 	"github.com/triaged/triaged/internal/target"
 	"github.com/triaged/triaged/redact"
 )
@@ -71,7 +72,7 @@ type TCPSpec struct {
 }
 
 // FieldError is a problem at one field of a Spec; Field is relative to the spec ("http.url").
-type FieldError = target.FieldError
+type FieldError = fielderr.Error
 
 // Compiled is a validated Spec, ready to run any number of times, concurrently.
 type Compiled struct {
@@ -114,10 +115,10 @@ func (s Spec) Validate() error {
 }
 
 // Compile checks a spec and prepares it to run. Every problem is reported at once, as
-// *FieldError values joined with errors.Join; target.Fields or errors.As take them apart.
+// *FieldError values joined with errors.Join; fielderr.List or errors.As take them apart.
 func Compile(s Spec) (*Compiled, error) {
 	var errs []*FieldError
-	bad := func(field, format string, args ...any) { errs = append(errs, target.Errorf(field, format, args...)) }
+	bad := func(field, format string, args ...any) { errs = append(errs, fielderr.Errorf(field, format, args...)) }
 	c := &Compiled{name: strings.TrimSpace(s.Name)}
 	switch {
 	case s.HTTP != nil && s.TCP != nil:
@@ -136,7 +137,7 @@ func Compile(s Spec) (*Compiled, error) {
 		bad("", "a probe needs one of http or tcp")
 	}
 	if len(errs) > 0 {
-		return nil, target.Join(errs)
+		return nil, fielderr.Join(errs)
 	}
 	return c, nil
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/internal/confval"
-	"github.com/triaged/triaged/internal/target"
+	"github.com/triaged/triaged/internal/fielderr"
 	"github.com/triaged/triaged/redact"
 )
 
@@ -73,7 +73,7 @@ func TestCompileErrors(t *testing.T) {
 			if c.spec.Validate() == nil {
 				t.Error("Validate disagrees with Compile")
 			}
-			fields := target.Fields(err)
+			fields := fielderr.List(err)
 			if len(fields) < len(c.want) {
 				t.Fatalf("got %d errors (%v), want %d", len(fields), err, len(c.want))
 			}

@@ -1,98 +1,31 @@
 package rules
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
-	"strings"
-	"time"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/exprpolicy"
+	"github.com/triaged/triaged/internal/srcpos"
 )
 
 // MaxNodes bounds the size of one expression (expr's node budget), so that a rule file cannot
-// hold an expression that takes long to compile or run.
-const MaxNodes = 500
+// hold an expression that takes long to compile or run. Runbooks and the catalog have the same.
+const MaxNodes = exprpolicy.MaxNodes
 
-// disabledBuiltins are expr builtins rules may not call: now() because rules must see the
-// evaluation time (a unit test sets it), not the wall clock; date() and timezone() because they
-// read the system's time zone database, and rules reach nothing outside their environment.
-var disabledBuiltins = []string{"now", "date", "timezone"}
-
-// exprOptions are the options every rule expression is compiled with. checks must be fresh for
-// each compilation: it records the first problem it finds.
-func exprOptions(env any, checks *loadChecks, extra ...expr.Option) []expr.Option {
-	opts := []expr.Option{expr.Env(env), expr.MaxNodes(MaxNodes), expr.Patch(checks)}
-	for _, name := range disabledBuiltins {
-		opts = append(opts, expr.DisableBuiltin(name))
-	}
-	return append(opts, extra...)
-}
-
-// loadChecks is an expr patcher that does at load time what would otherwise be done (or fail)
-// for every alert:
-//   - duration("15m") with a literal becomes a constant, so a bad literal is a load error and a
-//     good one costs nothing per alert;
-//   - the pattern of `matches` must be a string literal: expr then compiles the regular
-//     expression once, at load time, and an alert's labels can never become a pattern.
-type loadChecks struct {
-	err *file.Error
-}
-
-func (c *loadChecks) Visit(node *ast.Node) {
-	switch n := (*node).(type) {
-	case *ast.BuiltinNode:
-		if n.Name != "duration" || len(n.Arguments) != 1 {
-			return
-		}
-		lit, ok := n.Arguments[0].(*ast.StringNode)
-		if !ok {
-			return
-		}
-		d, err := time.ParseDuration(lit.Value)
-		if err != nil {
-			c.fail(n, fmt.Sprintf("invalid duration %q: want e.g. 90s, 15m, 1h30m", lit.Value))
-			return
-		}
-		ast.Patch(node, &ast.ConstantNode{Value: d})
-	case *ast.BinaryNode:
-		if n.Operator != "matches" {
-			return
-		}
-		if _, ok := n.Right.(*ast.StringNode); !ok {
-			c.fail(n.Right, "the pattern of matches must be a string literal (it is compiled once, at load time)")
-		}
-	}
-}
-
-func (c *loadChecks) fail(n ast.Node, msg string) {
-	if c.err == nil {
-		c.err = &file.Error{Location: n.Location(), Message: msg}
-	}
-}
-
-// compileExpr compiles one expression against env, expecting a result of the given kind.
+// compileExpr compiles one expression against env, expecting a result of the given kind: a
+// condition (bool) or a severity (string).
 func compileExpr(text string, env any, kind reflect.Kind) (*vm.Program, error) {
-	checks := &loadChecks{}
-	program, err := expr.Compile(text, exprOptions(env, checks, expr.AsKind(kind))...)
-	var fe *file.Error
-	if errors.As(err, &fe) && strings.Contains(fe.Message, "exceeds maximum allowed nodes") {
-		// expr's snippet would be the whole expression with a caret at its end.
-		return nil, fmt.Errorf("too large: more than %d nodes; split it into several rules", MaxNodes)
+	yields := "a condition"
+	if kind == reflect.String {
+		yields = `one of "P1".."P4"`
 	}
-	if err != nil {
-		return nil, err
-	}
-	if checks.err != nil {
-		return nil, checks.err.Bind(file.NewSource(text))
-	}
-	return program, nil
+	return exprpolicy.Compile(text, exprpolicy.Spec{Env: env, Kind: kind, Yields: yields, Split: "split it into several rules"})
 }
 
 // rule is a compiled rule: its text, its programs, and what lint needs to know about it.
@@ -130,14 +63,14 @@ func compileRule(spec ruleSpec) (*rule, []error) {
 	r := &rule{ruleSpec: spec}
 	var errs []error
 	fail := func(src exprSource, key string, err error) {
-		errs = append(errs, &Error{Pos: src.pos, Rule: spec.ref(), Err: fmt.Errorf("%s: %w", key, err)})
+		errs = append(errs, srcpos.Errorf(src.pos, spec.ref(), "%s: %w", key, err))
 	}
 	env := envFor(spec.stage)
 
 	if spec.when.text != "" {
 		program, err := compileExpr(spec.when.text, env, reflect.Bool)
 		if err != nil {
-			fail(spec.when, "when", explainKindError(err, "a condition"))
+			fail(spec.when, "when", err)
 		} else {
 			r.whenProgram = program
 			r.condition = program.Node().String()
@@ -157,7 +90,7 @@ func compileRule(spec ruleSpec) (*rule, []error) {
 		case err != nil && looksLikeSeverity.MatchString(sev):
 			fail(spec.severity, "severity", fmt.Errorf("invalid severity %q: want P1, P2, P3, P4 or an expression yielding one", sev))
 		case err != nil:
-			fail(spec.severity, "severity", explainKindError(err, "one of \"P1\"..\"P4\""))
+			fail(spec.severity, "severity", err)
 		default:
 			if err := checkSeverityLiterals(program.Node(), sev); err != nil {
 				fail(spec.severity, "severity", err)
@@ -171,15 +104,6 @@ func compileRule(spec ruleSpec) (*rule, []error) {
 		r.reason = "when: " + spec.when.text
 	}
 	return r, errs
-}
-
-// explainKindError rewords expr's positionless "expected bool, but got string", which is all it
-// says when an expression yields the wrong type.
-func explainKindError(err error, want string) error {
-	if strings.HasPrefix(err.Error(), "expected ") {
-		return fmt.Errorf("must yield %s: %w", want, err)
-	}
-	return err
 }
 
 // constantBool reports whether a condition does not depend on the alert, and its value then.
@@ -204,7 +128,7 @@ func constantBool(program *vm.Program) (value, ok bool) {
 	if readsSomething {
 		return false, false
 	}
-	out, err := expr.Run(program, &EscalationEnv{})
+	out, err := exprpolicy.Run(program, &EscalationEnv{})
 	b, ok := out.(bool)
 	return b, err == nil && ok
 }

@@ -10,24 +10,11 @@ import (
 type Position = srcpos.Position
 
 // Error is one problem found while loading a rule file. Loading reports all of them at once,
-// joined with errors.Join, each printed as `FILE:LINE:COL: rule "NAME": message`.
-type Error struct {
-	Pos Position
-	// Rule names the rule the problem is in: `rule "NAME"`, or `rules[2]` while the rule has no
-	// name; "" when the problem is outside any rule.
-	Rule string
-	Err  error
-}
-
-func (e *Error) Error() string {
-	if e.Rule == "" {
-		return fmt.Sprintf("%s: %v", e.Pos, e.Err)
-	}
-	return fmt.Sprintf("%s: %s: %v", e.Pos, e.Rule, e.Err)
-}
-
-// Unwrap gives access to the cause, e.g. expr's *file.Error with its line, column and snippet.
-func (e *Error) Unwrap() error { return e.Err }
+// joined with errors.Join, each printed as `FILE:LINE:COL: rule "NAME": message`. Its In names
+// the rule the problem is in: `rule "NAME"`, or `rules[2]` while the rule has no name; "" when
+// the problem is outside any rule. Unwrap gives expr's *file.Error with its line, column and
+// snippet.
+type Error = srcpos.Error
 
 // Warning is a finding that does not stop a rule file from loading (a duplicate name, a rule that
 // can never match, a missing default) but that `triagetool check rules` reports and fails on.

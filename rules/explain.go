@@ -5,9 +5,8 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/exprpolicy"
 )
 
 // Outcome is what happened when a rule was tried on an alert.
@@ -77,8 +76,8 @@ type Explanation struct {
 // `triagetool explain`, not for the daemon's hot path.
 func (rs *RuleSet) Explain(a *triaged.Alert, svc triaged.Service, now time.Time, opts ExplainOptions) Explanation {
 	env := newEnv(a, svc, now)
-	m := vms.Get().(*vm.VM)
-	defer vms.Put(m)
+	m := exprpolicy.Borrow()
+	defer exprpolicy.Return(m)
 
 	x := Explanation{Env: env, Traces: make([]Trace, 0, len(rs.rules)+len(rs.escalations))}
 	var decided *rule

@@ -14,6 +14,8 @@ import (
 	"github.com/expr-lang/expr/optimizer"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/triaged/triaged/internal/exprpolicy"
 )
 
 // fastProgram is the list of classification conditions compiled into a single expr program that
@@ -67,7 +69,7 @@ func buildFastProgram(rules []*rule) (*fastProgram, error) {
 	}
 	config := conf.CreateNew()
 	// Each condition was compiled alone within MaxNodes; together they are larger by design.
-	for _, opt := range exprOptions(Env{}, &loadChecks{}, expr.AsInt(), expr.MaxNodes(0)) {
+	for _, opt := range exprpolicy.Options(Env{}, expr.AsInt(), expr.MaxNodes(0)) {
 		opt(config)
 	}
 	for name := range config.Disabled {

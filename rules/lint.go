@@ -1,11 +1,10 @@
 package rules
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/srcpos"
 )
 
 // lint finds what loads but is probably a mistake:
@@ -59,14 +58,7 @@ func lint(rs *RuleSet) []Warning {
 	}
 
 	// In file order, then line order, as an editor would list them.
-	fileIndex := map[string]int{}
-	for i, f := range rs.files {
-		fileIndex[f] = i
-	}
-	slices.SortStableFunc(ws, func(a, b Warning) int {
-		return cmp.Or(cmp.Compare(fileIndex[a.Pos.File], fileIndex[b.Pos.File]),
-			cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
-	})
+	srcpos.SortFunc(ws, rs.files, func(w Warning) (Position, bool) { return w.Pos, true })
 
 	if rs.defaultPos == (Position{}) {
 		var pos Position

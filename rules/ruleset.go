@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -9,12 +8,13 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/exprpolicy"
+	"github.com/triaged/triaged/internal/srcpos"
 )
 
 // FallbackSeverity applies to alerts no rule matches when no rule file sets a default. It is the
@@ -106,33 +106,13 @@ func build(sources []source) (*RuleSet, error) {
 		}
 	}
 	if len(errs) > 0 {
-		sortErrors(errs, rs.files)
+		srcpos.Sort(errs, rs.files)
 		return nil, errors.Join(errs...)
 	}
 	rs.version = hex.EncodeToString(hash.Sum(nil))[:12]
 	rs.warnings = lint(rs)
 	rs.fast, _ = buildFastProgram(rs.rules) // on failure: rule-by-rule evaluation, same results
 	return rs, nil
-}
-
-// sortErrors orders errors as an editor lists problems: by file, then by line and column.
-func sortErrors(errs []error, files []string) {
-	fileIndex := make(map[string]int, len(files))
-	for i, f := range files {
-		fileIndex[f] = i
-	}
-	position := func(err error) (int, int, int) {
-		var e *Error
-		if !errors.As(err, &e) {
-			return -1, 0, 0
-		}
-		return fileIndex[e.Pos.File], e.Pos.Line, e.Pos.Column
-	}
-	slices.SortStableFunc(errs, func(a, b error) int {
-		af, al, ac := position(a)
-		bf, bl, bc := position(b)
-		return cmp.Or(cmp.Compare(af, bf), cmp.Compare(al, bl), cmp.Compare(ac, bc))
-	})
 }
 
 // Version identifies the rule set by content: the first 12 hex digits of the SHA-256 of its
@@ -170,10 +150,6 @@ func (rs *RuleSet) Rules(stage Stage) []RuleInfo {
 	return infos
 }
 
-// vms reuses expr virtual machines: a VM keeps its stack between runs, so evaluating an alert
-// allocates no stack however many rules it runs.
-var vms = sync.Pool{New: func() any { return new(vm.VM) }}
-
 // Classify decides an alert's severity at time now: the first rule whose condition holds
 // decides, else the default applies. Hour, weekday and business_hours() are taken in now's time
 // zone. It never panics; a rule that fails at run time is skipped (see ClassifyWithErrors).
@@ -186,8 +162,8 @@ func (rs *RuleSet) Classify(a *triaged.Alert, svc triaged.Service, now time.Time
 // skipped.
 func (rs *RuleSet) ClassifyWithErrors(a *triaged.Alert, svc triaged.Service, now time.Time) (triaged.Classification, []RuleError) {
 	env := newEnv(a, svc, now)
-	m := vms.Get().(*vm.VM)
-	defer vms.Put(m)
+	m := exprpolicy.Borrow()
+	defer exprpolicy.Return(m)
 
 	var errs []RuleError
 	start := 0
@@ -264,8 +240,8 @@ func (rs *RuleSet) EscalateWithErrors(c triaged.Classification, a *triaged.Alert
 		return c, nil
 	}
 	env := newEscalationEnv(c, a, svc, f, now)
-	m := vms.Get().(*vm.VM)
-	defer vms.Put(m)
+	m := exprpolicy.Borrow()
+	defer exprpolicy.Return(m)
 
 	var errs []RuleError
 	for _, r := range rs.escalations {

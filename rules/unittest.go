@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/yamlnode"
 )
 
 // A rule test file, like a `promtool test rules` file, names rule files (relative to itself), an
@@ -150,28 +150,28 @@ func impactList(imp triaged.Impact) []string {
 
 // decodeTestFile reads a test file strictly, reporting every problem at its position.
 func decodeTestFile(path string, data []byte) (ruleFiles []string, cases []testCase, err error) {
-	d := &decoder{file: path, lines: bytes.Split(data, []byte("\n"))}
+	d := &decoder{yamlnode.New(path, string(data), 0)}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, nil, d.syntaxError(err)
+		return nil, nil, d.SyntaxError(err, "invalid YAML")
 	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || resolve(doc.Content[0]).Kind != yaml.MappingNode {
+	root := yamlnode.Root(&doc)
+	if root == nil || root.Kind != yaml.MappingNode {
 		return nil, nil, &Error{Pos: Position{File: path, Line: 1}, Err: errors.New("a test file is a mapping with the keys rule_files, evaluation_time, time_zone and tests")}
 	}
-	root := resolve(doc.Content[0])
 
 	var at time.Time
 	var atNode, testsNode *yaml.Node
 	location := time.UTC
-	d.mapping(root, "", func(key string, k, v *yaml.Node) {
+	d.Mapping(root, "", func(key string, k, v *yaml.Node) {
 		switch key {
 		case "rule_files":
 			if v.Kind != yaml.SequenceNode {
-				d.errorf(v, "", "rule_files must be a list of paths, not a %s", kindName(v))
+				d.Errorf(v, "", "rule_files must be a list of paths, not a %s", yamlnode.KindName(v))
 				return
 			}
 			for _, item := range v.Content {
-				if s, ok := d.scalar(resolve(item), "", "rule_files"); ok {
+				if s, ok := d.Scalar(yamlnode.Resolve(item), "", "rule_files"); ok {
 					if !filepath.IsAbs(s) {
 						s = filepath.Join(filepath.Dir(path), s)
 					}
@@ -182,10 +182,10 @@ func decodeTestFile(path string, data []byte) (ruleFiles []string, cases []testC
 			atNode = v
 			at, _ = d.timestamp(v, "", key)
 		case "time_zone":
-			if s, ok := d.scalar(v, "", key); ok {
+			if s, ok := d.Scalar(v, "", key); ok {
 				loc, err := time.LoadLocation(s)
 				if err != nil {
-					d.errorf(v, "", "time_zone: unknown time zone %q", s)
+					d.Errorf(v, "", "time_zone: unknown time zone %q", s)
 					return
 				}
 				location = loc
@@ -193,52 +193,52 @@ func decodeTestFile(path string, data []byte) (ruleFiles []string, cases []testC
 		case "tests":
 			testsNode = v
 		default:
-			d.errorf(k, "", "unknown key %q: want rule_files, evaluation_time, time_zone or tests", key)
+			d.Errorf(k, "", "unknown key %q: want rule_files, evaluation_time, time_zone or tests", key)
 		}
 	})
 	if len(ruleFiles) == 0 {
-		d.errorf(root, "", "rule_files: name at least one rule file")
+		d.Errorf(root, "", "rule_files: name at least one rule file")
 	}
 	if atNode == nil {
-		d.errorf(root, "", "evaluation_time: required, e.g. 2026-11-26T15:10:00Z (the time of every case that sets no eval_time)")
+		d.Errorf(root, "", "evaluation_time: required, e.g. 2026-11-26T15:10:00Z (the time of every case that sets no eval_time)")
 	}
 	switch {
 	case testsNode == nil:
-		d.errorf(root, "", "tests: no test cases")
+		d.Errorf(root, "", "tests: no test cases")
 	case testsNode.Kind != yaml.SequenceNode:
-		d.errorf(testsNode, "", "tests must be a list of cases, not a %s", kindName(testsNode))
+		d.Errorf(testsNode, "", "tests must be a list of cases, not a %s", yamlnode.KindName(testsNode))
 	default:
 		for i, item := range testsNode.Content {
-			cases = append(cases, d.testCase(resolve(item), i, at.In(location), location))
+			cases = append(cases, d.testCase(yamlnode.Resolve(item), i, at.In(location), location))
 		}
 	}
-	if len(d.errs) > 0 {
-		return nil, nil, errors.Join(d.errs...)
+	if len(d.Errs) > 0 {
+		return nil, nil, errors.Join(d.Errs...)
 	}
 	return ruleFiles, cases, nil
 }
 
 func (d *decoder) timestamp(n *yaml.Node, ref, key string) (time.Time, bool) {
-	s, ok := d.scalar(n, ref, key)
+	s, ok := d.Scalar(n, ref, key)
 	if !ok {
 		return time.Time{}, false
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		d.errorf(n, ref, "%s: invalid time %q: want RFC 3339, e.g. 2026-11-26T15:10:00Z", key, s)
+		d.Errorf(n, ref, "%s: invalid time %q: want RFC 3339, e.g. 2026-11-26T15:10:00Z", key, s)
 		return time.Time{}, false
 	}
 	return t, true
 }
 
 func (d *decoder) duration(n *yaml.Node, ref, key string) (time.Duration, bool) {
-	s, ok := d.scalar(n, ref, key)
+	s, ok := d.Scalar(n, ref, key)
 	if !ok {
 		return 0, false
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		d.errorf(n, ref, "%s: invalid duration %q: want e.g. 90s, 15m, 1h30m", key, s)
+		d.Errorf(n, ref, "%s: invalid duration %q: want e.g. 90s, 15m, 1h30m", key, s)
 		return 0, false
 	}
 	return v, true
@@ -246,12 +246,12 @@ func (d *decoder) duration(n *yaml.Node, ref, key string) (time.Duration, bool) 
 
 func (d *decoder) stringMap(n *yaml.Node, ref, key string) template.KV {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, ref, "%s must be a mapping of names to strings, not a %s", key, kindName(n))
+		d.Errorf(n, ref, "%s must be a mapping of names to strings, not a %s", key, yamlnode.KindName(n))
 		return nil
 	}
 	kv := template.KV{}
-	d.mapping(n, ref, func(name string, _, v *yaml.Node) {
-		if s, ok := d.scalar(v, ref, key+"."+name); ok {
+	d.Mapping(n, ref, func(name string, _, v *yaml.Node) {
+		if s, ok := d.Scalar(v, ref, key+"."+name); ok {
 			kv[name] = s
 		}
 	})
@@ -259,22 +259,18 @@ func (d *decoder) stringMap(n *yaml.Node, ref, key string) template.KV {
 }
 
 func (d *decoder) testCase(n *yaml.Node, index int, at time.Time, location *time.Location) testCase {
-	tc := testCase{pos: d.pos(n), at: at}
+	tc := testCase{pos: d.Pos(n), at: at}
 	ref := fmt.Sprintf("tests[%d]", index)
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, ref, "a case must be a mapping with name, alert and expect, not a %s", kindName(n))
+		d.Errorf(n, ref, "a case must be a mapping with name, alert and expect, not a %s", yamlnode.KindName(n))
 		return tc
 	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if resolve(n.Content[i]).Value == "name" {
-			if v := resolve(n.Content[i+1]); v.Kind == yaml.ScalarNode {
-				tc.name = v.Value
-				ref = fmt.Sprintf("case %q", tc.name)
-			}
-		}
+	if v := yamlnode.Lookup(n, "name"); v != nil && v.Kind == yaml.ScalarNode {
+		tc.name = v.Value
+		ref = fmt.Sprintf("case %q", tc.name)
 	}
 	var alertNode, expectNode *yaml.Node
-	d.mapping(n, ref, func(key string, k, v *yaml.Node) {
+	d.Mapping(n, ref, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
 		case "eval_time":
@@ -288,19 +284,19 @@ func (d *decoder) testCase(n *yaml.Node, index int, at time.Time, location *time
 		case "expect":
 			expectNode = v
 		default:
-			d.errorf(k, ref, "unknown key %q: want name, eval_time, alert, facts or expect", key)
+			d.Errorf(k, ref, "unknown key %q: want name, eval_time, alert, facts or expect", key)
 		}
 	})
 	if tc.name == "" {
-		d.errorf(n, ref, "missing name")
+		d.Errorf(n, ref, "missing name")
 	}
 	if alertNode == nil {
-		d.errorf(n, ref, "missing alert")
+		d.Errorf(n, ref, "missing alert")
 	} else {
 		tc.alert = d.testAlert(alertNode, ref, tc.at)
 	}
 	if expectNode == nil {
-		d.errorf(n, ref, "missing expect")
+		d.Errorf(n, ref, "missing expect")
 	} else {
 		tc.expect = d.testExpect(expectNode, ref)
 	}
@@ -311,17 +307,17 @@ func (d *decoder) testAlert(n *yaml.Node, ref string, at time.Time) triaged.Aler
 	a := triaged.Alert{Alert: template.Alert{Status: triaged.StatusFiring, Labels: template.KV{}, Annotations: template.KV{}}}
 	a.Group.Size = 1
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, ref, "alert must be a mapping, not a %s", kindName(n))
+		d.Errorf(n, ref, "alert must be a mapping, not a %s", yamlnode.KindName(n))
 		return a
 	}
 	var startsAt *time.Time
 	var activeFor *time.Duration
-	d.mapping(n, ref, func(key string, k, v *yaml.Node) {
+	d.Mapping(n, ref, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "status":
-			if s, ok := d.scalar(v, ref, key); ok {
+			if s, ok := d.Scalar(v, ref, key); ok {
 				if s != triaged.StatusFiring && s != triaged.StatusResolved {
-					d.errorf(v, ref, "status: want firing or resolved, not %q", s)
+					d.Errorf(v, ref, "status: want firing or resolved, not %q", s)
 				}
 				a.Status = s
 			}
@@ -334,12 +330,12 @@ func (d *decoder) testAlert(n *yaml.Node, ref string, at time.Time) triaged.Aler
 		case "common_labels":
 			a.Group.CommonLabels = d.stringMap(v, ref, key)
 		case "receiver":
-			a.Group.Receiver, _ = d.scalar(v, ref, key)
+			a.Group.Receiver, _ = d.Scalar(v, ref, key)
 		case "group_size":
-			s, _ := d.scalar(v, ref, key)
+			s, _ := d.Scalar(v, ref, key)
 			size, err := strconv.Atoi(s)
 			if err != nil || size < 1 {
-				d.errorf(v, ref, "group_size: want a positive integer, not %q", s)
+				d.Errorf(v, ref, "group_size: want a positive integer, not %q", s)
 			}
 			a.Group.Size = size
 		case "starts_at":
@@ -355,12 +351,12 @@ func (d *decoder) testAlert(n *yaml.Node, ref string, at time.Time) triaged.Aler
 				a.EndsAt = t
 			}
 		default:
-			d.errorf(k, ref, "unknown alert key %q: want status, labels, annotations, starts_at, active_for, ends_at, receiver, group_labels, common_labels or group_size", key)
+			d.Errorf(k, ref, "unknown alert key %q: want status, labels, annotations, starts_at, active_for, ends_at, receiver, group_labels, common_labels or group_size", key)
 		}
 	})
 	switch {
 	case startsAt != nil && activeFor != nil:
-		d.errorf(n, ref, "alert: set starts_at or active_for, not both")
+		d.Errorf(n, ref, "alert: set starts_at or active_for, not both")
 	case startsAt != nil:
 		a.StartsAt = *startsAt
 	case activeFor != nil:
@@ -381,17 +377,17 @@ func (d *decoder) testAlert(n *yaml.Node, ref string, at time.Time) triaged.Aler
 func (d *decoder) facts(n *yaml.Node, ref string) triaged.Enrichment {
 	var raw any
 	if err := n.Decode(&raw); err != nil {
-		d.errorf(n, ref, "facts: %v", err)
+		d.Errorf(n, ref, "facts: %v", err)
 		return triaged.Enrichment{}
 	}
 	data, err := json.Marshal(raw)
 	if err != nil {
-		d.errorf(n, ref, "facts: %v", err)
+		d.Errorf(n, ref, "facts: %v", err)
 		return triaged.Enrichment{}
 	}
 	f, err := DecodeFacts(data)
 	if err != nil {
-		d.errorf(n, ref, "facts: %v (want changes, probes and logs with the report's field names)", err)
+		d.Errorf(n, ref, "facts: %v (want changes, probes and logs with the report's field names)", err)
 	}
 	return f
 }
@@ -400,32 +396,32 @@ func (d *decoder) testExpect(n *yaml.Node, ref string) testExpect {
 	var e testExpect
 	hasSeverity := false
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, ref, "expect must be a mapping, not a %s", kindName(n))
+		d.Errorf(n, ref, "expect must be a mapping, not a %s", yamlnode.KindName(n))
 		return e
 	}
-	d.mapping(n, ref, func(key string, k, v *yaml.Node) {
+	d.Mapping(n, ref, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "severity":
 			hasSeverity = true
-			if s, ok := d.scalar(v, ref, key); ok {
+			if s, ok := d.Scalar(v, ref, key); ok {
 				sev, err := triaged.ParseSeverity(s)
 				if err != nil {
-					d.errorf(v, ref, "expect.severity: %v", err)
+					d.Errorf(v, ref, "expect.severity: %v", err)
 				}
 				e.severity = sev
 			}
 		case "rule":
-			if s, ok := d.scalar(v, ref, key); ok {
+			if s, ok := d.Scalar(v, ref, key); ok {
 				e.rule = &s
 			}
 		case "escalations":
 			names := []string{}
 			if v.Kind != yaml.SequenceNode {
-				d.errorf(v, ref, "expect.escalations must be a list of rule names, not a %s", kindName(v))
+				d.Errorf(v, ref, "expect.escalations must be a list of rule names, not a %s", yamlnode.KindName(v))
 				return
 			}
 			for _, item := range v.Content {
-				if s, ok := d.scalar(resolve(item), ref, key); ok {
+				if s, ok := d.Scalar(yamlnode.Resolve(item), ref, key); ok {
 					names = append(names, s)
 				}
 			}
@@ -435,11 +431,11 @@ func (d *decoder) testExpect(n *yaml.Node, ref string) testExpect {
 			d.impact(v, ref, &imp)
 			e.impact = &imp
 		default:
-			d.errorf(k, ref, "unknown expect key %q: want severity, rule, escalations or impact", key)
+			d.Errorf(k, ref, "unknown expect key %q: want severity, rule, escalations or impact", key)
 		}
 	})
 	if !hasSeverity {
-		d.errorf(n, ref, "missing expect.severity")
+		d.Errorf(n, ref, "missing expect.severity")
 	}
 	return e
 }

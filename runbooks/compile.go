@@ -1,64 +1,24 @@
 package runbooks
 
 import (
-	"errors"
 	"fmt"
-	"strings"
+	"reflect"
 
-	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/triaged/triaged/internal/exprpolicy"
 )
 
 // MaxNodes bounds the size of one match expression (expr's node budget), the same bound the
-// severity rules have, so that a runbook cannot hold an expression that is slow to compile or run.
-const MaxNodes = 500
+// severity rules and the catalog have, so that a runbook cannot hold an expression that is slow
+// to compile or run.
+const MaxNodes = exprpolicy.MaxNodes
 
-// disabledBuiltins are expr builtins a match expression may not call: now(), date() and
-// timezone() read the wall clock or the system's time zone database, and a runbook reaches
-// nothing outside its Env. Which runbook applies must depend on the incident alone.
-var disabledBuiltins = []string{"now", "date", "timezone"}
-
-// patternChecks is an expr patcher that requires the pattern of `matches` to be a string
-// literal: expr then compiles the regular expression once, at load time, so a bad pattern is a
-// load error and an alert's label can never become a pattern.
-type patternChecks struct {
-	err *file.Error
-}
-
-func (c *patternChecks) Visit(node *ast.Node) {
-	n, ok := (*node).(*ast.BinaryNode)
-	if !ok || n.Operator != "matches" || c.err != nil {
-		return
-	}
-	if _, ok := n.Right.(*ast.StringNode); !ok {
-		c.err = &file.Error{Location: n.Right.Location(), Message: "the pattern of matches must be a string literal (it is compiled once, at load time)"}
-	}
-}
-
-// compileMatch compiles a match expression against Env; it must yield a bool.
+// compileMatch compiles a match expression against Env under the policy shared with the rules
+// and the catalog: it must yield a bool, may not read the clock (which runbook applies depends on
+// the incident alone), and the pattern of `matches` must be a string literal.
 func compileMatch(text string) (*vm.Program, error) {
-	checks := &patternChecks{}
-	opts := []expr.Option{expr.Env(Env{}), expr.AsBool(), expr.MaxNodes(MaxNodes), expr.Patch(checks)}
-	for _, name := range disabledBuiltins {
-		opts = append(opts, expr.DisableBuiltin(name))
-	}
-	program, err := expr.Compile(text, opts...)
-	var fe *file.Error
-	switch {
-	case errors.As(err, &fe) && strings.Contains(fe.Message, "exceeds maximum allowed nodes"):
-		// expr's snippet would be the whole expression with a caret at its end.
-		return nil, fmt.Errorf("too large: more than %d nodes; split it or use a regular expression", MaxNodes)
-	case err != nil && strings.HasPrefix(err.Error(), "expected "):
-		// expr says only "expected bool, but got string", without a position.
-		return nil, fmt.Errorf("must yield true or false: %w", err)
-	case err != nil:
-		return nil, err
-	case checks.err != nil:
-		return nil, checks.err.Bind(file.NewSource(text))
-	}
-	return program, nil
+	return exprpolicy.Compile(text, exprpolicy.Spec{Env: Env{}, Kind: reflect.Bool, Yields: "true or false", Split: "split it or use a regular expression"})
 }
 
 // run evaluates a compiled match expression. expr turns a panic inside the VM into an error;

@@ -11,23 +11,17 @@ type Position = srcpos.Position
 
 // Error is one problem found while loading a runbook file. Load reports all of them at once,
 // joined with errors.Join, each printed as `FILE:LINE:COL: runbook "TITLE": message` (without the
-// runbook part while the file has no title to name it by).
-type Error struct {
-	Pos Position
-	// Title is the runbook's title, "" when the problem comes before one could be read.
-	Title string
-	Err   error
-}
+// runbook part while the file has no title to name it by). Its In is `runbook "TITLE"`, "" before
+// a title could be read. Unwrap gives expr's *file.Error with its line, column and snippet.
+type Error = srcpos.Error
 
-func (e *Error) Error() string {
-	if e.Title == "" {
-		return fmt.Sprintf("%s: %v", e.Pos, e.Err)
+// ref is how errors name a runbook: by its title, or not at all before it has one.
+func ref(title string) string {
+	if title == "" {
+		return ""
 	}
-	return fmt.Sprintf("%s: runbook %q: %v", e.Pos, e.Title, e.Err)
+	return fmt.Sprintf("runbook %q", title)
 }
-
-// Unwrap gives access to the cause, e.g. expr's *file.Error with its line, column and snippet.
-func (e *Error) Unwrap() error { return e.Err }
 
 // MatchError is a runbook whose match expression failed for an incident, e.g. int() of a label
 // that is not a number. That runbook was skipped and matching went on with the others.

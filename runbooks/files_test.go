@@ -131,7 +131,7 @@ func TestErrorsAreTyped(t *testing.T) {
 	if !errors.As(err, &e) {
 		t.Fatalf("%v is not an *Error", err)
 	}
-	if e.Pos != (Position{File: "bad-expr.bad.md", Line: 3, Column: 8}) || e.Title != "Bad expression" {
+	if e.Pos != (Position{File: "bad-expr.bad.md", Line: 3, Column: 8}) || e.In != `runbook "Bad expression"` {
 		t.Errorf("got %+v", e)
 	}
 	var fe *file.Error

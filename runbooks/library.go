@@ -13,9 +13,9 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/exprpolicy"
+	"github.com/triaged/triaged/internal/srcpos"
 )
 
 // EmbeddedDir is the path under which the embedded default runbooks appear in reports and
@@ -147,15 +147,19 @@ func build(sources []source) (*Library, error) {
 			byID[rb.id], setOf[rb.id] = len(list), src.set
 			list = append(list, rb)
 		case setOf[rb.id] == src.set:
-			errs = append(errs, &Error{Pos: Position{File: src.path, Line: 1, Column: 1}, Title: rb.title,
-				Err: fmt.Errorf("id %q already used by %s in the same directory", rb.id, list[i].path)})
+			errs = append(errs, srcpos.Errorf(Position{File: src.path, Line: 1, Column: 1}, ref(rb.title),
+				"id %q already used by %s in the same directory", rb.id, list[i].path))
 		default:
 			rb.overrides = list[i].path
 			list[i], setOf[rb.id] = rb, src.set
 		}
 	}
 	if len(errs) > 0 {
-		sortErrors(errs, sources)
+		files := make([]string, len(sources))
+		for i, src := range sources {
+			files[i] = src.path
+		}
+		srcpos.Sort(errs, files)
 		return nil, errors.Join(errs...)
 	}
 	slices.SortStableFunc(list, compareRunbooks)
@@ -181,27 +185,6 @@ func compareBool(a, b bool) int {
 		return -1
 	}
 	return 1
-}
-
-// sortErrors orders errors as an editor lists problems: by file in load order, then by line and
-// column.
-func sortErrors(errs []error, sources []source) {
-	fileIndex := make(map[string]int, len(sources))
-	for i, s := range sources {
-		fileIndex[s.path] = i
-	}
-	position := func(err error) (int, int, int) {
-		var e *Error
-		if !errors.As(err, &e) {
-			return -1, 0, 0
-		}
-		return fileIndex[e.Pos.File], e.Pos.Line, e.Pos.Column
-	}
-	slices.SortStableFunc(errs, func(a, b error) int {
-		af, al, ac := position(a)
-		bf, bl, bc := position(b)
-		return cmp.Or(cmp.Compare(af, bf), cmp.Compare(al, bl), cmp.Compare(ac, bc))
-	})
 }
 
 // Info describes one runbook of a library, for listings, `triagetool` and tests.
@@ -253,9 +236,6 @@ type Result struct {
 	Errors []MatchError
 }
 
-// vms reuses expr virtual machines: a VM keeps its stack between runs.
-var vms = sync.Pool{New: func() any { return new(vm.VM) }}
-
 // maxReasonLen keeps a reason to one readable line however long the expression it quotes.
 const maxReasonLen = 240
 
@@ -270,8 +250,8 @@ func (l *Library) Find(in Input) Result {
 		return res
 	}
 	env := newEnv(in)
-	m := vms.Get().(*vm.VM)
-	defer vms.Put(m)
+	m := exprpolicy.Borrow()
+	defer exprpolicy.Return(m)
 
 	var chosen *runbook
 	for _, rb := range l.runbooks {
@@ -279,8 +259,7 @@ func (l *Library) Find(in Input) Result {
 		switch {
 		case err != nil:
 			res.Errors = append(res.Errors, MatchError{ID: rb.id, Path: rb.path, Err: err})
-			first, _, _ := strings.Cut(err.Error(), "\n") // expr's snippet would take two more lines
-			res.Reasons = append(res.Reasons, fmt.Sprintf("skipped %q: its match failed: %s", rb.id, first))
+			res.Reasons = append(res.Reasons, fmt.Sprintf("skipped %q: its match failed: %s", rb.id, exprpolicy.Headline(err)))
 		case !ok:
 		case chosen == nil:
 			chosen = rb

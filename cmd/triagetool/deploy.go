@@ -75,7 +75,7 @@ func deployRecord(args []string, stdout, stderr io.Writer) int {
 	if err := e.Validate(); err != nil {
 		var fe *deploy.FieldError
 		if errors.As(err, &fe) {
-			return fail("%s: %s", flagOf(fe.Field), fe.Reason)
+			return fail("%s: %s", flagOf(fe.Field), fe.Msg)
 		}
 		return fail("%v", err)
 	}

@@ -14,62 +14,12 @@ import (
 	"strings"
 	"text/template"
 	"unicode"
+
+	"github.com/triaged/triaged/internal/fielderr"
 )
 
 // MaxFilled bounds a filled value: labels are attacker-sized, targets are not.
 const MaxFilled = 4096
-
-// FieldError is a config problem at a field of a spec. Field is a dotted path relative to the
-// spec ("http.url", "command.argv[2]"), or "" for the spec as a whole, so a config loader can
-// prefix its own path ("services[0].probes[1]") and look up the line and column.
-type FieldError struct {
-	Field string
-	Msg   string
-}
-
-func (e *FieldError) Error() string {
-	if e.Field == "" {
-		return e.Msg
-	}
-	return e.Field + ": " + e.Msg
-}
-
-// Errorf returns a FieldError.
-func Errorf(field, format string, args ...any) *FieldError {
-	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
-}
-
-// Join returns the FieldErrors as one error (nil for none), in order, for errors.As and
-// errors.Join consumers alike.
-func Join(errs []*FieldError) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	out := make([]error, len(errs))
-	for i, e := range errs {
-		out[i] = e
-	}
-	return errors.Join(out...)
-}
-
-// Fields lists the FieldErrors inside an error returned by a Compile function, in order.
-func Fields(err error) []*FieldError {
-	if err == nil {
-		return nil
-	}
-	var out []*FieldError
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
-			out = append(out, Fields(e)...)
-		}
-		return out
-	}
-	var fe *FieldError
-	if errors.As(err, &fe) {
-		return []*FieldError{fe}
-	}
-	return []*FieldError{{Msg: err.Error()}}
-}
 
 // ErrRefused is what every refused fill matches with errors.Is.
 var ErrRefused = errors.New("target refused")
@@ -227,20 +177,20 @@ func (c *capped) Write(p []byte) (int, error) {
 // ParseField parses a spec field that alert labels may fill, with the allow pattern written next
 // to it, naming whichever of the two is at fault. A field is required; an allow pattern with no
 // template beside it is an error too, since it would check nothing and read as if it did.
-func ParseField(field, allowField, raw, allowRaw string) (*Value, []*FieldError) {
+func ParseField(field, allowField, raw, allowRaw string) (*Value, []*fielderr.Error) {
 	if strings.TrimSpace(raw) == "" {
-		return nil, []*FieldError{Errorf(field, "required")}
+		return nil, []*fielderr.Error{fielderr.Errorf(field, "required")}
 	}
 	allow, err := CompileAllow(allowRaw)
 	if err != nil {
-		return nil, []*FieldError{Errorf(allowField, "%v", err)}
+		return nil, []*fielderr.Error{fielderr.Errorf(allowField, "%v", err)}
 	}
 	v, err := Parse(field, raw, allow)
 	if err != nil {
-		return nil, []*FieldError{Errorf(field, "%v", err)}
+		return nil, []*fielderr.Error{fielderr.Errorf(field, "%v", err)}
 	}
 	if allow != nil && !v.IsTemplate() {
-		return nil, []*FieldError{Errorf(allowField, "set, but %s is not a template: an allow pattern only checks values filled from labels", field)}
+		return nil, []*fielderr.Error{fielderr.Errorf(allowField, "set, but %s is not a template: an allow pattern only checks values filled from labels", field)}
 	}
 	return v, nil
 }

@@ -114,17 +114,3 @@ func TestFill(t *testing.T) {
 		})
 	}
 }
-
-func TestFields(t *testing.T) {
-	err := Join([]*FieldError{Errorf("http.url", "bad %q", "x"), Errorf("", "whole spec")})
-	fs := Fields(err)
-	if len(fs) != 2 || fs[0].Field != "http.url" || fs[0].Msg != `bad "x"` || fs[1].Field != "" {
-		t.Fatalf("Fields = %+v", fs)
-	}
-	if err.Error() != "http.url: bad \"x\"\nwhole spec" {
-		t.Errorf("Error() = %q", err)
-	}
-	if Join(nil) != nil || Fields(nil) != nil {
-		t.Error("no errors should give nil")
-	}
-}
