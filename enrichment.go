@@ -33,3 +33,9 @@ func (e *Enrichment) Pend(section, why string) {
 	}
 	e.PendingWhy[section] = why
 }
+
+// ErrorLinePattern decides which log lines look like errors: what a log tail keeps by default
+// and what escalation rules see as error_lines. It matches the usual level and failure words as
+// whole words, in any case (logfmt level=error, JSON "level":"error", ERROR, FATAL, panic:,
+// "request failed", "timed out"), and Java and Python exception markers anywhere.
+const ErrorLinePattern = `(?i)\b(err|error|errors|fatal|panic|crit|critical|emerg|fail|failed|failure|timeout|timed out)\b|exception|traceback`

@@ -13,7 +13,7 @@ func TestRequired(t *testing.T) {
 		pattern string
 		want    []string // sorted; nil: no first test
 	}{
-		{DefaultFilter, []string{"critical", "err", "exception", "fail", "fatal", "panic", "time"}},
+		{DefaultFilter, []string{"crit", "emerg", "err", "exception", "fail", "fatal", "panic", "time", "traceback"}},
 		{`(?i)level=(error|fatal)`, []string{"level="}},
 		{`ERROR`, []string{"error"}},
 		{`a+b{2,}`, []string{"a"}},

@@ -32,8 +32,9 @@ const (
 	LineCutMarker = " …[line truncated]"
 )
 
-// DefaultFilter keeps error-like lines, the ones an on-call engineer looks for first.
-const DefaultFilter = `(?i)\b(error|err|fatal|panic|exception|fail(ed|ure)?|critical|timeout|timed out)\b`
+// DefaultFilter keeps error-like lines, the ones an on-call engineer looks for first: the same
+// lines escalation rules see as error_lines.
+const DefaultFilter = triaged.ErrorLinePattern
 
 // Spec is one log source as the config writes it: exactly one of File or Command.
 type Spec struct {

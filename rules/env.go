@@ -172,10 +172,9 @@ type LogFact struct {
 	Error     string   `expr:"error"`
 }
 
-// errorLinePattern decides which log lines count as error_lines: the usual level words as whole
-// words (logfmt level=error, JSON "level":"error", ERROR, FATAL, panic:) and Java/Python
-// exception markers.
-var errorLinePattern = regexp.MustCompile(`(?i)\b(err|error|errors|fatal|panic|crit|critical|emerg)\b|exception|traceback`)
+// errorLinePattern decides which log lines count as error_lines: the same lines a log tail keeps
+// by default.
+var errorLinePattern = regexp.MustCompile(triaged.ErrorLinePattern)
 
 // newEscalationEnv builds the escalation environment once per Escalate call.
 func newEscalationEnv(c triaged.Classification, a *triaged.Alert, svc triaged.Service, f triaged.Enrichment, now time.Time) *EscalationEnv {

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"reflect"
+	"regexp"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/logtail"
 )
 
 // evalBool compiles a condition against env's type and runs it on env.
@@ -210,9 +212,16 @@ func TestErrorLines(t *testing.T) {
 		`level=info msg="terror on the dancefloor"`:      false,
 		`level=debug msg="interrupted by signal"`:        false,
 		`GET /api/errands 200`:                           false,
+		`level=info msg="request failed, retrying"`:      true,
+		`upstream timed out after 5s`:                    true,
+		`level=info msg="failover test ok"`:              false,
 	} {
 		if got := errorLinePattern.MatchString(line); got != want {
 			t.Errorf("%q is an error line: %t, want %t", line, got, want)
+		}
+		// A log tail keeps by default exactly the lines escalation rules count as errors.
+		if got := regexp.MustCompile(logtail.DefaultFilter).MatchString(line); got != want {
+			t.Errorf("%q is kept by the log tail's default filter: %t, want %t", line, got, want)
 		}
 	}
 }
