@@ -29,11 +29,10 @@ import (
 	"github.com/triaged/triaged/config"
 	"github.com/triaged/triaged/deploy"
 	"github.com/triaged/triaged/enrich"
+	"github.com/triaged/triaged/load"
 	"github.com/triaged/triaged/notify"
 	"github.com/triaged/triaged/outbox"
-	"github.com/triaged/triaged/redact"
 	"github.com/triaged/triaged/rules"
-	"github.com/triaged/triaged/runbooks"
 	"github.com/triaged/triaged/triage"
 )
 
@@ -102,7 +101,9 @@ func (a *App) onShutdown(name string, fn func(context.Context) error) {
 	a.teardown = append(a.teardown, namedTeardown{name, fn})
 }
 
-// New builds every part in dependency order. On error, what was built is torn down again.
+// New builds every part in dependency order. On error, what was built is torn down again. The
+// parts the config names come from load.File, as `triagetool check config` checks them, before
+// anything starts.
 func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -114,12 +115,11 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		}
 	}()
 
-	a.cfg = config.Default()
-	if o.ConfigFile != "" {
-		if a.cfg, err = config.LoadFile(o.ConfigFile); err != nil {
-			return nil, err
-		}
+	parts, err := load.File(o.ConfigFile)
+	if err != nil {
+		return nil, err
 	}
+	a.cfg = parts.Config
 	a.names, err = broker.NewNames(a.cfg.NATS.Prefix)
 	if err != nil {
 		return nil, err
@@ -153,29 +153,21 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	a.runners = append(a.runners, a.deploys.Run)
 
 	a.rules, err = rules.NewEngine(a.cfg.Rules.Files, rules.EngineOptions{
-		Registerer: a.registry, Logger: a.log, Location: a.cfg.Location(),
+		Registerer: a.registry, Logger: a.log, Location: a.cfg.Location(), Rules: parts.Rules,
 	})
 	if err != nil {
 		return nil, err
 	}
 
-	if err := a.setupSinks(ctx, topo); err != nil {
+	if err := a.setupSinks(ctx, topo, parts); err != nil {
 		return nil, err
 	}
 
-	library, err := runbooks.Load(enr.RunbookDirs...)
-	if err != nil {
-		return nil, err
-	}
-	redactor, err := redact.New(enr.Redact)
-	if err != nil {
-		return nil, fmt.Errorf("enrichment.redact: %w", err)
-	}
 	enricher := enrich.New(enrich.Options{
-		Catalog:        a.cfg.Catalog(),
+		Catalog:        parts.Catalog,
 		Deploys:        a.deploys,
-		Runbooks:       library,
-		Redactor:       redactor,
+		Runbooks:       parts.Runbooks,
+		Redactor:       parts.Redactor,
 		Timeout:        enr.Timeout.Std(),
 		MaxConcurrency: enr.MaxConcurrency,
 		DeployWindow:   enr.DeployWindow.Std(),
@@ -188,7 +180,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		JetStream:     a.js,
 		Names:         a.names,
 		Incidents:     a.topology.Incidents,
-		Resolver:      a.cfg.Catalog(),
+		Resolver:      parts.Catalog,
 		Classifier:    a.rules,
 		Escalator:     a.rules,
 		Enricher:      enricher,
@@ -282,29 +274,18 @@ func drainConn(nc *nats.Conn) func(context.Context) error {
 	}
 }
 
-func (a *App) setupSinks(ctx context.Context, topo broker.TopologyOptions) error {
-	renderer, err := notify.NewRenderer(a.cfg.Report.Template)
-	if err != nil {
-		return err
-	}
+// setupSinks opens the checked sinks, each with its teardown beside it, and gives each a durable
+// consumer and a deliverer.
+func (a *App) setupSinks(ctx context.Context, topo broker.TopologyOptions, parts *load.Parts) error {
 	metrics := outbox.NewMetrics(a.registry)
-	for _, sc := range a.cfg.Sinks {
-		var sink outbox.Sink
-		switch sc.Type {
-		case "stdout":
-			sink = notify.NewStdout(a.opts.Stdout, renderer)
-		case "file":
-			fs, err := notify.NewFile(sc.Path)
-			if err != nil {
-				return fmt.Errorf("sink %q: %w", sc.Name, err)
-			}
-			a.onShutdown("file sink "+sc.Name, func(context.Context) error { return fs.Close() })
-			sink = fs
-		default:
-			return fmt.Errorf("sink %q: unknown type %q", sc.Name, sc.Type)
+	env := notify.SinkEnv{Stdout: a.opts.Stdout, Renderer: parts.Renderer}
+	for _, plan := range parts.Sinks {
+		sink, closeSink, err := plan.Open(env)
+		if err != nil {
+			return err
 		}
-		sink = named{sink, sc.Name}
-		c, err := broker.EnsureSinkConsumer(ctx, a.js, a.names, sc.Name, topo)
+		a.onShutdown(plan.Type()+" sink "+plan.Name(), func(context.Context) error { return closeSink() })
+		c, err := broker.EnsureSinkConsumer(ctx, a.js, a.names, plan.Name(), topo)
 		if err != nil {
 			return err
 		}
@@ -313,14 +294,6 @@ func (a *App) setupSinks(ctx context.Context, topo broker.TopologyOptions) error
 	}
 	return nil
 }
-
-// named gives a sink the name it has in the config, which its consumer and metrics carry.
-type named struct {
-	outbox.Sink
-	name string
-}
-
-func (n named) Name() string { return n.name }
 
 func (a *App) setupHTTP() error {
 	ln, err := net.Listen("tcp", a.opts.ListenAddress)

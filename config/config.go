@@ -1,6 +1,8 @@
 // Package config loads triaged.yml: defaults, then strict YAML (an unknown key is an error with
-// its file:line:column), then validation that names the key at fault. A config is either loaded
-// whole or refused whole.
+// its file:line:column), then validation of its own values that names the key at fault. A config
+// is either loaded whole or refused whole. The parts the config names (rule files, runbooks, the
+// catalog, redaction patterns, the report template, sinks) are built by package load, which
+// places their problems at their keys through Problems.
 package config
 
 import (
@@ -22,7 +24,7 @@ import (
 
 	"github.com/triaged/triaged/catalog"
 	"github.com/triaged/triaged/internal/confval"
-	"github.com/triaged/triaged/redact"
+	"github.com/triaged/triaged/notify"
 )
 
 // Duration is a Prometheus-style duration ("30s", "5m", "7d").
@@ -42,8 +44,6 @@ type Config struct {
 
 	// File is the path the config was loaded from; "" for the built-in defaults.
 	File string `yaml:"-"`
-
-	catalog *catalog.Catalog
 }
 
 // Enrichment tunes what triage gathers for a new incident, all of it under one deadline.
@@ -60,9 +60,6 @@ type Enrichment struct {
 	// Redact adds regular expressions of secrets to hide from log excerpts and probe bodies.
 	Redact []string `yaml:"redact"`
 }
-
-// Catalog is the compiled service catalog.
-func (c *Config) Catalog() *catalog.Catalog { return c.catalog }
 
 // NATS sizes the JetStream objects; the server URL is the --nats.url flag.
 type NATS struct {
@@ -101,15 +98,8 @@ type Report struct {
 	Template string `yaml:"template"`
 }
 
-// Sink is one destination of reports.
-type Sink struct {
-	Name string `yaml:"name"`
-	Type string `yaml:"type"`
-	Path string `yaml:"path"` // file sinks
-}
-
-// SinkTypes lists the kinds of sink this build knows.
-var SinkTypes = []string{"stdout", "file"}
+// Sink is one destination of reports; notify owns the kinds of sink and their settings.
+type Sink = notify.SinkConfig
 
 // Default returns the configuration used when no file is given: it runs on the embedded NATS
 // server with the built-in rules and prints reports on stdout.
@@ -143,15 +133,12 @@ func Default() *Config {
 	}
 }
 
-// LoadFile reads, decodes and validates the config at path.
+// LoadFile reads, decodes and validates the config at path. It does not build what the config
+// names; package load does, for the daemon and `triagetool check config` alike.
 func LoadFile(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("loading %q: %w", path, err)
-	}
-	c, err := Load(data, path)
-	if err != nil {
-		return nil, fmt.Errorf("loading %q: %w", path, err)
+	c, probs := ParseFile(path)
+	if err := probs.Err(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -159,37 +146,62 @@ func LoadFile(path string) (*Config, error) {
 // Load decodes and validates a config; filename is used in positions and to resolve relative
 // paths. Every problem found is reported, each as "FILE:LINE:COL: key: message".
 func Load(data []byte, filename string) (*Config, error) {
-	c := Default()
-	c.File = filename
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(filename, err)
-	}
-	if len(root.Content) == 0 { // an empty file is the defaults
-		if errs := c.validate(positions{file: filename}); len(errs) > 0 {
-			return nil, errors.Join(errs...)
-		}
-		return c, nil
-	}
-	pos := positions{file: filename, nodes: map[string]*yaml.Node{}}
-	// Unknown keys do not stop decoding, so one pass reports them and the invalid values too.
-	errs := checkKeys(root.Content[0], reflect.TypeOf(*c), "", pos)
-	if err := root.Content[0].Decode(c); err != nil {
-		var ve *confval.ValueError
-		if errors.As(err, &ve) {
-			if len(errs) > 0 {
-				return nil, joinInFileOrder(errs) // checkKeys has reported every bad value already
-			}
-			return nil, joinInFileOrder(append(errs, &located{line: ve.Node.Line, col: ve.Node.Column, text: pos.atNode(ve.Node) + ": " + ve.Msg}))
-		}
-		return nil, joinInFileOrder(append(errs, yamlError(filename, err)))
-	}
-	c.resolvePaths()
-	errs = append(errs, c.validate(pos)...)
-	if len(errs) > 0 {
-		return nil, joinInFileOrder(errs)
+	c, probs := Parse(data, filename)
+	if err := probs.Err(); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// ParseFile is Parse of the file at path; its problems read `loading "PATH": ...`.
+func ParseFile(path string) (*Config, *Problems) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		probs := &Problems{pos: positions{file: path}, context: fmt.Sprintf("loading %q", path)}
+		probs.Add(err)
+		return nil, probs
+	}
+	c, probs := Parse(data, path)
+	probs.context = fmt.Sprintf("loading %q", path)
+	return c, probs
+}
+
+// Parse decodes data and validates the config's own values, like Load, but hands back the config
+// together with its problems instead of refusing it, so that a caller which goes on to build
+// what the config names can add the problems of those parts and report all of them in one pass.
+// The config is nil when the data does not decode; with problems, it is fit to build parts from
+// (to find their problems too) but not to run.
+func Parse(data []byte, filename string) (*Config, *Problems) {
+	c := Default()
+	c.File = filename
+	probs := &Problems{pos: positions{file: filename, nodes: map[string]*yaml.Node{}}}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		probs.Add(yamlError(filename, err))
+		return nil, probs
+	}
+	if len(root.Content) == 0 { // an empty file is the defaults
+		probs.errs = c.validate(probs.pos)
+		return c, probs
+	}
+	pos := probs.pos
+	// Unknown keys do not stop decoding, so one pass reports them and the invalid values too.
+	probs.errs = checkKeys(root.Content[0], reflect.TypeOf(*c), "", pos)
+	if err := root.Content[0].Decode(c); err != nil {
+		var ve *confval.ValueError
+		switch {
+		case errors.As(err, &ve) && len(probs.errs) > 0:
+			// checkKeys has reported every bad value already
+		case errors.As(err, &ve):
+			probs.errs = append(probs.errs, &located{line: ve.Node.Line, col: ve.Node.Column, text: pos.atNode(ve.Node) + ": " + ve.Msg})
+		default:
+			probs.Add(yamlError(filename, err))
+		}
+		return nil, probs
+	}
+	c.resolvePaths()
+	probs.errs = append(probs.errs, c.validate(pos)...)
+	return c, probs
 }
 
 // located is a config problem with its place in the file, so problems can be listed in the
@@ -229,6 +241,9 @@ type positions struct {
 func (p positions) at(path string) string {
 	if n := p.node(path); n != nil {
 		return fmt.Sprintf("%s:%d:%d: %s", p.file, n.Line, n.Column, path)
+	}
+	if p.file == "" { // the built-in defaults
+		return path
 	}
 	return fmt.Sprintf("%s: %s", p.file, path)
 }
@@ -404,19 +419,6 @@ func (c *Config) validate(pos positions) []error {
 	if e.MaxConcurrency < 1 || e.MaxConcurrency > 256 {
 		bad("enrichment.max_concurrency", "%d is out of range 1..256", e.MaxConcurrency)
 	}
-	if _, err := redact.New(e.Redact); err != nil {
-		bad("enrichment.redact", "%v", err)
-	}
-	for i, d := range e.RunbookDirs {
-		if st, err := os.Stat(d); err != nil || !st.IsDir() {
-			bad(fmt.Sprintf("enrichment.runbook_dirs[%d]", i), "%q is not a readable directory", d)
-		}
-	}
-	cat, ferrs := catalog.Compile(c.Services)
-	for _, fe := range ferrs {
-		bad("services"+fe.Field, "%s", fe.Msg)
-	}
-	c.catalog = cat
 
 	if _, err := time.LoadLocation(c.Rules.Timezone); err != nil {
 		bad("rules.timezone", "unknown time zone %q", c.Rules.Timezone)
@@ -435,18 +437,6 @@ func (c *Config) validate(pos positions) []error {
 			bad(p+".name", "%q is already the name of sinks[%d]", s.Name, j)
 		}
 		seen[s.Name] = i
-		switch s.Type {
-		case "stdout":
-			if s.Path != "" {
-				bad(p+".path", "a stdout sink takes no path")
-			}
-		case "file":
-			if s.Path == "" {
-				bad(p+".path", "a file sink needs a path")
-			}
-		default:
-			bad(p+".type", "unknown sink type %q (known: %s)", s.Type, strings.Join(SinkTypes, ", "))
-		}
 	}
 	return errs
 }

@@ -13,16 +13,16 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/triaged/triaged/config"
+	"github.com/triaged/triaged/load"
 )
 
 func TestTriagedConfigLoads(t *testing.T) {
-	c, err := config.LoadFile("triaged.yml")
+	p, err := load.File("triaged.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Sinks) != 2 {
-		t.Errorf("example config has %d sinks, want stdout and archive", len(c.Sinks))
+	if len(p.Sinks) != 2 {
+		t.Errorf("example config has %d sinks, want stdout and archive", len(p.Sinks))
 	}
 }
 

@@ -10,7 +10,8 @@ import (
 // stream redelivers a report whose delivery failed or was not acknowledged, so a sink either
 // tolerates seeing a report again or recognizes it by Report.ID.
 type Sink interface {
-	// Name is the kind of sink ("stdout", "file"), stable, for logs and metric labels.
+	// Name names the sink in logs and metric labels: the name the config gives it for a sink
+	// opened from a SinkPlan, else its kind ("stdout", "file").
 	Name() string
 	// Deliver sends one report. It is safe for concurrent use. An error says what was
 	// attempted; the caller decides whether to retry.

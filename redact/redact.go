@@ -11,6 +11,7 @@
 package redact
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -140,21 +141,29 @@ func (e *PatternError) Unwrap() error { return e.Err }
 // New returns a Redactor with the built-in patterns followed by extra, which are Go regular
 // expressions (RE2 syntax). An extra pattern with capturing groups hides only what its groups
 // match; one without hides the whole match. A pattern that does not compile, or that matches the
-// empty string (it would hide nothing and fire everywhere), is a *PatternError.
+// empty string (it would hide nothing and fire everywhere), is a *PatternError; every such
+// pattern is reported at once, joined with errors.Join.
 func New(extra []string) (*Redactor, error) {
 	r := &Redactor{rules: append([]rule(nil), builtins...)}
+	var errs []error
 	for i, p := range extra {
 		if strings.TrimSpace(p) == "" {
-			return nil, &PatternError{Index: i, Pattern: p, Err: fmt.Errorf("empty pattern")}
+			errs = append(errs, &PatternError{Index: i, Pattern: p, Err: fmt.Errorf("empty pattern")})
+			continue
 		}
 		re, err := regexp.Compile(p)
 		if err != nil {
-			return nil, &PatternError{Index: i, Pattern: p, Err: err}
+			errs = append(errs, &PatternError{Index: i, Pattern: p, Err: err})
+			continue
 		}
 		if re.MatchString("") {
-			return nil, &PatternError{Index: i, Pattern: p, Err: fmt.Errorf("matches the empty string")}
+			errs = append(errs, &PatternError{Index: i, Pattern: p, Err: fmt.Errorf("matches the empty string")})
+			continue
 		}
 		r.rules = append(r.rules, rule{name: fmt.Sprintf("pattern %d", i), re: re})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return r, nil
 }

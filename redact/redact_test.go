@@ -166,6 +166,8 @@ func TestNewErrors(t *testing.T) {
 		{[]string{`[z-a]`}, 0, `pattern 0 "[z-a]": error parsing regexp: invalid character class range`},
 		{[]string{`a`, `b`, ``}, 2, `pattern 2 "": empty pattern`},
 		{[]string{`x*`}, 0, `pattern 0 "x*": matches the empty string`},
+		// Every bad pattern is reported, not only the first.
+		{[]string{`(`, `ok`, `x*`}, 0, "pattern 0 \"(\": error parsing regexp: missing closing ): `(`\npattern 2 \"x*\": matches the empty string"},
 	}
 	for _, c := range cases {
 		r, err := New(c.patterns)

@@ -23,6 +23,9 @@ type EngineOptions struct {
 	Logger     *slog.Logger
 	// Location is the time zone of hour, weekday and business_hours(); nil means UTC.
 	Location *time.Location
+	// Rules is the rule set already loaded from the files, as package load builds it with the
+	// rest of the config, so that the daemon serves what was checked; nil loads the files.
+	Rules *RuleSet
 }
 
 // Engine is the daemon's handle on its rules: the current RuleSet behind an atomic pointer, the
@@ -83,8 +86,8 @@ func newEngineMetrics(reg prometheus.Registerer) *engineMetrics {
 	}
 }
 
-// NewEngine loads the rule files (the embedded default rules when there are none) and returns an
-// engine serving them. The initial load must succeed: a daemon should not start without rules.
+// NewEngine loads the rule files (the embedded default rules when there are none), unless
+// opts.Rules holds them already, and returns an engine serving them. The initial load must succeed: a daemon should not start without rules.
 func NewEngine(files []string, opts EngineOptions) (*Engine, error) {
 	e := &Engine{
 		files:    slices.Clone(files),
@@ -99,10 +102,13 @@ func NewEngine(files []string, opts EngineOptions) (*Engine, error) {
 	if e.location == nil {
 		e.location = time.UTC
 	}
-	rs, err := LoadFiles(e.files...)
-	if err != nil {
-		e.metrics.reloadSuccessful.Set(0)
-		return nil, fmt.Errorf("load rules: %w", err)
+	rs := opts.Rules
+	if rs == nil {
+		var err error
+		if rs, err = LoadFiles(e.files...); err != nil {
+			e.metrics.reloadSuccessful.Set(0)
+			return nil, fmt.Errorf("load rules: %w", err)
+		}
 	}
 	e.swap(rs)
 	return e, nil

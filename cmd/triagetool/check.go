@@ -5,8 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/triaged/triaged/config"
-	"github.com/triaged/triaged/notify"
+	"github.com/triaged/triaged/load"
 	"github.com/triaged/triaged/rules"
 )
 
@@ -43,9 +42,10 @@ func checkRules(args []string, stdout, stderr io.Writer) int {
 	return checkExit(failed, linted, *lintFatal)
 }
 
-// checkConfig checks daemon configuration files the way the daemon loads them: the YAML, then
-// the rule files it names (together, as one rule set), then its report template, so a config that
-// passes here starts.
+// checkConfig checks daemon configuration files through the daemon's own load path (package
+// load): the YAML, then every part it names (rule files, runbook directories, the service
+// catalog, redaction patterns, the report template, sinks), all problems in one pass, so a config
+// that passes here starts. Sinks are checked, not opened: the check creates no report file.
 func checkConfig(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check config", "[--lint-fatal=false] FILE...", stderr)
 	lintFatal := fs.Bool("lint-fatal", true, "exit 3 when lint finds problems in the rule files")
@@ -58,38 +58,26 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	failed, linted := false, false
-	fail := func(err error) {
-		failed = true
-		fmt.Fprintln(stderr, "  FAILED:")
-		printErrors(stderr, err, "    ")
-		fmt.Fprintln(stderr)
-	}
 	for _, file := range files {
 		fmt.Fprintf(stdout, "Checking %s\n", file)
-		cfg, err := config.LoadFile(file)
+		parts, err := load.File(file)
 		if err != nil {
-			fail(err)
+			failed = true
+			fmt.Fprintln(stderr, "  FAILED:")
+			printErrors(stderr, err, "    ")
+			fmt.Fprintln(stderr)
 			continue
 		}
+		cfg := parts.Config
 		fmt.Fprintf(stdout, "  SUCCESS: %s is a valid triaged configuration\n", file)
 		if len(cfg.Rules.Files) == 0 {
 			fmt.Fprintln(stdout, "  rules: the built-in default rules")
-		}
-		if len(cfg.Rules.Files) > 0 {
+		} else {
 			fmt.Fprintf(stdout, "  Checking rule files %s\n", strings.Join(cfg.Rules.Files, ", "))
-			rs, err := rules.LoadFiles(cfg.Rules.Files...)
-			if err != nil {
-				fail(err)
-				continue
-			}
-			linted = reportRuleSet(stdout, stderr, rs, ", version "+rs.Version()) || linted
+			linted = reportRuleSet(stdout, stderr, parts.Rules, ", version "+parts.Rules.Version()) || linted
 		}
 		if cfg.Report.Template != "" {
 			fmt.Fprintf(stdout, "  Checking report template %s\n", cfg.Report.Template)
-			if _, err := notify.NewRenderer(cfg.Report.Template); err != nil {
-				fail(err)
-				continue
-			}
 			fmt.Fprintln(stdout, "  SUCCESS: the template renders the sample reports")
 		}
 		fmt.Fprintln(stdout)

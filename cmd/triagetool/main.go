@@ -36,7 +36,7 @@ const usageText = `usage: triagetool COMMAND [ARGS]
 
 Commands:
   check rules FILE...          compile rule files; report errors (exit 1) and lint findings (exit 3)
-  check config FILE...         check triaged.yml files, the rule files and report template they name
+  check config FILE...         check triaged.yml files and everything they name, as the daemon loads them
   test rules TESTFILE...       run rule unit tests (exit 1 if a case fails)
   explain [flags] INPUT        show how the rules decide the alerts of INPUT (a JSON alert, a list of
                                alerts, or an Alertmanager webhook payload; - reads stdin)
@@ -70,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // runCheck dispatches the check family. Each kind of file is one case: `check config` (the
-// daemon's configuration with the rule files it names) belongs here next to `check rules`.
+// daemon's configuration and everything it names) belongs here next to `check rules`.
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintf(stderr, "triagetool check: what to check? (rules, config)\n\n%s", usageText)

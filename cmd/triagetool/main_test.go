@@ -39,6 +39,7 @@ func TestCLI(t *testing.T) {
 		{"check-config-bad-rules", []string{"check", "config", "testdata/config/bad-rules.yml"}, ""},
 		{"check-config-bad-template", []string{"check", "config", "testdata/config/bad-template.yml"}, ""},
 		{"check-config-example", []string{"check", "config", "../../examples/triaged.yml"}, ""},
+		{"check-config-all-problems", []string{"check", "config", "testdata/config/all-problems.yml"}, ""},
 		{"test-nothing", []string{"test"}, ""},
 		{"test-rules-default", []string{"test", "rules", "../../rules/default.rules.test.yml"}, ""},
 		{"test-rules-good", []string{"test", "rules", "testdata/good.test.yml"}, ""},

@@ -1,16 +1,16 @@
-package config_test
+package load_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/triaged/triaged/config"
+	"github.com/triaged/triaged/load"
 )
 
 // TestCatalogExprPolicy: a catalog match expression is compiled under the policy of the rules
 // and runbooks, and its problems are placed at the expression in the config file.
 func TestCatalogExprPolicy(t *testing.T) {
-	_, err := config.LoadFile("testdata/catalog-expr.bad.yml")
+	_, err := load.File("testdata/catalog-expr.bad.yml")
 	if err == nil {
 		t.Fatal("loaded a catalog whose match reads the clock")
 	}
