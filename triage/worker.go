@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -134,7 +133,7 @@ func (w *Worker) Handle(ctx context.Context, m jetstream.Msg) {
 		w.metrics.redelivered.Inc()
 	}
 	start := w.o.Now()
-	a, err := decodeAlert(m.Data())
+	a, err := triaged.DecodeAlert(m.Data())
 	w.metrics.stage.WithLabelValues("decode").Observe(w.o.Now().Sub(start).Seconds())
 	if err != nil {
 		w.log.Error("alert message undecodable; terminated", "subject", m.Subject(), "err", err)
@@ -161,26 +160,6 @@ func (w *Worker) retry(m jetstream.Msg, a *triaged.Alert, err error) {
 	w.log.Warn("triage failed; will retry", "alertname", a.Name(), "fingerprint", a.ID(), "attempt", n, "retry_in", delay, "err", err)
 	w.metrics.retried.Inc()
 	_ = m.NakWithDelay(delay)
-}
-
-var validFingerprint = regexp.MustCompile(`^[0-9a-fA-F]{1,64}$`)
-
-func decodeAlert(data []byte) (*triaged.Alert, error) {
-	var a triaged.Alert
-	if err := json.Unmarshal(data, &a); err != nil {
-		return nil, err
-	}
-	switch {
-	case a.Status != triaged.StatusFiring && a.Status != triaged.StatusResolved:
-		return nil, fmt.Errorf("status %q", a.Status)
-	case len(a.Labels) == 0:
-		return nil, errors.New("no labels")
-	case a.StartsAt.IsZero():
-		return nil, errors.New("no startsAt")
-	case !validFingerprint.MatchString(a.ID()):
-		return nil, fmt.Errorf("fingerprint %q is not hexadecimal", a.ID())
-	}
-	return &a, nil
 }
 
 // incident is the state kept per alert fingerprint in the incidents bucket: what was last
