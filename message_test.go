@@ -14,7 +14,7 @@ import (
 
 const payloads = "testdata/alertmanager"
 
-func readPayload(t *testing.T, name string) []byte {
+func readPayload(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(payloads, name))
 	if err != nil {
