@@ -15,8 +15,9 @@ const (
 )
 
 // Alert is one alert of an Alertmanager webhook together with the context of the group it came
-// in. It is the message on the alerts stream: one per alert, so each is triaged, acknowledged and
-// retried on its own. Labels and annotations are untrusted input.
+// in. It is the message on the alerts stream (Batch.Encode writes it, DecodeAlert reads it): one
+// per alert, so each is triaged, acknowledged and retried on its own. Labels and annotations are
+// untrusted input.
 type Alert struct {
 	template.Alert
 
@@ -81,21 +82,4 @@ func (a *Alert) MsgID() string {
 // from its startsAt to its resolution. It is safe in NATS subjects, KV keys and URLs.
 func (a *Alert) IncidentID() string {
 	return a.ID() + "-" + a.StartsAt.UTC().Format("20060102T150405Z")
-}
-
-// Batch is the alerts of one webhook with the group context they share: the unit ingest
-// validates and persists whole.
-type Batch struct {
-	Group      Group
-	ReceivedAt time.Time
-	Alerts     []template.Alert
-}
-
-// Split returns one Alert per alert of the batch, each carrying the group context.
-func (b *Batch) Split() []Alert {
-	out := make([]Alert, len(b.Alerts))
-	for i, a := range b.Alerts {
-		out[i] = Alert{Alert: a, Group: b.Group, ReceivedAt: b.ReceivedAt}
-	}
-	return out
 }

@@ -188,3 +188,12 @@ func EncodeReport(rep *Report) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
+
+// DecodeReport reads a report back from the reports stream or a file of EncodeReport's lines.
+func DecodeReport(data []byte) (*Report, error) {
+	var rep Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return nil, err
+	}
+	return &rep, nil
+}

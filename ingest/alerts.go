@@ -3,17 +3,13 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/prometheus/alertmanager/notify/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
@@ -21,9 +17,9 @@ import (
 	"github.com/triaged/triaged/internal/httpin"
 )
 
-// Publisher persists a webhook's alerts. It returns nil only when all of them are durable.
+// Publisher persists a webhook's alert messages. It returns nil only when all of them are durable.
 type Publisher interface {
-	PublishAlerts(ctx context.Context, b *triaged.Batch) error
+	PublishAlerts(ctx context.Context, msgs []triaged.AlertMessage) error
 }
 
 // Options configures the webhook handler.
@@ -34,9 +30,6 @@ type Options struct {
 	Registerer     prometheus.Registerer
 	Now            func() time.Time
 }
-
-// WebhookVersion is the only Alertmanager webhook payload version understood.
-const WebhookVersion = "4"
 
 type metrics struct {
 	requests        *prometheus.CounterVec
@@ -128,13 +121,17 @@ func (h *alertsHandler) serve(w http.ResponseWriter, r *http.Request, received t
 	if err := httpin.ReadJSON(w, r, h.opts.MaxBodyBytes, buf, "an Alertmanager webhook"); err != nil {
 		return 0, err
 	}
-	batch, err := Decode(buf.Bytes(), received)
+	batch, err := triaged.DecodeWebhook(buf.Bytes(), received)
 	if err != nil {
-		return 0, err
+		return 0, httpin.Errorf(http.StatusBadRequest, "%v", err)
+	}
+	msgs, err := batch.Encode()
+	if err != nil {
+		return 0, err // our fault, not the sender's: a 500
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.PublishTimeout)
 	defer cancel()
-	if err := h.pub.PublishAlerts(ctx, batch); err != nil {
+	if err := h.pub.PublishAlerts(ctx, msgs); err != nil {
 		return 0, httpin.Errorf(http.StatusServiceUnavailable, "persist alerts: %v", err)
 	}
 	for i := range batch.Alerts {
@@ -150,88 +147,4 @@ func (h *alertsHandler) serve(w http.ResponseWriter, r *http.Request, received t
 		h.opts.Logger.Warn("Alertmanager truncated a webhook: raise max_alerts on the receiver", "truncated_alerts", t, "group_key", batch.Group.Key)
 	}
 	return len(batch.Alerts), nil
-}
-
-// validFingerprint accepts Alertmanager's hexadecimal fingerprints; the fingerprint becomes a
-// key in the incidents bucket, so anything else is refused at the door.
-func validFingerprint(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-// Decode parses and validates an Alertmanager webhook body. It checks every alert before
-// returning any, so a bad payload is refused whole, with a reason naming the first field at
-// fault.
-func Decode(body []byte, received time.Time) (*triaged.Batch, error) {
-	var msg webhook.Message
-	if err := json.Unmarshal(body, &msg); err != nil {
-		return nil, httpin.Errorf(http.StatusBadRequest, "malformed webhook JSON: %s", describeJSONError(body, err))
-	}
-	if msg.Data == nil || msg.Version == "" {
-		return nil, httpin.Errorf(http.StatusBadRequest, "not an Alertmanager webhook: no \"version\" field")
-	}
-	if msg.Version != WebhookVersion {
-		return nil, httpin.Errorf(http.StatusBadRequest, "unsupported webhook version %q: want %q", msg.Version, WebhookVersion)
-	}
-	if len(msg.Alerts) == 0 {
-		return nil, httpin.Errorf(http.StatusBadRequest, "not an Alertmanager webhook: \"alerts\" is empty or missing")
-	}
-	batch := &triaged.Batch{ReceivedAt: received, Alerts: msg.Alerts, Group: triaged.Group{
-		Receiver:        msg.Receiver,
-		Status:          msg.Status,
-		Key:             msg.GroupKey,
-		Labels:          msg.GroupLabels,
-		CommonLabels:    msg.CommonLabels,
-		ExternalURL:     msg.ExternalURL,
-		Size:            len(msg.Alerts),
-		TruncatedAlerts: msg.TruncatedAlerts,
-	}}
-	for i, a := range msg.Alerts {
-		switch {
-		case a.Status != triaged.StatusFiring && a.Status != triaged.StatusResolved:
-			return nil, httpin.Errorf(http.StatusBadRequest, "alerts[%d].status: %q is neither %q nor %q", i, a.Status, triaged.StatusFiring, triaged.StatusResolved)
-		case len(a.Labels) == 0:
-			return nil, httpin.Errorf(http.StatusBadRequest, "alerts[%d].labels: empty: an alert is identified by its labels", i)
-		case a.StartsAt.IsZero():
-			return nil, httpin.Errorf(http.StatusBadRequest, "alerts[%d].startsAt: missing", i)
-		case a.Fingerprint != "" && !validFingerprint(a.Fingerprint):
-			return nil, httpin.Errorf(http.StatusBadRequest, "alerts[%d].fingerprint: %q is not hexadecimal", i, a.Fingerprint)
-		}
-	}
-	return batch, nil
-}
-
-// describeJSONError adds the line and column to encoding/json's offset-only errors.
-func describeJSONError(body []byte, err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	var off int64 = -1
-	switch {
-	case errors.As(err, &syn):
-		off = syn.Offset
-	case errors.As(err, &typ):
-		off = typ.Offset
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		off = int64(len(body))
-	}
-	if off < 0 {
-		return err.Error()
-	}
-	line, col := 1, 1
-	for _, c := range body[:min(off, int64(len(body)))] {
-		if c == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return fmt.Sprintf("line %d, column %d: %v", line, col, err)
 }

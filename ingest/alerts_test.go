@@ -3,7 +3,6 @@ package ingest_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/alertmanager/notify/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/triaged/triaged/broker"
@@ -31,50 +29,6 @@ func payload(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func TestDecodeEveryCapturedPayload(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(payloads, "*-*.json"))
-	if len(files) < 6 {
-		t.Fatalf("found %d captured payloads, want the 6 of testdata/alertmanager", len(files))
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			body := payload(t, filepath.Base(f))
-			var msg webhook.Message
-			if err := json.Unmarshal(body, &msg); err != nil {
-				t.Fatal(err)
-			}
-			received := time.Date(2026, 11, 26, 16, 0, 0, 0, time.UTC)
-			batch, err := ingest.Decode(body, received)
-			if err != nil {
-				t.Fatalf("Decode: %v", err)
-			}
-			alerts := batch.Split()
-			if len(alerts) != len(msg.Alerts) {
-				t.Fatalf("got %d alerts, want %d", len(alerts), len(msg.Alerts))
-			}
-			ids := map[string]bool{}
-			for i, a := range alerts {
-				if a.Fingerprint != msg.Alerts[i].Fingerprint || a.Status != msg.Alerts[i].Status {
-					t.Errorf("alert %d: got %s/%s, want %s/%s", i, a.Fingerprint, a.Status, msg.Alerts[i].Fingerprint, msg.Alerts[i].Status)
-				}
-				if a.Group.Receiver != msg.Receiver || a.Group.Key != msg.GroupKey || a.Group.ExternalURL != msg.ExternalURL || a.Group.Size != len(msg.Alerts) {
-					t.Errorf("alert %d: group context %+v does not match the webhook", i, a.Group)
-				}
-				if a.Group.Labels["alertname"] != msg.GroupLabels["alertname"] || a.Group.CommonLabels["alertname"] != msg.CommonLabels["alertname"] {
-					t.Errorf("alert %d: group labels lost", i)
-				}
-				if !a.ReceivedAt.Equal(received) {
-					t.Errorf("alert %d: receivedAt %v", i, a.ReceivedAt)
-				}
-				if ids[a.MsgID()] {
-					t.Errorf("alert %d: message id %s repeats within one webhook", i, a.MsgID())
-				}
-				ids[a.MsgID()] = true
-			}
-		})
-	}
 }
 
 // setup returns a handler publishing to a real JetStream and the alerts stream it fills.

@@ -16,7 +16,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/alertmanager/notify/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/triaged/triaged"
@@ -34,7 +33,7 @@ type bareHandler struct {
 
 func (h bareHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	var msg webhook.Message
+	var msg triaged.Webhook
 	if err := json.Unmarshal(body, &msg); err != nil {
 		http.Error(w, err.Error(), 400)
 		return
@@ -69,7 +68,7 @@ type webhookBodies struct {
 
 func newWebhookBodies(b *testing.B) *webhookBodies {
 	t := payload(b, "firing-10-alerts.json")
-	var msg webhook.Message
+	var msg triaged.Webhook
 	if err := json.Unmarshal(t, &msg); err != nil {
 		b.Fatal(err)
 	}

@@ -5,7 +5,6 @@ package outbox
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -84,8 +83,8 @@ func (d *Deliverer) Run(ctx context.Context, c jetstream.Consumer) error {
 
 // Handle delivers one report message and makes its ack decision.
 func (d *Deliverer) Handle(ctx context.Context, m jetstream.Msg) {
-	var rep triaged.Report
-	if err := json.Unmarshal(m.Data(), &rep); err != nil {
+	rep, err := triaged.DecodeReport(m.Data())
+	if err != nil {
 		d.log.Error("report undecodable; terminated", "subject", m.Subject(), "err", err)
 		d.metrics.deliveries.WithLabelValues(d.sink.Name(), "undecodable").Inc()
 		_ = m.TermWithReason("undecodable report: " + err.Error())
@@ -94,7 +93,7 @@ func (d *Deliverer) Handle(ctx context.Context, m jetstream.Msg) {
 	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
 	defer cancel()
 	start := time.Now()
-	err := d.sink.Deliver(ctx, &rep)
+	err = d.sink.Deliver(ctx, rep)
 	d.metrics.duration.WithLabelValues(d.sink.Name()).Observe(time.Since(start).Seconds())
 	if err != nil {
 		delay, n := broker.RetryDelay(m, d.o.RetryBackoff)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/triaged/triaged"
-	"github.com/triaged/triaged/ingest"
 	"github.com/triaged/triaged/triage"
 )
 
@@ -57,7 +56,7 @@ func TestBuildReportGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			batch, err := ingest.Decode(body, now.Add(-200*time.Millisecond))
+			batch, err := triaged.DecodeWebhook(body, now.Add(-200*time.Millisecond))
 			if err != nil {
 				t.Fatal(err)
 			}

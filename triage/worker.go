@@ -143,7 +143,7 @@ func (w *Worker) Handle(ctx context.Context, m jetstream.Msg) {
 		w.metrics.redelivered.Inc()
 	}
 	done := w.stage("decode")
-	a, err := decodeAlert(m.Data())
+	a, err := triaged.DecodeAlert(m.Data())
 	done()
 	if err != nil {
 		w.log.Error("alert message undecodable; terminated", "subject", m.Subject(), "err", err)

@@ -19,7 +19,6 @@ import (
 
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/broker"
-	"github.com/triaged/triaged/ingest"
 	"github.com/triaged/triaged/internal/metrictest"
 	"github.com/triaged/triaged/internal/natstest"
 	"github.com/triaged/triaged/triage"
@@ -111,7 +110,7 @@ func (e *env) publish(t *testing.T, file string, mutate ...func(*triaged.Alert))
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch, err := ingest.Decode(body, time.Now())
+	batch, err := triaged.DecodeWebhook(body, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +130,11 @@ func (e *env) publishAlerts(t *testing.T, alerts []triaged.Alert) {
 	pub := broker.NewAlertPublisher(e.js, names)
 	for _, a := range alerts {
 		b := &triaged.Batch{Group: a.Group, ReceivedAt: a.ReceivedAt, Alerts: []template.Alert{a.Alert}}
-		if err := pub.PublishAlerts(context.Background(), b); err != nil {
+		msgs, err := b.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.PublishAlerts(context.Background(), msgs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -205,7 +208,7 @@ func TestEveryAlertGetsOneReportEvenWhenResent(t *testing.T) {
 	// state must still keep it from being reported twice.
 	e.publish(t, "firing-10-alerts.json", func(a *triaged.Alert) { a.ReceivedAt = time.Now() })
 	body, _ := os.ReadFile("../testdata/alertmanager/firing-10-alerts.json")
-	batch, _ := ingest.Decode(body, time.Now())
+	batch, _ := triaged.DecodeWebhook(body, time.Now())
 	for _, a := range batch.Split() {
 		data, _ := json.Marshal(a)
 		if _, err := e.js.Publish(context.Background(), names.AlertSubject(a.Status), data); err != nil { // no message id
@@ -234,7 +237,7 @@ func TestResolutionAndSeverityChangeAreReported(t *testing.T) {
 		b, _ := os.ReadFile("../testdata/alertmanager/firing-1-alert.json")
 		return b
 	}()
-	batch, _ := ingest.Decode(data, time.Now())
+	batch, _ := triaged.DecodeWebhook(data, time.Now())
 	raw, _ := json.Marshal(batch.Split()[0])
 	if _, err := e.js.Publish(context.Background(), names.AlertSubject("firing"), raw); err != nil {
 		t.Fatal(err)
@@ -440,7 +443,7 @@ func TestEscalationRaisesAndResendsStayDuplicates(t *testing.T) {
 		t.Fatalf("report %s with decisions %+v and probes %+v; want P1 raised by escalation", r.Severity, r.Decisions, r.Probes)
 	}
 	// A resend classifies to P3 again: it must not count as a severity change.
-	batch, _ := ingest.Decode(mustRead(t, "firing-1-alert.json"), time.Now())
+	batch, _ := triaged.DecodeWebhook(mustRead(t, "firing-1-alert.json"), time.Now())
 	raw, _ := json.Marshal(batch.Split()[0])
 	if _, err := e.js.Publish(context.Background(), names.AlertSubject("firing"), raw); err != nil {
 		t.Fatal(err)

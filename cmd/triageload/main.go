@@ -9,7 +9,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -70,8 +69,8 @@ func run(rate, perWebhook int, duration time.Duration, storage string) error {
 	var latencies []time.Duration
 	sub, err := a.Conn().Subscribe(a.Config().NATS.Prefix+".reports.>", func(m *nats.Msg) {
 		now := time.Now()
-		var rep triaged.Report
-		if json.Unmarshal(m.Data, &rep) != nil || len(rep.Alerts) == 0 {
+		rep, err := triaged.DecodeReport(m.Data)
+		if err != nil || len(rep.Alerts) == 0 {
 			return
 		}
 		if t0, ok := sent.LoadAndDelete(rep.Alerts[0].Fingerprint); ok {

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/alertmanager/notify/webhook"
-
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/rules"
 )
@@ -147,18 +145,13 @@ func decodeAlerts(data []byte) ([]triaged.Alert, error) {
 			alerts = append(alerts, a)
 			break
 		}
-		var msg webhook.Message
-		if err := json.Unmarshal(data, &msg); err != nil {
+		// Not triaged.DecodeWebhook: explain takes hand-written webhooks that the daemon would
+		// refuse (no version, no status), so it maps without validating.
+		var w triaged.Webhook
+		if err := json.Unmarshal(data, &w); err != nil {
 			return nil, errors.New(describeJSONError(data, err))
 		}
-		group := triaged.Group{
-			Receiver: msg.Receiver, Status: msg.Status, Key: msg.GroupKey, Labels: msg.GroupLabels,
-			CommonLabels: msg.CommonLabels,
-			ExternalURL:  msg.ExternalURL, Size: len(msg.Alerts), TruncatedAlerts: msg.TruncatedAlerts,
-		}
-		for _, a := range msg.Alerts {
-			alerts = append(alerts, triaged.Alert{Alert: a, Group: group})
-		}
+		alerts = w.Batch(time.Time{}).Split()
 	}
 	if len(alerts) == 0 {
 		return nil, errors.New("no alerts in the input")

@@ -1,0 +1,214 @@
+package triaged_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/triaged/triaged"
+)
+
+const payloads = "testdata/alertmanager"
+
+func readPayload(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(payloads, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// reference is a captured webhook read without our types, field by field under the JSON names
+// Alertmanager writes, so a wrong tag on Webhook or Group cannot hide.
+type reference struct {
+	Version         string            `json:"version"`
+	GroupKey        string            `json:"groupKey"`
+	TruncatedAlerts uint64            `json:"truncatedAlerts"`
+	Receiver        string            `json:"receiver"`
+	Status          string            `json:"status"`
+	GroupLabels     map[string]string `json:"groupLabels"`
+	CommonLabels    map[string]string `json:"commonLabels"`
+	ExternalURL     string            `json:"externalURL"`
+	Alerts          []struct {
+		Status      string            `json:"status"`
+		Fingerprint string            `json:"fingerprint"`
+		Labels      map[string]string `json:"labels"`
+		StartsAt    time.Time         `json:"startsAt"`
+	} `json:"alerts"`
+}
+
+func TestDecodeEveryCapturedPayload(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(payloads, "*-*.json"))
+	if len(files) < 6 {
+		t.Fatalf("found %d captured payloads, want the 6 of testdata/alertmanager", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			body := readPayload(t, filepath.Base(f))
+			var ref reference
+			if err := json.Unmarshal(body, &ref); err != nil {
+				t.Fatal(err)
+			}
+			var w triaged.Webhook
+			if err := json.Unmarshal(body, &w); err != nil {
+				t.Fatal(err)
+			}
+			if w.Version != ref.Version || w.GroupKey != ref.GroupKey || w.TruncatedAlerts != ref.TruncatedAlerts || w.Receiver != ref.Receiver || w.ExternalURL != ref.ExternalURL {
+				t.Errorf("Webhook reads %+v, want the payload's %+v", w, ref)
+			}
+			received := time.Date(2026, 11, 26, 16, 0, 0, 0, time.UTC)
+			batch, err := triaged.DecodeWebhook(body, received)
+			if err != nil {
+				t.Fatalf("DecodeWebhook: %v", err)
+			}
+			alerts := batch.Split()
+			if len(alerts) != len(ref.Alerts) {
+				t.Fatalf("got %d alerts, want %d", len(alerts), len(ref.Alerts))
+			}
+			ids := map[string]bool{}
+			for i, a := range alerts {
+				want := ref.Alerts[i]
+				if a.Fingerprint != want.Fingerprint || a.Status != want.Status || !a.StartsAt.Equal(want.StartsAt) || !reflect.DeepEqual(map[string]string(a.Labels), want.Labels) {
+					t.Errorf("alert %d: got %s/%s, want %s/%s", i, a.Fingerprint, a.Status, want.Fingerprint, want.Status)
+				}
+				g := a.Group
+				if g.Receiver != ref.Receiver || g.Status != ref.Status || g.Key != ref.GroupKey || g.ExternalURL != ref.ExternalURL || g.Size != len(ref.Alerts) || g.TruncatedAlerts != ref.TruncatedAlerts {
+					t.Errorf("alert %d: group context %+v does not match the webhook", i, g)
+				}
+				if !reflect.DeepEqual(map[string]string(g.Labels), ref.GroupLabels) || !reflect.DeepEqual(map[string]string(g.CommonLabels), ref.CommonLabels) {
+					t.Errorf("alert %d: group labels lost", i)
+				}
+				if !a.ReceivedAt.Equal(received) {
+					t.Errorf("alert %d: receivedAt %v", i, a.ReceivedAt)
+				}
+				if ids[a.MsgID()] {
+					t.Errorf("alert %d: message id %s repeats within one webhook", i, a.MsgID())
+				}
+				ids[a.MsgID()] = true
+			}
+		})
+	}
+}
+
+// The spliced encoding must say exactly what encoding a whole triaged.Alert says, and read back
+// as it, or triage would read something other than what ingest meant.
+func TestEncodeIsThePlainEncodingAndDecodesBack(t *testing.T) {
+	for _, f := range []string{"firing-3-alerts.json", "firing-mixed-1-resolved-2-firing.json"} {
+		b, err := triaged.DecodeWebhook(readPayload(t, f), time.Date(2026, 11, 26, 16, 1, 2, 345, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Group.TruncatedAlerts = 2
+		msgs, err := b.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		alerts := b.Split()
+		if len(msgs) != len(alerts) {
+			t.Fatalf("%s: %d messages for %d alerts", f, len(msgs), len(alerts))
+		}
+		for i, a := range alerts {
+			want, _ := json.Marshal(&a)
+			m := msgs[i]
+			if string(m.Data) != string(want) {
+				t.Fatalf("%s alert %d:\n got %s\nwant %s", f, i, m.Data, want)
+			}
+			if m.AlertID != a.ID() || m.Status != a.Status || m.MsgID != a.MsgID() {
+				t.Errorf("%s alert %d: filed as %s/%s/%s, want %s/%s/%s", f, i, m.AlertID, m.Status, m.MsgID, a.ID(), a.Status, a.MsgID())
+			}
+			back, err := triaged.DecodeAlert(m.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(back.Group, a.Group) || !back.ReceivedAt.Equal(a.ReceivedAt) || back.Fingerprint != a.Fingerprint || !reflect.DeepEqual(back.Labels, a.Labels) {
+				t.Fatalf("%s alert %d does not round-trip: %+v", f, i, back)
+			}
+		}
+	}
+}
+
+// An alert is judged by one rule, whether it comes in a webhook or as a message: the webhook's
+// reason is the alert's, prefixed with its index.
+func TestWebhookAndMessageRefuseTheSameAlerts(t *testing.T) {
+	long := strings.Repeat("a", 65)
+	tests := []struct {
+		name, alert, reason string
+	}{
+		{"bad status", `{"status":"burning","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z"}`, `status: "burning" is neither "firing" nor "resolved"`},
+		{"no status", `{"labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z"}`, `status: "" is neither "firing" nor "resolved"`},
+		{"no labels", `{"status":"firing","labels":{},"startsAt":"2026-11-26T15:08:31Z"}`, "labels: empty: an alert is identified by its labels"},
+		{"no startsAt", `{"status":"firing","labels":{"a":"b"}}`, "startsAt: missing"},
+		{"hostile fingerprint", `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","fingerprint":"x.>"}`, `fingerprint: "x.>" is not hexadecimal`},
+		{"path in fingerprint", `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","fingerprint":"../x"}`, `fingerprint: "../x" is not hexadecimal`},
+		{"fingerprint too long", `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","fingerprint":"` + long + `"}`, `fingerprint: "` + long + `" is not hexadecimal`},
+	}
+	good := `{"status":"resolved","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","fingerprint":"47415a294d251630"}`
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := triaged.DecodeAlert([]byte(tt.alert))
+			if err == nil || err.Error() != tt.reason {
+				t.Errorf("DecodeAlert: %v, want %q", err, tt.reason)
+			}
+			body := `{"version":"4","alerts":[` + good + `,` + tt.alert + `]}`
+			_, err = triaged.DecodeWebhook([]byte(body), time.Now())
+			if err == nil || err.Error() != "alerts[1]."+tt.reason {
+				t.Errorf("DecodeWebhook: %v, want alerts[1].%s", err, tt.reason)
+			}
+		})
+	}
+	for _, ok := range []string{good, `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z"}`} {
+		if _, err := triaged.DecodeAlert([]byte(ok)); err != nil {
+			t.Errorf("DecodeAlert(%s): %v", ok, err)
+		}
+	}
+}
+
+func TestDecodeWebhookRefusesWhatIsNoWebhook(t *testing.T) {
+	tests := []struct{ body, reason string }{
+		{`{"version":"4","alerts":[{"status":"firing"`, "malformed webhook JSON: line 1, column 44: unexpected end of JSON input"},
+		{"{\n  \"alerts\": 3}", "malformed webhook JSON: line 2, column 14: json: cannot unmarshal number"},
+		{`{"hello":"world"}`, `not an Alertmanager webhook: no "version" field`},
+		{`[1,2]`, "malformed webhook JSON"},
+		{`{"version":"3","alerts":[]}`, `unsupported webhook version "3": want "4"`},
+		{`{"version":"4","status":"firing","alerts":[]}`, `not an Alertmanager webhook: "alerts" is empty or missing`},
+		{`{"version":"4"}`, `not an Alertmanager webhook: "alerts" is empty or missing`},
+	}
+	for _, tt := range tests {
+		_, err := triaged.DecodeWebhook([]byte(tt.body), time.Now())
+		if err == nil || !strings.Contains(err.Error(), tt.reason) {
+			t.Errorf("DecodeWebhook(%s): %v, want %q", tt.body, err, tt.reason)
+		}
+	}
+	if _, err := triaged.DecodeAlert([]byte(`{"status":`)); err == nil || !strings.HasPrefix(err.Error(), "malformed alert JSON: line 1, column 11") {
+		t.Errorf("DecodeAlert of cut JSON: %v", err)
+	}
+}
+
+func TestReportRoundTrips(t *testing.T) {
+	ended := time.Date(2026, 11, 26, 16, 0, 0, 0, time.UTC)
+	rep := &triaged.Report{
+		SchemaVersion: triaged.ReportSchemaVersion, ID: "r1", IncidentID: "i1", Event: triaged.EventResolved,
+		Severity: triaged.P2, ResponseTime: "< 15 min", EndedAt: &ended,
+		Decisions: []triaged.Decision{{Stage: "classify", Rule: "db-down", Severity: triaged.P2, Reason: "a < b"}},
+		Runbook:   &triaged.Runbook{Title: "DB down", Steps: []string{"look"}},
+	}
+	data, err := triaged.EncodeReport(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := triaged.DecodeReport(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, rep) {
+		t.Errorf("report does not round-trip:\n got %+v\nwant %+v", back, rep)
+	}
+	if _, err := triaged.DecodeReport([]byte(`{"severity":`)); err == nil {
+		t.Error("DecodeReport accepted cut JSON")
+	}
+}
