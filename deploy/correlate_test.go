@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/triaged/triaged"
 )
 
 var alertStart = time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
@@ -178,31 +180,72 @@ func TestIndexPrune(t *testing.T) {
 	}
 }
 
-// TestCorrelateConcurrent is for -race: triage correlates while the stream feeds the index.
+// TestCorrelateConcurrent is for -race: triage correlates while the stream feeds the index and
+// the pruner runs. Each service's deploys are added nearest first, so every correlation must
+// show each service's deploys as a prefix of that order, nearest first: an event half-inserted,
+// lost or torn would break the prefix. Readers run for as long as the writers do (at least a few
+// rounds each), with a window that holds a bounded number of deploys, so that the cost under
+// -race is the overlap itself rather than sorting thousands of hits per call.
 func TestCorrelateConcurrent(t *testing.T) {
+	const services, perService, inWindow = 4, 500, 61 // deploys i seconds before the alert; the window is 1m
 	ix := memIndex(t)
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Go(func() {
-			for i := range 500 {
+	var writers, readers sync.WaitGroup
+	writing := make(chan struct{})
+	for w := range services {
+		writers.Go(func() {
+			for i := range perService {
 				ix.add(ev(fmt.Sprintf("svc-%d", w), "prod", fmt.Sprint(i), time.Duration(i)*time.Second))
 			}
 		})
-		wg.Go(func() {
-			for range 500 {
-				c := ix.Correlate(Query{Service: "svc-0", Dependencies: []string{"svc-1", "svc-2", "svc-3"}, Environment: "prod", AlertStart: alertStart})
-				for i := 1; i < len(c.Changes); i++ {
-					if c.Changes[i].Time.After(c.Changes[i-1].Time) {
-						t.Error("changes not nearest first")
+	}
+	for range services {
+		readers.Go(func() {
+			for round := 0; ; round++ {
+				select {
+				case <-writing:
+					if round >= 20 {
 						return
 					}
+				default:
+				}
+				c := ix.Correlate(Query{Service: "svc-0", Dependencies: []string{"svc-1", "svc-2", "svc-3"}, Environment: "prod", AlertStart: alertStart, Window: time.Minute})
+				if err := prefixes(c.Changes, inWindow); err != nil {
+					t.Error(err)
+					return
 				}
 			}
 		})
 	}
-	wg.Go(ix.prune)
-	wg.Wait()
-	if ix.Len() != 2000 {
-		t.Errorf("Len = %d, want 2000", ix.Len())
+	readers.Go(ix.prune)
+	writers.Wait()
+	close(writing)
+	readers.Wait()
+	if ix.Len() != services*perService {
+		t.Errorf("Len = %d, want %d", ix.Len(), services*perService)
 	}
+	c := ix.Correlate(Query{Service: "svc-0", Dependencies: []string{"svc-1", "svc-2", "svc-3"}, Environment: "prod", AlertStart: alertStart, Window: time.Hour})
+	if err := prefixes(c.Changes, perService); err != nil || len(c.Changes) != services*perService {
+		t.Errorf("after the writers: %d changes, %v; want all %d", len(c.Changes), err, services*perService)
+	}
+}
+
+// prefixes checks that changes are nearest first and that each service's versions run 0, 1, 2,
+// … without a gap, at most limit of them.
+func prefixes(changes []triaged.Change, limit int) error {
+	next := map[string]int{}
+	for i, ch := range changes {
+		if i > 0 && ch.Time.After(changes[i-1].Time) {
+			return fmt.Errorf("change %d (%s %s) is nearer than the one before it", i, ch.Service, ch.Version)
+		}
+		if want := fmt.Sprint(next[ch.Service]); ch.Version != want {
+			return fmt.Errorf("change %d: %s version %s, want %s: not a prefix of the order added", i, ch.Service, ch.Version, want)
+		}
+		next[ch.Service]++
+	}
+	for svc, n := range next {
+		if n > limit {
+			return fmt.Errorf("%d changes of %s, at most %d fit the window", n, svc, limit)
+		}
+	}
+	return nil
 }

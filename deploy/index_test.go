@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/triaged/triaged/internal/natstest"
+	"github.com/triaged/triaged/internal/testkit"
 )
 
 // startIndex runs a new index of the stream until the test ends and waits until it is ready.
@@ -37,16 +38,6 @@ func startIndex(t *testing.T, js jetstream.JetStream) *Index {
 		t.Fatal(err)
 	}
 	return ix
-}
-
-// eventually polls cond until it holds or 5 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }
 
 // TestIndexHTTPAndNATS: events recorded over HTTP and events a CI job publishes on NATS itself,
@@ -81,8 +72,8 @@ func TestIndexHTTPAndNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	eventually(t, "3 events in the index", func() bool { return ix.Len() == 3 })
-	eventually(t, "3 invalid events counted", func() bool { return testutil.ToFloat64(ix.m.invalid.WithLabelValues(SourceNATS)) == 3 })
+	testkit.Eventually(t, 5*time.Second, "3 events in the index", func() bool { return ix.Len() == 3 })
+	testkit.Eventually(t, 5*time.Second, "3 invalid events counted", func() bool { return testutil.ToFloat64(ix.m.invalid.WithLabelValues(SourceNATS)) == 3 })
 	c := ix.Correlate(Query{Service: "checkout", Dependencies: []string{"payments", "postgres"}, Environment: "prod", AlertStart: now.Add(time.Minute)})
 	if len(c.Changes) != 3 || !c.Complete {
 		t.Fatalf("Correlate: %+v", c)
@@ -138,7 +129,7 @@ func TestIndexRebuilt(t *testing.T) {
 	if _, _, err := rec.Record(context.Background(), Event{Service: "svc-3", Version: "new"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the new event in both indexes", func() bool { return first.Len() == n+1 && second.Len() == n+1 })
+	testkit.Eventually(t, 5*time.Second, "the new event in both indexes", func() bool { return first.Len() == n+1 && second.Len() == n+1 })
 }
 
 func TestIndexEmptyStreamIsReady(t *testing.T) {
@@ -173,8 +164,8 @@ func TestIndexStartedThenSucceeded(t *testing.T) {
 			t.Fatalf("record %s: dup %v, %v", st, dup, err)
 		}
 	}
-	eventually(t, "both messages stored", func() bool { return streamMsgs(t, s) == 2 })
-	eventually(t, "the failed status indexed", func() bool {
+	testkit.Eventually(t, 5*time.Second, "both messages stored", func() bool { return streamMsgs(t, s) == 2 })
+	testkit.Eventually(t, 5*time.Second, "the failed status indexed", func() bool {
 		c := ix.Correlate(Query{Service: "checkout", AlertStart: time.Now()})
 		return len(c.Changes) == 1 && c.Summary == "1 deploy of checkout in the 2h before the alert, 1 suspect (within 30m); 1 failed"
 	})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/internal/confval"
+	"github.com/triaged/triaged/internal/testkit"
 )
 
 func run(t *testing.T, m CommandSpec, labels map[string]string) triaged.LogTail {
@@ -115,13 +116,7 @@ func TestCommandTimeoutKillsProcessGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("grandchild %d still running after the timeout", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, fmt.Sprintf("grandchild %d killed after the timeout", pid), func() bool { return !alive(pid) })
 }
 
 // alive reports whether pid runs (a zombie waiting for its reaper does not count).

@@ -1,17 +1,14 @@
 package notify
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // TestGolden renders each fixture with the embedded template and compares the Markdown with
 // testdata/NAME.md. Run `go test ./notify -update` after an intended change and review the diff.
@@ -35,41 +32,9 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", tc.name+".md")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("rendered report differs from %s (run with -update to accept):\n%s", golden, lineDiff(string(want), string(got)))
-			}
+			golden.Check(t, filepath.Join("testdata", tc.name+".md"), got)
 		})
 	}
-}
-
-// lineDiff lists the lines that differ, enough to see what changed without a diff library.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := range max(len(w), len(g)) {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			b.WriteString("line " + strconv.Itoa(i+1) + ":\n  want: " + wl + "\n  got:  " + gl + "\n")
-		}
-	}
-	return b.String()
 }
 
 func writeTemplate(t *testing.T, text string) string {

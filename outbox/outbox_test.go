@@ -14,6 +14,7 @@ import (
 	"github.com/triaged/triaged/broker"
 	"github.com/triaged/triaged/internal/metrictest"
 	"github.com/triaged/triaged/internal/natstest"
+	"github.com/triaged/triaged/internal/testkit"
 	"github.com/triaged/triaged/outbox"
 )
 
@@ -59,7 +60,8 @@ func TestFailedDeliveryIsRetriedAndPoisonIsTerminated(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	d := outbox.NewDeliverer(sink, outbox.NewMetrics(reg), outbox.Options{RetryBackoff: []time.Duration{20 * time.Millisecond}})
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
+	defer cancel()
+	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx, cons) }()
 
 	if _, err := js.Publish(context.Background(), names.ReportSubject(triaged.EventOpened, triaged.P1), []byte("{broken")); err != nil {
@@ -71,10 +73,7 @@ func TestFailedDeliveryIsRetriedAndPoisonIsTerminated(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(sink.got()) < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "both reports delivered", func() bool { return len(sink.got()) >= 2 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -3,16 +3,23 @@ package probe
 import (
 	"context"
 	"net/http"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/triaged/triaged/internal/confval"
 )
 
+// TestMain fails the package's tests if a goroutine outlives them.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
 // TestNoGoroutineLeak: probes that time out or succeed leave no connection or goroutine behind
-// (keep-alives are off, so the transport holds nothing idle).
+// (keep-alives are off, so the transport holds nothing idle), while the server they probed
+// still runs.
 func TestNoGoroutineLeak(t *testing.T) {
 	release := make(chan struct{})
 	s, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
@@ -24,7 +31,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 		}
 	})
 	defer close(release)
-	before := runtime.NumGoroutine()
+	before := goleak.IgnoreCurrent()
 	hang := mustCompile(t, Spec{HTTP: &HTTPSpec{URL: s.URL + "/hang", Timeout: confval.Duration(100 * time.Millisecond)}})
 	ok := mustCompile(t, Spec{HTTP: &HTTPSpec{URL: s.URL + "/ok"}})
 	var wg sync.WaitGroup
@@ -33,12 +40,5 @@ func TestNoGoroutineLeak(t *testing.T) {
 		wg.Go(func() { Run(context.Background(), ok, nil, nil) })
 	}
 	wg.Wait()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	goleak.VerifyNone(t, before)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/internal/confval"
 	"github.com/triaged/triaged/internal/fielderr"
+	"github.com/triaged/triaged/internal/testkit"
 	"github.com/triaged/triaged/redact"
 )
 
@@ -304,10 +305,13 @@ func closedAddr(t *testing.T) string {
 	return addr
 }
 
-// counter is a TCP listener that counts the connections it accepts.
+// counter is a TCP listener that counts the connections it accepts, and keeps where they came
+// from.
 type counter struct {
 	net.Listener
-	n atomic.Int64
+	n    atomic.Int64
+	mu   sync.Mutex
+	from map[string]bool // remote addresses accepted
 }
 
 func listen(t *testing.T) *counter {
@@ -316,19 +320,34 @@ func listen(t *testing.T) *counter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &counter{Listener: l}
+	c := &counter{Listener: l, from: map[string]bool{}}
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		for {
 			conn, err := l.Accept()
 			if err != nil {
 				return
 			}
+			c.mu.Lock()
+			c.from[conn.RemoteAddr().String()] = true
+			c.mu.Unlock()
 			c.n.Add(1)
 			conn.Close()
 		}
 	}()
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+	})
 	return c
+}
+
+// acceptedFrom reports whether the listener has accepted a connection from addr.
+func (c *counter) acceptedFrom(addr string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.from[addr]
 }
 
 func TestTCP(t *testing.T) {
@@ -342,17 +361,7 @@ func TestTCP(t *testing.T) {
 	if p.OK || p.Status != "" || !strings.Contains(p.Error, "connection refused") {
 		t.Errorf("closed port: %+v", p)
 	}
-	waitFor(t, func() bool { return l.n.Load() == 1 })
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(2 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, "the listener accepts the probe's connection", func() bool { return l.n.Load() == 1 })
 }
 
 // TestLabelsCannotRedirectProbes is the safety line: an alert label that tries to point a probe
@@ -395,8 +404,15 @@ func TestLabelsCannotRedirectProbes(t *testing.T) {
 	if p := Run(context.Background(), mustCompile(t, specs["tcp"]), map[string]string{"instance": "evil.example:80"}, nil); p.Error != want {
 		t.Errorf("refusal text\n got %q\nwant %q", p.Error, want)
 	}
-	time.Sleep(50 * time.Millisecond)
-	if n := l.n.Load(); n != 0 {
+	// The listener accepts connections in the order they were made: once a connection made now
+	// is accepted, any refused probe above that had reached it would have been counted.
+	marker, err := net.Dial("tcp", here)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer marker.Close()
+	testkit.Eventually(t, 5*time.Second, "the listener accepts a marker connection", func() bool { return l.acceptedFrom(marker.LocalAddr().String()) })
+	if n := l.n.Load() - 1; n != 0 {
 		t.Fatalf("the listener was contacted %d times", n)
 	}
 
@@ -406,7 +422,7 @@ func TestLabelsCannotRedirectProbes(t *testing.T) {
 	if p := Run(context.Background(), ok, map[string]string{"instance": here}, nil); !p.OK || p.Target != here {
 		t.Errorf("allowed target: %+v", p)
 	}
-	waitFor(t, func() bool { return l.n.Load() == 1 })
+	testkit.Eventually(t, 5*time.Second, "the listener accepts the allowed probe's connection", func() bool { return l.n.Load() == 2 })
 }
 
 func TestFilledURLMustStillBeHTTP(t *testing.T) {

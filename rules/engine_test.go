@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/testkit"
 )
 
 const (
@@ -72,9 +74,9 @@ func TestReloadWhileClassifying(t *testing.T) {
 		})
 	}
 	waitFor := func(n int64) {
-		for start := classified.Load(); classified.Load() < start+n; {
-			time.Sleep(time.Millisecond)
-		}
+		t.Helper()
+		start := classified.Load()
+		testkit.Eventually(t, 10*time.Second, fmt.Sprintf("%d more classifications", n), func() bool { return classified.Load() >= start+n })
 	}
 	waitFor(100)
 

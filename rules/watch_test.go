@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/triaged/triaged/internal/metrictest"
+	"github.com/triaged/triaged/internal/testkit"
 	"github.com/triaged/triaged/rules"
 )
 
@@ -37,33 +38,37 @@ func TestWatchReloadsChangedFiles(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- e.Watch(ctx) }()
 	defer func() { cancel(); <-done }()
-	time.Sleep(100 * time.Millisecond) // let the watch start
 
+	// Watch cannot say when its watch is in place, and a change made before that is missed: make
+	// the first change again until it is seen, spaced wider than the watch's settle time (250ms)
+	// so that a repeat never postpones the reload it waits for.
 	first := e.Current().Version()
-	write("default: P4\nrules:\n  - name: b\n    when: alertname == \"B\"\n    severity: P2\n")
-	waitUntil(t, func() bool { return e.Current().Version() != first })
+	var lastWrite time.Time
+	testkit.Eventually(t, 10*time.Second, "the watch reloads the changed file", func() bool {
+		if e.Current().Version() != first {
+			return true
+		}
+		if time.Since(lastWrite) > 400*time.Millisecond {
+			write("default: P4\nrules:\n  - name: b\n    when: alertname == \"B\"\n    severity: P2\n")
+			lastWrite = time.Now()
+		}
+		return false
+	})
 	second := e.Current().Version()
 
 	write("rules:\n  - name: broken\n    when: lables.x\n    severity: P1\n")
-	waitUntil(t, func() bool { return metrictest.Value(t, reg, "triaged_rules_last_reload_successful") == 0 })
+	testkit.Eventually(t, 10*time.Second, "a failed reload of the broken file", func() bool {
+		return metrictest.Value(t, reg, "triaged_rules_last_reload_successful") == 0
+	})
 	if e.Current().Version() != second {
 		t.Fatalf("a broken file replaced the rules in force")
 	}
 
 	write("default: P3\nrules: []\n")
-	waitUntil(t, func() bool { return metrictest.Value(t, reg, "triaged_rules_last_reload_successful") == 1 })
+	testkit.Eventually(t, 10*time.Second, "a successful reload of the fixed file", func() bool {
+		return metrictest.Value(t, reg, "triaged_rules_last_reload_successful") == 1
+	})
 	if e.Current().Version() == second {
 		t.Fatalf("the fixed file was not loaded")
-	}
-}
-
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("not within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/triaged/triaged/internal/testkit"
 )
 
 type lockedBuffer struct {
@@ -70,36 +72,32 @@ func TestSignals(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	var stdout, stderr lockedBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", stderr.String())
+		}
+	})
 	exit := make(chan int, 1)
 	go func() {
 		exit <- run([]string{"--web.listen-address=" + addr, "--storage.path=" + t.TempDir()}, &stdout, &stderr)
 	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testkit.Eventually(t, 20*time.Second, "the daemon ready", func() bool {
 		resp, err := http.Get("http://" + addr + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready within 15s:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	if n := strings.Count(stderr.String(), `msg="rules loaded"`); n != 1 {
 		t.Fatalf("%d rule loads at start, want 1", n)
 	}
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	for strings.Count(stderr.String(), `msg="rules loaded"`) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("SIGHUP did not reload the rules:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, 20*time.Second, "SIGHUP reloads the rules", func() bool {
+		return strings.Count(stderr.String(), `msg="rules loaded"`) >= 2
+	})
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

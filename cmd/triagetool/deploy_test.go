@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/triaged/triaged/broker"
 	"github.com/triaged/triaged/deploy"
+	"github.com/triaged/triaged/internal/golden"
 	"github.com/triaged/triaged/internal/natstest"
 )
 
@@ -97,7 +97,7 @@ func TestDeployRecordCLI(t *testing.T) {
 			got = strings.ReplaceAll(got, "{url}", "http://triaged.test")
 			got = strings.ReplaceAll(got, u, "http://triaged.test")
 			got = strings.ReplaceAll(got, strings.TrimPrefix(u, "http://"), "triaged.test")
-			checkGolden(t, tc.name, got)
+			golden.Check(t, filepath.Join("testdata", "golden", tc.name+".golden"), []byte(got))
 		})
 	}
 	info, err := stream.Info(context.Background())
@@ -193,24 +193,5 @@ func TestEndpointURL(t *testing.T) {
 	}
 	if got := endpointURL("http://flag:1"); got != "http://flag:1/api/v1/deploys" {
 		t.Errorf("--url must win over $TRIAGED_URL: %q", got)
-	}
-}
-
-// checkGolden compares got with testdata/golden/NAME.golden; -update rewrites it.
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	golden := filepath.Join("testdata", "golden", name+".golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s (run with -update if intended):\n--- got\n%s\n--- want\n%s", golden, got, want)
 	}
 }

@@ -1,0 +1,13 @@
+package outbox_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests if a goroutine outlives them: a deliverer's Run and its
+// consumer must end with their context.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
