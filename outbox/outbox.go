@@ -14,13 +14,8 @@ import (
 
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/broker"
+	"github.com/triaged/triaged/notify"
 )
-
-// Sink delivers a report to one destination.
-type Sink interface {
-	Name() string
-	Deliver(ctx context.Context, rep *triaged.Report) error
-}
 
 // Metrics are shared by every sink's deliverer.
 type Metrics struct {
@@ -53,14 +48,14 @@ type Options struct {
 
 // Deliverer feeds one sink from its consumer.
 type Deliverer struct {
-	sink    Sink
+	sink    notify.Sink
 	o       Options
 	log     *slog.Logger
 	metrics *Metrics
 }
 
 // NewDeliverer returns the deliverer of sink.
-func NewDeliverer(sink Sink, m *Metrics, o Options) *Deliverer {
+func NewDeliverer(sink notify.Sink, m *Metrics, o Options) *Deliverer {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
