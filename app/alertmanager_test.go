@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/triaged/triaged/app"
+	"github.com/triaged/triaged/internal/testkit"
 )
 
 // alertmanagerBinary finds Debian's Alertmanager (prometheus-alertmanager) or an upstream build.
@@ -86,7 +87,7 @@ receivers:
 			t.Logf("Alertmanager log:\n%s", amLog.String())
 		}
 	})
-	waitUntil(t, 20*time.Second, func() bool {
+	testkit.Eventually(t, 20*time.Second, "Alertmanager ready", func() bool {
 		resp, err := http.Get(amURL + "/-/ready")
 		if err != nil {
 			return false

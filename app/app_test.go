@@ -15,7 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/triaged/triaged/app"
+	"github.com/triaged/triaged/broker"
+	"github.com/triaged/triaged/internal/testkit"
 )
 
 // syncBuffer collects what the stdout sink prints.
@@ -73,7 +77,7 @@ func start(t *testing.T, o app.Options) *running {
 	}
 	t.Cleanup(func() { _ = stop() })
 	r := &running{app: a, url: "http://" + a.Addr().String(), stdout: out, stop: stop}
-	waitUntil(t, 10*time.Second, func() bool {
+	testkit.Eventually(t, 10*time.Second, "triaged ready", func() bool {
 		resp, err := http.Get(r.url + "/-/ready")
 		if err != nil {
 			return false
@@ -85,17 +89,6 @@ func start(t *testing.T, o app.Options) *running {
 }
 
 const testTimeout = 10 * time.Second
-
-func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func (r *running) postFile(t *testing.T, name string) {
 	t.Helper()
@@ -130,22 +123,51 @@ func (r *running) get(t *testing.T, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// waitReports waits until the stdout sink printed want reports and triaged has handled every
+// alert and delivered every report, then returns what the sink printed, which must hold exactly
+// want reports: nothing is left that could print another.
 func (r *running) waitReports(t *testing.T, want int) string {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for strings.Count(r.stdout.String(), "## INCIDENT REPORT") < want {
-		if time.Now().After(deadline) {
-			out := r.stdout.String()
-			t.Fatalf("stdout holds %d reports after 15s, want %d:\n%s", strings.Count(out, "## INCIDENT REPORT"), want, out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond) // a report more than expected would show up now
+	testkit.Eventually(t, 15*time.Second, fmt.Sprintf("%d reports printed", want), func() bool {
+		return strings.Count(r.stdout.String(), "## INCIDENT REPORT") >= want
+	})
+	r.settled(t)
 	out := r.stdout.String()
 	if got := strings.Count(out, "## INCIDENT REPORT"); got != want {
 		t.Fatalf("stdout holds %d reports, want %d:\n%s", got, want, out)
 	}
 	return out
+}
+
+// settled waits until the triage consumer and every sink's consumer have nothing undelivered,
+// unacknowledged or waiting to be delivered again.
+func (r *running) settled(t *testing.T) {
+	t.Helper()
+	names := broker.MustNames(r.app.Config().NATS.Prefix)
+	js, err := jetstream.New(r.app.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumers := map[string]string{names.TriageConsumer(): names.AlertsStream()}
+	for _, s := range r.app.Config().Sinks {
+		consumers[names.SinkConsumer(s.Name)] = names.ReportsStream()
+	}
+	idle := func(stream, consumer string) bool {
+		c, err := js.Consumer(context.Background(), stream, consumer)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(context.Background())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0
+	}
+	testkit.Eventually(t, 15*time.Second, "every alert triaged and every report delivered", func() bool {
+		for consumer, stream := range consumers {
+			if !idle(stream, consumer) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func TestWebhookToReportEndToEnd(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/triaged/triaged/app"
 	"github.com/triaged/triaged/internal/metrictest"
+	"github.com/triaged/triaged/internal/testkit"
 )
 
 // TestEnrichedReport runs the whole daemon with a service catalog whose probes and log sources
@@ -108,7 +109,7 @@ func TestEnrichedReport(t *testing.T) {
 	if err := r.app.Conn().Publish(r.app.Config().NATS.Prefix+".deploys.billing", []byte(billingDeploy)); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, testTimeout, func() bool { // the deploy index follows the stream
+	testkit.Eventually(t, testTimeout, "the deploy index follows the stream", func() bool {
 		return metrictest.Value(t, r.app.Registry(), "triaged_deploy_index_events") == 3
 	})
 

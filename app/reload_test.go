@@ -10,6 +10,7 @@ import (
 
 	"github.com/triaged/triaged/app"
 	"github.com/triaged/triaged/internal/metrictest"
+	"github.com/triaged/triaged/internal/testkit"
 )
 
 // TestRulesReload shows the rule author's loop in the daemon: a broken edit is refused with its
@@ -52,7 +53,7 @@ func TestRulesReload(t *testing.T) {
 	}
 
 	writeRules("default: P4\nrules:\n  - name: storage\n    when: service == \"storage\"\n    severity: P1\n")
-	waitUntil(t, testTimeout, func() bool {
+	testkit.Eventually(t, testTimeout, "the fixed rule file reloaded", func() bool {
 		return metrictest.Value(t, r.app.Registry(), "triaged_rules_last_reload_successful") == 1
 	})
 	r.postFile(t, "firing-10-alerts.json")

@@ -20,6 +20,7 @@ import (
 	"github.com/triaged/triaged/enrich"
 	"github.com/triaged/triaged/internal/confval"
 	"github.com/triaged/triaged/internal/metrictest"
+	"github.com/triaged/triaged/internal/testkit"
 	"github.com/triaged/triaged/logtail"
 	"github.com/triaged/triaged/probe"
 	"github.com/triaged/triaged/runbooks"
@@ -194,8 +195,9 @@ func TestDeadlineBoundsSlowAndHangingEnrichers(t *testing.T) {
 		t.Errorf("overdue enrichers = %v, want 1 (the hanging deploy correlation)", got)
 	}
 	releaseOnce.Do(func() { close(release) })
-	eventually(t, func() bool { return metrictest.Value(t, reg, "triaged_enrichment_overdue_goroutines") == 0 },
-		"the overdue gauge did not return to 0 after the hanging enricher returned")
+	testkit.Eventually(t, 5*time.Second, "the overdue gauge back at 0 after the hanging enricher returned", func() bool {
+		return metrictest.Value(t, reg, "triaged_enrichment_overdue_goroutines") == 0
+	})
 }
 
 func TestEnrichFromTheCatalog(t *testing.T) {
@@ -266,15 +268,5 @@ func TestEnrichFromTheCatalog(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func eventually(t *testing.T, cond func() bool, msg string) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatal(msg)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -3,7 +3,6 @@ package triage_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,27 +10,9 @@ import (
 	"time"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/golden"
 	"github.com/triaged/triaged/triage"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\n--- got\n%s", path, got)
-	}
-}
 
 func TestBuildReportGolden(t *testing.T) {
 	now := time.Date(2026, 11, 26, 15, 9, 0, 250_000_000, time.UTC)
@@ -70,7 +51,7 @@ func TestBuildReportGolden(t *testing.T) {
 			if err := json.Indent(&out, compact, "", "  "); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "report."+strings.TrimSuffix(tt.file, ".json")+".json", append(out.Bytes(), '\n'))
+			golden.Check(t, filepath.Join("testdata", "report."+strings.TrimSuffix(tt.file, ".json")+".json"), append(out.Bytes(), '\n'))
 		})
 	}
 }

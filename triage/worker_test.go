@@ -21,6 +21,7 @@ import (
 	"github.com/triaged/triaged/broker"
 	"github.com/triaged/triaged/internal/metrictest"
 	"github.com/triaged/triaged/internal/natstest"
+	"github.com/triaged/triaged/internal/testkit"
 	"github.com/triaged/triaged/triage"
 )
 
@@ -140,30 +141,21 @@ func (e *env) publishAlerts(t *testing.T, alerts []triaged.Alert) {
 	}
 }
 
-// reports waits until the reports stream holds want messages and returns them all; it fails
-// if more arrive within a short grace period.
+// reports waits until every alert message is handled (the triage consumer has nothing pending,
+// in flight or waiting for redelivery) and returns the reports on the stream, which must be
+// exactly want: an alert is acknowledged only after its report is on the stream, so none can
+// come later.
 func (e *env) reports(t *testing.T, want int) []triaged.Report {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		info, err := e.topo.Reports.Info(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if int(info.State.Msgs) >= want {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("reports stream holds %d reports after 15s, want %d", info.State.Msgs, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+	e.settled(t)
 	c, err := e.js.OrderedConsumer(context.Background(), names.ReportsStream(), jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, _ := e.topo.Reports.Info(context.Background())
+	info, err := e.topo.Reports.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if int(info.State.Msgs) != want {
 		t.Fatalf("reports stream holds %d reports, want exactly %d", info.State.Msgs, want)
 	}
@@ -186,6 +178,20 @@ func (e *env) reports(t *testing.T, want int) []triaged.Report {
 		t.Fatalf("fetched %d reports, want %d", len(out), want)
 	}
 	return out
+}
+
+// settled waits until the triage consumer has handled every alert message: none undelivered,
+// none delivered and unacknowledged, none waiting to be delivered again.
+func (e *env) settled(t *testing.T) {
+	t.Helper()
+	testkit.Eventually(t, 15*time.Second, "every alert message handled", func() bool {
+		c, err := e.js.Consumer(context.Background(), names.AlertsStream(), names.TriageConsumer())
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(context.Background())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0
+	})
 }
 
 func assertOnePerIncident(t *testing.T, reps []triaged.Report) {
@@ -277,10 +283,11 @@ func TestUndecodableMessageIsTerminatedNotRetried(t *testing.T) {
 	}
 	e.publish(t, "firing-1-alert.json") // a good one behind the bad ones still gets through
 	e.reports(t, 1)
-	waitFor(t, func() bool {
+	testkit.Eventually(t, 15*time.Second, "3 undecodable messages terminated", func() bool {
 		return metrictest.Value(t, reg, "triaged_messages_terminated_total", "reason", "undecodable") == 3
 	})
-	time.Sleep(3 * time.Second) // longer than AckWait: a message not terminated would come back
+	// Terminated messages are done for the server: nothing is left to deliver again.
+	e.settled(t)
 	if got := metrictest.Value(t, reg, "triaged_messages_redelivered_total"); got != 0 {
 		t.Errorf("%v redeliveries of terminated messages", got)
 	}
@@ -327,7 +334,7 @@ func TestCrashMidWayLosesNothingAndDuplicatesNothing(t *testing.T) {
 	}
 	stop, nc, _ := e.startWorker(t, crashing, 4)
 	conn.Store(nc)
-	waitFor(t, func() bool { return nc.IsClosed() })
+	testkit.Eventually(t, 15*time.Second, "the crashing replica's connection closed", nc.IsClosed)
 	stop()
 
 	info, _ := e.topo.Reports.Info(context.Background())
@@ -365,17 +372,6 @@ func syntheticAlert(i int) triaged.Alert {
 	return a
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 15s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestTransientFailureIsRetriedWithBackoff takes the reports stream away: the worker cannot
 // publish, hands the alert back (Nak with delay) instead of acknowledging it, and reports it
 // once the stream is back.
@@ -386,7 +382,7 @@ func TestTransientFailureIsRetriedWithBackoff(t *testing.T) {
 	}
 	_, _, reg := e.startWorker(t, newClassifier(triaged.P2), 1)
 	e.publish(t, "firing-1-alert.json")
-	waitFor(t, func() bool { return metrictest.Value(t, reg, "triaged_messages_retried_total") >= 2 })
+	testkit.Eventually(t, 15*time.Second, "two retries", func() bool { return metrictest.Value(t, reg, "triaged_messages_retried_total") >= 2 })
 	topo, err := broker.Ensure(context.Background(), e.js, names, e.opts)
 	if err != nil {
 		t.Fatal(err)
