@@ -67,7 +67,7 @@ func (b *Batch) Split() []Alert {
 func DecodeWebhook(data []byte, received time.Time) (*Batch, error) {
 	var w Webhook
 	if err := json.Unmarshal(data, &w); err != nil {
-		return nil, fmt.Errorf("malformed webhook JSON: %s", describeJSONError(data, err))
+		return nil, fmt.Errorf("malformed webhook JSON: %s", DescribeJSONError(data, err))
 	}
 	if w.Version == "" {
 		return nil, errors.New(`not an Alertmanager webhook: no "version" field`)
@@ -91,7 +91,7 @@ func DecodeWebhook(data []byte, received time.Time) (*Batch, error) {
 func DecodeAlert(data []byte) (*Alert, error) {
 	var a Alert
 	if err := json.Unmarshal(data, &a); err != nil {
-		return nil, fmt.Errorf("malformed alert JSON: %s", describeJSONError(data, err))
+		return nil, fmt.Errorf("malformed alert JSON: %s", DescribeJSONError(data, err))
 	}
 	if err := validate(&a.Alert); err != nil {
 		return nil, err
@@ -182,8 +182,12 @@ func (b *Batch) sharedTail() ([]byte, error) {
 	return append(tail, '}'), nil
 }
 
-// describeJSONError adds the line and column to encoding/json's offset-only errors.
-func describeJSONError(data []byte, err error) string {
+// DescribeJSONError puts the line and column of data where encoding/json gives only an offset:
+// "line 2, column 14: json: cannot unmarshal number ...". An error without an offset (one from a
+// type's own UnmarshalJSON) is its text alone. Every reader of JSON that people write by hand
+// (webhooks, deploy events, triagetool's inputs) describes its errors with it, behind a word of
+// its own ("malformed webhook JSON: ").
+func DescribeJSONError(data []byte, err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var off int64 = -1

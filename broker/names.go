@@ -17,11 +17,20 @@ type Names struct {
 
 var validPrefix = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 
-// NewNames validates prefix: it becomes a subject token, a stream name, a consumer name and a KV
-// bucket name, so only letters, digits, '_' and '-' are allowed, starting with a letter.
-func NewNames(prefix string) (Names, error) {
+// ValidPrefix says why prefix cannot be a NATS prefix, or nil if it can: it becomes a subject
+// token, a stream name, a consumer name and a KV bucket name, so only letters, digits, '_' and
+// '-' are allowed, starting with a letter. The config checks nats.prefix with it.
+func ValidPrefix(prefix string) error {
 	if !validPrefix.MatchString(prefix) {
-		return Names{}, fmt.Errorf("invalid NATS prefix %q: want a letter followed by letters, digits, '_' or '-'", prefix)
+		return fmt.Errorf("%q is not a valid prefix: want a letter followed by letters, digits, '_' or '-'", prefix)
+	}
+	return nil
+}
+
+// NewNames derives the names of prefix, which must be valid (see ValidPrefix).
+func NewNames(prefix string) (Names, error) {
+	if err := ValidPrefix(prefix); err != nil {
+		return Names{}, fmt.Errorf("NATS names: %w", err)
 	}
 	return Names{prefix: strings.ToLower(prefix), upper: strings.ToUpper(strings.ReplaceAll(prefix, "-", "_"))}, nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -57,7 +58,9 @@ func (p *Problems) Err() error {
 	if len(p.errs) == 0 {
 		return nil
 	}
-	err := joinInFileOrder(slices.Clone(p.errs))
+	errs := slices.Clone(p.errs)
+	inFileOrder(errs)
+	err := errors.Join(errs...)
 	if p.context != "" {
 		return fmt.Errorf("%s: %w", p.context, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/url"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/internal/fielderr"
 )
 
@@ -246,7 +246,7 @@ func jsonError(data []byte, err error) error {
 	case errors.As(err, &typ):
 		return fielderr.Errorf("", "want a deploy event JSON object, got a JSON %s", typ.Value)
 	case errors.As(err, &syn):
-		return fielderr.Errorf("", "malformed JSON at %s: %v", position(data, syn.Offset), err)
+		return fielderr.Errorf("", "malformed JSON at %s", triaged.DescribeJSONError(data, err))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fielderr.Errorf("", "malformed JSON: unexpected end of input")
 	}
@@ -255,18 +255,6 @@ func jsonError(data []byte, err error) error {
 		return fielderr.Errorf(strings.Trim(name, `"`), "unknown field (known: %s)", eventFields)
 	}
 	return fielderr.Errorf("", "malformed JSON: %v", err)
-}
-
-func position(data []byte, off int64) string {
-	line, col := 1, 1
-	for _, c := range data[:min(max(off, 0), int64(len(data)))] {
-		if c == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return fmt.Sprintf("line %d, column %d", line, col)
 }
 
 // fmtDuration prints 2h0m0s as 2h and 1h30m0s as 1h30m: how people write windows.

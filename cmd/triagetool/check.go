@@ -16,13 +16,9 @@ import (
 func checkRules(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check rules", "[--lint-fatal=false] FILE...", stderr)
 	lintFatal := fs.Bool("lint-fatal", true, "exit 3 when lint finds problems (duplicate names, rules that never match, no default)")
-	files, err := parseArgs(fs, args)
-	if err != nil {
-		return usageExit(err)
-	}
-	if len(files) == 0 {
-		fs.Usage()
-		return exitUsage
+	files, code, ok := parseFiles(fs, args)
+	if !ok {
+		return code
 	}
 
 	failed, linted := false, false
@@ -31,9 +27,7 @@ func checkRules(args []string, stdout, stderr io.Writer) int {
 		rs, err := rules.LoadFiles(file)
 		if err != nil {
 			failed = true
-			fmt.Fprintln(stderr, "  FAILED:")
-			printErrors(stderr, err, "    ")
-			fmt.Fprintln(stderr)
+			printFailed(stderr, "", err)
 			continue
 		}
 		linted = reportRuleSet(stdout, stderr, rs, "") || linted
@@ -49,13 +43,9 @@ func checkRules(args []string, stdout, stderr io.Writer) int {
 func checkConfig(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check config", "[--lint-fatal=false] FILE...", stderr)
 	lintFatal := fs.Bool("lint-fatal", true, "exit 3 when lint finds problems in the rule files")
-	files, err := parseArgs(fs, args)
-	if err != nil {
-		return usageExit(err)
-	}
-	if len(files) == 0 {
-		fs.Usage()
-		return exitUsage
+	files, code, ok := parseFiles(fs, args)
+	if !ok {
+		return code
 	}
 	failed, linted := false, false
 	for _, file := range files {
@@ -63,9 +53,7 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		parts, err := load.File(file)
 		if err != nil {
 			failed = true
-			fmt.Fprintln(stderr, "  FAILED:")
-			printErrors(stderr, err, "    ")
-			fmt.Fprintln(stderr)
+			printFailed(stderr, "", err)
 			continue
 		}
 		cfg := parts.Config

@@ -65,9 +65,7 @@ func TestCheckConfigRefusesWhatTheDaemonRefuses(t *testing.T) {
 				t.Fatal("app.New started on a config that check config refuses")
 			}
 			var daemon bytes.Buffer
-			daemon.WriteString("  FAILED:\n")
-			printErrors(&daemon, err, "    ")
-			daemon.WriteString("\n")
+			printFailed(&daemon, "", err)
 			if daemon.String() != checked {
 				t.Errorf("the daemon's error differs from the check's:\n--- app.New\n%s--- check config\n%s", &daemon, checked)
 			}

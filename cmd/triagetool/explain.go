@@ -112,7 +112,7 @@ func readFacts(path string) (triaged.Enrichment, error) {
 	}
 	f, err := rules.DecodeFacts(data)
 	if err != nil {
-		return f, fmt.Errorf("%s: %s", path, describeJSONError(data, err))
+		return f, fmt.Errorf("%s: %w", path, invalidJSON(data, err))
 	}
 	return f, nil
 }
@@ -128,19 +128,19 @@ func decodeAlerts(data []byte) ([]triaged.Alert, error) {
 		return nil, errors.New("empty input: want a JSON alert, list of alerts or webhook payload")
 	case data[0] == '[':
 		if err := json.Unmarshal(data, &alerts); err != nil {
-			return nil, errors.New(describeJSONError(data, err))
+			return nil, invalidJSON(data, err)
 		}
 	default:
 		var probe struct {
 			Alerts json.RawMessage `json:"alerts"`
 		}
 		if err := json.Unmarshal(data, &probe); err != nil {
-			return nil, errors.New(describeJSONError(data, err))
+			return nil, invalidJSON(data, err)
 		}
 		if probe.Alerts == nil {
 			var a triaged.Alert
 			if err := json.Unmarshal(data, &a); err != nil {
-				return nil, errors.New(describeJSONError(data, err))
+				return nil, invalidJSON(data, err)
 			}
 			alerts = append(alerts, a)
 			break
@@ -149,7 +149,7 @@ func decodeAlerts(data []byte) ([]triaged.Alert, error) {
 		// refuse (no version, no status), so it maps without validating.
 		var w triaged.Webhook
 		if err := json.Unmarshal(data, &w); err != nil {
-			return nil, errors.New(describeJSONError(data, err))
+			return nil, invalidJSON(data, err)
 		}
 		alerts = w.Batch(time.Time{}).Split()
 	}
@@ -164,28 +164,9 @@ func decodeAlerts(data []byte) ([]triaged.Alert, error) {
 	return alerts, nil
 }
 
-// describeJSONError adds line and column to encoding/json's offset-only errors.
-func describeJSONError(data []byte, err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	var off int64
-	switch {
-	case errors.As(err, &syn):
-		off = syn.Offset
-	case errors.As(err, &typ):
-		off = typ.Offset
-	default:
-		return "invalid JSON: " + err.Error()
-	}
-	line, col := 1, 1
-	for _, c := range data[:min(off, int64(len(data)))] {
-		if c == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return fmt.Sprintf("invalid JSON at line %d, column %d: %v", line, col, err)
+// invalidJSON is the reason INPUT or --facts does not decode, with its line and column.
+func invalidJSON(data []byte, err error) error {
+	return errors.New("invalid JSON: " + triaged.DescribeJSONError(data, err))
 }
 
 func printExplanation(w io.Writer, rs *rules.RuleSet, a *triaged.Alert, i, n int, now time.Time, opts rules.ExplainOptions, haveFacts bool) {

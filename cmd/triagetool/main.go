@@ -128,12 +128,39 @@ func parseArgs(fs *flag.FlagSet, args []string) (positional []string, err error)
 	}
 }
 
+// parseFiles parses the arguments of a command that takes FILE..., at least one. When ok is
+// false the command is over: it exits with code (usage printed, or -h answered).
+func parseFiles(fs *flag.FlagSet, args []string) (files []string, code int, ok bool) {
+	files, err := parseArgs(fs, args)
+	if err != nil {
+		return nil, usageExit(err), false
+	}
+	if len(files) == 0 {
+		fs.Usage()
+		return nil, exitUsage, false
+	}
+	return files, exitOK, true
+}
+
 // usageExit maps a flag parsing error to an exit code: -h is a success.
 func usageExit(err error) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
 	return exitUsage
+}
+
+// printFailed prints the "  FAILED:" block of a file that did not pass: the header, with what
+// failed when summary says, every problem of err indented below it, and a blank line. Every
+// command that checks files prints its failures so.
+func printFailed(w io.Writer, summary string, err error) {
+	header := "  FAILED:"
+	if summary != "" {
+		header += " " + summary
+	}
+	fmt.Fprintln(w, header)
+	printErrors(w, err, "    ")
+	fmt.Fprintln(w)
 }
 
 // printErrors prints every error of a joined error on its own lines, indented, continuation

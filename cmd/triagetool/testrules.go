@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,13 +13,9 @@ import (
 // with, per failing case, its position, name and a got/want line for each difference.
 func testRules(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("test rules", "TESTFILE...", stderr)
-	files, err := parseArgs(fs, args)
-	if err != nil {
-		return usageExit(err)
-	}
-	if len(files) == 0 {
-		fs.Usage()
-		return exitUsage
+	files, code, ok := parseFiles(fs, args)
+	if !ok {
+		return code
 	}
 
 	failed := false
@@ -27,9 +24,7 @@ func testRules(args []string, stdout, stderr io.Writer) int {
 		res, err := rules.RunTests(file)
 		if err != nil {
 			failed = true
-			fmt.Fprintln(stderr, "  FAILED:")
-			printErrors(stderr, err, "    ")
-			fmt.Fprintln(stderr)
+			printFailed(stderr, "", err)
 			continue
 		}
 		if len(res.Failures) == 0 {
@@ -37,18 +32,26 @@ func testRules(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		failed = true
-		fmt.Fprintf(stderr, "  FAILED: %d of %d cases (rules %s)\n", len(res.Failures), res.Cases, res.Rules.Version())
-		for _, f := range res.Failures {
-			fmt.Fprintf(stderr, "    %s: case %q:\n", f.Pos, f.Name)
-			for _, d := range f.Diffs {
-				// A rule error carries expr's snippet on further lines; keep them in the block.
-				fmt.Fprintf(stderr, "        %s\n", strings.ReplaceAll(d, "\n", "\n        "))
-			}
-		}
-		fmt.Fprintln(stderr)
+		printFailed(stderr, fmt.Sprintf("%d of %d cases (rules %s)", len(res.Failures), res.Cases, res.Rules.Version()), caseFailures(res.Failures))
 	}
 	if failed {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// caseFailures makes each failing case a problem for printFailed: its position and name, then
+// a line per difference below it. A rule error carries expr's snippet on further lines; they stay
+// with their difference.
+func caseFailures(failures []rules.TestFailure) error {
+	errs := make([]error, len(failures))
+	for i, f := range failures {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s: case %q:", f.Pos, f.Name)
+		for _, d := range f.Diffs {
+			b.WriteString("\n    " + strings.ReplaceAll(d, "\n", "\n    "))
+		}
+		errs[i] = errors.New(b.String())
+	}
+	return errors.Join(errs...)
 }

@@ -1,0 +1,124 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/triaged/triaged/broker"
+)
+
+// validate checks the config's own values, a section at a time, and records each problem at the
+// key at fault. A check that relates two sections belongs to the section whose key it names.
+func (c *Config) validate(p *Problems) {
+	v := check{p}
+	c.validateNATS(v)
+	c.validateIngest(v)
+	c.validateTriage(v)
+	c.validateEnrichment(v)
+	c.validateRules(v)
+	c.validateSinks(v)
+}
+
+// check records problems of the config's values; its helpers are the checks several sections make.
+type check struct{ *Problems }
+
+func (v check) positive(path string, d Duration) {
+	if d <= 0 {
+		v.At(path, "must be a positive duration, got %s", d)
+	}
+}
+
+func (v check) inRange(path string, n, lo, hi int) {
+	if n < lo || n > hi {
+		v.At(path, "%d is out of range %d..%d", n, lo, hi)
+	}
+}
+
+func (c *Config) validateNATS(v check) {
+	n := c.NATS
+	if err := broker.ValidPrefix(n.Prefix); err != nil {
+		v.At("nats.prefix", "%v", err)
+	}
+	v.inRange("nats.replicas", n.Replicas, 1, 5)
+	v.positive("nats.duplicate_window", n.DuplicateWindow)
+	v.positive("nats.alerts_max_age", n.AlertsMaxAge)
+	v.positive("nats.reports_max_age", n.ReportsMaxAge)
+	v.positive("nats.incidents_max_age", n.IncidentsMaxAge)
+	if n.AlertsMaxAge > 0 && n.DuplicateWindow > n.AlertsMaxAge {
+		v.At("nats.duplicate_window", "%s is longer than nats.alerts_max_age %s", n.DuplicateWindow, n.AlertsMaxAge)
+	}
+}
+
+func (c *Config) validateIngest(v check) {
+	v.positive("ingest.publish_timeout", c.Ingest.PublishTimeout)
+	if c.Ingest.MaxBodyBytes < 1024 {
+		v.At("ingest.max_body_bytes", "%d is below the minimum of 1024 bytes", c.Ingest.MaxBodyBytes)
+	}
+}
+
+func (c *Config) validateTriage(v check) {
+	t := c.Triage
+	v.positive("triage.ack_wait", t.AckWait)
+	v.positive("triage.timeout", t.Timeout)
+	v.inRange("triage.workers", t.Workers, 1, 4096)
+	if t.MaxAckPending < t.Workers {
+		v.At("triage.max_ack_pending", "%d is below triage.workers (%d): workers would sit idle", t.MaxAckPending, t.Workers)
+	}
+	if t.Timeout > 0 && t.AckWait > 0 && t.Timeout >= t.AckWait {
+		v.At("triage.timeout", "%s must be shorter than triage.ack_wait %s", t.Timeout, t.AckWait)
+	}
+	if len(t.RetryBackoff) == 0 {
+		v.At("triage.retry_backoff", "must list at least one delay")
+	}
+	for i, d := range t.RetryBackoff {
+		if d < 0 {
+			v.At(fmt.Sprintf("triage.retry_backoff[%d]", i), "negative delay %s", d)
+		}
+	}
+}
+
+func (c *Config) validateEnrichment(v check) {
+	e := c.Enrichment
+	v.positive("enrichment.timeout", e.Timeout)
+	v.positive("enrichment.deploys_max_age", e.DeploysMaxAge)
+	v.positive("enrichment.deploy_window", e.DeployWindow)
+	v.positive("enrichment.suspect_window", e.SuspectWindow)
+	if e.Timeout > 0 && c.Triage.Timeout > 0 && e.Timeout >= c.Triage.Timeout {
+		v.At("enrichment.timeout", "%s must be shorter than triage.timeout %s: the report must still be published", e.Timeout, c.Triage.Timeout)
+	}
+	if e.SuspectWindow > e.DeployWindow {
+		v.At("enrichment.suspect_window", "%s is longer than enrichment.deploy_window %s", e.SuspectWindow, e.DeployWindow)
+	}
+	if e.DeployWindow > e.DeploysMaxAge {
+		v.At("enrichment.deploy_window", "%s is longer than enrichment.deploys_max_age %s: those deploys are no longer kept", e.DeployWindow, e.DeploysMaxAge)
+	}
+	v.inRange("enrichment.max_concurrency", e.MaxConcurrency, 1, 256)
+}
+
+func (c *Config) validateRules(v check) {
+	if _, err := time.LoadLocation(c.Rules.Timezone); err != nil {
+		v.At("rules.timezone", "unknown time zone %q", c.Rules.Timezone)
+	}
+	for i, f := range c.Rules.Files {
+		if strings.TrimSpace(f) == "" {
+			v.At(fmt.Sprintf("rules.files[%d]", i), "empty file name")
+		}
+	}
+}
+
+var validSinkName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+func (c *Config) validateSinks(v check) {
+	seen := map[string]int{}
+	for i, s := range c.Sinks {
+		p := fmt.Sprintf("sinks[%d].name", i)
+		if !validSinkName.MatchString(s.Name) {
+			v.At(p, "%q is not a valid sink name: lower-case letters, digits, '_' and '-'", s.Name)
+		} else if j, dup := seen[s.Name]; dup {
+			v.At(p, "%q is already the name of sinks[%d]", s.Name, j)
+		}
+		seen[s.Name] = i
+	}
+}
