@@ -8,7 +8,7 @@ import (
 
 // ReportSchemaVersion is the version of the report JSON below. It changes only when a field is
 // removed or changes meaning; added fields keep it.
-const ReportSchemaVersion = 1
+const ReportSchemaVersion = 2
 
 // Event says what a report announces about its incident.
 type Event string
@@ -16,8 +16,8 @@ type Event string
 // The report events, also the second token of a report's NATS subject.
 const (
 	EventOpened   Event = "opened"   // first report of an incident
-	EventUpdated  Event = "updated"  // the incident is still firing and its severity changed
-	EventResolved Event = "resolved" // the alert behind the incident resolved
+	EventUpdated  Event = "updated"  // the incident changed: members joined or recovered, severity, flapping
+	EventResolved Event = "resolved" // every member of the incident resolved
 )
 
 // Report statuses, in the incident-response workflow's words.
@@ -33,6 +33,21 @@ type Report struct {
 	ID            string `json:"id"`
 	IncidentID    string `json:"incident_id"`
 	Event         Event  `json:"event"`
+	// Headline is the one line every report of the incident starts with, the workflow's initial
+	// notification: "P2 HIGH · TargetDown · payments-api (staging) · 3 alerts firing · no deploys in 2h".
+	Headline string `json:"headline"`
+	// Changes say, in words, what changed since the incident's previous report: "2 more alerts
+	// joined (api-3, api-4)", "1 of 3 recovered, 2 still firing".
+	Changes []string `json:"changes,omitempty"`
+	// AlertsFiring and AlertsResolved count the incident's member alerts by status.
+	AlertsFiring   int `json:"alerts_firing"`
+	AlertsResolved int `json:"alerts_resolved"`
+	// Flapping is set while the incident resolves and refires too often; FlapAdvice then gives
+	// the measured period and the for: / keep_firing_for: to set on the alerting rule.
+	Flapping   bool   `json:"flapping,omitempty"`
+	FlapAdvice string `json:"flap_advice,omitempty"`
+	// Recurrence says how often the group fired before, and where that was looked up.
+	Recurrence string `json:"recurrence,omitempty"`
 
 	Severity     Severity `json:"severity"`
 	SeverityName string   `json:"severity_name"`
@@ -100,10 +115,13 @@ type Decision struct {
 	Reason   string   `json:"reason"`
 }
 
-// ReportAlert is an alert as a report shows it.
+// ReportAlert is a member alert of the incident as a report shows it, with what the rules
+// classified it as.
 type ReportAlert struct {
 	Fingerprint  string            `json:"fingerprint"`
 	Status       string            `json:"status"`
+	Severity     Severity          `json:"severity,omitempty"`
+	Rule         string            `json:"rule,omitempty"`
 	Labels       map[string]string `json:"labels"`
 	Annotations  map[string]string `json:"annotations"`
 	StartsAt     time.Time         `json:"starts_at"`
