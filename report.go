@@ -48,6 +48,16 @@ type Report struct {
 	FlapAdvice string `json:"flap_advice,omitempty"`
 	// Recurrence says how often the group fired before, and where that was looked up.
 	Recurrence string `json:"recurrence,omitempty"`
+	// OnCall is the service's on-call from the catalog: the default incident commander.
+	OnCall string `json:"oncall,omitempty"`
+	// EscalationPath is who is escalated to at this severity, from the config, in order.
+	EscalationPath []string `json:"escalation_path,omitempty"`
+	// Deadlines are the workflow's response SLA for the severity as times from the start.
+	Deadlines *Deadlines `json:"deadlines,omitempty"`
+	// NextUpdateDue is when the next status update is due by the workflow's cadence for the
+	// severity (open incidents); PostmortemDue when the postmortem is due (resolved P1 and P2).
+	NextUpdateDue *time.Time `json:"next_update_due,omitempty"`
+	PostmortemDue *time.Time `json:"postmortem_due,omitempty"`
 
 	Severity     Severity `json:"severity"`
 	SeverityName string   `json:"severity_name"`
@@ -214,4 +224,11 @@ func DecodeReport(data []byte) (*Report, error) {
 		return nil, err
 	}
 	return &rep, nil
+}
+
+// Deadlines are the workflow's Severity Response SLA as points in time.
+type Deadlines struct {
+	Triage   time.Time  `json:"triage"`
+	Mitigate *time.Time `json:"mitigate,omitempty"` // nil where the workflow says "best effort"
+	Resolve  time.Time  `json:"resolve"`
 }
