@@ -27,11 +27,12 @@ type Incident struct {
 
 	State    string   `json:"state"` // IncidentOpen or IncidentResolved
 	Severity Severity `json:"severity"`
-	// Escalation records the escalation rules that raised the severity at the opening.
-	Escalation []Decision `json:"escalation,omitempty"`
-	Service    Service    `json:"service"`
+	// Decisions are the rules that decided the severity when the incident (re)opened: the
+	// classification of its most severe alert, then escalation.
+	Decisions []Decision `json:"decisions,omitempty"`
+	Service   Service    `json:"service"`
 
-	OpenedAt   time.Time  `json:"opened_at"`   // the earliest start of the current episode's members
+	OpenedAt   time.Time  `json:"opened_at"` // the earliest start of the current episode's members
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
 	UpdatedAt  time.Time  `json:"updated_at"`
 
@@ -43,8 +44,10 @@ type Incident struct {
 	// recurrence and flapping history.
 	Episodes []Episode `json:"episodes,omitempty"`
 	Flapping bool      `json:"flapping,omitempty"`
-	// FlapEdges counts the resolve-and-refire edges since the incident was marked flapping.
-	FlapEdges int `json:"flap_edges,omitempty"`
+	// FlapEdges counts the edges (resolutions and refirings) not reported while flapping;
+	// LastEdgeAt is when the last edge was seen.
+	FlapEdges  int        `json:"flap_edges,omitempty"`
+	LastEdgeAt *time.Time `json:"last_edge_at,omitempty"`
 
 	// Pending are changes not yet reported (coalesced into the next updated report), in words;
 	// PendingSince is when the first of them happened.
@@ -62,6 +65,22 @@ type Incident struct {
 	// the updates and the resolution so they never state as a fact what was not looked at.
 	Evidence *Enrichment `json:"evidence,omitempty"`
 }
+
+// Keys of the incidents bucket: an incident's state is under IncidentStateKey of its group,
+// "g.<hash>"; IncidentIndexKey(id) holds the key of an incident's state, which is the group's
+// while it is the group's latest incident, and ArchivedIncidentKey(id) once a later incident of
+// the group took its place.
+const (
+	IncidentStatePrefix = "g."
+	incidentIndexPrefix = "id."
+	incidentArchive     = "a."
+)
+
+// IncidentIndexKey is the key that maps incident id to the key of its state.
+func IncidentIndexKey(id string) string { return incidentIndexPrefix + id }
+
+// ArchivedIncidentKey is where an incident is kept once a later incident of its group opened.
+func ArchivedIncidentKey(id string) string { return incidentArchive + id }
 
 // Bounds of an incident's state: every list kept in the incidents bucket has a limit.
 const (

@@ -1,6 +1,8 @@
 package triaged
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,8 +12,8 @@ import (
 	"github.com/prometheus/alertmanager/template"
 )
 
-// The alert message: an Alertmanager webhook becomes one message per alert on the alerts stream
-// (DecodeWebhook, then Batch.Encode), and triage reads each back with DecodeAlert. Both ends
+// The alert message: an Alertmanager webhook becomes one notification message on the alerts
+// stream (DecodeWebhook, then Batch.Encode), and triage reads it back with DecodeBatch. Both ends
 // validate an alert with the same function, so what ingest accepts triage can read.
 
 // WebhookVersion is the only Alertmanager webhook payload version understood.
@@ -31,9 +33,9 @@ type Webhook struct {
 // Batch is the alerts of one webhook with the group context they share: the unit ingest
 // validates and persists whole.
 type Batch struct {
-	Group      Group
-	ReceivedAt time.Time
-	Alerts     []template.Alert
+	Group      Group            `json:"group"`
+	ReceivedAt time.Time        `json:"receivedAt"`
+	Alerts     []template.Alert `json:"alerts"`
 }
 
 // Batch returns the webhook's alerts with their group context, as received at the given time.
@@ -86,17 +88,22 @@ func DecodeWebhook(data []byte, received time.Time) (*Batch, error) {
 	return w.Batch(received), nil
 }
 
-// DecodeAlert reads an alert message back and validates it as DecodeWebhook validated the
-// webhook, since anyone may publish on the alerts subjects.
-func DecodeAlert(data []byte) (*Alert, error) {
-	var a Alert
-	if err := json.Unmarshal(data, &a); err != nil {
-		return nil, fmt.Errorf("malformed alert JSON: %s", DescribeJSONError(data, err))
+// DecodeBatch reads a notification message back (what Batch.Encode wrote) and validates every
+// alert as DecodeWebhook did, since anyone may publish on the alerts subjects.
+func DecodeBatch(data []byte) (*Batch, error) {
+	var b Batch
+	if err := json.Unmarshal(data, &b); err != nil {
+		return nil, fmt.Errorf("malformed notification JSON: %s", DescribeJSONError(data, err))
 	}
-	if err := validate(&a.Alert); err != nil {
-		return nil, err
+	if len(b.Alerts) == 0 {
+		return nil, errors.New(`alerts: empty: a notification carries at least one alert`)
 	}
-	return &a, nil
+	for i := range b.Alerts {
+		if err := validate(&b.Alerts[i]); err != nil {
+			return nil, fmt.Errorf("alerts[%d].%w", i, err)
+		}
+	}
+	return &b, nil
 }
 
 // validate checks what triage relies on. The error starts with the field's JSON name, so that
@@ -131,55 +138,64 @@ func validFingerprint(s string) bool {
 	return true
 }
 
-// AlertMessage is one alert encoded for the alerts stream, with what the stream files it by.
+// MaxAlertsPerMessage bounds the alerts of one notification message: a larger webhook is put on
+// the stream as several messages of the same group, each well under NATS' maximum payload.
+const MaxAlertsPerMessage = 100
+
+// AlertMessage is (part of) one Alertmanager notification encoded for the alerts stream: the
+// group context and up to MaxAlertsPerMessage of its alerts. The group, not the alert, is the
+// unit of triage: an incident is a group.
 type AlertMessage struct {
-	AlertID string // Alert.ID, to name the alert in errors
-	Status  string // StatusFiring or StatusResolved: the last token of the subject
-	MsgID   string // Alert.MsgID: JetStream's deduplication id
-	Data    []byte // the Alert's JSON, which DecodeAlert reads
+	Group  string // the group key, to name the message in errors
+	Status string // the group's status: the last token of the subject
+	Alerts int    // how many alerts it carries
+	// MsgID is JetStream's deduplication id: the same group with its alerts in the same states,
+	// sent again (Alertmanager resends whole groups), is stored once.
+	MsgID string
+	Data  []byte // the Batch's JSON, which DecodeBatch reads
 }
 
-// Encode returns one message per alert of the batch. Each is exactly what json.Marshal of the
-// Split alert gives; the group context they share is encoded once and spliced into each.
+// Encode returns the batch as notification messages of at most MaxAlertsPerMessage alerts each.
 func (b *Batch) Encode() ([]AlertMessage, error) {
-	tail, err := b.sharedTail()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]AlertMessage, len(b.Alerts))
-	for i := range b.Alerts {
-		a := Alert{Alert: b.Alerts[i]}
-		own, err := json.Marshal(&a.Alert)
+	n := (len(b.Alerts) + MaxAlertsPerMessage - 1) / MaxAlertsPerMessage
+	out := make([]AlertMessage, 0, n)
+	for i := 0; i < len(b.Alerts); i += MaxAlertsPerMessage {
+		part := &Batch{Group: b.Group, ReceivedAt: b.ReceivedAt, Alerts: b.Alerts[i:min(i+MaxAlertsPerMessage, len(b.Alerts))]}
+		data, err := json.Marshal(part)
 		if err != nil {
-			return nil, fmt.Errorf("encode alert %s: %w", a.ID(), err)
+			return nil, fmt.Errorf("encode notification of group %s: %w", b.Group.Key, err)
 		}
-		out[i] = AlertMessage{
-			AlertID: a.ID(),
-			Status:  a.Status,
-			MsgID:   a.MsgID(),
-			Data:    append(own[:len(own)-1], tail...),
-		}
+		out = append(out, AlertMessage{Group: b.Group.Key, Status: part.status(), Alerts: len(part.Alerts), MsgID: part.msgID(), Data: data})
 	}
 	return out, nil
 }
 
-// sharedTail is the JSON that closes every alert message of the batch: its group context and
-// receive time, after the alert's own fields.
-func (b *Batch) sharedTail() ([]byte, error) {
-	group, err := json.Marshal(&b.Group)
-	if err != nil {
-		return nil, fmt.Errorf("encode alert group %s: %w", b.Group.Key, err)
+// status is the group's status as Alertmanager gave it, else firing while any alert fires.
+func (b *Batch) status() string {
+	if b.Group.Status == StatusFiring || b.Group.Status == StatusResolved {
+		return b.Group.Status
 	}
-	received, err := b.ReceivedAt.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("encode receive time: %w", err)
+	for i := range b.Alerts {
+		if b.Alerts[i].Status == StatusFiring {
+			return StatusFiring
+		}
 	}
-	tail := make([]byte, 0, len(group)+len(received)+24)
-	tail = append(tail, `,"group":`...)
-	tail = append(tail, group...)
-	tail = append(tail, `,"receivedAt":`...)
-	tail = append(tail, received...)
-	return append(tail, '}'), nil
+	return StatusResolved
+}
+
+// msgID hashes what makes a notification new: the receiver, the group and every alert's
+// identity, state and start.
+func (b *Batch) msgID() string {
+	h := sha256.New()
+	io.WriteString(h, b.Group.Receiver)
+	h.Write([]byte{0})
+	io.WriteString(h, b.Group.Key)
+	for i := range b.Alerts {
+		a := Alert{Alert: b.Alerts[i]}
+		h.Write([]byte{0})
+		io.WriteString(h, a.MsgID())
+	}
+	return "n:" + hex.EncodeToString(h.Sum(nil)[:20])
 }
 
 // DescribeJSONError puts the line and column of data where encoding/json gives only an offset:

@@ -2,12 +2,15 @@ package triaged_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/alertmanager/template"
 
 	"github.com/triaged/triaged"
 )
@@ -95,9 +98,9 @@ func TestDecodeEveryCapturedPayload(t *testing.T) {
 	}
 }
 
-// The spliced encoding must say exactly what encoding a whole triaged.Alert says, and read back
-// as it, or triage would read something other than what ingest meant.
-func TestEncodeIsThePlainEncodingAndDecodesBack(t *testing.T) {
+// A notification goes on the stream as messages of at most MaxAlertsPerMessage alerts of its
+// group, and reads back as what was meant.
+func TestEncodeSplitsTheGroupAndDecodesBack(t *testing.T) {
 	for _, f := range []string{"firing-3-alerts.json", "firing-mixed-1-resolved-2-firing.json"} {
 		b, err := triaged.DecodeWebhook(readPayload(t, f), time.Date(2026, 11, 26, 16, 1, 2, 345, time.UTC))
 		if err != nil {
@@ -108,27 +111,33 @@ func TestEncodeIsThePlainEncodingAndDecodesBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		alerts := b.Split()
-		if len(msgs) != len(alerts) {
-			t.Fatalf("%s: %d messages for %d alerts", f, len(msgs), len(alerts))
+		if len(msgs) != 1 || msgs[0].Alerts != len(b.Alerts) || msgs[0].Status != b.Group.Status || msgs[0].Group != b.Group.Key {
+			t.Fatalf("%s: %+v, want one message of the whole group", f, msgs)
 		}
-		for i, a := range alerts {
-			want, _ := json.Marshal(&a)
-			m := msgs[i]
-			if string(m.Data) != string(want) {
-				t.Fatalf("%s alert %d:\n got %s\nwant %s", f, i, m.Data, want)
-			}
-			if m.AlertID != a.ID() || m.Status != a.Status || m.MsgID != a.MsgID() {
-				t.Errorf("%s alert %d: filed as %s/%s/%s, want %s/%s/%s", f, i, m.AlertID, m.Status, m.MsgID, a.ID(), a.Status, a.MsgID())
-			}
-			back, err := triaged.DecodeAlert(m.Data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(back.Group, a.Group) || !back.ReceivedAt.Equal(a.ReceivedAt) || back.Fingerprint != a.Fingerprint || !reflect.DeepEqual(back.Labels, a.Labels) {
-				t.Fatalf("%s alert %d does not round-trip: %+v", f, i, back)
-			}
+		back, err := triaged.DecodeBatch(msgs[0].Data)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if !reflect.DeepEqual(back.Group, b.Group) || !back.ReceivedAt.Equal(b.ReceivedAt) || len(back.Alerts) != len(b.Alerts) ||
+			back.Alerts[1].Fingerprint != b.Alerts[1].Fingerprint || !reflect.DeepEqual(back.Alerts[1].Labels, b.Alerts[1].Labels) {
+			t.Fatalf("%s does not round-trip: %+v", f, back)
+		}
+	}
+	// A large group is several messages, each with the group; the same group in the same states
+	// has the same ids, and a changed alert changes its message's id.
+	big := &triaged.Batch{Group: triaged.Group{Receiver: "r", Key: "k"}}
+	for i := range 250 {
+		big.Alerts = append(big.Alerts, template.Alert{Status: "firing", Labels: template.KV{"i": fmt.Sprint(i)}, StartsAt: time.Unix(0, 0), Fingerprint: fmt.Sprintf("%016x", i)})
+	}
+	msgs, _ := big.Encode()
+	if len(msgs) != 3 || msgs[0].Alerts != 100 || msgs[2].Alerts != 50 || msgs[0].Status != triaged.StatusFiring {
+		t.Fatalf("250 alerts: %d messages (%d, %d alerts), want 3 of at most 100", len(msgs), msgs[0].Alerts, msgs[len(msgs)-1].Alerts)
+	}
+	again, _ := big.Encode()
+	big.Alerts[200].Status = triaged.StatusResolved
+	changed, _ := big.Encode()
+	if again[2].MsgID != msgs[2].MsgID || changed[2].MsgID == msgs[2].MsgID || changed[0].MsgID != msgs[0].MsgID {
+		t.Error("message ids do not follow the alerts' states")
 	}
 }
 
@@ -150,9 +159,9 @@ func TestWebhookAndMessageRefuseTheSameAlerts(t *testing.T) {
 	good := `{"status":"resolved","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","fingerprint":"47415a294d251630"}`
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := triaged.DecodeAlert([]byte(tt.alert))
-			if err == nil || err.Error() != tt.reason {
-				t.Errorf("DecodeAlert: %v, want %q", err, tt.reason)
+			_, err := triaged.DecodeBatch([]byte(`{"alerts":[` + good + `,` + tt.alert + `]}`))
+			if err == nil || err.Error() != "alerts[1]."+tt.reason {
+				t.Errorf("DecodeBatch: %v, want alerts[1].%s", err, tt.reason)
 			}
 			body := `{"version":"4","alerts":[` + good + `,` + tt.alert + `]}`
 			_, err = triaged.DecodeWebhook([]byte(body), time.Now())
@@ -162,8 +171,8 @@ func TestWebhookAndMessageRefuseTheSameAlerts(t *testing.T) {
 		})
 	}
 	for _, ok := range []string{good, `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z"}`} {
-		if _, err := triaged.DecodeAlert([]byte(ok)); err != nil {
-			t.Errorf("DecodeAlert(%s): %v", ok, err)
+		if _, err := triaged.DecodeBatch([]byte(`{"alerts":[` + ok + `]}`)); err != nil {
+			t.Errorf("DecodeBatch(%s): %v", ok, err)
 		}
 	}
 }
@@ -184,8 +193,11 @@ func TestDecodeWebhookRefusesWhatIsNoWebhook(t *testing.T) {
 			t.Errorf("DecodeWebhook(%s): %v, want %q", tt.body, err, tt.reason)
 		}
 	}
-	if _, err := triaged.DecodeAlert([]byte(`{"status":`)); err == nil || !strings.HasPrefix(err.Error(), "malformed alert JSON: line 1, column 11") {
-		t.Errorf("DecodeAlert of cut JSON: %v", err)
+	if _, err := triaged.DecodeBatch([]byte(`{"alerts":`)); err == nil || !strings.HasPrefix(err.Error(), "malformed notification JSON: line 1, column 11") {
+		t.Errorf("DecodeBatch of cut JSON: %v", err)
+	}
+	if _, err := triaged.DecodeBatch([]byte(`{"alerts":[]}`)); err == nil {
+		t.Error("DecodeBatch took a notification without alerts")
 	}
 }
 

@@ -42,6 +42,8 @@ type Report struct {
 	// AlertsFiring and AlertsResolved count the incident's member alerts by status.
 	AlertsFiring   int `json:"alerts_firing"`
 	AlertsResolved int `json:"alerts_resolved"`
+	// AlertsOmitted counts member alerts left out of Alerts to keep the report within its budget.
+	AlertsOmitted int `json:"alerts_omitted,omitempty"`
 	// Flapping is set while the incident resolves and refires too often; FlapAdvice then gives
 	// the measured period and the for: / keep_firing_for: to set on the alerting rule.
 	Flapping   bool   `json:"flapping,omitempty"`

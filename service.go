@@ -1,5 +1,7 @@
 package triaged
 
+import "fmt"
+
 // UnknownService is the service of an alert that neither the service catalog nor its own labels
 // name.
 const UnknownService = "unknown"
@@ -10,7 +12,8 @@ var ServiceLabels = []string{"service", "job", "app"}
 // EnvironmentLabels name an alert's environment when the service catalog does not, tried in order.
 var EnvironmentLabels = []string{"env", "environment"}
 
-// Catalogued says how the service catalog saw an alert.
+// Catalogued says how the service catalog saw an alert. It is written as "none", "in_catalog"
+// or "not_in_catalog".
 type Catalogued int
 
 const (
@@ -28,22 +31,22 @@ const (
 // runbook matching and the report, so that all of them speak of the same service.
 type Service struct {
 	// Name is never empty: UnknownService when nothing names the service.
-	Name string
+	Name string `json:"name"`
 	// Environment is the catalog entry's, else the alert's env or environment label; "" when
 	// neither says.
-	Environment string
+	Environment string `json:"environment,omitempty"`
 	// From says how Name was decided, for the reader: "the service catalog, label service",
 	// "label job; not in the service catalog", "no service, job or app label".
-	From      string
-	Catalogue Catalogued
+	From      string     `json:"from,omitempty"`
+	Catalogue Catalogued `json:"catalogue"`
 
 	// The catalog entry's description; empty unless Catalogue is InCatalog.
-	Stack           string
-	ArchitectureDoc string
-	Team            string
-	Channel         string
-	Owners          []string
-	Dependencies    []string
+	Stack           string   `json:"stack,omitempty"`
+	ArchitectureDoc string   `json:"architecture_doc,omitempty"`
+	Team            string   `json:"team,omitempty"`
+	Channel         string   `json:"channel,omitempty"`
+	Owners          []string `json:"owners,omitempty"`
+	Dependencies    []string `json:"dependencies,omitempty"`
 }
 
 // Known reports whether something named the service, so that its deploys can be looked up.
@@ -70,4 +73,25 @@ func firstLabel(a *Alert, names []string) string {
 		}
 	}
 	return ""
+}
+
+var catalogueNames = [...]string{NoCatalog: "none", InCatalog: "in_catalog", NotInCatalog: "not_in_catalog"}
+
+// MarshalText writes the catalogue state as a word.
+func (c Catalogued) MarshalText() ([]byte, error) {
+	if c < 0 || int(c) >= len(catalogueNames) {
+		return nil, fmt.Errorf("invalid catalogue state %d", int(c))
+	}
+	return []byte(catalogueNames[c]), nil
+}
+
+// UnmarshalText reads what MarshalText writes.
+func (c *Catalogued) UnmarshalText(b []byte) error {
+	for i, n := range catalogueNames {
+		if n == string(b) {
+			*c = Catalogued(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("invalid catalogue state %q: want none, in_catalog or not_in_catalog", b)
 }

@@ -43,12 +43,17 @@ func freePort(t *testing.T) int {
 }
 
 // TestRealAlertmanagerDeliversToTriaged posts alerts to a real Alertmanager, which routes them to
-// triaged through its webhook receiver, exactly as in production; the reports must come out.
+// triaged through its webhook receiver, exactly as in production: a group of three is one
+// incident, opened, updated when one recovers, resolved, and reopened when it fires again.
 func TestRealAlertmanagerDeliversToTriaged(t *testing.T) {
 	bin := alertmanagerBinary(t)
-	r := start(t, app.Options{})
-
 	dir := t.TempDir()
+	triagedCfg := filepath.Join(dir, "triaged.yml")
+	if err := os.WriteFile(triagedCfg, []byte("incidents:\n  update_interval: 0s # every change reported at once\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, app.Options{ConfigFile: triagedCfg})
+
 	cfg := fmt.Sprintf(`route:
   receiver: triaged
   group_by: [alertname]
@@ -97,15 +102,22 @@ receivers:
 	})
 
 	startsAt := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
-	postAlerts := func(endsAt string) {
+	// post sends Alertmanager the instances' alerts, resolved ones with an end in the past.
+	post := func(start string, firing []string, resolved ...string) {
 		t.Helper()
 		var alerts []string
-		for _, svc := range []string{"checkout", "payments"} {
-			a := fmt.Sprintf(`{"labels":{"alertname":"E2EServiceDown","service":%q,"env":"prod","severity":"critical"},"annotations":{"summary":"%s is down"},"startsAt":%q,"generatorURL":"http://prometheus.example:9090/graph"`, svc, svc, startsAt)
+		add := func(inst, endsAt string) {
+			a := fmt.Sprintf(`{"labels":{"alertname":"E2ETargetDown","instance":%q,"service":"checkout","env":"prod","severity":"critical"},"annotations":{"summary":"%s is down"},"startsAt":%q,"generatorURL":"http://prometheus.example:9090/graph"`, inst, inst, start)
 			if endsAt != "" {
 				a += fmt.Sprintf(`,"endsAt":%q`, endsAt)
 			}
 			alerts = append(alerts, a+"}")
+		}
+		for _, inst := range firing {
+			add(inst, "")
+		}
+		for _, inst := range resolved {
+			add(inst, time.Now().UTC().Add(-time.Second).Format(time.RFC3339))
 		}
 		resp, err := http.Post(amURL+"/api/v2/alerts", "application/json", strings.NewReader("["+strings.Join(alerts, ",")+"]"))
 		if err != nil {
@@ -116,17 +128,40 @@ receivers:
 			t.Fatalf("Alertmanager refused the alerts: %d", resp.StatusCode)
 		}
 	}
-	postAlerts("")
-	out := r.waitReports(t, 2)
-	for _, want := range []string{"checkout is down", "payments is down", "E2EServiceDown", "**Status**: INVESTIGATING", amURL + "/#/silences/new?filter="} {
+	last := func(out string) string { return out[strings.LastIndex(out, "## INCIDENT REPORT"):] }
+
+	// A group of three: one incident.
+	post(startsAt, []string{"api-1", "api-2", "api-3"})
+	out := r.waitReports(t, 1)
+	for _, want := range []string{"api-1 is down", "E2ETargetDown", "api-3", "**Status**: INVESTIGATING", amURL + "/#/silences/new?filter="} {
 		if !strings.Contains(out, want) {
-			t.Errorf("reports lack %q:\n%s", want, out)
+			t.Errorf("the opening lacks %q:\n%s", want, out)
 		}
 	}
-
-	postAlerts(time.Now().UTC().Add(-time.Second).Format(time.RFC3339))
+	// One recovers: one update that says so.
+	post(startsAt, []string{"api-2", "api-3"}, "api-1")
+	out = r.waitReports(t, 2)
+	if !strings.Contains(last(out), "1 of 3 recovered (api-1), 2 still firing") {
+		t.Errorf("the update does not say what changed:\n%s", last(out))
+	}
+	// The rest recover: one resolution.
+	post(startsAt, nil, "api-2", "api-3")
+	out = r.waitReports(t, 3)
+	if !strings.Contains(last(out), "**Status**: RESOLVED") {
+		t.Errorf("the third report is no resolution:\n%s", last(out))
+	}
+	// It fires again within the reopen window: the same incident, reopened.
+	post(time.Now().UTC().Format(time.RFC3339), []string{"api-1"})
 	out = r.waitReports(t, 4)
-	if got := strings.Count(out, "**Status**: RESOLVED"); got != 2 {
-		t.Errorf("%d resolved reports, want 2:\n%s", got, out)
+	if !strings.Contains(last(out), "fired again") {
+		t.Errorf("the fourth report does not say the incident fired again:\n%s", last(out))
+	}
+	ids := map[string]bool{}
+	for _, part := range strings.Split(out, "of incident `")[1:] {
+		id, _, _ := strings.Cut(part, "`")
+		ids[id] = true
+	}
+	if len(ids) != 1 {
+		t.Errorf("the group's reports name %d incidents, want 1: %v", len(ids), ids)
 	}
 }

@@ -186,8 +186,16 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		Enricher:      enricher,
 		HandleTimeout: a.cfg.Triage.Timeout.Std(),
 		RetryBackoff:  a.cfg.RetryBackoff(),
-		Logger:        a.log,
-		Registerer:    a.registry,
+		Policy: triage.Policy{
+			GroupBy:        a.cfg.Incidents.GroupBy,
+			ReopenWindow:   a.cfg.Incidents.ReopenWindow.Std(),
+			UpdateInterval: a.cfg.Incidents.UpdateInterval.Std(),
+			FlapThreshold:  a.cfg.Incidents.FlapThreshold,
+			FlapWindow:     a.cfg.Incidents.FlapWindow.Std(),
+			FlapStable:     a.cfg.Incidents.FlapStable.Std(),
+		},
+		Logger:     a.log,
+		Registerer: a.registry,
 	})
 	if err != nil {
 		return nil, err

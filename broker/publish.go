@@ -22,11 +22,12 @@ func NewAlertPublisher(js jetstream.JetStream, n Names) *AlertPublisher {
 	return &AlertPublisher{js: js, names: n}
 }
 
-// PublishAlerts publishes the messages concurrently and returns only when JetStream has
-// acknowledged all of them, or with an error naming each alert it did not. Each goes out under
-// its MsgID, so publishing the same alerts again stores nothing new. The data is published as
-// given: the root package's Batch.Encode owns its encoding.
-func (p *AlertPublisher) PublishAlerts(ctx context.Context, msgs []triaged.AlertMessage) error {
+// PublishAlerts publishes the notification messages concurrently and returns only when JetStream
+// has acknowledged all of them, or with an error naming each group it did not. Each goes out
+// under its MsgID, so publishing the same notification again stores nothing new; duplicates says
+// how many alerts were in messages JetStream already had. The data is published as given: the
+// root package's Batch.Encode owns its encoding.
+func (p *AlertPublisher) PublishAlerts(ctx context.Context, msgs []triaged.AlertMessage) (duplicates int, err error) {
 	futures := make([]jetstream.PubAckFuture, len(msgs))
 	var errs []error
 	for i := range msgs {
@@ -34,7 +35,7 @@ func (p *AlertPublisher) PublishAlerts(ctx context.Context, msgs []triaged.Alert
 		var err error
 		futures[i], err = p.js.PublishMsgAsync(&nats.Msg{Subject: p.names.AlertSubject(m.Status), Data: m.Data}, jetstream.WithMsgID(m.MsgID))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("publish alert %s: %w", m.AlertID, err))
+			errs = append(errs, fmt.Errorf("publish notification of group %s: %w", m.Group, err))
 		}
 	}
 	for i, f := range futures {
@@ -42,12 +43,15 @@ func (p *AlertPublisher) PublishAlerts(ctx context.Context, msgs []triaged.Alert
 			continue
 		}
 		select {
-		case <-f.Ok():
+		case ack := <-f.Ok():
+			if ack.Duplicate {
+				duplicates += msgs[i].Alerts
+			}
 		case err := <-f.Err():
-			errs = append(errs, fmt.Errorf("publish alert %s: %w", msgs[i].AlertID, err))
+			errs = append(errs, fmt.Errorf("publish notification of group %s: %w", msgs[i].Group, err))
 		case <-ctx.Done():
-			return errors.Join(append(errs, fmt.Errorf("wait for JetStream to acknowledge alerts: %w", context.Cause(ctx)))...)
+			return duplicates, errors.Join(append(errs, fmt.Errorf("wait for JetStream to acknowledge alerts: %w", context.Cause(ctx)))...)
 		}
 	}
-	return errors.Join(errs...)
+	return duplicates, errors.Join(errs...)
 }

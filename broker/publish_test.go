@@ -21,13 +21,17 @@ func TestPublishAlertsStoresTheBytesOncePerMsgID(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs := []triaged.AlertMessage{
-		{AlertID: "aa", Status: triaged.StatusFiring, MsgID: "aa:firing:1", Data: []byte(`{"not":"looked at"}`)},
-		{AlertID: "bb", Status: triaged.StatusResolved, MsgID: "bb:resolved:1", Data: []byte(`opaque bytes`)},
+		{Group: "aa", Status: triaged.StatusFiring, Alerts: 3, MsgID: "aa:firing:1", Data: []byte(`{"not":"looked at"}`)},
+		{Group: "bb", Status: triaged.StatusResolved, Alerts: 2, MsgID: "bb:resolved:1", Data: []byte(`opaque bytes`)},
 	}
 	pub := broker.NewAlertPublisher(js, names)
-	for range 2 {
-		if err := pub.PublishAlerts(context.Background(), msgs); err != nil {
+	for i := range 2 {
+		dups, err := pub.PublishAlerts(context.Background(), msgs)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if want := []int{0, 5}[i]; dups != want {
+			t.Errorf("round %d: %d alerts in duplicates, want %d", i+1, dups, want)
 		}
 	}
 	info, err := topo.Alerts.Info(context.Background())
@@ -48,15 +52,15 @@ func TestPublishAlertsStoresTheBytesOncePerMsgID(t *testing.T) {
 	}
 }
 
-func TestPublishAlertsNamesTheAlertItCouldNotStore(t *testing.T) {
+func TestPublishAlertsNamesTheGroupItCouldNotStore(t *testing.T) {
 	ns := natstest.Server(t)
 	_, js := natstest.Connect(t, ns)
 	// No streams: nothing can be stored.
 	pub := broker.NewAlertPublisher(js, broker.MustNames("triaged"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := pub.PublishAlerts(ctx, []triaged.AlertMessage{{AlertID: "47415a294d251630", Status: triaged.StatusFiring, MsgID: "x", Data: []byte(`{}`)}})
-	if err == nil || !strings.Contains(err.Error(), "publish alert 47415a294d251630") {
-		t.Fatalf("err = %v, want it to name alert 47415a294d251630", err)
+	_, err := pub.PublishAlerts(ctx, []triaged.AlertMessage{{Group: "{}:{alertname=\"X\"}", Status: triaged.StatusFiring, MsgID: "x", Data: []byte(`{}`)}})
+	if err == nil || !strings.Contains(err.Error(), `publish notification of group {}:{alertname="X"}`) {
+		t.Fatalf("err = %v, want it to name the group", err)
 	}
 }

@@ -24,9 +24,11 @@ type Config struct {
 	NATS   NATS   `yaml:"nats"`
 	Ingest Ingest `yaml:"ingest"`
 	Triage Triage `yaml:"triage"`
-	Rules  Rules  `yaml:"rules"`
-	Report Report `yaml:"report"`
-	Sinks  []Sink `yaml:"sinks"`
+	// Incidents says how alerts become incidents and how often an incident is reported on.
+	Incidents Incidents `yaml:"incidents"`
+	Rules     Rules     `yaml:"rules"`
+	Report    Report    `yaml:"report"`
+	Sinks     []Sink    `yaml:"sinks"`
 
 	Enrichment Enrichment        `yaml:"enrichment"`
 	Services   []catalog.Service `yaml:"services"`
@@ -65,6 +67,24 @@ type NATS struct {
 type Ingest struct {
 	MaxBodyBytes   int64    `yaml:"max_body_bytes"`
 	PublishTimeout Duration `yaml:"publish_timeout"`
+}
+
+// Incidents shapes incidents: one per Alertmanager group, reported when it opens, changes,
+// resolves or fires again.
+type Incidents struct {
+	// GroupBy keys incidents by these labels' values (with the receiver) instead of by
+	// Alertmanager's group key.
+	GroupBy []string `yaml:"group_by"`
+	// ReopenWindow: an incident that fires again this soon after resolving is reopened, not new.
+	ReopenWindow Duration `yaml:"reopen_window"`
+	// UpdateInterval: at most one updated report per incident per interval; changes in between
+	// are coalesced into the next one. 0 reports every change at once.
+	UpdateInterval Duration `yaml:"update_interval"`
+	// An incident that fires again more than FlapThreshold times within FlapWindow is flapping:
+	// its edges are not reported until it has been stable for FlapStable.
+	FlapThreshold int      `yaml:"flap_threshold"`
+	FlapWindow    Duration `yaml:"flap_window"`
+	FlapStable    Duration `yaml:"flap_stable"`
 }
 
 // Triage sizes the worker pool.
@@ -109,6 +129,13 @@ func Default() *Config {
 			MaxAckPending: 1000,
 			Timeout:       Duration(20 * time.Second),
 			RetryBackoff:  []Duration{Duration(time.Second), Duration(5 * time.Second), Duration(30 * time.Second)},
+		},
+		Incidents: Incidents{
+			ReopenWindow:   Duration(time.Hour),
+			UpdateInterval: Duration(5 * time.Minute),
+			FlapThreshold:  3,
+			FlapWindow:     Duration(30 * time.Minute),
+			FlapStable:     Duration(10 * time.Minute),
 		},
 		Rules: Rules{Timezone: "UTC"},
 		Sinks: []Sink{{Name: "stdout", Type: "stdout"}},

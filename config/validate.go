@@ -16,6 +16,7 @@ func (c *Config) validate(p *Problems) {
 	c.validateNATS(v)
 	c.validateIngest(v)
 	c.validateTriage(v)
+	c.validateIncidents(v)
 	c.validateEnrichment(v)
 	c.validateRules(v)
 	c.validateSinks(v)
@@ -56,6 +57,35 @@ func (c *Config) validateIngest(v check) {
 	if c.Ingest.MaxBodyBytes < 1024 {
 		v.At("ingest.max_body_bytes", "%d is below the minimum of 1024 bytes", c.Ingest.MaxBodyBytes)
 	}
+}
+
+func (c *Config) validateIncidents(v check) {
+	in := c.Incidents
+	v.positive("incidents.reopen_window", in.ReopenWindow)
+	v.positive("incidents.flap_window", in.FlapWindow)
+	v.positive("incidents.flap_stable", in.FlapStable)
+	if in.UpdateInterval < 0 {
+		v.At("incidents.update_interval", "must not be negative, got %s", in.UpdateInterval)
+	}
+	v.inRange("incidents.flap_threshold", in.FlapThreshold, 1, 1000)
+	for i, l := range in.GroupBy {
+		if !validLabelName(l) {
+			v.At(fmt.Sprintf("incidents.group_by[%d]", i), "%q is not a valid label name", l)
+		}
+	}
+}
+
+// validLabelName is Prometheus' label name rule.
+func validLabelName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Config) validateTriage(v check) {

@@ -19,7 +19,7 @@ import (
 
 // Publisher persists a webhook's alert messages. It returns nil only when all of them are durable.
 type Publisher interface {
-	PublishAlerts(ctx context.Context, msgs []triaged.AlertMessage) error
+	PublishAlerts(ctx context.Context, msgs []triaged.AlertMessage) (duplicates int, err error)
 }
 
 // Options configures the webhook handler.
@@ -39,6 +39,7 @@ type metrics struct {
 	resolved        prometheus.Counter
 	truncatedHooks  prometheus.Counter
 	truncatedAlerts prometheus.Counter
+	deduplicated    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -55,6 +56,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		truncatedHooks: f.NewCounter(prometheus.CounterOpts{
 			Name: "triaged_webhook_truncated_total",
 			Help: "Webhooks whose truncatedAlerts was above zero: Alertmanager's max_alerts left alerts out.",
+		}),
+		deduplicated: f.NewCounter(prometheus.CounterOpts{
+			Name: "triaged_alerts_deduplicated_total",
+			Help: "Alerts of webhooks the alerts stream already held (an identical resend of the group): received, and absorbed without new work.",
 		}),
 		truncatedAlerts: f.NewCounter(prometheus.CounterOpts{
 			Name: "triaged_alerts_truncated_total",
@@ -131,9 +136,13 @@ func (h *alertsHandler) serve(w http.ResponseWriter, r *http.Request, received t
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.PublishTimeout)
 	defer cancel()
-	if err := h.pub.PublishAlerts(ctx, msgs); err != nil {
+	dups, err := h.pub.PublishAlerts(ctx, msgs)
+	if err != nil {
 		return 0, httpin.Errorf(http.StatusServiceUnavailable, "persist alerts: %v", err)
 	}
+	// A resend that the stream already holds (Alertmanager's repeat_interval, a second
+	// Alertmanager of an HA pair) is absorbed here.
+	h.metrics.deduplicated.Add(float64(dups))
 	for i := range batch.Alerts {
 		if batch.Alerts[i].Status == triaged.StatusFiring {
 			h.metrics.firing.Inc()

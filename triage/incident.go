@@ -2,63 +2,92 @@ package triage
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/triaged/triaged"
 )
 
-// incident is the state kept per alert fingerprint in the incidents bucket: what was last
-// reported, so a resent or redelivered alert does not produce a second report.
-type incident struct {
-	ID       string           `json:"incident_id"`
-	Status   string           `json:"status"`
-	Severity triaged.Severity `json:"severity"` // as reported, after escalation
-	// Classified is the severity before escalation: a resend is compared on it, since
-	// escalation depends on enrichment that changes from one look to the next.
-	Classified triaged.Severity   `json:"classified_severity"`
-	Rule       string             `json:"rule"`
-	RuleSet    string             `json:"rule_set_version"`
-	Decisions  []triaged.Decision `json:"decisions,omitempty"`
-	StartsAt   time.Time          `json:"starts_at"`
-	UpdatedAt  time.Time          `json:"updated_at"`
-	Report     string             `json:"last_report"`
+// key identifies the incident an alert of group g belongs to: the receiver and Alertmanager's
+// group key, or the receiver and the values of the configured labels.
+func (p Policy) key(g triaged.Group, a *triaged.Alert) string {
+	if len(p.GroupBy) == 0 {
+		return g.Receiver + "\x00" + g.Key
+	}
+	var b strings.Builder
+	b.WriteString(g.Receiver)
+	for _, l := range p.GroupBy {
+		b.WriteByte(0)
+		b.WriteString(l)
+		b.WriteByte('=')
+		b.WriteString(a.Labels[l])
+	}
+	return b.String()
 }
 
-// Why an alert message calls for no new report, the values of the "reason" metric label.
-const (
-	skipDuplicate = "duplicate" // already reported as it is
-	skipStale     = "stale"     // a firing message overtaken by its own resolution
-)
+// bucketKey is where an incident key's state lives in the incidents bucket: "g.<hash>", since
+// group keys hold characters bucket keys may not.
+func bucketKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return triaged.IncidentStatePrefix + hex.EncodeToString(sum[:16])
+}
 
-// decideEvent returns the event an alert calls for given the incident's last reported state
-// and the severity the rules classified the alert with now, or a reason to report nothing.
-func decideEvent(a *triaged.Alert, prev *incident, classified triaged.Severity) (triaged.Event, string) {
-	same := prev != nil && prev.ID == a.IncidentID()
-	switch {
-	case a.Resolved() && same && prev.Status == triaged.StatusResolved:
-		return "", skipDuplicate
-	case a.Resolved():
-		return triaged.EventResolved, ""
-	case same && prev.Status == triaged.StatusResolved:
-		return "", skipStale
-	case same && prev.Classified == classified:
-		return "", skipDuplicate
-	case same:
-		return triaged.EventUpdated, ""
-	default:
-		return triaged.EventOpened, ""
+// incidentID names an incident briefly and the same way on every replica and redelivery: the
+// day it opened, its alert name, and a hash of its group and start. "20261126-targetdown-3f9a1c".
+func incidentID(inc *triaged.Incident, in []arrival) string {
+	name := inc.GroupLabels["alertname"]
+	if name == "" && len(in) > 0 {
+		name = in[0].alert.Name()
 	}
+	var slug strings.Builder
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case slug.Len() >= 24:
+		case 'a' <= r && r <= 'z' || '0' <= r && r <= '9':
+			slug.WriteRune(r)
+		case slug.Len() > 0 && !strings.HasSuffix(slug.String(), "-"):
+			slug.WriteByte('-')
+		}
+	}
+	s := strings.Trim(slug.String(), "-")
+	if s == "" {
+		s = "incident"
+	}
+	sum := sha256.Sum256([]byte(inc.Key + "\x00" + inc.OpenedAt.UTC().String()))
+	return inc.OpenedAt.UTC().Format("20060102") + "-" + s + "-" + hex.EncodeToString(sum[:3])
+}
+
+// record is an incident's entry in the bucket: the incident, and the messages its last change
+// must still put on the streams. The state is stored before those messages are published, and
+// whoever reads a record with an outbox publishes it first (message ids make that harmless twice),
+// so a crash between the two loses no report and two workers never both open an incident.
+type record struct {
+	triaged.Incident
+	// Classification is what the rules made of the alert the incident was (re)opened for: its
+	// impact, user impact, team and runbook go into every report of the incident.
+	Classification triaged.Classification `json:"classification"`
+	Outbox         []outMsg               `json:"outbox,omitempty"`
+}
+
+// outMsg is a message to publish once its incident's state is stored.
+type outMsg struct {
+	Subject string          `json:"subject"`
+	MsgID   string          `json:"msg_id"`
+	Data    json.RawMessage `json:"data"`
+	// Report is the index in Incident.Reports of the report this message carries, -1 for none.
+	Report int `json:"report"`
 }
 
 // errConflict means another worker changed the incident between our read and our write.
 var errConflict = errors.New("incident changed concurrently")
 
-func (w *Worker) loadIncident(ctx context.Context, key string) (*incident, uint64, error) {
+func (w *Worker) load(ctx context.Context, key string) (*record, uint64, error) {
 	e, err := w.o.Incidents.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, nil
@@ -66,33 +95,35 @@ func (w *Worker) loadIncident(ctx context.Context, key string) (*incident, uint6
 	if err != nil {
 		return nil, 0, fmt.Errorf("read incident %s: %w", key, err)
 	}
-	var inc incident
-	if err := json.Unmarshal(e.Value(), &inc); err != nil {
-		// State we cannot read is replaced rather than blocking the alert forever.
-		w.log.Warn("incident state unreadable; replacing it", "fingerprint", key, "err", err)
+	var r record
+	if err := json.Unmarshal(e.Value(), &r); err != nil || r.ID == "" {
+		// State we cannot read is replaced rather than blocking the group forever.
+		w.log.Warn("incident state unreadable; replacing it", "key", key, "err", err)
 		return nil, e.Revision(), nil
 	}
-	return &inc, e.Revision(), nil
+	return &r, e.Revision(), nil
 }
 
-func (w *Worker) storeIncident(ctx context.Context, key string, rev uint64, inc incident) error {
-	data, err := json.Marshal(inc)
+// store writes r under key if nobody changed it since revision rev (0: if it does not exist),
+// and returns the new revision.
+func (w *Worker) store(ctx context.Context, key string, rev uint64, r *record) (uint64, error) {
+	data, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("encode incident %s: %w", key, err)
+		return 0, fmt.Errorf("encode incident %s: %w", r.ID, err)
 	}
 	if rev == 0 {
-		_, err = w.o.Incidents.Create(ctx, key, data)
+		rev, err = w.o.Incidents.Create(ctx, key, data)
 	} else {
-		_, err = w.o.Incidents.Update(ctx, key, data, rev)
+		rev, err = w.o.Incidents.Update(ctx, key, data, rev)
 	}
 	var apiErr *jetstream.APIError
 	switch {
 	case err == nil:
-		return nil
+		return rev, nil
 	case errors.Is(err, jetstream.ErrKeyExists),
 		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence:
-		return fmt.Errorf("store incident %s: %w", key, errConflict)
+		return 0, fmt.Errorf("store incident %s: %w", r.ID, errConflict)
 	default:
-		return fmt.Errorf("store incident %s: %w", key, err)
+		return 0, fmt.Errorf("store incident %s: %w", r.ID, err)
 	}
 }

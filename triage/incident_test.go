@@ -1,6 +1,8 @@
 package triage
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,41 +11,107 @@ import (
 	"github.com/triaged/triaged"
 )
 
-func TestDecideEvent(t *testing.T) {
-	start := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
-	alert := func(status string, startsAt time.Time) *triaged.Alert {
-		return &triaged.Alert{Alert: template.Alert{Status: status, Labels: template.KV{"alertname": "X"}, StartsAt: startsAt, Fingerprint: "00000000000000aa"}}
+// TestIncidentStateMachine walks one group through every transition, a notification at a time,
+// including resends, out-of-order and late messages.
+func TestIncidentStateMachine(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	p := Policy{ReopenWindow: time.Hour, UpdateInterval: 5 * time.Minute, FlapThreshold: 2, FlapWindow: 30 * time.Minute, FlapStable: 10 * time.Minute}
+	g := triaged.Group{Receiver: "triaged", Key: `{}:{alertname="TargetDown"}`, Labels: template.KV{"alertname": "TargetDown"}}
+	alert := func(inst, status string, start time.Time, sev triaged.Severity) arrival {
+		a := &triaged.Alert{Alert: template.Alert{Status: status, StartsAt: start, Fingerprint: fmt.Sprintf("%016x", len(inst)+int(inst[len(inst)-1])),
+			Labels: template.KV{"alertname": "TargetDown", "instance": inst}}}
+		if status == triaged.StatusResolved {
+			a.EndsAt = start.Add(time.Minute)
+		}
+		return arrival{alert: a, cls: triaged.Classification{Severity: sev, Rule: "r-" + sev.String()}}
 	}
-	firing, resolved := alert(triaged.StatusFiring, start), alert(triaged.StatusResolved, start)
-	reported := func(status string, classified triaged.Severity) *incident {
-		return &incident{ID: firing.IncidentID(), Status: status, Severity: triaged.P1, Classified: classified, StartsAt: start}
+	fire := func(inst string, start time.Time, sev triaged.Severity) arrival {
+		return alert(inst, triaged.StatusFiring, start, sev)
 	}
-	tests := []struct {
-		name       string
-		alert      *triaged.Alert
-		prev       *incident
-		classified triaged.Severity
-		event      triaged.Event
-		skip       string
+	resolve := func(inst string, start time.Time) arrival {
+		return alert(inst, triaged.StatusResolved, start, triaged.P3)
+	}
+
+	steps := []struct {
+		name    string
+		at      time.Duration // after t0
+		flush   bool
+		in      []arrival
+		event   triaged.Event
+		skip    string
+		notes   string // substring of the joined notes
+		state   string
+		sev     triaged.Severity
+		flushAt time.Duration // -1: none
 	}{
-		{"first firing", firing, nil, triaged.P2, triaged.EventOpened, ""},
-		{"duplicate firing", firing, reported(triaged.StatusFiring, triaged.P2), triaged.P2, "", skipDuplicate},
-		{"duplicate firing compares the classified severity, not the escalated one", firing, reported(triaged.StatusFiring, triaged.P2), triaged.P2, "", skipDuplicate},
-		{"changed severity", firing, reported(triaged.StatusFiring, triaged.P2), triaged.P3, triaged.EventUpdated, ""},
-		{"resolution", resolved, reported(triaged.StatusFiring, triaged.P2), triaged.P2, triaged.EventResolved, ""},
-		{"resolution never seen firing", resolved, nil, triaged.P2, triaged.EventResolved, ""},
-		{"duplicate resolution", resolved, reported(triaged.StatusResolved, triaged.P2), triaged.P2, "", skipDuplicate},
-		{"stale firing after resolution", firing, reported(triaged.StatusResolved, triaged.P2), triaged.P2, "", skipStale},
-		{"new episode after resolution", alert(triaged.StatusFiring, start.Add(time.Hour)), reported(triaged.StatusResolved, triaged.P2), triaged.P2, triaged.EventOpened, ""},
-		{"new episode while the old one looks open", alert(triaged.StatusFiring, start.Add(time.Hour)), reported(triaged.StatusFiring, triaged.P2), triaged.P2, triaged.EventOpened, ""},
-		{"resolution of a new episode", alert(triaged.StatusResolved, start.Add(time.Hour)), reported(triaged.StatusResolved, triaged.P2), triaged.P2, triaged.EventResolved, ""},
+		{"a resolution of an unknown group opens nothing", 0, false, []arrival{resolve("api-1", t0)}, "", skipResolvedUnseen, "", "", 0, -1},
+		{"first firing opens", 0, false, []arrival{fire("api-1", t0, triaged.P3), fire("api-2", t0, triaged.P3), fire("api-3", t0, triaged.P3)}, triaged.EventOpened, "", "", triaged.IncidentOpen, triaged.P3, -1},
+		{"an identical resend changes nothing", time.Minute, false, []arrival{fire("api-1", t0, triaged.P3), fire("api-2", t0, triaged.P3)}, "", skipUnchanged, "", "", 0, -1},
+		{"a joiner within the update interval is coalesced", 2 * time.Minute, false, []arrival{fire("api-4", t0.Add(time.Minute), triaged.P3)}, "", "", "", triaged.IncidentOpen, triaged.P3, 5 * time.Minute},
+		{"the flush before it is due waits", 4 * time.Minute, true, nil, "", "", "", "", 0, 5 * time.Minute},
+		{"the due flush reports every change since", 5 * time.Minute, true, nil, triaged.EventUpdated, "", "1 more alert joined (api-4)", triaged.IncidentOpen, triaged.P3, -1},
+		{"a recovery after the interval is reported at once", 11 * time.Minute, false, []arrival{resolve("api-1", t0)}, triaged.EventUpdated, "", "1 of 4 recovered (api-1), 3 still firing", triaged.IncidentOpen, triaged.P3, -1},
+		{"a late firing overtaken by its resolution is ignored", 12 * time.Minute, false, []arrival{fire("api-1", t0.Add(-time.Minute), triaged.P3)}, "", skipUnchanged, "", "", 0, -1},
+		{"a more severe joiner raises the severity", 20 * time.Minute, false, []arrival{fire("db-1", t0.Add(19*time.Minute), triaged.P1)}, triaged.EventUpdated, "", "severity raised to P1 by db-1 (rule r-P1)", triaged.IncidentOpen, triaged.P1, -1},
+		{"all resolved resolves", 30 * time.Minute, false, []arrival{resolve("api-2", t0), resolve("api-3", t0), resolve("api-4", t0), resolve("db-1", t0)}, triaged.EventResolved, "", "none still firing", triaged.IncidentResolved, triaged.P1, -1},
+		{"a duplicate resolution changes nothing", 31 * time.Minute, false, []arrival{resolve("api-2", t0)}, "", skipUnchanged, "", "", 0, -1},
+		{"firing again within the window reopens", 40 * time.Minute, false, []arrival{fire("api-2", t0.Add(39*time.Minute), triaged.P3)}, triaged.EventReopened, "", "1 alert fired again (api-2)", triaged.IncidentOpen, triaged.P1, -1},
+		{"resolving again", 41 * time.Minute, false, []arrival{resolve("api-2", t0.Add(39*time.Minute))}, triaged.EventResolved, "", "recovered", triaged.IncidentResolved, triaged.P1, -1},
+		{"the third firing, two within 30m, reopens", 42 * time.Minute, false, []arrival{fire("api-2", t0.Add(41*time.Minute), triaged.P3)}, triaged.EventReopened, "", "", triaged.IncidentOpen, triaged.P1, -1},
+		{"resolving a third time", 43 * time.Minute, false, []arrival{resolve("api-2", t0.Add(41*time.Minute))}, triaged.EventResolved, "", "", triaged.IncidentResolved, triaged.P1, -1},
+		{"the fourth firing, the third within 30m, is flapping", 44 * time.Minute, false, []arrival{fire("api-2", t0.Add(43*time.Minute), triaged.P3)}, triaged.EventUpdated, "", "flapping: fired 3 times within 30m0s, about every 2m0s", triaged.IncidentOpen, triaged.P1, 54 * time.Minute},
+		{"edges while flapping are not reported", 45 * time.Minute, false, []arrival{resolve("api-2", t0.Add(43*time.Minute))}, "", "", "", triaged.IncidentResolved, triaged.P1, 55 * time.Minute},
+		{"the flush after a later edge waits", 54 * time.Minute, true, nil, "", "", "", "", 0, 55 * time.Minute},
+		{"stable for flap_stable: one summary", 55 * time.Minute, true, nil, triaged.EventResolved, "", "stopped flapping", triaged.IncidentResolved, triaged.P1, -1},
+		{"firing after the reopen window opens a new incident", 3 * time.Hour, false, []arrival{fire("api-1", t0.Add(3*time.Hour), triaged.P2)}, triaged.EventOpened, "", "", triaged.IncidentOpen, triaged.P2, -1},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			event, skip := decideEvent(tt.alert, tt.prev, tt.classified)
-			if event != tt.event || skip != tt.skip {
-				t.Errorf("decideEvent = (%q, %q), want (%q, %q)", event, skip, tt.event, tt.skip)
+	var inc *triaged.Incident
+	ids := map[string]bool{}
+	for _, s := range steps {
+		now := t0.Add(s.at)
+		var next *triaged.Incident
+		var st step
+		if s.flush {
+			next, st = p.flush(inc, now)
+		} else {
+			next, st = p.apply(inc, g, s.in, now)
+		}
+		got := strings.Join(st.notes, "; ")
+		switch {
+		case st.event != s.event || st.skip != s.skip:
+			t.Fatalf("%s: event %q skip %q, want %q %q (notes %q)", s.name, st.event, st.skip, s.event, s.skip, got)
+		case !strings.Contains(got, s.notes):
+			t.Fatalf("%s: notes %q, want them to say %q", s.name, got, s.notes)
+		case s.flushAt >= 0 && (st.flushAt == nil || !st.flushAt.Equal(t0.Add(s.flushAt))):
+			t.Fatalf("%s: flush at %v, want %v", s.name, st.flushAt, t0.Add(s.flushAt))
+		case s.skip == "" && s.state != "" && (next.State != s.state || next.Severity != s.sev):
+			t.Fatalf("%s: incident %s %s, want %s %s", s.name, next.State, next.Severity, s.state, s.sev)
+		}
+		if s.skip == "" {
+			if st.event != "" {
+				next.LastReportAt = now // as the worker does when it reports
 			}
-		})
+			inc = next
+			ids[inc.ID] = true
+		}
+	}
+	if len(ids) != 2 {
+		t.Errorf("%d incident ids, want 2 (a reopen keeps its id; a firing after the window is a new incident): %v", len(ids), ids)
+	}
+	if len(inc.Episodes) != 5 {
+		t.Errorf("%d episodes kept, want the 4 of the first incident and the new one", len(inc.Episodes))
+	}
+}
+
+func TestIncidentIDIsShortStableAndReadable(t *testing.T) {
+	inc := &triaged.Incident{Key: "triaged\x00{}:{alertname=\"TargetDown\"}", OpenedAt: time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC), GroupLabels: map[string]string{"alertname": "Target Down!! in prod"}}
+	id := incidentID(inc, nil)
+	if !strings.HasPrefix(id, "20261126-target-down-in-prod-") || len(id) > 48 || id != incidentID(inc, nil) {
+		t.Errorf("id %q: want 20261126-target-down-in-prod-<hash>, short and stable", id)
+	}
+	other := *inc
+	other.Key += "x"
+	if incidentID(&other, nil) == id {
+		t.Error("two groups opened at the same time share an id")
 	}
 }

@@ -10,7 +10,12 @@ import (
 )
 
 type metrics struct {
-	latency     prometheus.Histogram
+	latency     *prometheus.HistogramVec
+	age         prometheus.Histogram
+	updates     *prometheus.CounterVec
+	absorbed    prometheus.Counter
+	open        *prometheus.GaugeVec
+	flapping    prometheus.Gauge
 	stage       *prometheus.HistogramVec
 	reports     *prometheus.CounterVec
 	skipped     *prometheus.CounterVec
@@ -26,14 +31,35 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
 	m := &metrics{
-		latency: f.NewHistogram(prometheus.HistogramOpts{
+		latency: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "triaged_triage_latency_seconds",
-			Help: "Time from the webhook reaching triaged to the alert's report being on the reports stream.",
+			Help: "Time from the webhook reaching triaged to the report it caused being made, by event and severity.",
 			// 1 ms to 30 s: in-process NATS answers in a millisecond, enrichment may take seconds.
 			Buckets:                         []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 			NativeHistogramBucketFactor:     1.1,
 			NativeHistogramMaxBucketNumber:  100,
 			NativeHistogramMinResetDuration: time.Hour,
+		}, []string{"event", "severity"}),
+		age: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "triaged_alert_age_at_first_report_seconds",
+			Help:    "Time from an incident's first alert starting (startsAt) to its opening report: Alertmanager's group_wait and for: included.",
+			Buckets: []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}),
+		updates: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "triaged_incident_updates_total",
+			Help: "Updated reports, by reason: joined, recovered, refired, severity, coalesced, flapping, stable.",
+		}, []string{"reason"}),
+		absorbed: f.NewCounter(prometheus.CounterOpts{
+			Name: "triaged_alerts_absorbed_total",
+			Help: "Alerts of notifications that changed nothing in their incident (a resend after the stream's duplicate window, another Alertmanager of an HA pair).",
+		}),
+		open: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "triaged_incidents_open",
+			Help: "Open incidents by severity, as last counted in the incidents bucket (every replica counts the same incidents).",
+		}, []string{"severity"}),
+		flapping: f.NewGauge(prometheus.GaugeOpts{
+			Name: "triaged_incidents_flapping",
+			Help: "Incidents marked flapping, as last counted in the incidents bucket.",
 		}),
 		stage: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "triaged_triage_stage_duration_seconds",
@@ -46,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"event", "severity"}),
 		skipped: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "triaged_alerts_skipped_total",
-			Help: "Alert messages that called for no new report, by reason (duplicate: already reported; stale: overtaken by its resolution).",
+			Help: "Notifications that changed no incident, by reason (unchanged: every alert as already known; resolved_unseen: a resolution of a group with no incident).",
 		}, []string{"reason"}),
 		redelivered: f.NewCounter(prometheus.CounterOpts{
 			Name: "triaged_messages_redelivered_total",
@@ -80,13 +106,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, s := range []string{"decode", "incident", "classify", "enrich", "escalate", "report", "publish"} {
 		m.stage.WithLabelValues(s)
 	}
-	for _, e := range []triaged.Event{triaged.EventOpened, triaged.EventUpdated, triaged.EventResolved} {
+	for _, e := range []triaged.Event{triaged.EventOpened, triaged.EventUpdated, triaged.EventResolved, triaged.EventReopened} {
 		for _, s := range triaged.Severities {
 			m.reports.WithLabelValues(string(e), s.String())
 		}
 	}
-	for _, r := range []string{"duplicate", "stale"} {
+	for _, r := range []string{skipResolvedUnseen, skipUnchanged} {
 		m.skipped.WithLabelValues(r)
+	}
+	for _, r := range []string{"joined", "recovered", "refired", "severity", "coalesced", "flapping", "stable"} {
+		m.updates.WithLabelValues(r)
+	}
+	for _, s := range triaged.Severities {
+		m.open.WithLabelValues(s.String())
 	}
 	for _, r := range []string{"undecodable", "panic"} {
 		m.terminated.WithLabelValues(r)

@@ -12,19 +12,25 @@ import (
 	"github.com/triaged/triaged"
 )
 
-// BuildReport fills the incident report for one alert about service svc from what the alert
-// says, what the rules decided and what enrichment found. It is pure: the same inputs give the
-// same report.
-func BuildReport(a *triaged.Alert, svc triaged.Service, cls triaged.Classification, enr triaged.Enrichment, event triaged.Event, now time.Time) *triaged.Report {
+// maxReportAlerts bounds the member alerts a report lists, so every report fits its budget
+// whatever the size of the group; the rest are counted in AlertsOmitted.
+const maxReportAlerts = 50
+
+// BuildReport fills the report of an incident's event: the incident and its members, its most
+// severe alert a (with the group context), the service svc it is about, what the rules decided
+// (cls, with the incident's severity), what enrichment found at the opening (enr), and what
+// changed since the previous report (changes). It is pure: the same inputs give the same report.
+func BuildReport(inc *triaged.Incident, a *triaged.Alert, svc triaged.Service, cls triaged.Classification, enr triaged.Enrichment, event triaged.Event, changes []string, now time.Time) *triaged.Report {
 	rep := &triaged.Report{
 		SchemaVersion:        triaged.ReportSchemaVersion,
-		IncidentID:           a.IncidentID(),
+		IncidentID:           inc.ID,
 		Event:                event,
+		Changes:              changes,
 		Severity:             cls.Severity,
 		SeverityName:         cls.Severity.Name(),
 		ResponseTime:         cls.Severity.ResponseTimeText(),
 		Status:               triaged.ReportInvestigating,
-		AlertName:            a.Name(),
+		AlertName:            cmp.Or(inc.GroupLabels["alertname"], a.Name()),
 		Service:              svc.Name,
 		ServiceFrom:          svc.From,
 		Environment:          svc.Environment,
@@ -38,37 +44,47 @@ func BuildReport(a *triaged.Alert, svc triaged.Service, cls triaged.Classificati
 		Description:          a.Annotations["description"],
 		UserImpact:           cls.UserImpact,
 		Impact:               cls.Impact,
-		StartedAt:            a.StartsAt.UTC(),
+		StartedAt:            inc.OpenedAt.UTC(),
 		ReceivedAt:           a.ReceivedAt.UTC(),
 		TriagedAt:            now.UTC(),
 		Rule:                 cls.Rule,
 		RuleSetVersion:       cls.RuleSetVersion,
 		Decisions:            cls.Decisions,
-		Alerts:               []triaged.ReportAlert{reportAlert(a)},
-		GroupKey:             a.Group.Key,
+		GroupKey:             inc.GroupKey,
 		TruncatedAlerts:      a.Group.TruncatedAlerts,
+		Flapping:             inc.Flapping,
 		RecentChanges:        nonNil(enr.Changes),
 		RecentChangesSummary: enr.ChangesSummary,
 		Probes:               nonNil(enr.Probes),
 		Logs:                 nonNil(enr.Logs),
 		Runbook:              enr.Runbook,
-		Links:                links(a),
+		Links:                links(inc, a),
 		Pending:              append([]string(nil), enr.Pending...),
 		PendingWhy:           enr.PendingWhy,
 	}
-	rep.ID = reportID(rep)
+	rep.ID = fmt.Sprintf("%s.%d.%s", inc.ID, inc.Seq, event)
+	rep.Alerts, rep.AlertsFiring, rep.AlertsResolved, rep.AlertsOmitted = reportAlerts(inc)
 	if rep.UserImpact == "" {
 		rep.UserImpact = "Unknown: no rule or annotation states it yet"
 		if v := a.Annotations["impact"]; v != "" {
 			rep.UserImpact = v
 		}
 	}
-	if a.Resolved() {
+	if inc.State == triaged.IncidentResolved {
 		rep.Status = triaged.ReportResolved
-		if !a.EndsAt.IsZero() {
-			end := a.EndsAt.UTC()
-			rep.EndedAt = &end
+		if inc.ResolvedAt != nil {
+			rep.EndedAt = at(inc.ResolvedAt.UTC())
 		}
+	}
+	if inc.Flapping {
+		for _, c := range changes {
+			if strings.HasPrefix(c, "flapping: ") {
+				rep.FlapAdvice = strings.TrimPrefix(c, "flapping: ")
+			}
+		}
+	}
+	if event == triaged.EventOpened || event == triaged.EventReopened {
+		rep.Recurrence = recurrence(inc, now)
 	}
 	if rb := runbookFromAlert(a, cls); rb != nil {
 		// The rule's or the alert's own runbook is the most specific one: link it, and still
@@ -82,8 +98,65 @@ func BuildReport(a *triaged.Alert, svc triaged.Service, cls triaged.Classificati
 	if rep.Runbook == nil && !slices.Contains(rep.Pending, triaged.SectionRunbook) {
 		rep.Pending = append(rep.Pending, triaged.SectionRunbook)
 	}
-	rep.Observations = append(observations(a, cls), enr.Observations...)
+	rep.Observations = nonNil(append(observations(inc, a, cls), enr.Observations...))
 	return rep
+}
+
+// reportAlerts lists the members, firing first and most severe first, at most maxReportAlerts.
+func reportAlerts(inc *triaged.Incident) (list []triaged.ReportAlert, firing, resolved, omitted int) {
+	ms := slices.Clone(inc.Members)
+	slices.SortStableFunc(ms, func(x, y triaged.Member) int {
+		if x.Firing() != y.Firing() {
+			if x.Firing() {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(x.Severity, y.Severity)
+	})
+	list = make([]triaged.ReportAlert, 0, min(len(ms), maxReportAlerts))
+	for _, m := range ms {
+		if m.Firing() {
+			firing++
+		} else {
+			resolved++
+		}
+		if len(list) == maxReportAlerts {
+			omitted++
+			continue
+		}
+		list = append(list, triaged.ReportAlert{
+			Fingerprint: m.Fingerprint, Status: m.Status, Severity: m.Severity, Rule: m.Rule,
+			Labels: m.Labels, Annotations: m.Annotations, StartsAt: m.StartsAt, EndsAt: m.EndsAt,
+			GeneratorURL: safeURL(m.GeneratorURL),
+		})
+	}
+	return list, firing, resolved, omitted + inc.MembersDropped
+}
+
+// recurrence says how often the group fired before this episode, from the episodes kept with
+// the incident.
+func recurrence(inc *triaged.Incident, now time.Time) string {
+	const source = "triaged's incident history of this group"
+	var durations []time.Duration
+	var lastEnd time.Time
+	n := 0
+	eps := inc.Episodes[:max(len(inc.Episodes)-1, 0)] // the current episode is not a recurrence
+	for _, e := range eps {
+		if now.Sub(e.Start) > 24*time.Hour || e.End == nil {
+			continue
+		}
+		n++
+		durations = append(durations, e.End.Sub(e.Start))
+		if e.End.After(lastEnd) {
+			lastEnd = *e.End
+		}
+	}
+	if n == 0 {
+		return fmt.Sprintf("not fired in the last 24 h before this (%s, up to %d episodes)", source, triaged.MaxEpisodes)
+	}
+	return fmt.Sprintf("fired %d %s in the last 24 h before this (median duration %s, last resolved %s ago; %s)",
+		n, plural(n, "time", "times"), roundDuration(median(durations)), roundDuration(now.Sub(lastEnd)), source)
 }
 
 // nonNil keeps empty sections as [] in the JSON: "collected, nothing found" is not "absent".
@@ -92,16 +165,6 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
-}
-
-// reportID is stable across redeliveries of the same alert message, so JetStream's
-// deduplication drops a report published twice after a crash.
-func reportID(rep *triaged.Report) string {
-	id := rep.IncidentID + "." + string(rep.Event)
-	if rep.Event == triaged.EventUpdated {
-		id += "." + rep.Severity.String()
-	}
-	return id
 }
 
 func summary(a *triaged.Alert) string {
@@ -114,22 +177,6 @@ func summary(a *triaged.Alert) string {
 	return a.Name() + " " + a.Status + " (no summary annotation)"
 }
 
-func reportAlert(a *triaged.Alert) triaged.ReportAlert {
-	ra := triaged.ReportAlert{
-		Fingerprint:  a.ID(),
-		Status:       a.Status,
-		Labels:       a.Labels,
-		Annotations:  a.Annotations,
-		StartsAt:     a.StartsAt.UTC(),
-		GeneratorURL: safeURL(a.GeneratorURL),
-	}
-	if a.Resolved() && !a.EndsAt.IsZero() {
-		end := a.EndsAt.UTC()
-		ra.EndsAt = &end
-	}
-	return ra
-}
-
 func runbookFromAlert(a *triaged.Alert, cls triaged.Classification) *triaged.Runbook {
 	if u := safeURL(cls.Runbook); u != "" {
 		return &triaged.Runbook{Title: "Runbook named by rule " + cls.Rule, URL: u}
@@ -140,16 +187,15 @@ func runbookFromAlert(a *triaged.Alert, cls triaged.Classification) *triaged.Run
 	return nil
 }
 
-func observations(a *triaged.Alert, cls triaged.Classification) []string {
+// observations are the findings about the incident itself; the severity decision has its own
+// section and is not repeated here.
+func observations(inc *triaged.Incident, a *triaged.Alert, cls triaged.Classification) []string {
 	var obs []string
-	for _, d := range cls.Decisions {
-		obs = append(obs, fmt.Sprintf("Severity %s by %s rule %q: %s", d.Severity, d.Stage, d.Rule, d.Reason))
+	if n := len(inc.Members) + inc.MembersDropped; n > 1 {
+		obs = append(obs, fmt.Sprintf("Alertmanager grouped %d alerts into this incident (group %s)", n, inc.GroupKey))
 	}
-	if cls.Rule == "" {
-		obs = append(obs, fmt.Sprintf("Severity %s is the rule set's default: no rule matched", cls.Severity))
-	}
-	if n := a.Group.Size; n > 1 {
-		obs = append(obs, fmt.Sprintf("Alertmanager sent this alert in a group of %d alerts (group %s)", n, a.Group.Key))
+	if n := inc.MembersDropped; n > 0 {
+		obs = append(obs, fmt.Sprintf("%d alerts beyond the first %d of the group are counted but not kept", n, triaged.MaxMembers))
 	}
 	if t := a.Group.TruncatedAlerts; t > 0 {
 		obs = append(obs, fmt.Sprintf("Alertmanager left %d alerts of this group out of the webhook (receiver max_alerts): they were not triaged", t))
@@ -157,25 +203,38 @@ func observations(a *triaged.Alert, cls triaged.Classification) []string {
 	return obs
 }
 
-// links point back to Alertmanager. Alert fields are untrusted, so only http(s) URLs survive.
-func links(a *triaged.Alert) triaged.Links {
+// links point back to Alertmanager: its view of the group, and a silence of the group (by its
+// group labels, not one alert's). Alert fields are untrusted, so only http(s) URLs survive.
+func links(inc *triaged.Incident, a *triaged.Alert) triaged.Links {
 	l := triaged.Links{Generator: safeURL(a.GeneratorURL)}
-	base := strings.TrimRight(safeURL(a.Group.ExternalURL), "/")
+	base := strings.TrimRight(safeURL(cmp.Or(inc.ExternalURL, a.Group.ExternalURL)), "/")
 	if base == "" {
 		return l
 	}
-	l.Alertmanager = base + "/#/alerts?receiver=" + url.QueryEscape(a.Group.Receiver)
-	names := make([]string, 0, len(a.Labels))
-	for k := range a.Labels {
+	// With no group labels (Alertmanager's group_by: [...] or none), the group is too wide to
+	// silence as a whole: the silence form is prefilled with the most severe alert's labels.
+	set := inc.GroupLabels
+	if len(set) == 0 {
+		set = a.Labels
+	}
+	filter := url.QueryEscape(matchers(set))
+	l.Alertmanager = base + "/#/alerts?receiver=" + url.QueryEscape(inc.Receiver) + "&filter=" + filter
+	l.Silence = base + "/#/silences/new?filter=" + filter
+	return l
+}
+
+// matchers writes a label set as Alertmanager's filter: {a="1",b="2"}, sorted.
+func matchers(set map[string]string) string {
+	names := make([]string, 0, len(set))
+	for k := range set {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	matchers := make([]string, 0, len(names))
+	out := make([]string, 0, len(names))
 	for _, k := range names {
-		matchers = append(matchers, fmt.Sprintf("%s=%q", k, a.Labels[k]))
+		out = append(out, fmt.Sprintf("%s=%q", k, set[k]))
 	}
-	l.Silence = base + "/#/silences/new?filter=" + url.QueryEscape("{"+strings.Join(matchers, ",")+"}")
-	return l
+	return "{" + strings.Join(out, ",") + "}"
 }
 
 func safeURL(s string) string {

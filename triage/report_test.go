@@ -42,7 +42,8 @@ func TestBuildReportGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			alerts := batch.Split()
-			rep := triage.BuildReport(&alerts[tt.index], triaged.LabelledService(&alerts[tt.index]), cls, triaged.Enrichment{Pending: []string{"recent_changes", "probes", "logs"}}, tt.event, now)
+			inc := triage.IncidentOf(batch.Group, alerts, now)
+			rep := triage.BuildReport(inc, &alerts[tt.index], triaged.LabelledService(&alerts[tt.index]), cls, triaged.Enrichment{Pending: []string{"recent_changes", "probes", "logs"}}, tt.event, nil, now)
 			compact, err := triaged.EncodeReport(rep)
 			if err != nil {
 				t.Fatal(err)
@@ -61,7 +62,8 @@ func TestReportLinksRefuseUntrustedSchemes(t *testing.T) {
 	a.GeneratorURL = "javascript:alert(1)"
 	a.Group.ExternalURL = "file:///etc/passwd"
 	a.Annotations["runbook_url"] = "data:text/html,<script>"
-	rep := triage.BuildReport(&a, triaged.LabelledService(&a), triaged.Classification{Severity: triaged.P4}, triaged.Enrichment{}, triaged.EventOpened, time.Now())
+	inc := triage.IncidentOf(a.Group, []triaged.Alert{a}, time.Now())
+	rep := triage.BuildReport(inc, &a, triaged.LabelledService(&a), triaged.Classification{Severity: triaged.P4}, triaged.Enrichment{}, triaged.EventOpened, nil, time.Now())
 	if rep.Links != (triaged.Links{}) || rep.Alerts[0].GeneratorURL != "" || rep.Runbook != nil {
 		t.Fatalf("untrusted URLs reached the report: links %+v generator %q runbook %+v", rep.Links, rep.Alerts[0].GeneratorURL, rep.Runbook)
 	}
@@ -74,7 +76,8 @@ func TestAlertRunbookKeepsLibrarySteps(t *testing.T) {
 	a := syntheticAlert(2)
 	a.Annotations["runbook_url"] = "https://runbooks.example.com/synthetic"
 	lib := &triaged.Runbook{Title: "Service Down", Path: "runbooks/library/service-down.md", Steps: []string{"Check it runs", "Read its logs"}}
-	rep := triage.BuildReport(&a, triaged.LabelledService(&a), triaged.Classification{Severity: triaged.P2}, triaged.Enrichment{Runbook: lib}, triaged.EventOpened, time.Now())
+	inc := triage.IncidentOf(a.Group, []triaged.Alert{a}, time.Now())
+	rep := triage.BuildReport(inc, &a, triaged.LabelledService(&a), triaged.Classification{Severity: triaged.P2}, triaged.Enrichment{Runbook: lib}, triaged.EventOpened, nil, time.Now())
 	rb := rep.Runbook
 	if rb == nil || rb.URL != "https://runbooks.example.com/synthetic" || len(rb.Steps) != 2 || rb.Path != lib.Path {
 		t.Fatalf("runbook %+v: want the alert's URL with the library's steps", rb)

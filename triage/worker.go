@@ -1,10 +1,14 @@
 package triage
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,9 +69,11 @@ type Options struct {
 	// RetryBackoff is the delay before the n-th redelivery after a transient failure; the last
 	// value repeats.
 	RetryBackoff []time.Duration
-	Logger       *slog.Logger
-	Registerer   prometheus.Registerer
-	Now          func() time.Time
+	// Policy shapes incidents (the config's incidents section); the zero value is DefaultPolicy.
+	Policy     Policy
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
 }
 
 // Worker handles alert messages. It is safe for concurrent use by a pool.
@@ -90,6 +96,11 @@ func New(o Options) (*Worker, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Policy.FlapThreshold == 0 && o.Policy.ReopenWindow == 0 {
+		groupBy := o.Policy.GroupBy
+		o.Policy = DefaultPolicy()
+		o.Policy.GroupBy = groupBy
 	}
 	if o.Resolver == nil {
 		o.Resolver = labelsOnly{}
@@ -118,17 +129,21 @@ func (w *Worker) Run(ctx context.Context, c jetstream.Consumer, workers int, ack
 	}, w.Handle)
 }
 
-// pollPending keeps the pending-messages gauge current without a NATS round trip per scrape.
+// pollPending keeps the pending-messages gauge current without a NATS round trip per scrape,
+// and the incident gauges every sixth time.
 func (w *Worker) pollPending(ctx context.Context, c jetstream.Consumer) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
-	for {
+	for n := 0; ; n++ {
 		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		if info, err := c.Info(ictx); err == nil {
 			w.metrics.pending.Set(float64(info.NumPending))
 			w.metrics.ackPending.Set(float64(info.NumAckPending))
 		}
 		cancel()
+		if n%6 == 0 {
+			w.countIncidents(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -137,13 +152,64 @@ func (w *Worker) pollPending(ctx context.Context, c jetstream.Consumer) {
 	}
 }
 
-// Handle triages one alert message and makes its single ack decision.
+// maxCounted bounds the incidents the gauges read per count, so a full bucket cannot make the
+// count a load of its own.
+const maxCounted = 10000
+
+// countIncidents sets the open and flapping incident gauges from the incidents bucket.
+func (w *Worker) countIncidents(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	keys, err := w.o.Incidents.ListKeysFiltered(ctx, "g.>")
+	if err != nil {
+		return
+	}
+	defer keys.Stop()
+	open := map[triaged.Severity]int{}
+	flapping, n := 0, 0
+	for k := range keys.Keys() {
+		if n++; n > maxCounted {
+			break
+		}
+		e, err := w.o.Incidents.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var inc struct {
+			State    string           `json:"state"`
+			Severity triaged.Severity `json:"severity"`
+			Flapping bool             `json:"flapping"`
+		}
+		if json.Unmarshal(e.Value(), &inc) != nil {
+			continue
+		}
+		if inc.State == triaged.IncidentOpen {
+			open[inc.Severity]++
+		}
+		if inc.Flapping {
+			flapping++
+		}
+	}
+	for _, s := range triaged.Severities {
+		w.metrics.open.WithLabelValues(s.String()).Set(float64(open[s]))
+	}
+	w.metrics.flapping.Set(float64(flapping))
+}
+
+// Handle triages one message of the alerts stream, an Alertmanager notification or a due
+// flush of an incident, and makes its single ack decision.
 func (w *Worker) Handle(ctx context.Context, m jetstream.Msg) {
 	if meta, err := m.Metadata(); err == nil && meta.NumDelivered > 1 {
 		w.metrics.redelivered.Inc()
 	}
+	ctx, cancel := context.WithTimeout(ctx, w.o.HandleTimeout)
+	defer cancel()
+	if strings.HasSuffix(m.Subject(), flushSuffix) {
+		w.handleFlush(ctx, m)
+		return
+	}
 	done := w.stage("decode")
-	a, err := triaged.DecodeAlert(m.Data())
+	b, err := triaged.DecodeBatch(m.Data())
 	done()
 	if err != nil {
 		w.log.Error("alert message undecodable; terminated", "subject", m.Subject(), "err", err)
@@ -151,19 +217,19 @@ func (w *Worker) Handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.TermWithReason("undecodable: " + err.Error())
 		return
 	}
-	if err := w.triage(ctx, a); err != nil {
-		w.retry(m, a, err)
+	if err := w.triage(ctx, b); err != nil {
+		w.retry(m, b.Group.Key, err)
 		return
 	}
 	_ = m.Ack()
 }
 
-func (w *Worker) retry(m jetstream.Msg, a *triaged.Alert, err error) {
+func (w *Worker) retry(m jetstream.Msg, what string, err error) {
 	delay, n := broker.RetryDelay(m, w.o.RetryBackoff)
 	if errors.Is(err, errConflict) {
 		delay = 0 // the other writer has finished: re-read and decide again at once
 	}
-	w.log.Warn("triage failed; will retry", "alertname", a.Name(), "fingerprint", a.ID(), "attempt", n, "retry_in", delay, "err", err)
+	w.log.Warn("triage failed; will retry", "group", what, "attempt", n, "retry_in", delay, "err", err)
 	w.metrics.retried.Inc()
 	_ = m.NakWithDelay(delay)
 }
@@ -174,97 +240,211 @@ func (w *Worker) stage(name string) (done func()) {
 	return func() { w.metrics.stage.WithLabelValues(name).Observe(w.o.Now().Sub(start).Seconds()) }
 }
 
-// triage publishes the report an alert calls for, if any, and records it. Its steps are
-// idempotent: the report id is derived from the alert, and the state write is a
-// compare-and-set, so a crash or a race at any point leads, on redelivery, to the same
-// single report.
-func (w *Worker) triage(ctx context.Context, a *triaged.Alert) error {
-	ctx, cancel := context.WithTimeout(ctx, w.o.HandleTimeout)
-	defer cancel()
+// triage applies a notification to the incidents of its group (one, unless incidents are
+// grouped by labels) and reports what it changed. Each incident's change is stored with
+// compare-and-set before its reports are published, so a race or a crash at any point leads,
+// on redelivery, to the same reports, once.
+func (w *Worker) triage(ctx context.Context, b *triaged.Batch) error {
+	done := w.stage("classify")
+	byKey := map[string][]arrival{}
+	var keys []string
+	for _, a := range b.Split() {
+		svc := w.o.Resolver.Resolve(&a)
+		k := w.o.Policy.key(b.Group, &a)
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], arrival{alert: &a, cls: w.o.Classifier.Classify(&a, svc, w.o.Now())})
+	}
+	done()
+	var errs []error
+	for _, k := range keys {
+		in := byKey[k]
+		err := w.change(ctx, bucketKey(k), b.ReceivedAt, func(prev *triaged.Incident) (*triaged.Incident, step) {
+			return w.o.Policy.apply(prev, b.Group, in, w.o.Now())
+		})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
 
+// change runs one change of the incident stored under key: it finishes what a previous change
+// left to publish, decides, investigates a (re)opening, stores the result with its reports and
+// timers, and publishes them.
+func (w *Worker) change(ctx context.Context, key string, received time.Time, decide func(*triaged.Incident) (*triaged.Incident, step)) error {
 	done := w.stage("incident")
-	prev, rev, err := w.loadIncident(ctx, a.ID())
+	rec, rev, err := w.load(ctx, key)
 	done()
 	if err != nil {
 		return err
 	}
-
-	svc := w.o.Resolver.Resolve(a)
-	done = w.stage("classify")
-	cls := w.o.Classifier.Classify(a, svc, w.o.Now())
-	done()
-
-	event, skip := decideEvent(a, prev, cls.Severity)
-	if skip != "" {
-		w.log.Debug("alert needs no new report", "alertname", a.Name(), "fingerprint", a.ID(), "reason", skip)
-		w.metrics.skipped.WithLabelValues(skip).Inc()
+	if rec != nil && len(rec.Outbox) > 0 {
+		if rev, err = w.deliver(ctx, key, rev, rec); err != nil {
+			return err
+		}
+	}
+	var prev *triaged.Incident
+	var cls triaged.Classification
+	if rec != nil {
+		prev, cls = &rec.Incident, rec.Classification
+	}
+	inc, st := decide(prev)
+	w.metrics.absorbed.Add(float64(st.absorbed))
+	if st.skip != "" {
+		if st.skip != skipWaiting {
+			w.metrics.skipped.WithLabelValues(st.skip).Inc()
+		}
 		return nil
 	}
-	classified := cls.Severity
-
-	var enr triaged.Enrichment
-	if event == triaged.EventResolved {
-		cls = keepReportedSeverity(a, prev, cls)
-	} else {
-		cls, enr = w.investigate(ctx, a, svc, cls)
+	next := &record{Incident: *inc, Classification: cls}
+	now := w.o.Now()
+	if st.investigate {
+		next.Classification = w.investigate(ctx, &next.Incident)
 	}
-
-	done = w.stage("report")
-	rep := BuildReport(a, svc, cls, enr, event, w.o.Now())
-	data, err := triaged.EncodeReport(rep)
-	done()
-	if err != nil {
-		return fmt.Errorf("encode report %s: %w", rep.ID, err)
+	if st.event != "" {
+		w.report(next, st, received, now)
 	}
-
-	if err := w.publish(ctx, a, rep, data); err != nil {
+	if st.flushAt != nil {
+		next.Outbox = append(next.Outbox, w.flushMsg(key, *st.flushAt))
+	}
+	if prev == nil || prev.ID != next.ID {
+		// Before the state: once it is stored, a redelivery finds nothing left to do.
+		if err := w.index(ctx, key, prev, next.ID); err != nil {
+			return err
+		}
+	}
+	if rev, err = w.store(ctx, key, rev, next); err != nil {
 		return err
 	}
-	return w.storeIncident(ctx, a.ID(), rev, incident{
-		ID: a.IncidentID(), Status: a.Status, Severity: rep.Severity, Classified: classified, Rule: rep.Rule,
-		RuleSet: rep.RuleSetVersion, Decisions: rep.Decisions,
-		StartsAt: a.StartsAt, UpdatedAt: rep.TriagedAt, Report: rep.ID,
-	})
+	_, err = w.deliver(ctx, key, rev, next)
+	return err
 }
 
-// keepReportedSeverity gives a resolution the severity its incident was reported with, and the
-// rules that decided it, even if the rules changed since: nothing is investigated any more.
-func keepReportedSeverity(a *triaged.Alert, prev *incident, cls triaged.Classification) triaged.Classification {
-	if prev != nil && prev.ID == a.IncidentID() {
-		cls.Severity, cls.Rule, cls.RuleSetVersion, cls.Decisions = prev.Severity, prev.Rule, prev.RuleSet, prev.Decisions
+// index makes incident id findable, and keeps prev, the incident of the group it replaces,
+// readable under its own id. Both writes are idempotent, so a retry repeats them harmlessly.
+func (w *Worker) index(ctx context.Context, key string, prev *triaged.Incident, id string) error {
+	if prev != nil {
+		data, err := json.Marshal(prev)
+		if err != nil {
+			return fmt.Errorf("archive incident %s: %w", prev.ID, err)
+		}
+		if _, err := w.o.Incidents.Put(ctx, triaged.ArchivedIncidentKey(prev.ID), data); err != nil {
+			return fmt.Errorf("archive incident %s: %w", prev.ID, err)
+		}
+		if _, err := w.o.Incidents.Put(ctx, triaged.IncidentIndexKey(prev.ID), []byte(triaged.ArchivedIncidentKey(prev.ID))); err != nil {
+			return fmt.Errorf("index incident %s: %w", prev.ID, err)
+		}
 	}
-	return cls
+	if _, err := w.o.Incidents.Put(ctx, triaged.IncidentIndexKey(id), []byte(key)); err != nil {
+		return fmt.Errorf("index incident %s: %w", id, err)
+	}
+	return nil
 }
 
-// investigate enriches a firing alert and lets the escalation rules raise its severity on what
-// was found.
-func (w *Worker) investigate(ctx context.Context, a *triaged.Alert, svc triaged.Service, cls triaged.Classification) (triaged.Classification, triaged.Enrichment) {
+// investigate enriches an incident that (re)starts firing, from its most severe alert, lets the
+// escalation rules raise its severity on what was found, and returns the classification its
+// reports are made with.
+func (w *Worker) investigate(ctx context.Context, inc *triaged.Incident) triaged.Classification {
+	a := representative(inc)
+	inc.Service = w.o.Resolver.Resolve(a)
+	cls := w.o.Classifier.Classify(a, inc.Service, w.o.Now())
+	if inc.Severity.Valid() && inc.Severity < cls.Severity {
+		cls.Severity = inc.Severity // another member is more severe than the one enriched for
+	}
 	done := w.stage("enrich")
-	enr := w.o.Enricher.Enrich(ctx, a, svc, cls)
+	enr := w.o.Enricher.Enrich(ctx, a, inc.Service, cls)
 	done()
 	if w.o.Escalator != nil {
 		done = w.stage("escalate")
-		cls = w.o.Escalator.Escalate(cls, a, svc, enr, w.o.Now())
+		cls = w.o.Escalator.Escalate(cls, a, inc.Service, enr, w.o.Now())
 		done()
 	}
-	return cls, enr
+	inc.Severity, inc.Decisions, inc.Evidence = cls.Severity, cls.Decisions, &enr
+	return cls
 }
 
-// publish puts the report on the reports stream, deduplicated by its id.
-func (w *Worker) publish(ctx context.Context, a *triaged.Alert, rep *triaged.Report, data []byte) error {
-	done := w.stage("publish")
-	msg := &nats.Msg{Subject: w.o.Names.ReportSubject(rep.Event, rep.Severity), Data: data, Header: nats.Header{}}
-	msg.Header.Set("Triaged-Incident", rep.IncidentID)
-	ack, err := w.o.JetStream.PublishMsg(ctx, msg, jetstream.WithMsgID(rep.ID))
+// report builds the report of a step and puts it in the record's outbox.
+func (w *Worker) report(r *record, st step, received time.Time, now time.Time) {
+	done := w.stage("report")
+	defer done()
+	inc := &r.Incident
+	inc.Seq++
+	inc.LastReportAt = now
+	a := representative(inc)
+	a.ReceivedAt = received
+	cls := r.Classification
+	cls.Severity, cls.Decisions = inc.Severity, inc.Decisions
+	var enr triaged.Enrichment
+	if inc.Evidence != nil {
+		enr = *inc.Evidence
+	}
+	rep := BuildReport(inc, a, inc.Service, cls, enr, st.event, st.notes, now)
+	data, err := triaged.EncodeReport(rep)
 	if err != nil {
-		return fmt.Errorf("publish report %s: %w", rep.ID, err)
+		// A report that cannot be encoded is a bug of ours; the incident's state still moves on.
+		w.log.Error("report not encodable", "incident", inc.ID, "err", err)
+		return
+	}
+	inc.Reports = append(inc.Reports, triaged.ReportRef{ID: rep.ID, Event: rep.Event, Severity: rep.Severity, At: now})
+	if over := len(inc.Reports) - triaged.MaxReports; over > 0 {
+		inc.Reports = slices.Clone(inc.Reports[over:])
+	}
+	r.Outbox = append(r.Outbox, outMsg{Subject: w.o.Names.ReportSubject(rep.Event, rep.Severity), MsgID: rep.ID, Data: data, Report: len(inc.Reports) - 1})
+	if st.event == triaged.EventUpdated {
+		w.metrics.updates.WithLabelValues(cmp.Or(st.reason, "changed")).Inc()
+	}
+	w.metrics.reports.WithLabelValues(string(rep.Event), rep.Severity.String()).Inc()
+	if !received.IsZero() {
+		w.metrics.latency.WithLabelValues(string(rep.Event), rep.Severity.String()).Observe(now.Sub(received).Seconds())
+	}
+	if st.event == triaged.EventOpened {
+		w.metrics.age.Observe(now.Sub(inc.OpenedAt).Seconds())
+	}
+}
+
+// deliver publishes the record's outbox and then clears it, recording where each report went.
+// Publishing again after a crash is harmless: every message has its id.
+func (w *Worker) deliver(ctx context.Context, key string, rev uint64, r *record) (uint64, error) {
+	done := w.stage("publish")
+	for _, m := range r.Outbox {
+		msg := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{}}
+		msg.Header.Set("Triaged-Incident", r.ID)
+		ack, err := w.o.JetStream.PublishMsg(ctx, msg, jetstream.WithMsgID(m.MsgID))
+		if err != nil {
+			return rev, fmt.Errorf("publish %s of incident %s: %w", m.MsgID, r.ID, err)
+		}
+		if m.Report >= 0 && m.Report < len(r.Reports) && r.Reports[m.Report].ID == m.MsgID {
+			r.Reports[m.Report].Seq = ack.Sequence
+		}
 	}
 	done()
-	// Counted when first on the stream: a redelivery that republishes it is a duplicate.
-	if !ack.Duplicate {
-		w.metrics.reports.WithLabelValues(string(rep.Event), rep.Severity.String()).Inc()
-		w.metrics.latency.Observe(w.o.Now().Sub(a.ReceivedAt).Seconds())
-		w.log.Debug("report published", "incident", rep.IncidentID, "event", rep.Event, "severity", rep.Severity, "alertname", a.Name())
+	r.Outbox = nil
+	rev, err := w.store(ctx, key, rev, r)
+	if errors.Is(err, errConflict) {
+		return rev, nil // someone changed it since: they published the outbox too
 	}
-	return nil
+	return rev, err
+}
+
+// representative is the incident's most severe firing alert (else its most severe alert), with
+// the group context: what a report is written about and what enrichment looks at.
+func representative(inc *triaged.Incident) *triaged.Alert {
+	best := -1
+	for i, m := range inc.Members {
+		if best < 0 || m.Firing() && !inc.Members[best].Firing() ||
+			m.Firing() == inc.Members[best].Firing() && m.Severity.Valid() && (!inc.Members[best].Severity.Valid() || m.Severity < inc.Members[best].Severity) {
+			best = i
+		}
+	}
+	a := &triaged.Alert{Group: triaged.Group{Receiver: inc.Receiver, Key: inc.GroupKey, Labels: inc.GroupLabels, ExternalURL: inc.ExternalURL, Size: len(inc.Members)}}
+	if best >= 0 {
+		m := inc.Members[best]
+		a.Status, a.Labels, a.Annotations, a.StartsAt, a.GeneratorURL, a.Fingerprint = m.Status, m.Labels, m.Annotations, m.StartsAt, m.GeneratorURL, m.Fingerprint
+		if m.EndsAt != nil {
+			a.EndsAt = *m.EndsAt
+		}
+	}
+	return a
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -92,6 +94,10 @@ func (e *env) startWorkerWith(t *testing.T, o triage.Options, workers int) (stop
 	reg = prometheus.NewRegistry()
 	o.JetStream, o.Names, o.Incidents, o.Registerer = js, names, kv, reg
 	o.HandleTimeout, o.RetryBackoff = 2*time.Second, []time.Duration{50 * time.Millisecond}
+	if o.Policy.FlapThreshold == 0 {
+		// Every change reported at once: no coalescing timers pending on the stream.
+		o.Policy = triage.Policy{ReopenWindow: time.Hour, FlapThreshold: 3, FlapWindow: time.Minute, FlapStable: time.Minute}
+	}
 	w, err := triage.New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +111,9 @@ func (e *env) startWorkerWith(t *testing.T, o triage.Options, workers int) (stop
 	return stop, nc, reg
 }
 
-func (e *env) publish(t *testing.T, file string, mutate ...func(*triaged.Alert)) []triaged.Alert {
+// publish puts a captured webhook on the alerts stream as ingest would, after mutate has
+// changed its alerts.
+func (e *env) publish(t *testing.T, file string, mutate ...func(*template.Alert)) *triaged.Batch {
 	t.Helper()
 	body, err := os.ReadFile(filepath.Join("../testdata/alertmanager", file))
 	if err != nil {
@@ -115,14 +123,24 @@ func (e *env) publish(t *testing.T, file string, mutate ...func(*triaged.Alert))
 	if err != nil {
 		t.Fatal(err)
 	}
-	alerts := batch.Split()
-	for i := range alerts {
+	for i := range batch.Alerts {
 		for _, m := range mutate {
-			m(&alerts[i])
+			m(&batch.Alerts[i])
 		}
 	}
-	e.publishAlerts(t, alerts)
-	return alerts
+	e.publishBatch(t, batch)
+	return batch
+}
+
+func (e *env) publishBatch(t *testing.T, b *triaged.Batch) {
+	t.Helper()
+	msgs, err := b.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := broker.NewAlertPublisher(e.js, names).PublishAlerts(context.Background(), msgs); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // publishAlerts publishes each alert as the only alert of its webhook.
@@ -135,7 +153,7 @@ func (e *env) publishAlerts(t *testing.T, alerts []triaged.Alert) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := pub.PublishAlerts(context.Background(), msgs); err != nil {
+		if _, err := pub.PublishAlerts(context.Background(), msgs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -205,71 +223,85 @@ func assertOnePerIncident(t *testing.T, reps []triaged.Report) {
 	}
 }
 
-func TestEveryAlertGetsOneReportEvenWhenResent(t *testing.T) {
+func TestAGroupIsOneIncidentEvenWhenResent(t *testing.T) {
 	e := newEnv(t)
-	e.startWorker(t, newClassifier(triaged.P2), 4)
-	e.publish(t, "firing-10-alerts.json")
+	_, _, reg := e.startWorker(t, newClassifier(triaged.P2), 4)
+	b := e.publish(t, "firing-10-alerts.json")
 	e.publish(t, "firing-10-alerts.json") // deduplicated by message id
 	// Beyond JetStream's duplicate window Alertmanager's resend is a new message; the incident
-	// state must still keep it from being reported twice.
-	e.publish(t, "firing-10-alerts.json", func(a *triaged.Alert) { a.ReceivedAt = time.Now() })
-	body, _ := os.ReadFile("../testdata/alertmanager/firing-10-alerts.json")
-	batch, _ := triaged.DecodeWebhook(body, time.Now())
-	for _, a := range batch.Split() {
-		data, _ := json.Marshal(a)
-		if _, err := e.js.Publish(context.Background(), names.AlertSubject(a.Status), data); err != nil { // no message id
-			t.Fatal(err)
-		}
+	// must absorb it.
+	data, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
 	}
-	reps := e.reports(t, 10)
-	assertOnePerIncident(t, reps)
-	for _, r := range reps {
-		if r.Event != triaged.EventOpened || r.Severity != triaged.P2 || r.Status != triaged.ReportInvestigating {
-			t.Errorf("report %s: event %s severity %s status %s", r.ID, r.Event, r.Severity, r.Status)
-		}
+	if _, err := e.js.Publish(context.Background(), names.AlertSubject("firing"), data); err != nil { // no message id
+		t.Fatal(err)
+	}
+	reps := e.reports(t, 1)
+	r := reps[0]
+	if r.Event != triaged.EventOpened || r.Severity != triaged.P2 || r.AlertsFiring != 10 || len(r.Alerts) != 10 {
+		t.Errorf("report %s: event %s severity %s, %d alerts firing; want one opening of all 10", r.ID, r.Event, r.Severity, r.AlertsFiring)
+	}
+	if got := metrictest.Value(t, reg, "triaged_alerts_absorbed_total"); got != 10 {
+		t.Errorf("triaged_alerts_absorbed_total = %v, want the 10 alerts of the resend", got)
 	}
 }
 
-func TestResolutionAndSeverityChangeAreReported(t *testing.T) {
+// TestTheIncidentFollowsItsGroup: a group of three opens one incident; a recovery, a more severe
+// joiner, the resolution and a refiring are each one report of the same incident.
+func TestTheIncidentFollowsItsGroup(t *testing.T) {
 	e := newEnv(t)
 	cls := newClassifier(triaged.P3)
 	_, _, reg := e.startWorker(t, cls, 2)
-	e.publish(t, "firing-1-alert.json")
+	b := e.publish(t, "firing-3-alerts.json")
 	e.reports(t, 1)
 
-	cls.severity.Store(int64(triaged.P1)) // e.g. the rules were reloaded
-	e.publish(t, "firing-1-alert.json", func(a *triaged.Alert) { a.Group.Receiver = "resent" })
-	data := func() []byte {
-		b, _ := os.ReadFile("../testdata/alertmanager/firing-1-alert.json")
-		return b
-	}()
-	batch, _ := triaged.DecodeWebhook(data, time.Now())
-	raw, _ := json.Marshal(batch.Split()[0])
-	if _, err := e.js.Publish(context.Background(), names.AlertSubject("firing"), raw); err != nil {
-		t.Fatal(err)
-	}
+	resolve := func(a *template.Alert) { a.Status, a.EndsAt = triaged.StatusResolved, time.Now() }
+	one := &triaged.Batch{Group: b.Group, ReceivedAt: time.Now(), Alerts: []template.Alert{b.Alerts[0]}}
+	resolve(&one.Alerts[0])
+	e.publishBatch(t, one)
 	reps := e.reports(t, 2)
-	if reps[1].Event != triaged.EventUpdated || reps[1].Severity != triaged.P1 {
-		t.Fatalf("second report: %s %s, want updated P1", reps[1].Event, reps[1].Severity)
+	if r := reps[1]; r.Event != triaged.EventUpdated || !slices.Contains(r.Changes, fmt.Sprintf("1 of 3 recovered (%s), 2 still firing", b.Alerts[0].Labels["instance"])) {
+		t.Fatalf("second report: %s %q, want updated: 1 of 3 recovered, 2 still firing", r.Event, r.Changes)
 	}
 
-	e.publish(t, "firing-1-alert.json", func(a *triaged.Alert) {
-		a.Status = triaged.StatusResolved
-		a.EndsAt = a.StartsAt.Add(10 * time.Minute)
-	})
+	cls.severity.Store(int64(triaged.P1))
+	joiner := b.Alerts[0]
+	joiner.Fingerprint, joiner.Labels = "00000000000000ff", template.KV{"alertname": "TargetDown", "instance": "db-1"}
+	e.publishBatch(t, &triaged.Batch{Group: b.Group, ReceivedAt: time.Now(), Alerts: []template.Alert{joiner}})
 	reps = e.reports(t, 3)
-	r := reps[2]
-	if r.Event != triaged.EventResolved || r.Status != triaged.ReportResolved || r.EndedAt == nil || r.Severity != triaged.P1 {
-		t.Fatalf("third report: event %s status %s ended %v severity %s; want resolved RESOLVED, an end, P1", r.Event, r.Status, r.EndedAt, r.Severity)
+	if r := reps[2]; r.Event != triaged.EventUpdated || r.Severity != triaged.P1 || !strings.Contains(strings.Join(r.Changes, ";"), "severity raised to P1 by db-1") {
+		t.Fatalf("third report: %s %s %q, want updated P1, severity raised by db-1", r.Event, r.Severity, r.Changes)
 	}
-	if r.IncidentID != reps[0].IncidentID {
-		t.Errorf("resolution is for incident %s, opening was %s", r.IncidentID, reps[0].IncidentID)
+
+	all := &triaged.Batch{Group: b.Group, ReceivedAt: time.Now(), Alerts: append(slices.Clone(b.Alerts), joiner)}
+	for i := range all.Alerts {
+		resolve(&all.Alerts[i])
 	}
-	if got := metrictest.Value(t, reg, "triaged_reports_published_total"); got != 3 {
-		t.Errorf("triaged_reports_published_total = %v, want 3", got)
+	e.publishBatch(t, all)
+	reps = e.reports(t, 4)
+	if r := reps[3]; r.Event != triaged.EventResolved || r.Status != triaged.ReportResolved || r.EndedAt == nil || r.Severity != triaged.P1 {
+		t.Fatalf("fourth report: %s %s ended %v %s; want resolved RESOLVED, an end, P1", r.Event, r.Status, r.EndedAt, r.Severity)
 	}
-	if got := metrictest.Value(t, reg, "triaged_triage_latency_seconds"); got != 3 {
-		t.Errorf("triage latency observed %v times, want 3", got)
+
+	again := &triaged.Batch{Group: b.Group, ReceivedAt: time.Now(), Alerts: []template.Alert{b.Alerts[1]}}
+	again.Alerts[0].StartsAt = time.Now()
+	e.publishBatch(t, again)
+	reps = e.reports(t, 5)
+	if r := reps[4]; r.Event != triaged.EventReopened {
+		t.Fatalf("fifth report: %s, want reopened", r.Event)
+	}
+	for _, r := range reps {
+		if r.IncidentID != reps[0].IncidentID {
+			t.Errorf("report %s is of incident %s, want %s", r.ID, r.IncidentID, reps[0].IncidentID)
+		}
+	}
+	assertOnePerIncident(t, reps)
+	if got := metrictest.Value(t, reg, "triaged_reports_published_total"); got != 5 {
+		t.Errorf("triaged_reports_published_total = %v, want 5", got)
+	}
+	if got := metrictest.Value(t, reg, "triaged_triage_latency_seconds"); got != 5 {
+		t.Errorf("triage latency observed %v times, want 5", got)
 	}
 }
 
@@ -348,10 +380,12 @@ func TestCrashMidWayLosesNothingAndDuplicatesNothing(t *testing.T) {
 	assertOnePerIncident(t, reps)
 	ids := map[string]bool{}
 	for _, r := range reps {
-		ids[r.IncidentID] = true
+		for _, m := range r.Alerts {
+			ids[m.Fingerprint] = true
+		}
 	}
 	for _, a := range alerts {
-		if !ids[a.IncidentID()] {
+		if !ids[a.ID()] {
 			t.Errorf("alert %s got no report", a.ID())
 		}
 	}
@@ -368,7 +402,7 @@ func syntheticAlert(i int) triaged.Alert {
 	a.StartsAt = time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
 	a.Fingerprint = fmt.Sprintf("%016x", 0xabc000+i)
 	a.ReceivedAt = time.Now()
-	a.Group = triaged.Group{Receiver: "triaged", Size: 1}
+	a.Group = triaged.Group{Receiver: "triaged", Key: fmt.Sprintf(`{}:{instance="host-%03d"}`, i), Size: 1} // a group, so an incident, of its own
 	return a
 }
 
@@ -440,7 +474,7 @@ func TestEscalationRaisesAndResendsStayDuplicates(t *testing.T) {
 	}
 	// A resend classifies to P3 again: it must not count as a severity change.
 	batch, _ := triaged.DecodeWebhook(mustRead(t, "firing-1-alert.json"), time.Now())
-	raw, _ := json.Marshal(batch.Split()[0])
+	raw, _ := json.Marshal(batch)
 	if _, err := e.js.Publish(context.Background(), names.AlertSubject("firing"), raw); err != nil {
 		t.Fatal(err)
 	}
