@@ -82,6 +82,7 @@ type App struct {
 	rules    *rules.Engine
 	deploys  *deploy.Index
 	worker   *triage.Worker
+	renderer *notify.Renderer // the report template, for the sinks and the incidents API
 
 	listener net.Listener
 	server   *http.Server
@@ -120,6 +121,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.cfg = parts.Config
+	a.renderer = parts.Renderer
 	a.names, err = broker.NewNames(a.cfg.NATS.Prefix)
 	if err != nil {
 		return nil, err

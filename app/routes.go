@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/triaged/triaged/api"
 	"github.com/triaged/triaged/broker"
 	"github.com/triaged/triaged/deploy"
 	"github.com/triaged/triaged/ingest"
@@ -26,6 +27,15 @@ func (a *App) routes() http.Handler {
 		Logger:         a.log.With("component", "deploy"),
 		Registerer:     a.registry,
 	}))
+	incidents := api.NewIncidentsHandler(api.Options{
+		Incidents:   a.topology.Incidents,
+		Reports:     a.topology.Reports,
+		Renderer:    a.renderer,
+		Postmortems: a.postmortems(),
+		Logger:      a.log.With("component", "api"),
+	})
+	mux.Handle("/api/v1/incidents", incidents)
+	mux.Handle("/api/v1/incidents/", incidents)
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(a.registry, promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{
 		Registry:          a.registry,
 		EnableOpenMetrics: true,
@@ -49,7 +59,16 @@ func (a *App) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "triaged\n\nPOST /api/v1/alerts   Alertmanager webhook (v4)\nPOST /api/v1/deploys  deploy events from CI/CD\nGET  /metrics         Prometheus metrics\nGET  /-/healthy        liveness\nGET  /-/ready          readiness\nPOST /-/reload         reload the rule files\n\nrules version %s\n", a.rules.Current().Version())
+		fmt.Fprintf(w, "triaged\n\nPOST /api/v1/alerts   Alertmanager webhook (v4)\nPOST /api/v1/deploys  deploy events from CI/CD\nGET  /api/v1/incidents incidents, newest first; /{id}, /{id}/report.md, /{id}/postmortem.md\nGET  /metrics         Prometheus metrics\nGET  /-/healthy        liveness\nGET  /-/ready          readiness\nPOST /-/reload         reload the rule files\n\nrules version %s\n", a.rules.Current().Version())
 	})
 	return mux
+}
+
+// postmortems is the renderer as the incidents API's postmortem renderer, or nil while the
+// renderer cannot write postmortems: the endpoint then answers 501.
+func (a *App) postmortems() api.Postmortems {
+	if p, ok := any(a.renderer).(api.Postmortems); ok && a.renderer != nil {
+		return p
+	}
+	return nil
 }
