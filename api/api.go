@@ -17,14 +17,6 @@ import (
 	"github.com/triaged/triaged/internal/httpin"
 )
 
-// The incidents bucket's layout, the contract with the triage worker that writes it: the state
-// of one incident per group under groupPrefix + an opaque group hash, and under idPrefix + the
-// incident id the bytes of that group key.
-const (
-	groupPrefix = "g."
-	idPrefix    = "id."
-)
-
 // Bucket is what the API reads of the incidents key-value bucket; jetstream.KeyValue has it.
 type Bucket interface {
 	Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error)

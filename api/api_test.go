@@ -555,6 +555,23 @@ func TestSuperseded(t *testing.T) {
 	if l := getList(t, h, "?service=checkout&state=resolved"); !slices.Equal(ids(l), []string{"20261127-higherrorrate-5e6f70"}) {
 		t.Errorf("list after supersede: %v", ids(l))
 	}
+
+	// The worker archives a replaced incident under its own id: then it stays readable.
+	archived := incident(t, s, idErrors)
+	archived.ID = old
+	data, err := json.Marshal(archived)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.kv.Put(context.Background(), triaged.ArchivedIncidentKey(old), data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.kv.Put(context.Background(), triaged.IncidentIndexKey(old), []byte(triaged.ArchivedIncidentKey(old))); err != nil {
+		t.Fatal(err)
+	}
+	if res := serve(h, http.MethodGet, "/api/v1/incidents/"+old); res.StatusCode != 200 || !strings.Contains(string(body(t, res)), old) {
+		t.Errorf("archived incident: %d", res.StatusCode)
+	}
 }
 
 // TestTimeout: a request that runs out of time is a 503 that names the limit, not a hang.

@@ -68,7 +68,7 @@ func (h *handler) load(r *http.Request) (*triaged.Incident, []byte, error) {
 		return nil, nil, err
 	}
 	ctx := r.Context()
-	idx, err := h.opts.Incidents.Get(ctx, idPrefix+id)
+	idx, err := h.opts.Incidents.Get(ctx, triaged.IncidentIndexKey(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil, httpin.Errorf(http.StatusNotFound, "no incident %q", id)
 	}
@@ -76,7 +76,8 @@ func (h *handler) load(r *http.Request) (*triaged.Incident, []byte, error) {
 		return nil, nil, unavailable("read the incidents bucket", err)
 	}
 	key := string(idx.Value())
-	if !strings.HasPrefix(key, groupPrefix) {
+	// The group's current incident, or one a later incident of the group replaced (archived).
+	if !strings.HasPrefix(key, triaged.IncidentStatePrefix) && key != triaged.ArchivedIncidentKey(id) {
 		return nil, nil, fmt.Errorf("the incidents bucket's index of %q names %q, not an incident's key", id, key)
 	}
 	e, err := h.opts.Incidents.Get(ctx, key)

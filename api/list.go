@@ -153,7 +153,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 // updated ones (the bucket lists keys in the order of their last write), without duplicates.
 // total is how many keys it saw, more than len(keys) when it kept only the last MaxScan.
 func (h *handler) recentKeys(ctx context.Context) (keys []string, total int, err error) {
-	kl, err := h.opts.Incidents.ListKeysFiltered(ctx, groupPrefix+">")
+	kl, err := h.opts.Incidents.ListKeysFiltered(ctx, triaged.IncidentStatePrefix+">")
 	if err != nil {
 		return nil, 0, unavailable("list the incidents bucket", err)
 	}
