@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -186,6 +187,25 @@ func TestWebhookToReportEndToEnd(t *testing.T) {
 	out = r.waitReports(t, 2)
 	if got := strings.Count(out, "**Status**: RESOLVED"); got != 1 {
 		t.Errorf("%d resolved reports, want 1", got)
+	}
+
+	// The API shows the incident, its two reports, and the last as Markdown.
+	code, list := r.get(t, "/api/v1/incidents?state=resolved")
+	var incidents struct {
+		Incidents []struct {
+			ID    string `json:"id"`
+			State string `json:"state"`
+		} `json:"incidents"`
+	}
+	if err := json.Unmarshal([]byte(list), &incidents); code != 200 || err != nil || len(incidents.Incidents) != 1 || incidents.Incidents[0].State != "resolved" {
+		t.Fatalf("GET /api/v1/incidents: %d %v %s", code, err, list)
+	}
+	id := incidents.Incidents[0].ID
+	if code, body := r.get(t, "/api/v1/incidents/"+id); code != 200 || strings.Count(body, `"event":"opened"`) < 1 || !strings.Contains(body, `"event":"resolved"`) {
+		t.Errorf("GET /api/v1/incidents/%s: %d %s", id, code, body)
+	}
+	if code, body := r.get(t, "/api/v1/incidents/"+id+"/report.md"); code != 200 || !strings.Contains(body, "**Status**: RESOLVED") {
+		t.Errorf("GET /api/v1/incidents/%s/report.md: %d %s", id, code, body)
 	}
 
 	for path, want := range map[string]string{"/-/healthy": "Healthy", "/-/ready": "Ready", "/": "POST /api/v1/alerts"} {
