@@ -78,7 +78,9 @@ func NewRenderer(templateFile string) (*Renderer, error) {
 	}
 	for _, rep := range sampleReports() {
 		if err := r.tmpl.ExecuteTemplate(io.Discard, r.root, rep); err != nil {
-			return nil, fmt.Errorf("load report template: try on a sample %s report: %w", cmpOr(string(rep.Event), "empty"), err)
+			// The error names the template and block that failed ("executing \"resolution\""),
+			// which says which event's branch it was.
+			return nil, fmt.Errorf("load report template: try on a sample report: %w", err)
 		}
 	}
 	for _, s := range samplePostmortems() {
