@@ -109,6 +109,9 @@ type Report struct {
 	Pending              []string  `json:"pending,omitempty"`
 	// PendingWhy says, per pending section, why it was not collected.
 	PendingWhy map[string]string `json:"pending_why,omitempty"`
+	// RecentChangesWindowMinutes is how far before the alert the deploy lookup looked, so the
+	// headline can say "no deploys in 2h"; 0 when unknown.
+	RecentChangesWindowMinutes int `json:"recent_changes_window_minutes,omitempty"`
 }
 
 // Impact is the workflow's impact checklist.

@@ -7,9 +7,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"text/template"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/triaged/triaged"
 )
 
 // markdown is text that is already safe to place in a report: the output of the functions below
@@ -314,8 +317,10 @@ func codeBlock(lines []string) markdown {
 	return markdown(fence + "text\n" + body.String() + fence)
 }
 
-func checkbox(b bool) markdown {
-	if b {
+// checkbox ticks a box for a true condition, in the template's sense of true: a set value, a
+// non-empty list, true.
+func checkbox(v any) markdown {
+	if ok, _ := template.IsTrue(v); ok {
 		return "[x]"
 	}
 	return "[ ]"
@@ -343,20 +348,7 @@ func duration(from time.Time, to *time.Time) string {
 	if to == nil || from.IsZero() || to.IsZero() || to.Before(from) {
 		return "unknown"
 	}
-	return humanDuration(to.Sub(from))
-}
-
-// humanDuration rounds d for people: "45s", "42m", "1h5m", "26h".
-func humanDuration(d time.Duration) string {
-	if d < time.Minute {
-		return d.Round(time.Second).String()
-	}
-	s := d.Round(time.Minute).String() // "42m0s", "1h5m0s", "1h0m0s"
-	s = strings.TrimSuffix(s, "0s")
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
+	return triaged.HumanDuration(to.Sub(from))
 }
 
 // plural picks the word for a count: {{plural .TruncatedAlerts "alert" "alerts"}}.

@@ -3,7 +3,6 @@ package notify
 import (
 	"strings"
 	"testing"
-	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -174,22 +173,6 @@ func TestCodeBlock(t *testing.T) {
 	}
 	if got := codeBlock(nil); got != "" {
 		t.Errorf("codeBlock(nil) = %q", got)
-	}
-}
-
-func TestHumanDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		45 * time.Second:                "45s",
-		42*time.Minute + 10*time.Second: "42m",
-		time.Hour + 5*time.Minute:       "1h5m",
-		26 * time.Hour:                  "26h",
-		time.Hour + 29*time.Second:      "1h",
-		59*time.Minute + 31*time.Second: "1h",
-		1500 * time.Millisecond:         "2s",
-	} {
-		if got := humanDuration(d); got != want {
-			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
-		}
 	}
 }
 

@@ -20,6 +20,11 @@ func openedP1() *triaged.Report {
 		ID:             "3f9a1c2b7d4e5f60-20260314T092653Z-opened",
 		IncidentID:     "3f9a1c2b7d4e5f60-20260314T092653Z",
 		Event:          triaged.EventOpened,
+		AlertsFiring:   3,
+		Recurrence:     "fired 7 times in the last 24h (median duration 30s, last resolved 4 min ago), from the incidents bucket",
+		OnCall:         "carol",
+		EscalationPath: []string{"Incident Commander", "Engineering Manager", "CTO", "CEO (if customer-facing)"},
+		Deadlines:      ptr(triaged.P1.Deadlines(t0)),
 		Severity:       triaged.P1,
 		SeverityName:   "CRITICAL",
 		ResponseTime:   "< 15 min",
@@ -47,23 +52,17 @@ func openedP1() *triaged.Report {
 			{Stage: "classify", Rule: "tier1-down", Severity: triaged.P2, Reason: `labels.tier == "1" && labels.alertname endsWith "Down"`},
 			{Stage: "escalate", Rule: "probe-failing", Severity: triaged.P1, Reason: "health probe checkout-health failed"},
 		},
-		Alerts: []triaged.ReportAlert{{
-			Fingerprint: "3f9a1c2b7d4e5f60",
-			Status:      triaged.StatusFiring,
-			Labels: map[string]string{
-				"alertname": "CheckoutDown", "service": "checkout", "env": "production",
-				"severity": "critical", "tier": "1", "job": "checkout", "instance": "10.0.4.17:8080",
-			},
-			Annotations: map[string]string{
-				"summary":     "Checkout returns 503 for every request",
-				"runbook_url": "https://wiki.example.com/runbooks/checkout-down?team=payments&v=2",
-			},
-			StartsAt:     t0,
-			GeneratorURL: "http://prometheus.example.com:9090/graph?g0.expr=up%7Bjob%3D%22checkout%22%7D+%3D%3D+0",
-		}},
-		GroupKey:             `{}:{alertname="CheckoutDown"}`,
-		RecentChangesSummary: "2 deploys of checkout and its dependencies (payments-gateway) to production in the 2h before the alert: 1 suspect (within 30m)",
+		Alerts: []triaged.ReportAlert{
+			checkoutAlert("3f9a1c2b7d4e5f60", "10.0.4.17:8080", triaged.P1, "probe-failing"),
+			checkoutAlert("3f9a1c2b7d4e5f61", "10.0.4.18:8080", triaged.P2, "tier1-down"),
+			checkoutAlert("3f9a1c2b7d4e5f62", "10.0.4.19:8080", triaged.P2, "tier1-down"),
+		},
+		GroupKey:                   `{}:{alertname="CheckoutDown"}`,
+		RecentChangesSummary:       "3 deploys of checkout and its dependencies (payments-gateway) to production in the 2h before the alert: 2 suspect (within 30m)",
+		RecentChangesWindowMinutes: 120,
 		RecentChanges: []triaged.Change{
+			{Service: "checkout", Environment: "production", Version: "v2.14.1", Commit: "77aa01f",
+				Author: "dave", Time: t0.Add(-800 * time.Millisecond), MinutesBefore: 0, Suspect: true},
 			{Service: "checkout", Environment: "production", Version: "v2.14.0", Commit: "9c1e2d4",
 				Author: "alice", URL: "https://ci.example.com/checkout/builds/812",
 				Time: t0.Add(-12 * time.Minute), MinutesBefore: 12, Suspect: true},
@@ -98,6 +97,26 @@ func openedP1() *triaged.Report {
 			Generator:    "http://prometheus.example.com:9090/graph?g0.expr=up%7Bjob%3D%22checkout%22%7D+%3D%3D+0",
 			Silence:      "http://alertmanager.example.com:9093/#/silences/new?filter=%7Balertname%3D%22CheckoutDown%22%7D",
 		},
+	}
+}
+
+// checkoutAlert is one member of openedP1's incident, classified at sev by rule.
+func checkoutAlert(fingerprint, instance string, sev triaged.Severity, rule string) triaged.ReportAlert {
+	return triaged.ReportAlert{
+		Fingerprint: fingerprint,
+		Status:      triaged.StatusFiring,
+		Severity:    sev,
+		Rule:        rule,
+		Labels: map[string]string{
+			"alertname": "CheckoutDown", "service": "checkout", "env": "production",
+			"severity": "critical", "tier": "1", "job": "checkout", "instance": instance,
+		},
+		Annotations: map[string]string{
+			"summary":     "Checkout returns 503 for every request",
+			"runbook_url": "https://wiki.example.com/runbooks/checkout-down?team=payments&v=2",
+		},
+		StartsAt:     t0,
+		GeneratorURL: "http://prometheus.example.com:9090/graph?g0.expr=up%7Bjob%3D%22checkout%22%7D+%3D%3D+0",
 	}
 }
 
@@ -183,12 +202,26 @@ func resolvedP2() *triaged.Report {
 	}
 }
 
-// updatedP1 is a later report of openedP1's incident: an escalation rule raised its severity.
+// updatedP1 is a later report of openedP1's incident: two more alerts joined, one recovered,
+// and an escalation rule raised its severity.
 func updatedP1() *triaged.Report {
 	rep := openedP1()
-	rep.ID = "3f9a1c2b7d4e5f60-20260314T092653Z-updated-P1"
+	rep.ID = "3f9a1c2b7d4e5f60-20260314T092653Z-updated-1"
 	rep.Event = triaged.EventUpdated
 	rep.TriagedAt = t0.Add(5 * time.Minute)
+	rep.NextUpdateDue = ptr(rep.TriagedAt.Add(triaged.P1.UpdateEvery()))
+	rep.Changes = []string{
+		"2 more alerts joined (10.0.4.20:8080, 10.0.4.21:8080)",
+		"1 of 5 recovered (10.0.4.17:8080), 4 still firing",
+		"severity raised P2 → P1 by escalate rule probe-failing",
+	}
+	rep.AlertsFiring, rep.AlertsResolved = 4, 1
+	rep.Alerts[0].Status, rep.Alerts[0].EndsAt = triaged.StatusResolved, ptr(t0.Add(4*time.Minute))
+	rep.Alerts = append(rep.Alerts,
+		checkoutAlert("3f9a1c2b7d4e5f63", "10.0.4.20:8080", triaged.P2, "tier1-down"),
+		checkoutAlert("3f9a1c2b7d4e5f64", "10.0.4.21:8080", triaged.P2, "tier1-down"))
+	rep.Alerts[3].StartsAt = t0.Add(3*time.Minute + 30*time.Second)
+	rep.Alerts[4].StartsAt = t0.Add(3*time.Minute + 30*time.Second)
 	return rep
 }
 

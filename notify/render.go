@@ -11,7 +11,6 @@ import (
 	"strings"
 	"text/template"
 	"text/template/parse"
-	"time"
 
 	"github.com/triaged/triaged"
 )
@@ -22,7 +21,11 @@ const defaultTemplateName = "report.md.tmpl"
 //go:embed templates/report.md.tmpl
 var defaultTemplate string
 
-// Renderer turns a report into the Markdown incident report. It is safe for concurrent use.
+//go:embed templates/postmortem.md.tmpl
+var postmortemTemplate string
+
+// Renderer turns a report into its Markdown text, and an incident into its postmortem skeleton.
+// It is safe for concurrent use.
 type Renderer struct {
 	tmpl *template.Template
 	root string // the template executed for a report
@@ -30,19 +33,28 @@ type Renderer struct {
 
 // NewRenderer loads the report template. templateFile "" means the embedded default
 // (templates/report.md.tmpl). A user file is parsed on top of the default, so it can either be a
-// whole report of its own or contain only {{define}}s that replace some of the default's blocks
-// ("header", "summary", "impact", "recent_changes", "observations", "response_team", "runbook",
-// "severity_decision", "alerts", "links", "footer").
+// whole report of its own or contain only {{define}}s that replace some of the default's blocks:
+// "headline"; per event "incident_report" (opened, reopened), "status_update" (updated),
+// "flapping" (updated while flapping) and "resolution" (resolved); and the sections "header",
+// "summary", "impact", "recent_changes", "observations", "probes", "logs", "response_team",
+// "communication", "runbook", "severity_decision", "alerts", "links", "gate", "next_steps",
+// "candidate_causes" and "footer". The postmortem (templates/postmortem.md.tmpl) prints the
+// evidence with "recent_changes", "probes", "logs" and "candidate_causes", so a user's version
+// of those blocks applies there too.
 //
 // Every value a template prints is escaped for Markdown unless a function that builds Markdown
-// produced it (md, code, labels, link, codeBlock, checkbox), so a user template is as safe against
-// hostile alert labels as the default. The template is also executed against sample reports
-// here, so a typo such as {{.Servce}} or an unguarded {{.Runbook.Title}} fails at load or
-// reload, not while an incident is being reported.
+// produced it (md, code, labels, link, codeBlock, checkbox, trusted), so a user template is as
+// safe against hostile alert labels as the default. The template is also executed against
+// sample reports of every event, and the postmortem against a sample incident, so a typo such
+// as {{.Servce}} or an unguarded {{.Runbook.Title}} in any branch fails at load or reload, not
+// while an incident is being reported.
 func NewRenderer(templateFile string) (*Renderer, error) {
 	t := template.New(defaultTemplateName).Funcs(funcMap())
 	if _, err := t.Parse(defaultTemplate); err != nil {
 		return nil, fmt.Errorf("parse embedded report template: %w", err)
+	}
+	if _, err := t.New(postmortemTemplateName).Parse(postmortemTemplate); err != nil {
+		return nil, fmt.Errorf("parse embedded postmortem template: %w", err)
 	}
 	r := &Renderer{tmpl: t, root: defaultTemplateName}
 	if templateFile != "" {
@@ -66,7 +78,14 @@ func NewRenderer(templateFile string) (*Renderer, error) {
 	}
 	for _, rep := range sampleReports() {
 		if err := r.tmpl.ExecuteTemplate(io.Discard, r.root, rep); err != nil {
+			// The error names the template and block that failed ("executing \"resolution\""),
+			// which says which event's branch it was.
 			return nil, fmt.Errorf("load report template: try on a sample report: %w", err)
+		}
+	}
+	for _, s := range samplePostmortems() {
+		if _, err := r.Postmortem(s.inc, s.reports); err != nil {
+			return nil, fmt.Errorf("load report template: try the postmortem on a sample incident: %w", err)
 		}
 	}
 	return r, nil
@@ -88,21 +107,31 @@ func (r *Renderer) Markdown(rep *triaged.Report) ([]byte, error) {
 // arguments, so one map can serve every template and renderer.
 func funcMap() template.FuncMap {
 	return template.FuncMap{
-		"md":           md,
-		"code":         code,
-		"labels":       labels,
-		"link":         link,
-		"codeBlock":    codeBlock,
-		"checkbox":     checkbox,
-		"utc":          utc,
-		"duration":     duration,
-		"plural":       plural,
-		"truncate":     truncate,
-		"inc":          func(i int) int { return i + 1 },
-		"notCollected": notCollected,
-		"title":        Title,
-		"join":         strings.Join,
-		"trusted":      trusted,
+		"md":            md,
+		"code":          code,
+		"labels":        labels,
+		"link":          link,
+		"codeBlock":     codeBlock,
+		"checkbox":      checkbox,
+		"utc":           utc,
+		"duration":      duration,
+		"plural":        plural,
+		"truncate":      truncate,
+		"inc":           func(i int) int { return i + 1 },
+		"notCollected":  notCollected,
+		"title":         Title,
+		"join":          strings.Join,
+		"trusted":       trusted,
+		"headline":      headline,
+		"deadlines":     deadlines,
+		"nextUpdate":    nextUpdate,
+		"postmortemDue": postmortemDue,
+		"clock":         clock,
+		"before":        before,
+		"suspects":      suspects,
+		"failing":       failing,
+		"first":         first,
+		"impactList":    impactList,
 	}
 }
 
@@ -189,39 +218,4 @@ func cmpOr(s, fallback string) string {
 		return fallback
 	}
 	return s
-}
-
-// sampleReports are what NewRenderer executes a template against before accepting it: a report
-// with every field set, one whose sections are all pending, and the zero report, so that the
-// filled, the not-collected and the empty branch of each section run once.
-func sampleReports() []*triaged.Report {
-	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	end := start.Add(time.Hour)
-	full := &triaged.Report{
-		SchemaVersion: triaged.ReportSchemaVersion, ID: "sample", IncidentID: "sample", Event: triaged.EventResolved,
-		Severity: triaged.P1, SeverityName: "CRITICAL", ResponseTime: "< 15 min", Status: triaged.ReportResolved,
-		AlertName: "Sample", Service: "sample", ServiceFrom: "label service", Environment: "production",
-		Team: "sample", Owners: []string{"sample"}, Channel: "sample", Dependencies: []string{"sample"}, Summary: "sample", Description: "sample", UserImpact: "sample", Stack: "Go",
-		ArchDoc: "docs/sample.md", Impact: triaged.Impact{ProductionDown: true},
-		StartedAt: start, EndedAt: &end, ReceivedAt: start, TriagedAt: start,
-		Rule: "sample", RuleSetVersion: "1",
-		Decisions: []triaged.Decision{{Stage: "classify", Rule: "sample", Severity: triaged.P1, Reason: "sample"}},
-		Alerts: []triaged.ReportAlert{{
-			Fingerprint: "0", Status: triaged.StatusResolved, Labels: map[string]string{"alertname": "Sample"},
-			Annotations: map[string]string{"summary": "sample"}, StartsAt: start, EndsAt: &end,
-			GeneratorURL: "http://prometheus.example/graph",
-		}},
-		GroupKey: "{}:{}", TruncatedAlerts: 1,
-		RecentChanges: []triaged.Change{{Service: "sample", Version: "v1", Commit: "0", Author: "sample",
-			URL: "http://ci.example/1", Time: start, MinutesBefore: 1, Suspect: true}},
-		Probes:       []triaged.Probe{{Name: "sample", Kind: "http", Target: "http://sample", Status: "200", Body: "ok", Error: "e"}},
-		Logs:         []triaged.LogTail{{Source: "sample", Lines: []string{"line"}, Truncated: true, Error: "e"}},
-		Runbook:      &triaged.Runbook{Title: "sample", Path: "sample.md", URL: "http://wiki.example/sample", Steps: []string{"step"}},
-		Observations: []string{"sample"},
-		Links:        triaged.Links{Alertmanager: "http://am.example", Generator: "http://prometheus.example", Silence: "http://am.example/silence"},
-	}
-	pending := *full
-	pending.Event, pending.Status, pending.EndedAt, pending.Runbook = triaged.EventUpdated, triaged.ReportInvestigating, nil, nil
-	pending.Pending = []string{"recent_changes", "probes", "logs", "runbook", "observations", "sample"}
-	return []*triaged.Report{full, &pending, {}}
 }

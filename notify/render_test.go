@@ -25,6 +25,10 @@ func TestGolden(t *testing.T) {
 		{"pending_truncated_p3", pendingP3()},
 		{"resolved_p2", resolvedP2()},
 		{"updated_p1", updatedP1()},
+		{"reopened_p1", reopenedP1()},
+		{"resolved_p1", resolvedP1()},
+		{"resolved_pending_p3", resolvedPendingP3()},
+		{"flapping_p2", flappingP2()},
 		{"hostile_labels", hostile()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,6 +61,12 @@ func TestNewRendererBadTemplate(t *testing.T) {
 		{"unknown field", "ok\n{{.Servce}}\n", `:2:2: executing`},
 		{"nil runbook", "{{.Runbook.Title}}", `:1:10: executing`},
 		{"broken block override", "{{define \"runbook\"}}\n{{.Runbook.Title}}\n{{end}}", `:2:10: executing "runbook"`},
+		// Each event's branch runs on a sample at load, so a typo in any of them is caught there.
+		{"typo in the resolution", "{{define \"resolution\"}}\n{{.EndedAt.Year}}{{end}}", `:2:10: executing "resolution"`},
+		{"typo in the flapping update", "{{define \"flapping\"}}{{.FlapAdvise}}{{end}}", `:1:23: executing "flapping"`},
+		{"typo in the status update", "{{define \"status_update\"}}{{.NextUpdateDue.Hour}}{{end}}", `:1:42: executing "status_update"`},
+		{"typo in the reopened report", "{{define \"header\"}}{{if eq .Event \"reopened\"}}{{.Deadlines.Mitigate.Day}}{{end}}{{end}}", `:1:58: executing "header"`},
+		{"typo in the logs block", "{{define \"logs\"}}{{range .Logs}}{{.Line}}{{end}}{{end}}", `:1:34: executing "logs"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeTemplate(t, tc.text)
