@@ -1,13 +1,17 @@
 package triaged
 
+import "time"
+
 // Enrichment is what triage gathered about an incident beyond the alert itself: recent changes,
 // health probes, log tails and the runbook. The report shows it, and the escalation rules read it.
 // A section that was not collected is named in Pending with the reason in PendingWhy, so the
 // report says so rather than stays silently empty.
 type Enrichment struct {
 	Changes []Change
-	// ChangesSummary states what the deploy lookup found in words, including that it found nothing.
+	// ChangesSummary states what the deploy lookup found in words, including that it found nothing;
+	// ChangesWindow is how far back it looked.
 	ChangesSummary string
+	ChangesWindow  time.Duration
 	Probes         []Probe
 	Logs           []LogTail
 	Runbook        *Runbook

@@ -44,6 +44,7 @@ type Service struct {
 	Stack           string   `json:"stack,omitempty"`
 	ArchitectureDoc string   `json:"architecture_doc,omitempty"`
 	Team            string   `json:"team,omitempty"`
+	OnCall          string   `json:"oncall,omitempty"`
 	Channel         string   `json:"channel,omitempty"`
 	Owners          []string `json:"owners,omitempty"`
 	Dependencies    []string `json:"dependencies,omitempty"`

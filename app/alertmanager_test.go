@@ -128,7 +128,7 @@ receivers:
 			t.Fatalf("Alertmanager refused the alerts: %d", resp.StatusCode)
 		}
 	}
-	last := func(out string) string { return out[strings.LastIndex(out, "## INCIDENT REPORT"):] }
+	last := lastReport
 
 	// A group of three: one incident.
 	post(startsAt, []string{"api-1", "api-2", "api-3"})

@@ -25,6 +25,7 @@ import (
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/broker"
 	"github.com/triaged/triaged/config"
 	"github.com/triaged/triaged/deploy"
@@ -196,6 +197,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 			FlapWindow:     a.cfg.Incidents.FlapWindow.Std(),
 			FlapStable:     a.cfg.Incidents.FlapStable.Std(),
 		},
+		Escalation: escalationPaths(a.cfg.Report.Escalation),
 		Logger:     a.log,
 		Registerer: a.registry,
 	})
@@ -213,6 +215,17 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// escalationPaths reads the config's escalation paths, whose keys it validated.
+func escalationPaths(byName map[string][]string) map[triaged.Severity][]string {
+	out := make(map[triaged.Severity][]string, len(byName))
+	for name, path := range byName {
+		if sev, err := triaged.ParseSeverity(name); err == nil {
+			out[sev] = path
+		}
+	}
+	return out
 }
 
 func (a *App) topologyOptions() broker.TopologyOptions {

@@ -130,14 +130,23 @@ func (r *running) get(t *testing.T, path string) (int, string) {
 func (r *running) waitReports(t *testing.T, want int) string {
 	t.Helper()
 	testkit.Eventually(t, 15*time.Second, fmt.Sprintf("%d reports printed", want), func() bool {
-		return strings.Count(r.stdout.String(), "## INCIDENT REPORT") >= want
+		return reportCount(r.stdout.String()) >= want
 	})
 	r.settled(t)
 	out := r.stdout.String()
-	if got := strings.Count(out, "## INCIDENT REPORT"); got != want {
+	if got := reportCount(out); got != want {
 		t.Fatalf("stdout holds %d reports, want %d:\n%s", got, want, out)
 	}
 	return out
+}
+
+// reportCount counts the reports the stdout sink printed by their footers, one per report.
+func reportCount(out string) int { return strings.Count(out, "\n_Report `") }
+
+// lastReport is the last report the stdout sink printed.
+func lastReport(out string) string {
+	reports := strings.Split(strings.TrimRight(out, "\n-"), strings.Repeat("-", 80))
+	return reports[len(reports)-1]
 }
 
 // settled waits until the triage consumer and every sink's consumer have nothing undelivered,

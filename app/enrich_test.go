@@ -130,7 +130,7 @@ func TestEnrichedReport(t *testing.T) {
 		alertStart.Format(time.RFC3339))
 	r.post(t, []byte(billing))
 	all := r.waitReports(t, 2)
-	out = all[strings.LastIndex(all, "## INCIDENT REPORT"):]
+	out = lastReport(all)
 	for _, want := range []string{
 		"**Affected**: billing in prod (service from label service; not in the service catalog)",
 		"**suspect**: billing (prod) `v7.0.2`",
@@ -150,7 +150,7 @@ func checkCatalogReport(t *testing.T, out string, strayConnections int64) {
 	for _, want := range []string{
 		"**Affected**: checkout in prod (service from the service catalog, label service); depends on payments",
 		"**Stack**: Go",
-		"- Owners: alice",
+		"- Engineers: alice",
 		"**suspect**: checkout (prod) `v2.4.1` commit `9c1e2d4` by alice",
 		"payments (prod) `v1.3.0`",
 		"Probe `health` **FAILED**",

@@ -28,8 +28,10 @@ type Service struct {
 	ArchitectureDoc string   `yaml:"architecture_doc"`
 	Owners          []string `yaml:"owners"`
 	Team            string   `yaml:"team"`
-	Channel         string   `yaml:"channel"`
-	Dependencies    []string `yaml:"dependencies"`
+	// OnCall is who is on call for the service: the incident commander until a person takes over.
+	OnCall       string   `yaml:"oncall"`
+	Channel      string   `yaml:"channel"`
+	Dependencies []string `yaml:"dependencies"`
 	// Probes and Logs are run for every new incident of the service, concurrently.
 	Probes []probe.Spec   `yaml:"probes"`
 	Logs   []logtail.Spec `yaml:"logs"`
@@ -166,6 +168,7 @@ func (c *Catalog) Resolve(a *triaged.Alert) triaged.Service {
 		Stack:           svc.Stack,
 		ArchitectureDoc: svc.ArchitectureDoc,
 		Team:            svc.Team,
+		OnCall:          svc.OnCall,
 		Channel:         svc.Channel,
 		Owners:          svc.Owners,
 		Dependencies:    svc.Dependencies,

@@ -105,6 +105,9 @@ type Rules struct {
 // Report overrides the Markdown report template.
 type Report struct {
 	Template string `yaml:"template"`
+	// Escalation is who is escalated to at each severity, in order, shown in every report of an
+	// incident of that severity. The default is the workflow's escalation path.
+	Escalation map[string][]string `yaml:"escalation"`
 }
 
 // Sink is one destination of reports; notify owns the kinds of sink and their settings.
@@ -138,6 +141,12 @@ func Default() *Config {
 			FlapStable:     Duration(10 * time.Minute),
 		},
 		Rules: Rules{Timezone: "UTC"},
+		Report: Report{Escalation: map[string][]string{
+			"P1": {"Incident Commander", "Engineering Manager", "CTO", "CEO (if customer-facing)"},
+			"P2": {"Incident Commander", "Engineering Manager", "CTO (if not resolved in 2 hours)"},
+			"P3": {"Incident Commander", "Engineering Manager"},
+			"P4": {"Incident Commander"},
+		}},
 		Sinks: []Sink{{Name: "stdout", Type: "stdout"}},
 		Enrichment: Enrichment{
 			Timeout:        Duration(10 * time.Second),

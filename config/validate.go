@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/triaged/triaged"
+
 	"fmt"
 	"regexp"
 	"strings"
@@ -17,6 +19,7 @@ func (c *Config) validate(p *Problems) {
 	c.validateIngest(v)
 	c.validateTriage(v)
 	c.validateIncidents(v)
+	c.validateReport(v)
 	c.validateEnrichment(v)
 	c.validateRules(v)
 	c.validateSinks(v)
@@ -56,6 +59,14 @@ func (c *Config) validateIngest(v check) {
 	v.positive("ingest.publish_timeout", c.Ingest.PublishTimeout)
 	if c.Ingest.MaxBodyBytes < 1024 {
 		v.At("ingest.max_body_bytes", "%d is below the minimum of 1024 bytes", c.Ingest.MaxBodyBytes)
+	}
+}
+
+func (c *Config) validateReport(v check) {
+	for sev := range c.Report.Escalation {
+		if _, err := triaged.ParseSeverity(sev); err != nil {
+			v.At("report.escalation."+sev, "%v", err)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package enrich
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -97,6 +98,7 @@ func (e *Enricher) plan(a *triaged.Alert, svc triaged.Service, cls triaged.Class
 			Service: svc.Name, Dependencies: svc.Dependencies, Environment: svc.Environment,
 			AlertStart: a.StartsAt, Window: e.o.DeployWindow, SuspectWindow: e.o.SuspectWindow,
 		}
+		enr.ChangesWindow = cmp.Or(e.o.DeployWindow, deploy.DefaultWindow)
 		tasks = append(tasks, task{kind: KindDeploys, run: func(context.Context) finding {
 			c := e.o.Deploys.Correlate(q)
 			return finding{changes: &c}

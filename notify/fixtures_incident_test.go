@@ -95,7 +95,7 @@ func checkoutIncident() (*triaged.Incident, []triaged.Report) {
 		ExternalURL: "http://alertmanager.example.com:9093",
 		State:       triaged.IncidentResolved,
 		Severity:    triaged.P1,
-		Escalation:  opened.Decisions[1:],
+		Decisions:   opened.Decisions,
 		Service:     triaged.Service{Name: "checkout", Environment: "production", From: "label service"},
 		OpenedAt:    t0,
 		ResolvedAt:  &end,

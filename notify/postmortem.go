@@ -236,7 +236,7 @@ func timeline(p *postmortem, reports []triaged.Report) []timelineEntry {
 			add(ref.At, fmt.Sprintf("Report %s at %s", ref.Event, ref.Severity))
 		}
 	}
-	escalations(cmp.Or(p.Opening.TriagedAt, p.Start), inc.Escalation)
+	escalations(cmp.Or(p.Opening.TriagedAt, p.Start), inc.Decisions)
 
 	slices.SortStableFunc(tl, func(a, b timelineEntry) int { return a.At.Compare(b.At) })
 	for i := range tl {

@@ -80,8 +80,8 @@ func samplePostmortems() []samplePostmortem {
 	inc := &triaged.Incident{
 		ID: "sample", Key: "sample", Receiver: "sample", GroupKey: "{}:{}", GroupLabels: map[string]string{"alertname": "Sample"},
 		State: triaged.IncidentResolved, Severity: triaged.P1, Service: triaged.Service{Name: "sample", Environment: "production"},
-		Escalation: []triaged.Decision{{Stage: "escalate", Rule: "sample", Severity: triaged.P1, Reason: "sample"}},
-		OpenedAt:   start, ResolvedAt: &end, UpdatedAt: end,
+		Decisions: []triaged.Decision{{Stage: "escalate", Rule: "sample", Severity: triaged.P1, Reason: "sample"}},
+		OpenedAt:  start, ResolvedAt: &end, UpdatedAt: end,
 		Members: []triaged.Member{{Fingerprint: "0", Status: triaged.StatusResolved, Labels: map[string]string{"alertname": "Sample", "instance": "a"},
 			StartsAt: start, EndsAt: &end, Severity: triaged.P1, Rule: "sample"}},
 		Episodes: []triaged.Episode{{Start: start, End: &end}},

@@ -99,6 +99,18 @@ func BuildReport(inc *triaged.Incident, a *triaged.Alert, svc triaged.Service, c
 		rep.Pending = append(rep.Pending, triaged.SectionRunbook)
 	}
 	rep.Observations = nonNil(append(observations(inc, a, cls), enr.Observations...))
+	rep.OnCall = svc.OnCall
+	rep.RecentChangesWindowMinutes = int(enr.ChangesWindow / time.Minute)
+	if rep.Severity.Valid() {
+		d := rep.Severity.Deadlines(rep.StartedAt)
+		rep.Deadlines = &d
+		if rep.EndedAt == nil {
+			rep.NextUpdateDue = at(rep.TriagedAt.Add(rep.Severity.UpdateEvery()))
+		} else if due, ok := rep.Severity.PostmortemDue(*rep.EndedAt); ok {
+			rep.PostmortemDue = &due
+		}
+	}
+	rep.Headline = triaged.Headline(rep)
 	return rep
 }
 

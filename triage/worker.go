@@ -70,7 +70,9 @@ type Options struct {
 	// value repeats.
 	RetryBackoff []time.Duration
 	// Policy shapes incidents (the config's incidents section); the zero value is DefaultPolicy.
-	Policy     Policy
+	Policy Policy
+	// Escalation is who is escalated to at each severity, shown in the reports.
+	Escalation map[triaged.Severity][]string
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -381,6 +383,7 @@ func (w *Worker) report(r *record, st step, received time.Time, now time.Time) {
 		enr = *inc.Evidence
 	}
 	rep := BuildReport(inc, a, inc.Service, cls, enr, st.event, st.notes, now)
+	rep.EscalationPath = w.o.Escalation[rep.Severity]
 	data, err := triaged.EncodeReport(rep)
 	if err != nil {
 		// A report that cannot be encoded is a bug of ours; the incident's state still moves on.
