@@ -49,6 +49,10 @@ type Incident struct {
 	FlapEdges  int        `json:"flap_edges,omitempty"`
 	LastEdgeAt *time.Time `json:"last_edge_at,omitempty"`
 
+	// ResolutionDue is set while every member has resolved but the resolution is held back (the
+	// resolve hold): it is reported then, unless the incident fires again first.
+	ResolutionDue *time.Time `json:"resolution_due,omitempty"`
+
 	// Pending are changes not yet reported (coalesced into the next updated report), in words;
 	// PendingSince is when the first of them happened.
 	Pending      []string   `json:"pending,omitempty"`

@@ -49,7 +49,7 @@ func TestRealAlertmanagerDeliversToTriaged(t *testing.T) {
 	bin := alertmanagerBinary(t)
 	dir := t.TempDir()
 	triagedCfg := filepath.Join(dir, "triaged.yml")
-	if err := os.WriteFile(triagedCfg, []byte("incidents:\n  update_interval: 0s # every change reported at once\n"), 0o644); err != nil {
+	if err := os.WriteFile(triagedCfg, []byte("incidents:\n  update_interval: 0s # every change reported at once\n  resolve_hold: 1s\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := start(t, app.Options{ConfigFile: triagedCfg})

@@ -192,6 +192,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		Policy: triage.Policy{
 			GroupBy:        a.cfg.Incidents.GroupBy,
 			ReopenWindow:   a.cfg.Incidents.ReopenWindow.Std(),
+			ResolveHold:    a.cfg.Incidents.ResolveHold.Std(),
 			UpdateInterval: a.cfg.Incidents.UpdateInterval.Std(),
 			FlapThreshold:  a.cfg.Incidents.FlapThreshold,
 			FlapWindow:     a.cfg.Incidents.FlapWindow.Std(),

@@ -91,6 +91,20 @@ func start(t *testing.T, o app.Options) *running {
 
 const testTimeout = 10 * time.Second
 
+// configFile writes a config for one test and returns its path.
+func configFile(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "triaged.yml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// reportAtOnce is a config under which every change of an incident is reported when it happens:
+// no coalescing of updates, no resolve hold.
+const reportAtOnce = "incidents:\n  update_interval: 0s\n  resolve_hold: 0s\n"
+
 func (r *running) postFile(t *testing.T, name string) {
 	t.Helper()
 	body, err := os.ReadFile(filepath.Join("../testdata/alertmanager", name))
@@ -181,7 +195,7 @@ func (r *running) settled(t *testing.T) {
 }
 
 func TestWebhookToReportEndToEnd(t *testing.T) {
-	r := start(t, app.Options{})
+	r := start(t, app.Options{ConfigFile: configFile(t, reportAtOnce)})
 	r.postFile(t, "firing-3-alerts.json")
 	out := r.waitReports(t, 1) // one group, one incident
 	for _, want := range []string{"127.0.0.1:19991", "127.0.0.1:19992", "127.0.0.1:19993", "**Status**: INVESTIGATING", "payments-api",
@@ -281,14 +295,15 @@ func checkMetricsWithPromtool(t *testing.T, metrics string) {
 
 func TestRestartDoesNotReportTwice(t *testing.T) {
 	storage := t.TempDir()
-	r := start(t, app.Options{StoragePath: storage})
+	cfg := configFile(t, reportAtOnce)
+	r := start(t, app.Options{StoragePath: storage, ConfigFile: cfg})
 	r.postFile(t, "firing-1-alert.json")
 	r.waitReports(t, 1)
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
 
-	r = start(t, app.Options{StoragePath: storage})
+	r = start(t, app.Options{StoragePath: storage, ConfigFile: cfg})
 	firing, err := os.ReadFile(filepath.Join("../testdata/alertmanager", "firing-1-alert.json"))
 	if err != nil {
 		t.Fatal(err)

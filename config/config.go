@@ -77,6 +77,9 @@ type Incidents struct {
 	GroupBy []string `yaml:"group_by"`
 	// ReopenWindow: an incident that fires again this soon after resolving is reopened, not new.
 	ReopenWindow Duration `yaml:"reopen_window"`
+	// ResolveHold: a resolution is reported this long after the last alert resolved, unless the
+	// group fires again first (then nothing is reported). 0 reports it at once.
+	ResolveHold Duration `yaml:"resolve_hold"`
 	// UpdateInterval: at most one updated report per incident per interval; changes in between
 	// are coalesced into the next one. 0 reports every change at once.
 	UpdateInterval Duration `yaml:"update_interval"`
@@ -135,6 +138,7 @@ func Default() *Config {
 		},
 		Incidents: Incidents{
 			ReopenWindow:   Duration(time.Hour),
+			ResolveHold:    Duration(time.Minute),
 			UpdateInterval: Duration(5 * time.Minute),
 			FlapThreshold:  3,
 			FlapWindow:     Duration(30 * time.Minute),

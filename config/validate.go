@@ -78,6 +78,12 @@ func (c *Config) validateIncidents(v check) {
 	if in.UpdateInterval < 0 {
 		v.At("incidents.update_interval", "must not be negative, got %s", in.UpdateInterval)
 	}
+	if in.ResolveHold < 0 {
+		v.At("incidents.resolve_hold", "must not be negative, got %s", in.ResolveHold)
+	}
+	if in.ReopenWindow > 0 && in.ResolveHold >= in.ReopenWindow {
+		v.At("incidents.resolve_hold", "%s must be shorter than incidents.reopen_window %s", in.ResolveHold, in.ReopenWindow)
+	}
 	v.inRange("incidents.flap_threshold", in.FlapThreshold, 1, 1000)
 	for i, l := range in.GroupBy {
 		if !validLabelName(l) {

@@ -115,3 +115,39 @@ func TestIncidentIDIsShortStableAndReadable(t *testing.T) {
 		t.Error("two groups opened at the same time share an id")
 	}
 }
+
+// TestResolveHold: a resolution is reported only once the group stayed resolved for the hold; a
+// refiring within it was never a resolution to the reader.
+func TestResolveHold(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	p := DefaultPolicy()
+	g := triaged.Group{Receiver: "triaged", Key: "k", Labels: template.KV{"alertname": "X"}}
+	a := func(status string, start time.Time) []arrival {
+		al := &triaged.Alert{Alert: template.Alert{Status: status, StartsAt: start, Fingerprint: "00000000000000aa", Labels: template.KV{"alertname": "X", "instance": "i"}}}
+		return []arrival{{alert: al, cls: triaged.Classification{Severity: triaged.P2}}}
+	}
+	inc, st := p.apply(nil, g, a(triaged.StatusFiring, t0), t0)
+	if st.event != triaged.EventOpened {
+		t.Fatalf("first firing: %q", st.event)
+	}
+	inc.LastReportAt = t0
+	inc, st = p.apply(inc, g, a(triaged.StatusResolved, t0), t0.Add(time.Minute))
+	if st.event != "" || st.flushAt == nil || !st.flushAt.Equal(t0.Add(2*time.Minute)) || inc.State != triaged.IncidentResolved {
+		t.Fatalf("resolution: event %q flush %v state %s; want it held until the hold ends", st.event, st.flushAt, inc.State)
+	}
+	inc, st = p.apply(inc, g, a(triaged.StatusFiring, t0.Add(90*time.Second)), t0.Add(90*time.Second))
+	if st.event != "" || inc.State != triaged.IncidentOpen || inc.ResolutionDue != nil || len(inc.Pending) != 0 {
+		t.Fatalf("refiring within the hold: event %q state %s; want nothing reported, open again", st.event, inc.State)
+	}
+	if _, st = p.flush(inc, t0.Add(2*time.Minute)); st.event != "" {
+		t.Fatalf("the first hold's flush after the refiring reported %q", st.event)
+	}
+	inc, _ = p.apply(inc, g, a(triaged.StatusResolved, t0.Add(90*time.Second)), t0.Add(3*time.Minute))
+	if _, st = p.flush(inc, t0.Add(3*time.Minute+30*time.Second)); st.event != "" || st.flushAt == nil {
+		t.Fatalf("a flush before the hold ends: %q %v, want it to wait", st.event, st.flushAt)
+	}
+	inc, st = p.flush(inc, t0.Add(4*time.Minute))
+	if st.event != triaged.EventResolved || !strings.Contains(strings.Join(st.notes, ";"), "1 of 1 recovered (i), none still firing") || inc.ResolutionDue != nil {
+		t.Fatalf("the hold's end: %q %q, want resolved saying what recovered", st.event, st.notes)
+	}
+}

@@ -17,6 +17,9 @@ type Policy struct {
 	GroupBy []string
 	// ReopenWindow: an incident that fires again this soon after resolving is reopened.
 	ReopenWindow time.Duration
+	// ResolveHold: a resolution is reported this long after every member resolved, unless the
+	// incident fires again first; then it was never over, and nothing is reported.
+	ResolveHold time.Duration
 	// UpdateInterval: at most one updated report per incident per interval.
 	UpdateInterval time.Duration
 	// More than FlapThreshold firing episodes starting within FlapWindow make an incident
@@ -28,7 +31,7 @@ type Policy struct {
 
 // DefaultPolicy is the config's default incidents section.
 func DefaultPolicy() Policy {
-	return Policy{ReopenWindow: time.Hour, UpdateInterval: 5 * time.Minute, FlapThreshold: 3, FlapWindow: 30 * time.Minute, FlapStable: 10 * time.Minute}
+	return Policy{ReopenWindow: time.Hour, ResolveHold: time.Minute, UpdateInterval: 5 * time.Minute, FlapThreshold: 3, FlapWindow: 30 * time.Minute, FlapStable: 10 * time.Minute}
 }
 
 // arrival is one alert of a notification with what the rules made of it.
@@ -86,9 +89,22 @@ func (p Policy) apply(prev *triaged.Incident, g triaged.Group, in []arrival, now
 
 	switch {
 	case inc.State == triaged.IncidentResolved && anyFiring:
-		inc.State, inc.ResolvedAt = triaged.IncidentOpen, nil
+		held := inc.ResolutionDue != nil
+		inc.State, inc.ResolvedAt, inc.ResolutionDue = triaged.IncidentOpen, nil, nil
 		inc.Episodes = addEpisode(inc.Episodes, earliestFiring(in))
 		p.edge(inc, now)
+		if held {
+			// Its resolution was never reported: to the reader it never stopped. Only the
+			// flapping it may amount to is news.
+			inc.Pending = nil
+			if !inc.Flapping && p.flapping(inc) {
+				inc.Flapping, inc.FlapEdges = true, 0
+				st.event, st.reason = triaged.EventUpdated, "flapping"
+				st.notes = []string{flapNote(p, inc)}
+				st.flushAt = at(now.Add(p.FlapStable))
+			}
+			return inc, st
+		}
 		if !inc.Flapping && p.flapping(inc) {
 			inc.Flapping, inc.FlapEdges = true, 0
 			st.event, st.reason = triaged.EventUpdated, "flapping"
@@ -111,6 +127,12 @@ func (p Policy) apply(prev *triaged.Incident, g triaged.Group, in []arrival, now
 		if inc.Flapping {
 			inc.FlapEdges++
 			st.flushAt = at(now.Add(p.FlapStable))
+			return inc, st
+		}
+		if p.ResolveHold > 0 {
+			addPending(inc, notes, now)
+			inc.ResolutionDue = at(now.Add(p.ResolveHold))
+			st.flushAt = inc.ResolutionDue
 			return inc, st
 		}
 		st.event = triaged.EventResolved
@@ -141,6 +163,12 @@ func anyFiring(inc *triaged.Incident) bool {
 func (p Policy) flush(prev *triaged.Incident, now time.Time) (*triaged.Incident, step) {
 	inc := clone(prev)
 	switch {
+	case inc.ResolutionDue != nil && inc.State == triaged.IncidentResolved && !inc.Flapping:
+		if now.Before(*inc.ResolutionDue) {
+			return prev, step{flushAt: inc.ResolutionDue}
+		}
+		inc.ResolutionDue = nil
+		return inc, step{event: triaged.EventResolved, notes: takePending(inc)}
 	case inc.Flapping:
 		if inc.LastEdgeAt != nil && now.Sub(*inc.LastEdgeAt) < p.FlapStable {
 			return prev, step{flushAt: at(inc.LastEdgeAt.Add(p.FlapStable))}

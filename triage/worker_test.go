@@ -492,3 +492,84 @@ func mustRead(t *testing.T, name string) []byte {
 	}
 	return b
 }
+
+// clock is a settable time for the worker, so a test can play minutes of alerts in a moment.
+type clock struct{ now atomic.Int64 }
+
+func (c *clock) Now() time.Time   { return time.Unix(0, c.now.Load()).UTC() }
+func (c *clock) Set(t time.Time)  { c.now.Store(t.UnixNano()) }
+func newClock(t time.Time) *clock { c := &clock{}; c.Set(t); return c }
+
+// TestAFlappingAlertIsReportedOnceAsFlapping: an alert firing and resolving every 30 s for three
+// minutes, with the default incident policy, gives at most three reports, one of them saying it
+// flaps and how to make the alerting rule ride it out.
+func TestAFlappingAlertIsReportedOnceAsFlapping(t *testing.T) {
+	e := newEnv(t)
+	t0 := time.Now().UTC().Truncate(time.Second)
+	c := newClock(t0)
+	e.startWorkerWith(t, triage.Options{Classifier: newClassifier(triaged.P3), Policy: triage.DefaultPolicy(), Now: c.Now}, 2)
+	kv, err := e.js.KeyValue(context.Background(), names.IncidentsBucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := syntheticAlert(7)
+	var start time.Time
+	for i := range 7 { // fire, resolve, fire, ... every 30 s: 0 s to 180 s
+		now := t0.Add(time.Duration(i) * 30 * time.Second)
+		c.Set(now)
+		a := base.Alert
+		if i%2 == 0 {
+			start = now
+			a.Status, a.StartsAt = triaged.StatusFiring, start
+		} else {
+			a.Status, a.StartsAt, a.EndsAt = triaged.StatusResolved, start, now
+		}
+		e.publishBatch(t, &triaged.Batch{Group: base.Group, ReceivedAt: now, Alerts: []template.Alert{a}})
+		testkit.Eventually(t, 15*time.Second, fmt.Sprintf("edge %d applied", i), func() bool {
+			keys, err := kv.ListKeysFiltered(context.Background(), triaged.IncidentStatePrefix+">")
+			if err != nil {
+				return false
+			}
+			for k := range keys.Keys() {
+				if e, err := kv.Get(context.Background(), k); err == nil {
+					var inc triaged.Incident
+					if json.Unmarshal(e.Value(), &inc) == nil && inc.UpdatedAt.Equal(now) {
+						return true
+					}
+				}
+			}
+			return false
+		})
+	}
+	testkit.Eventually(t, 15*time.Second, "the flapping report", func() bool {
+		info, err := e.topo.Reports.Info(context.Background())
+		return err == nil && info.State.Msgs >= 2
+	})
+	info, err := e.topo.Reports.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs > 3 {
+		t.Fatalf("%d reports for three minutes of flapping, want at most 3", info.State.Msgs)
+	}
+	flapping := 0
+	for seq := uint64(1); seq <= info.State.LastSeq; seq++ {
+		m, err := e.topo.Reports.GetMsg(context.Background(), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := triaged.DecodeReport(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Flapping {
+			flapping++
+			if !strings.Contains(r.FlapAdvice, "about every 1m0s") || !strings.Contains(r.FlapAdvice, "keep_firing_for") {
+				t.Errorf("flapping report's advice %q lacks the measured period or the suggestion", r.FlapAdvice)
+			}
+		}
+	}
+	if flapping != 1 {
+		t.Errorf("%d reports mark the incident flapping, want 1", flapping)
+	}
+}
