@@ -172,6 +172,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		Runbooks:       parts.Runbooks,
 		Redactor:       parts.Redactor,
 		Timeout:        enr.Timeout.Std(),
+		Grace:          enr.Grace.Std(),
 		MaxConcurrency: enr.MaxConcurrency,
 		DeployWindow:   enr.DeployWindow.Std(),
 		SuspectWindow:  enr.SuspectWindow.Std(),

@@ -41,7 +41,10 @@ type Config struct {
 type Enrichment struct {
 	// Timeout is the one deadline for every enricher of an incident; what is not done by then is
 	// reported as timed out, and the report goes out.
-	Timeout        Duration `yaml:"timeout"`
+	Timeout Duration `yaml:"timeout"`
+	// Grace lets enrichers still running at the timeout go on this much longer; what they find
+	// then comes as an updated report. 0 cuts them off at the timeout.
+	Grace          Duration `yaml:"grace"`
 	MaxConcurrency int      `yaml:"max_concurrency"`
 	DeploysMaxAge  Duration `yaml:"deploys_max_age"`
 	DeployWindow   Duration `yaml:"deploy_window"`
@@ -154,6 +157,7 @@ func Default() *Config {
 		Sinks: []Sink{{Name: "stdout", Type: "stdout"}},
 		Enrichment: Enrichment{
 			Timeout:        Duration(10 * time.Second),
+			Grace:          Duration(5 * time.Second),
 			MaxConcurrency: 8,
 			DeploysMaxAge:  Duration(7 * 24 * time.Hour),
 			DeployWindow:   Duration(2 * time.Hour),

@@ -132,6 +132,11 @@ func (c *Config) validateEnrichment(v check) {
 	v.positive("enrichment.deploys_max_age", e.DeploysMaxAge)
 	v.positive("enrichment.deploy_window", e.DeployWindow)
 	v.positive("enrichment.suspect_window", e.SuspectWindow)
+	if e.Grace < 0 {
+		v.At("enrichment.grace", "must not be negative, got %s", e.Grace)
+	} else if e.Timeout > 0 && c.Triage.Timeout > 0 && e.Timeout < c.Triage.Timeout && e.Timeout+e.Grace >= c.Triage.Timeout {
+		v.At("enrichment.grace", "enrichment.timeout %s plus grace %s must be shorter than triage.timeout %s: the update must still be published", e.Timeout, e.Grace, c.Triage.Timeout)
+	}
 	if e.Timeout > 0 && c.Triage.Timeout > 0 && e.Timeout >= c.Triage.Timeout {
 		v.At("enrichment.timeout", "%s must be shorter than triage.timeout %s: the report must still be published", e.Timeout, c.Triage.Timeout)
 	}

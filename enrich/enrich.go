@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,8 +36,12 @@ type Options struct {
 	Deploys  DeployIndex
 	Runbooks RunbookLibrary
 	Redactor *redact.Redactor
-	// Timeout is the one deadline for everything gathered about one incident.
-	Timeout        time.Duration
+	// Timeout is the one deadline for everything gathered about one incident: the opening goes
+	// out with what is done by then.
+	Timeout time.Duration
+	// Grace lets enrichers still running at the deadline go on this much longer; what they find
+	// in it is handed over by Enrich's late function. 0: they are cut off at the deadline.
+	Grace          time.Duration
 	MaxConcurrency int
 	DeployWindow   time.Duration
 	SuspectWindow  time.Duration
@@ -71,13 +77,59 @@ var errDeadline = errors.New("triage deadline reached")
 // at a time, each under the incident's deadline. An enricher that fails, or is still running at
 // the deadline, yields its error in the result; Enrich itself returns by the deadline whatever
 // the enrichers do, so a hanging one never holds the report or the worker.
-func (e *Enricher) Enrich(ctx context.Context, a *triaged.Alert, svc triaged.Service, cls triaged.Classification) triaged.Enrichment {
+//
+// When some enrichers were still running at the deadline and a grace is configured, late is not
+// nil: it waits, at most until the grace ends, for them, and returns the enrichment again with
+// what they found, ok when any of them ended. The caller must call it: it also ends the
+// enrichers' grace.
+func (e *Enricher) Enrich(ctx context.Context, a *triaged.Alert, svc triaged.Service, cls triaged.Classification) (enr triaged.Enrichment, late func() (triaged.Enrichment, bool)) {
+	taskCtx, cancelTasks := context.WithTimeoutCause(ctx, e.o.Timeout+e.o.Grace, errDeadline)
 	ctx, cancel := context.WithTimeoutCause(ctx, e.o.Timeout, errDeadline)
 	defer cancel()
-	var enr triaged.Enrichment
-	tasks := e.plan(a, svc, cls, &enr)
-	findings := e.run(ctx, tasks)
-	e.merge(&enr, a, tasks, findings)
+	var base triaged.Enrichment
+	tasks := e.plan(a, svc, cls, &base)
+	findings := e.run(ctx, taskCtx, tasks)
+	e.count(a, tasks, findings)
+	enr = e.assemble(base, svc, tasks, findings)
+	var overdue []int
+	for i, f := range findings {
+		if f.late != nil {
+			overdue = append(overdue, i)
+		}
+	}
+	if len(overdue) == 0 || e.o.Grace <= 0 {
+		cancelTasks()
+		return enr, nil
+	}
+	return enr, func() (triaged.Enrichment, bool) {
+		defer cancelTasks()
+		arrived := false
+	collect:
+		for _, i := range overdue {
+			select {
+			case f := <-findings[i].late:
+				if f.outcome == "" {
+					f.outcome = OK
+				}
+				findings[i], arrived = f, true
+			case <-taskCtx.Done():
+				break collect
+			}
+		}
+		if !arrived {
+			return triaged.Enrichment{}, false
+		}
+		return e.assemble(base, svc, tasks, findings), true
+	}
+}
+
+// assemble is the enrichment of the plan's base (its pending sections) and the findings.
+func (e *Enricher) assemble(base triaged.Enrichment, svc triaged.Service, tasks []task, findings []finding) triaged.Enrichment {
+	enr := base
+	enr.Pending = slices.Clone(base.Pending)
+	enr.PendingWhy = maps.Clone(base.PendingWhy)
+	enr.Observations = slices.Clone(base.Observations)
+	e.merge(&enr, tasks, findings)
 	if svc.Catalogue == triaged.NotInCatalog {
 		enr.Observations = append(enr.Observations, "No service of the catalog matches this alert: no owners, probes or log sources are known for it")
 	}

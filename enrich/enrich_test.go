@@ -84,7 +84,7 @@ func TestEnrichersOverlap(t *testing.T) {
 	})
 	start := time.Now()
 	a := checkoutAlert()
-	enr := e.Enrich(context.Background(), a, cat.Resolve(a), triaged.Classification{Severity: triaged.P2})
+	enr, _ := e.Enrich(context.Background(), a, cat.Resolve(a), triaged.Classification{Severity: triaged.P2})
 	elapsed := time.Since(start)
 	if len(enr.Probes) != 3 {
 		t.Fatalf("%d probe results, want 3", len(enr.Probes))
@@ -164,7 +164,7 @@ func TestDeadlineBoundsSlowAndHangingEnrichers(t *testing.T) {
 	})
 	start := time.Now()
 	a := checkoutAlert()
-	enr := e.Enrich(context.Background(), a, cat.Resolve(a), triaged.Classification{Severity: triaged.P1})
+	enr, _ := e.Enrich(context.Background(), a, cat.Resolve(a), triaged.Classification{Severity: triaged.P1})
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Fatalf("Enrich returned after %v, far past its 700ms deadline", elapsed)
 	}
@@ -242,7 +242,7 @@ func TestEnrichFromTheCatalog(t *testing.T) {
 			deploys := &recordingIndex{}
 			e := enrich.New(enrich.Options{Catalog: cat, Deploys: deploys, Registerer: prometheus.NewRegistry()})
 			svc := cat.Resolve(a)
-			enr := e.Enrich(context.Background(), a, svc, triaged.Classification{Severity: triaged.P2})
+			enr, _ := e.Enrich(context.Background(), a, svc, triaged.Classification{Severity: triaged.P2})
 			rep := triage.BuildReport(&triaged.Incident{ID: "test", OpenedAt: a.StartsAt}, a, svc, triaged.Classification{Severity: triaged.P2}, enr, triaged.EventOpened, nil, time.Now())
 			if rep.Service != tt.wantService || rep.ServiceFrom != tt.wantFrom {
 				t.Errorf("service %q (from %q), want %q (from %q)", rep.Service, rep.ServiceFrom, tt.wantService, tt.wantFrom)
@@ -268,6 +268,49 @@ func TestEnrichFromTheCatalog(t *testing.T) {
 				if len(rep.Logs) != 1 || len(rep.Logs[0].Lines) != 1 || !strings.Contains(rep.Logs[0].Lines[0], "ERROR connect") || strings.Contains(rep.Logs[0].Lines[0], "abc123") {
 					t.Errorf("log tail %+v: want the one error line, redacted", rep.Logs)
 				}
+			}
+		})
+	}
+}
+
+// TestLateFindingsWithinTheGrace: a probe slower than the deadline does not hold the
+// enrichment, and what it finds within the grace is handed over afterwards.
+func TestLateFindingsWithinTheGrace(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(600 * time.Millisecond):
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+	cat := mustCatalog(t, catalog.Service{Name: "checkout", Probes: []probe.Spec{{Name: "slow", HTTP: &probe.HTTPSpec{URL: slow.URL}}}})
+	for _, tt := range []struct {
+		name  string
+		grace time.Duration
+		late  bool
+	}{
+		{"within the grace", 3 * time.Second, true},
+		{"without a grace", 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := enrich.New(enrich.Options{Catalog: cat, Timeout: 200 * time.Millisecond, Grace: tt.grace, Registerer: prometheus.NewRegistry()})
+			a := checkoutAlert()
+			enr, late := e.Enrich(context.Background(), a, cat.Resolve(a), triaged.Classification{Severity: triaged.P2})
+			if len(enr.Probes) != 1 || enr.Probes[0].OK || !strings.Contains(enr.Probes[0].Error, "deadline") {
+				t.Fatalf("at the deadline: %+v, want the probe cut off by the deadline", enr.Probes)
+			}
+			if (late != nil) != tt.late {
+				t.Fatalf("late function %v, want %v", late != nil, tt.late)
+			}
+			if late == nil {
+				return
+			}
+			after, ok := late()
+			if !ok || len(after.Probes) != 1 || !after.Probes[0].OK {
+				t.Fatalf("after the grace: ok %v, %+v; want the probe's own answer", ok, after.Probes)
+			}
+			if strings.Contains(strings.Join(after.Observations, "\n"), "still running") {
+				t.Errorf("the late enrichment still says the probe is running: %q", after.Observations)
 			}
 		})
 	}

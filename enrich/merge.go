@@ -7,14 +7,23 @@ import (
 	"github.com/triaged/triaged"
 )
 
-// merge puts the findings into the enrichment, in task order, and counts them.
-func (e *Enricher) merge(enr *triaged.Enrichment, a *triaged.Alert, tasks []task, findings []finding) {
+// count records each enricher's run in the metrics and logs the ones that did not finish.
+func (e *Enricher) count(a *triaged.Alert, tasks []task, findings []finding) {
 	for i, f := range findings {
 		t := tasks[i]
 		e.metrics.duration.WithLabelValues(string(t.kind)).Observe(f.elapsed.Seconds())
 		e.metrics.results.WithLabelValues(string(t.kind), string(f.outcome)).Inc()
 		if f.err != nil {
 			e.log.Warn("enricher did not finish", "enricher", t.description(), "alertname", a.Name(), "fingerprint", a.ID(), "err", f.err)
+		}
+	}
+}
+
+// merge puts the findings into the enrichment, in task order.
+func (e *Enricher) merge(enr *triaged.Enrichment, tasks []task, findings []finding) {
+	for i, f := range findings {
+		t := tasks[i]
+		if f.err != nil {
 			enr.Observations = append(enr.Observations, fmt.Sprintf("%s: not collected: %v", capitalize(t.description()), f.err))
 			placeholder(enr, t, f.err)
 			continue
@@ -27,10 +36,11 @@ func (e *Enricher) merge(enr *triaged.Enrichment, a *triaged.Alert, tasks []task
 		case f.logs != nil:
 			enr.Logs = append(enr.Logs, *f.logs)
 		case f.runbook != nil:
-			if rb := f.runbook.Runbook; rb != nil {
+			if f.runbook.Runbook != nil {
+				rb := *f.runbook.Runbook
 				rb.SeverityHint = f.runbook.SeverityHint
 				rb.Why = f.runbook.Reasons
-				enr.Runbook = rb
+				enr.Runbook = &rb
 			}
 		}
 	}

@@ -68,18 +68,21 @@ type finding struct {
 	err     error
 	outcome Outcome
 	elapsed time.Duration
+	// late, set when the deadline abandoned the enricher, yields its finding if it ever ends.
+	late <-chan finding
 }
 
-// run runs the tasks concurrently, at most MaxConcurrency at a time, and returns their findings
-// in task order (conc's result pool returns them in completion order).
-func (e *Enricher) run(ctx context.Context, tasks []task) []finding {
+// run runs the tasks concurrently, at most MaxConcurrency at a time, each under taskCtx, and
+// returns their findings by the deadline of ctx, in task order (conc's result pool returns them
+// in completion order).
+func (e *Enricher) run(ctx, taskCtx context.Context, tasks []task) []finding {
 	type indexed struct {
 		i int
 		f finding
 	}
 	p := pool.NewWithResults[indexed]().WithMaxGoroutines(e.o.MaxConcurrency)
 	for i, t := range tasks {
-		p.Go(func() indexed { return indexed{i, e.runOne(ctx, t)} })
+		p.Go(func() indexed { return indexed{i, e.runOne(ctx, taskCtx, t)} })
 	}
 	results := p.Wait()
 	slices.SortFunc(results, func(x, y indexed) int { return x.i - y.i })
@@ -98,15 +101,15 @@ const (
 	abandoned
 )
 
-// runOne runs one enricher in a goroutine of its own and returns its finding, or a timeout
-// finding at the deadline if the enricher has not returned by then; a panic becomes a failed
-// finding.
+// runOne runs one enricher in a goroutine of its own, under taskCtx, and returns its finding, or
+// a timeout finding at the deadline of ctx if the enricher has not returned by then (its finding
+// may still come through the finding's late channel); a panic becomes a failed finding.
 //
 // This goroutine is the one exception to "no goroutine outlives its scope" in triage: an
 // enricher that ignores its context (a library call without one, a bug) must not hold the
 // report, so it is abandoned at the deadline and left to finish on its own. The
 // triaged_enrichment_overdue_goroutines gauge counts those still running, so a leak shows.
-func (e *Enricher) runOne(ctx context.Context, t task) finding {
+func (e *Enricher) runOne(ctx, taskCtx context.Context, t task) finding {
 	start := time.Now()
 	done := make(chan finding, 1)
 	var state atomic.Int32
@@ -121,7 +124,7 @@ func (e *Enricher) runOne(ctx context.Context, t task) finding {
 				e.metrics.overdue.Dec()
 			}
 		}()
-		f = t.run(ctx)
+		f = t.run(taskCtx)
 	}()
 	var f finding
 	select {
@@ -132,7 +135,7 @@ func (e *Enricher) runOne(ctx context.Context, t task) finding {
 	case <-ctx.Done():
 		if state.CompareAndSwap(running, abandoned) {
 			e.metrics.overdue.Inc()
-			f = finding{err: fmt.Errorf("still running at the deadline: %w", context.Cause(ctx)), outcome: Timeout}
+			f = finding{err: fmt.Errorf("still running at the deadline: %w", context.Cause(ctx)), outcome: Timeout, late: done}
 		} else {
 			f = <-done // it finished just as the deadline passed
 		}

@@ -494,3 +494,67 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// lateEvidence is the change that what enrichment found after the opening went out makes to
+// incident id: an update that says what it found, if the incident is still open.
+func lateEvidence(id string, enr triaged.Enrichment) func(*triaged.Incident) (*triaged.Incident, step) {
+	return func(prev *triaged.Incident) (*triaged.Incident, step) {
+		if prev == nil || prev.ID != id || prev.State != triaged.IncidentOpen {
+			return prev, step{skip: skipUnchanged}
+		}
+		notes := evidenceNotes(prev.Evidence, &enr)
+		if len(notes) == 0 {
+			return prev, step{skip: skipUnchanged}
+		}
+		inc := clone(prev)
+		inc.Evidence = &enr
+		return inc, step{event: triaged.EventUpdated, reason: "enrichment", notes: notes}
+	}
+}
+
+// evidenceNotes says what enrichment found since before: probes and log sources that were still
+// running, recent changes and a runbook that were not there.
+func evidenceNotes(before, now *triaged.Enrichment) []string {
+	var notes []string
+	was := func(name string, probes bool) bool {
+		if before == nil {
+			return false
+		}
+		if probes {
+			for _, p := range before.Probes {
+				if p.Name == name && !strings.Contains(p.Error, "still running at the deadline") {
+					return true
+				}
+			}
+			return false
+		}
+		for _, l := range before.Logs {
+			if l.Source == name && !strings.Contains(l.Error, "still running at the deadline") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range now.Probes {
+		if was(p.Name, true) {
+			continue
+		}
+		if p.OK {
+			notes = append(notes, fmt.Sprintf("probe %s answered after the opening: ok in %.0f ms", p.Name, p.LatencyMS))
+		} else {
+			notes = append(notes, fmt.Sprintf("probe %s answered after the opening: FAILED: %s", p.Name, p.Error))
+		}
+	}
+	for _, l := range now.Logs {
+		if !was(l.Source, false) {
+			notes = append(notes, fmt.Sprintf("logs of %s read after the opening: %d %s", l.Source, len(l.Lines), plural(len(l.Lines), "line", "lines")))
+		}
+	}
+	if now.ChangesSummary != "" && (before == nil || before.ChangesSummary == "") {
+		notes = append(notes, "recent changes looked up after the opening: "+now.ChangesSummary)
+	}
+	if now.Runbook != nil && (before == nil || before.Runbook == nil) {
+		notes = append(notes, "runbook found after the opening: "+now.Runbook.Title)
+	}
+	return notes
+}

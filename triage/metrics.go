@@ -47,7 +47,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		updates: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "triaged_incident_updates_total",
-			Help: "Updated reports, by reason: joined, recovered, refired, severity, coalesced, flapping, stable.",
+			Help: "Updated reports, by reason: joined, recovered, refired, severity, coalesced, flapping, stable, enrichment (found after the opening).",
 		}, []string{"reason"}),
 		absorbed: f.NewCounter(prometheus.CounterOpts{
 			Name: "triaged_alerts_absorbed_total",
@@ -114,7 +114,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, r := range []string{skipResolvedUnseen, skipUnchanged} {
 		m.skipped.WithLabelValues(r)
 	}
-	for _, r := range []string{"joined", "recovered", "refired", "severity", "coalesced", "flapping", "stable"} {
+	for _, r := range []string{"joined", "recovered", "refired", "severity", "coalesced", "flapping", "stable", "enrichment"} {
 		m.updates.WithLabelValues(r)
 	}
 	for _, s := range triaged.Severities {

@@ -37,9 +37,11 @@ type Escalator interface {
 }
 
 // Enricher gathers what the report needs beyond the alert, under the deadline in ctx. It never
-// fails: what it could not collect is recorded in the Enrichment.
+// fails: what it could not collect is recorded in the Enrichment. When enrichers were still
+// running at the deadline, late (not nil) waits out their grace and returns the enrichment with
+// what they found since, ok when they found anything; it must be called.
 type Enricher interface {
-	Enrich(ctx context.Context, a *triaged.Alert, svc triaged.Service, cls triaged.Classification) triaged.Enrichment
+	Enrich(ctx context.Context, a *triaged.Alert, svc triaged.Service, cls triaged.Classification) (enr triaged.Enrichment, late func() (triaged.Enrichment, bool))
 }
 
 // labelsOnly resolves services without a catalog.
@@ -50,8 +52,8 @@ func (labelsOnly) Resolve(a *triaged.Alert) triaged.Service { return triaged.Lab
 // notCollected is the enrichment when no enricher is configured.
 type notCollected struct{}
 
-func (notCollected) Enrich(context.Context, *triaged.Alert, triaged.Service, triaged.Classification) triaged.Enrichment {
-	return triaged.Enrichment{Pending: []string{triaged.SectionRecentChanges, triaged.SectionProbes, triaged.SectionLogs}}
+func (notCollected) Enrich(context.Context, *triaged.Alert, triaged.Service, triaged.Classification) (triaged.Enrichment, func() (triaged.Enrichment, bool)) {
+	return triaged.Enrichment{Pending: []string{triaged.SectionRecentChanges, triaged.SectionProbes, triaged.SectionLogs}}, nil
 }
 
 // Options wires a Worker.
@@ -302,8 +304,9 @@ func (w *Worker) change(ctx context.Context, key string, received time.Time, dec
 	}
 	next := &record{Incident: *inc, Classification: cls}
 	now := w.o.Now()
+	var late func() (triaged.Enrichment, bool)
 	if st.investigate {
-		next.Classification = w.investigate(ctx, &next.Incident)
+		next.Classification, late = w.investigate(ctx, &next.Incident)
 	}
 	if st.event != "" {
 		w.report(next, st, received, now)
@@ -320,8 +323,14 @@ func (w *Worker) change(ctx context.Context, key string, received time.Time, dec
 	if rev, err = w.store(ctx, key, rev, next); err != nil {
 		return err
 	}
-	_, err = w.deliver(ctx, key, rev, next)
-	return err
+	if _, err = w.deliver(ctx, key, rev, next); err != nil || late == nil {
+		return err
+	}
+	// The opening is out; what enrichment finds in its grace comes as an update.
+	if enr, ok := late(); ok {
+		return w.change(ctx, key, received, lateEvidence(next.ID, enr))
+	}
+	return nil
 }
 
 // index makes incident id findable, and keeps prev, the incident of the group it replaces,
@@ -347,8 +356,8 @@ func (w *Worker) index(ctx context.Context, key string, prev *triaged.Incident, 
 
 // investigate enriches an incident that (re)starts firing, from its most severe alert, lets the
 // escalation rules raise its severity on what was found, and returns the classification its
-// reports are made with.
-func (w *Worker) investigate(ctx context.Context, inc *triaged.Incident) triaged.Classification {
+// reports are made with, and the enrichment's late function, if any.
+func (w *Worker) investigate(ctx context.Context, inc *triaged.Incident) (triaged.Classification, func() (triaged.Enrichment, bool)) {
 	a := representative(inc)
 	inc.Service = w.o.Resolver.Resolve(a)
 	cls := w.o.Classifier.Classify(a, inc.Service, w.o.Now())
@@ -356,7 +365,7 @@ func (w *Worker) investigate(ctx context.Context, inc *triaged.Incident) triaged
 		cls.Severity = inc.Severity // another member is more severe than the one enriched for
 	}
 	done := w.stage("enrich")
-	enr := w.o.Enricher.Enrich(ctx, a, inc.Service, cls)
+	enr, late := w.o.Enricher.Enrich(ctx, a, inc.Service, cls)
 	done()
 	if w.o.Escalator != nil {
 		done = w.stage("escalate")
@@ -364,7 +373,7 @@ func (w *Worker) investigate(ctx context.Context, inc *triaged.Incident) triaged
 		done()
 	}
 	inc.Severity, inc.Decisions, inc.Evidence = cls.Severity, cls.Decisions, &enr
-	return cls
+	return cls, late
 }
 
 // report builds the report of a step and puts it in the record's outbox.

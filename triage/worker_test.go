@@ -453,9 +453,9 @@ func (checkoutResolver) Resolve(*triaged.Alert) triaged.Service {
 
 type failingProbe struct{ calls atomic.Int64 }
 
-func (f *failingProbe) Enrich(context.Context, *triaged.Alert, triaged.Service, triaged.Classification) triaged.Enrichment {
+func (f *failingProbe) Enrich(context.Context, *triaged.Alert, triaged.Service, triaged.Classification) (triaged.Enrichment, func() (triaged.Enrichment, bool)) {
 	f.calls.Add(1)
-	return triaged.Enrichment{Probes: []triaged.Probe{{Name: "health", Kind: "http", OK: false, Error: "503"}}, Pending: []string{"logs"}}
+	return triaged.Enrichment{Probes: []triaged.Probe{{Name: "health", Kind: "http", OK: false, Error: "503"}}, Pending: []string{"logs"}}, nil
 }
 
 func TestEscalationRaisesAndResendsStayDuplicates(t *testing.T) {
@@ -571,5 +571,31 @@ func TestAFlappingAlertIsReportedOnceAsFlapping(t *testing.T) {
 	}
 	if flapping != 1 {
 		t.Errorf("%d reports mark the incident flapping, want 1", flapping)
+	}
+}
+
+// lateProbe finds a failed probe only after the opening went out.
+type lateProbe struct{}
+
+func (lateProbe) Enrich(context.Context, *triaged.Alert, triaged.Service, triaged.Classification) (triaged.Enrichment, func() (triaged.Enrichment, bool)) {
+	running := triaged.Enrichment{Probes: []triaged.Probe{{Name: "health", Error: "still running at the deadline: triage deadline reached"}}}
+	return running, func() (triaged.Enrichment, bool) {
+		return triaged.Enrichment{Probes: []triaged.Probe{{Name: "health", Kind: "http", OK: false, Error: "503 Service Unavailable"}}}, true
+	}
+}
+
+func TestWhatEnrichmentFindsLateIsAnUpdate(t *testing.T) {
+	e := newEnv(t)
+	_, _, reg := e.startWorkerWith(t, triage.Options{Classifier: newClassifier(triaged.P2), Enricher: lateProbe{}}, 1)
+	e.publish(t, "firing-1-alert.json")
+	reps := e.reports(t, 2)
+	if reps[0].Event != triaged.EventOpened || !strings.Contains(reps[0].Probes[0].Error, "still running") {
+		t.Fatalf("first report: %s %+v, want the opening with the probe still running", reps[0].Event, reps[0].Probes)
+	}
+	if r := reps[1]; r.Event != triaged.EventUpdated || !slices.Contains(r.Changes, "probe health answered after the opening: FAILED: 503 Service Unavailable") || r.Probes[0].Error != "503 Service Unavailable" {
+		t.Fatalf("second report: %s %q %+v, want an update with the late probe result", r.Event, r.Changes, r.Probes)
+	}
+	if got := metrictest.Value(t, reg, "triaged_incident_updates_total", "reason", "enrichment"); got != 1 {
+		t.Errorf("updates for late enrichment = %v, want 1", got)
 	}
 }
