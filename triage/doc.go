@@ -1,4 +1,6 @@
-// Package triage turns alert messages into incident reports: a worker pool on the shared durable
-// consumer decides which incident an alert opens, updates or resolves, classifies it, builds the
-// report, puts it on the reports stream, and only then acknowledges the alert.
+// Package triage turns Alertmanager notifications into incident reports: a worker pool on the
+// shared durable consumer applies each notification to its group's incident (a pure state
+// machine over the incidents bucket, written with compare-and-set), classifies and enriches what
+// opens, says what changed, and puts the reports on the reports stream before it acknowledges
+// the notification.
 package triage

@@ -121,8 +121,9 @@ func (p Policy) apply(prev *triaged.Incident, g triaged.Group, in []arrival, now
 		st.event, st.investigate = triaged.EventReopened, true
 		st.notes = append(takePending(inc), notes...)
 	case inc.State == triaged.IncidentOpen && !anyFiring:
-		inc.State, inc.ResolvedAt = triaged.IncidentResolved, at(now)
-		closeEpisode(inc.Episodes, latestEnd(inc, now))
+		// It ended when its last alert did, by Alertmanager's endsAt.
+		inc.State, inc.ResolvedAt = triaged.IncidentResolved, at(latestEnd(inc, now))
+		closeEpisode(inc.Episodes, *inc.ResolvedAt)
 		p.edge(inc, now)
 		if inc.Flapping {
 			inc.FlapEdges++
