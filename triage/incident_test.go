@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/alertmanager/template"
 
@@ -149,5 +150,24 @@ func TestResolveHold(t *testing.T) {
 	inc, st = p.flush(inc, t0.Add(4*time.Minute))
 	if st.event != triaged.EventResolved || !strings.Contains(strings.Join(st.notes, ";"), "1 of 1 recovered (i), none still firing") || inc.ResolutionDue != nil {
 		t.Fatalf("the hold's end: %q %q, want resolved saying what recovered", st.event, st.notes)
+	}
+}
+
+// TestMembersAreBounded: whatever a sender puts in an alert, a member keeps a bounded copy, so
+// 500 of them fit in one bucket entry.
+func TestMembersAreBounded(t *testing.T) {
+	labels := template.KV{"alertname": "X"}
+	for i := range 200 {
+		labels[fmt.Sprintf("l%03d", i)] = strings.Repeat("é", 5000)
+	}
+	a := &triaged.Alert{Alert: template.Alert{Status: triaged.StatusFiring, Labels: labels, Annotations: template.KV{"description": strings.Repeat("x", 1<<20)}, Fingerprint: "00000000000000aa"}}
+	m := member(arrival{alert: a})
+	if len(m.Labels) != maxMemberPairs || len(m.Annotations["description"]) > maxMemberValueBytes+len("…") {
+		t.Fatalf("member keeps %d labels and a %d-byte description", len(m.Labels), len(m.Annotations["description"]))
+	}
+	for k, v := range m.Labels {
+		if len(v) > maxMemberValueBytes+len("…") || !utf8.ValidString(v) {
+			t.Fatalf("label %s: %d bytes, valid UTF-8 %t", k, len(v), utf8.ValidString(v))
+		}
 	}
 }

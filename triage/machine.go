@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/triaged/triaged"
 )
@@ -260,9 +261,34 @@ func raiseSeverity(inc *triaged.Incident, m triaged.Member) bool {
 	return false
 }
 
+// Bounds of what a member keeps of its alert's labels and annotations: 500 members must fit in
+// one bucket entry and 50 of them in one report, whatever a sender put in an alert.
+const (
+	maxMemberPairs      = 64
+	maxMemberValueBytes = 1024
+)
+
+// bounded copies a label or annotation set, at most maxMemberPairs pairs (by name) and values
+// cut at maxMemberValueBytes.
+func bounded(kv map[string]string) map[string]string {
+	if len(kv) == 0 {
+		return kv
+	}
+	names := make([]string, 0, len(kv))
+	for k := range kv {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := make(map[string]string, min(len(names), maxMemberPairs))
+	for _, k := range names[:min(len(names), maxMemberPairs)] {
+		out[truncate(k, 128)] = truncate(kv[k], maxMemberValueBytes)
+	}
+	return out
+}
+
 func member(a arrival) triaged.Member {
 	m := triaged.Member{
-		Fingerprint: a.alert.ID(), Status: a.alert.Status, Labels: a.alert.Labels, Annotations: a.alert.Annotations,
+		Fingerprint: a.alert.ID(), Status: a.alert.Status, Labels: bounded(a.alert.Labels), Annotations: bounded(a.alert.Annotations),
 		StartsAt: a.alert.StartsAt.UTC(), GeneratorURL: a.alert.GeneratorURL, Severity: a.cls.Severity, Rule: a.cls.Rule,
 	}
 	if a.alert.Resolved() && !a.alert.EndsAt.IsZero() {
@@ -489,9 +515,13 @@ func plural(n int, one, many string) string {
 	return many
 }
 
+// truncate cuts s to at most n bytes, at a rune boundary, marking the cut.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }
