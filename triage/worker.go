@@ -203,14 +203,14 @@ func (w *Worker) countIncidents(ctx context.Context) {
 // Handle triages one message of the alerts stream, an Alertmanager notification or a due
 // flush of an incident, and makes its single ack decision.
 func (w *Worker) Handle(ctx context.Context, m jetstream.Msg) {
-	if meta, err := m.Metadata(); err == nil && meta.NumDelivered > 1 {
-		w.metrics.redelivered.Inc()
-	}
 	ctx, cancel := context.WithTimeout(ctx, w.o.HandleTimeout)
 	defer cancel()
 	if strings.HasSuffix(m.Subject(), flushSuffix) {
-		w.handleFlush(ctx, m)
+		w.handleFlush(ctx, m) // handed back until due: its deliveries are no redeliveries
 		return
+	}
+	if meta, err := m.Metadata(); err == nil && meta.NumDelivered > 1 {
+		w.metrics.redelivered.Inc()
 	}
 	done := w.stage("decode")
 	b, err := triaged.DecodeBatch(m.Data())
