@@ -24,6 +24,7 @@ type result struct {
 	sent     atomic.Int64 // webhooks posted
 	failed   int          // webhooks not answered 200
 	sendTime time.Duration
+	retried  int // alert messages handed back for a retry, most after losing a compare-and-set race
 
 	lastOpening time.Duration // from the first webhook to the last opening report published
 
@@ -232,7 +233,7 @@ func (r *result) print() {
 		r.onStream, strings.Join(events, ", "), r.openedIDs, r.maxUpdated, maxUpdated)
 	fmt.Printf("  incidents bucket: %d incidents; %d/%d alerts members of their group's incident (%d groups complete), checked %s after the first webhook\n",
 		r.incidents, r.members, s.groups*s.perGroup, r.complete, r.triagedIn.Round(time.Millisecond))
-	fmt.Printf("  sinks delivered %d reports by %s\n", r.sinks, r.sinksIn.Round(time.Millisecond))
+	fmt.Printf("  sinks delivered %d reports by %s; %d alert messages retried (compare-and-set races)\n", r.sinks, r.sinksIn.Round(time.Millisecond), r.retried)
 	fmt.Printf("  peak RSS %s (target ≤ %s; triaged and the tool's own sending, one process); nats-server %s\n", mb(r.peak), mb(rssTarget), mb(r.natsPeak))
 	for _, n := range r.notes {
 		fmt.Println("  note: " + n)

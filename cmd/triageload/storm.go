@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/app"
@@ -96,22 +97,33 @@ func runStorms(names []string, order, bin string) error {
 	return nil
 }
 
-// counts are the reports seen on the reports subjects as they are published.
+// counts are the reports seen on the reports subjects as they are published. A report may be
+// published twice (a worker that lost a compare-and-set race publishes the winner's outbox
+// again; the stream keeps one), so each is counted once, by its id.
 type counts struct {
-	byEvent     sync.Map // triaged.Event → *atomic.Int64
-	lastOpening atomic.Int64
+	mu          sync.Mutex
+	seen        map[string]bool // report ids
+	byEvent     map[triaged.Event]int
+	lastOpening time.Time // when the last new opening was seen
 }
 
-func (c *counts) add(ev triaged.Event) {
-	n, _ := c.byEvent.LoadOrStore(ev, new(atomic.Int64))
-	n.(*atomic.Int64).Add(1)
+func (c *counts) add(ev triaged.Event, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen[id] {
+		return
+	}
+	c.seen[id] = true
+	c.byEvent[ev]++
+	if ev == triaged.EventOpened {
+		c.lastOpening = time.Now()
+	}
 }
 
 func (c *counts) get(ev triaged.Event) int {
-	if n, ok := c.byEvent.Load(ev); ok {
-		return int(n.(*atomic.Int64).Load())
-	}
-	return 0
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byEvent[ev]
 }
 
 // runStorm sends one storm to a fresh triaged on a fresh nats-server, then checks the result.
@@ -160,14 +172,11 @@ func runStorm(s storm, order, bin string) (*result, error) {
 	}
 	defer obs.Close()
 	names := broker.MustNames(a.Config().NATS.Prefix)
-	var c counts
+	c := &counts{seen: map[string]bool{}, byEvent: map[triaged.Event]int{}}
 	prefix := names.Prefix() + ".reports."
 	sub, err := obs.Subscribe(names.ReportSubjects(), func(m *nats.Msg) {
 		ev, _, _ := strings.Cut(strings.TrimPrefix(m.Subject, prefix), ".")
-		c.add(triaged.Event(ev))
-		if triaged.Event(ev) == triaged.EventOpened {
-			c.lastOpening.Store(time.Now().UnixNano())
-		}
+		c.add(triaged.Event(ev), m.Header.Get(jetstream.MsgIDHeader))
 	})
 	if err != nil {
 		return nil, err
@@ -178,7 +187,7 @@ func runStorm(s storm, order, bin string) (*result, error) {
 	fmt.Printf("storm %s: %d alerts in %d groups of %d, as %d-alert webhooks (%s) from %d senders, to triaged on nats-server %s\n",
 		s.name, s.groups*s.perGroup, s.groups, s.perGroup, s.perWebhook, order, senders, ns.url)
 	start := time.Now()
-	stopProgress := progress(start, s, &c, &r.sent, ns)
+	stopProgress := progress(start, s, c, &r.sent, ns)
 	r.send(a, s, order, start)
 	r.sendTime = time.Since(start)
 
@@ -186,9 +195,11 @@ func runStorm(s storm, order, bin string) (*result, error) {
 	for deadline := time.Now().Add(settleTimeout); c.get(triaged.EventOpened) < s.groups && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if last := c.lastOpening.Load(); last > 0 {
-		r.lastOpening = time.Unix(0, last).Sub(start)
+	c.mu.Lock()
+	if !c.lastOpening.IsZero() {
+		r.lastOpening = c.lastOpening.Sub(start)
 	}
+	c.mu.Unlock()
 	r.checkMembers(ctx, obs, names, s)
 	r.triagedIn = time.Since(start)
 	stopProgress()
@@ -199,6 +210,7 @@ func runStorm(s storm, order, bin string) (*result, error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	r.sinks, r.sinksIn = delivered(a), time.Since(start)
+	r.retried = counter(a, "triaged_messages_retried_total")
 	r.peak, r.natsPeak = peakRSS("self"), peakRSS(ns.pid())
 	r.check()
 	return r, nil

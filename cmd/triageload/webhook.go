@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/triaged/triaged/app"
 )
@@ -59,22 +62,27 @@ func (g group) webhook(first, n int, startsAt time.Time) []byte {
 }
 
 // delivered counts successful deliveries to the sinks, from the daemon's own metrics.
-func delivered(a *app.App) int {
+func delivered(a *app.App) int { return counter(a, "triaged_notifications_total", "result", "success") }
+
+// counter sums the daemon's counter name over its series, or over those with the label pairs given.
+func counter(a *app.App, name string, labels ...string) int {
 	mfs, err := a.Registry().Gather()
 	if err != nil {
 		return 0
 	}
 	n := 0
 	for _, mf := range mfs {
-		if mf.GetName() != "triaged_notifications_total" {
+		if mf.GetName() != name {
 			continue
 		}
+	series:
 		for _, m := range mf.Metric {
-			for _, l := range m.Label {
-				if l.GetName() == "result" && l.GetValue() == "success" {
-					n += int(m.GetCounter().GetValue())
+			for i := 0; i+1 < len(labels); i += 2 {
+				if !slices.ContainsFunc(m.Label, func(l *dto.LabelPair) bool { return l.GetName() == labels[i] && l.GetValue() == labels[i+1] }) {
+					continue series
 				}
 			}
+			n += int(m.GetCounter().GetValue())
 		}
 	}
 	return n
