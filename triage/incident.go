@@ -39,7 +39,10 @@ func bucketKey(key string) string {
 }
 
 // incidentID names an incident briefly and the same way on every replica and redelivery: the
-// day it opened, its alert name, and a hash of its group and start. "20261126-targetdown-3f9a1c".
+// day it opened, its alert name, and a hash of its group and start. "20261126-targetdown-3f9a1c2b7e".
+// The id is a key (the bucket's index, the reports' message ids, which the stream deduplicates),
+// so the hash has 40 bits: 10,000 groups of one alert name opening in a day collide about 3
+// times in 24 bits (seen in the storm load test), and with odds of 1 in 20,000 in 40.
 func incidentID(inc *triaged.Incident, in []arrival) string {
 	name := inc.GroupLabels["alertname"]
 	if name == "" && len(in) > 0 {
@@ -60,7 +63,7 @@ func incidentID(inc *triaged.Incident, in []arrival) string {
 		s = "incident"
 	}
 	sum := sha256.Sum256([]byte(inc.Key + "\x00" + inc.OpenedAt.UTC().String()))
-	return inc.OpenedAt.UTC().Format("20060102") + "-" + s + "-" + hex.EncodeToString(sum[:3])
+	return inc.OpenedAt.UTC().Format("20060102") + "-" + s + "-" + hex.EncodeToString(sum[:5])
 }
 
 // record is an incident's entry in the bucket: the incident, and the messages its last change
