@@ -45,6 +45,10 @@ type result struct {
 	sinksIn time.Duration
 
 	peak, natsPeak int64
+	// CPU time of this process (triaged and the tool) and of nats-server, from the first webhook
+	// to the wait for the last opening ending, and to the members check.
+	cpuOpening, natsCPUOpening time.Duration
+	cpuTriaged, natsCPUTriaged time.Duration
 
 	notes    []string
 	problems []string
@@ -61,9 +65,9 @@ func (r *result) checkMembers(ctx context.Context, nc *nats.Conn, names broker.N
 	}
 	deadline := time.Now().Add(settleTimeout)
 	for {
+		var info *jetstream.ConsumerInfo
 		c, err := js.Consumer(ctx, names.AlertsStream(), names.TriageConsumer())
 		if err == nil {
-			var info *jetstream.ConsumerInfo
 			if info, err = c.Info(ctx); err == nil && info.NumPending == 0 {
 				err = r.scanIncidents(ctx, js, names, s)
 				if err == nil && r.complete == s.groups && r.incidents == s.groups {
@@ -74,6 +78,10 @@ func (r *result) checkMembers(ctx context.Context, nc *nats.Conn, names broker.N
 		if time.Now().After(deadline) {
 			if err != nil {
 				r.problems = append(r.problems, fmt.Sprintf("reading the incidents: %v", err))
+			}
+			if info != nil && info.NumPending > 0 {
+				r.problems = append(r.problems, fmt.Sprintf("after %s the triage consumer still has %d messages undelivered, %d unacknowledged",
+					settleTimeout, info.NumPending, info.NumAckPending))
 			}
 			return
 		}
@@ -234,6 +242,8 @@ func (r *result) print() {
 	fmt.Printf("  incidents bucket: %d incidents; %d/%d alerts members of their group's incident (%d groups complete), checked %s after the first webhook\n",
 		r.incidents, r.members, s.groups*s.perGroup, r.complete, r.triagedIn.Round(time.Millisecond))
 	fmt.Printf("  sinks delivered %d reports by %s; %d alert messages retried (compare-and-set races)\n", r.sinks, r.sinksIn.Round(time.Millisecond), r.retried)
+	fmt.Printf("  CPU time: to the last opening, triaged and the tool %s, nats-server %s; to the members check, %s and %s\n",
+		r.cpuOpening.Round(10*time.Millisecond), r.natsCPUOpening.Round(10*time.Millisecond), r.cpuTriaged.Round(10*time.Millisecond), r.natsCPUTriaged.Round(10*time.Millisecond))
 	fmt.Printf("  peak RSS %s (target ≤ %s; triaged and the tool's own sending, one process); nats-server %s\n", mb(r.peak), mb(rssTarget), mb(r.natsPeak))
 	for _, n := range r.notes {
 		fmt.Println("  note: " + n)

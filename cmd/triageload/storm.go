@@ -187,6 +187,7 @@ func runStorm(s storm, order, bin string) (*result, error) {
 	fmt.Printf("storm %s: %d alerts in %d groups of %d, as %d-alert webhooks (%s) from %d senders, to triaged on nats-server %s\n",
 		s.name, s.groups*s.perGroup, s.groups, s.perGroup, s.perWebhook, order, senders, ns.url)
 	start := time.Now()
+	cpu0, natsCPU0 := cpuTime("self"), cpuTime(ns.pid())
 	stopProgress := progress(start, s, c, &r.sent, ns)
 	r.send(a, s, order, start)
 	r.sendTime = time.Since(start)
@@ -195,6 +196,7 @@ func runStorm(s storm, order, bin string) (*result, error) {
 	for deadline := time.Now().Add(settleTimeout); c.get(triaged.EventOpened) < s.groups && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
 	}
+	r.cpuOpening, r.natsCPUOpening = cpuTime("self")-cpu0, cpuTime(ns.pid())-natsCPU0
 	c.mu.Lock()
 	if !c.lastOpening.IsZero() {
 		r.lastOpening = c.lastOpening.Sub(start)
@@ -202,6 +204,7 @@ func runStorm(s storm, order, bin string) (*result, error) {
 	c.mu.Unlock()
 	r.checkMembers(ctx, obs, names, s)
 	r.triagedIn = time.Since(start)
+	r.cpuTriaged, r.natsCPUTriaged = cpuTime("self")-cpu0, cpuTime(ns.pid())-natsCPU0
 	stopProgress()
 	if err := r.countStream(ctx, obs, names); err != nil {
 		return nil, err

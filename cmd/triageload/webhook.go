@@ -109,6 +109,23 @@ func procStatus(pid, field string) int64 {
 	return 0
 }
 
+// cpuTime is the CPU time process pid ("self") has used, user and system, from /proc/PID/stat.
+func cpuTime(pid string) time.Duration {
+	data, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the command, which is in parentheses and may hold spaces.
+	_, rest, _ := strings.Cut(string(data), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
 // resetPeakRSS starts the peak RSS afresh (Linux ≥ 4.0), so that each storm's peak is its own.
 func resetPeakRSS() error { return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
