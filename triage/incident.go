@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -76,6 +77,9 @@ type record struct {
 	// impact, user impact, team and runbook go into every report of the incident.
 	Classification triaged.Classification `json:"classification"`
 	Outbox         []outMsg               `json:"outbox,omitempty"`
+	// FlushDue is the due time of the last flush message put in the outbox: a change asking
+	// for a flush at that time again needs no message of its own.
+	FlushDue *time.Time `json:"flush_due,omitempty"`
 }
 
 // outMsg is a message to publish once its incident's state is stored.

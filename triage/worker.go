@@ -59,7 +59,8 @@ type Options struct {
 	JetStream  jetstream.JetStream
 	Names      broker.Names
 	Incidents  jetstream.KeyValue
-	Resolver   Resolver // optional: without it the service comes from the alert's labels
+	Timers     jetstream.Consumer // the incident timers' consumer (broker's Topology.Timers); nil: none
+	Resolver   Resolver           // optional: without it the service comes from the alert's labels
 	Classifier Classifier
 	Escalator  Escalator // optional
 	Enricher   Enricher  // optional: without it the enrichment sections are reported as not collected
@@ -122,6 +123,7 @@ func (w *Worker) Run(ctx context.Context, c jetstream.Consumer, workers int, ack
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	defer stopPoll()
 	wg.Go(func() { w.pollPending(pollCtx, c) })
+	wg.Go(func() { w.runTimers(ctx, ackWait) })
 	return broker.Run(ctx, c, broker.RunOptions{
 		Workers:         workers,
 		InProgressEvery: ackWait / 3,
@@ -309,7 +311,7 @@ func (w *Worker) change(ctx context.Context, key string, received time.Time, dec
 		w.report(next, st, received, now)
 	}
 	if st.flushAt != nil {
-		next.Outbox = append(next.Outbox, w.flushMsg(key, *st.flushAt))
+		w.scheduleFlush(rec, next, key, *st.flushAt)
 	}
 	if prev == nil || prev.ID != next.ID {
 		// Before the state: once it is stored, a redelivery finds nothing left to do.
@@ -317,8 +319,8 @@ func (w *Worker) change(ctx context.Context, key string, received time.Time, dec
 			return err
 		}
 	}
-	if rev, err = w.store(ctx, key, rev, next); err != nil {
-		return err
+	if rev, err = w.store(ctx, key, rev, next); err != nil || len(next.Outbox) == 0 {
+		return err // with nothing to publish, no second write to clear the outbox
 	}
 	_, err = w.deliver(ctx, key, rev, next)
 	return err
