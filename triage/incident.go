@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -89,6 +90,42 @@ type outMsg struct {
 	Data    json.RawMessage `json:"data"`
 	// Report is the index in Incident.Reports of the report this message carries, -1 for none.
 	Report int `json:"report"`
+}
+
+// keyLocks let one change of an incident at a time run in this process: the workers of one
+// replica wait for each other rather than lose compare-and-set races and retry (a redelivery and
+// the whole change again, enrichment included); between replicas compare-and-set still decides.
+type keyLocks struct {
+	mu   sync.Mutex
+	held map[string]*keyLock // the keys being changed or waited for
+}
+
+type keyLock struct {
+	sync.Mutex
+	users int
+}
+
+func (l *keyLocks) lock(key string) (unlock func()) {
+	l.mu.Lock()
+	if l.held == nil {
+		l.held = map[string]*keyLock{}
+	}
+	k := l.held[key]
+	if k == nil {
+		k = &keyLock{}
+		l.held[key] = k
+	}
+	k.users++
+	l.mu.Unlock()
+	k.Lock()
+	return func() {
+		k.Unlock()
+		l.mu.Lock()
+		if k.users--; k.users == 0 {
+			delete(l.held, key)
+		}
+		l.mu.Unlock()
+	}
 }
 
 // errConflict means another worker changed the incident between our read and our write.

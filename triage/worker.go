@@ -84,6 +84,7 @@ type Worker struct {
 	o       Options
 	log     *slog.Logger
 	metrics *metrics
+	keys    keyLocks
 }
 
 // New returns a Worker.
@@ -278,6 +279,7 @@ func (w *Worker) triage(ctx context.Context, b *triaged.Batch) error {
 // left to publish, decides, investigates a (re)opening, stores the result with its reports and
 // timers, and publishes them.
 func (w *Worker) change(ctx context.Context, key string, received time.Time, decide func(*triaged.Incident) (*triaged.Incident, step)) error {
+	defer w.keys.lock(key)()
 	done := w.stage("incident")
 	rec, rev, err := w.load(ctx, key)
 	done()
