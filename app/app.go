@@ -184,6 +184,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		JetStream:     a.js,
 		Names:         a.names,
 		Incidents:     a.topology.Incidents,
+		Timers:        a.topology.Timers,
 		Resolver:      parts.Catalog,
 		Classifier:    a.rules,
 		Escalator:     a.rules,

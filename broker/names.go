@@ -59,6 +59,13 @@ func (n Names) AlertSubjects() string { return n.prefix + ".alerts.>" }
 // TriageConsumer is the durable pull consumer every replica's worker pool shares.
 func (n Names) TriageConsumer() string { return n.prefix + "-triage" }
 
+// TimerSubject is the subject of an incident's timer on the alerts stream: a coalesced update or
+// a flapping summary falling due.
+func (n Names) TimerSubject() string { return n.AlertSubject("flush") }
+
+// TimerConsumer is the durable pull consumer of the incident timers, shared by every replica.
+func (n Names) TimerConsumer() string { return n.prefix + "-timers" }
+
 // ReportsStream is the outbox: every report, durably, before any sink sees it.
 func (n Names) ReportsStream() string { return n.upper + "_REPORTS" }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/triaged/triaged"
 )
 
 // TopologyOptions sizes the streams, consumers and bucket.
@@ -41,6 +43,7 @@ type Topology struct {
 	Alerts    jetstream.Stream
 	Reports   jetstream.Stream
 	Triage    jetstream.Consumer
+	Timers    jetstream.Consumer
 	Incidents jetstream.KeyValue
 }
 
@@ -85,9 +88,25 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 		MaxDeliver:    -1, // transient failures retry with backoff; poison messages are terminated
 		MaxAckPending: o.MaxAckPending,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
+		// Not the timers: each waits unacknowledged until due, and 1,000 incidents with an
+		// update pending would fill MaxAckPending and stall triage until the first fell due.
+		FilterSubjects: []string{n.AlertSubject(triaged.StatusFiring), n.AlertSubject(triaged.StatusResolved)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create or update consumer %s on %s: %w", n.TriageConsumer(), n.AlertsStream(), err)
+	}
+	t.Timers, err = js.CreateOrUpdateConsumer(ctx, n.AlertsStream(), jetstream.ConsumerConfig{
+		Durable:       n.TimerConsumer(),
+		Description:   "triaged: incident timers, each held unacknowledged until due",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       o.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: -1, // one timer per incident with an update or a summary due: no bound
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubject: n.TimerSubject(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create or update consumer %s on %s: %w", n.TimerConsumer(), n.AlertsStream(), err)
 	}
 	t.Incidents, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      n.IncidentsBucket(),

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/broker"
 )
 
 // A flush is a timer of an incident that must survive restarts: a coalesced update or a
@@ -24,11 +25,45 @@ type flush struct {
 func (w *Worker) flushMsg(key string, due time.Time) outMsg {
 	data, _ := json.Marshal(flush{Key: key, Due: due}) // cannot fail: a string and a time
 	return outMsg{
-		Subject: w.o.Names.AlertSubject("flush"),
+		Subject: w.o.Names.TimerSubject(),
 		MsgID:   fmt.Sprintf("flush:%s:%d", key, due.UnixNano()),
 		Data:    data,
 		Report:  -1,
 	}
+}
+
+// timerWorkers handle the timers that fall due: a timer not due is handed back at once, so a
+// few suffice.
+const timerWorkers = 2
+
+// runTimers consumes the incident timers until ctx is done. They have a consumer of their own
+// because each waits unacknowledged until due: on the alerts' consumer they would fill its
+// MaxAckPending and hold the alerts back.
+func (w *Worker) runTimers(ctx context.Context, ackWait time.Duration) {
+	if w.o.Timers == nil {
+		return
+	}
+	err := broker.Run(ctx, w.o.Timers, broker.RunOptions{
+		Workers:         timerWorkers,
+		InProgressEvery: ackWait / 3,
+		Logger:          w.log,
+		OnPanic:         func(jetstream.Msg, any) { w.metrics.terminated.WithLabelValues("panic").Inc() },
+	}, w.Handle)
+	if err != nil {
+		w.log.Error("incident timers not consumed: coalesced updates and flapping summaries will not fall due", "err", err)
+	}
+}
+
+// scheduleFlush puts a flush message due then in next's outbox, unless prev's change already put
+// one for that time: it fires for every change coalesced until then, so the joins of a storm
+// publish it, and store the record to clear it from the outbox, once rather than once each.
+func (w *Worker) scheduleFlush(prev, next *record, key string, due time.Time) {
+	if prev != nil && prev.FlushDue != nil && prev.FlushDue.Equal(due) {
+		next.FlushDue = prev.FlushDue
+		return
+	}
+	next.Outbox = append(next.Outbox, w.flushMsg(key, due))
+	next.FlushDue = &due
 }
 
 func (w *Worker) handleFlush(ctx context.Context, m jetstream.Msg) {

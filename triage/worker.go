@@ -61,7 +61,8 @@ type Options struct {
 	JetStream  jetstream.JetStream
 	Names      broker.Names
 	Incidents  jetstream.KeyValue
-	Resolver   Resolver // optional: without it the service comes from the alert's labels
+	Timers     jetstream.Consumer // the incident timers' consumer (broker's Topology.Timers); nil: none
+	Resolver   Resolver           // optional: without it the service comes from the alert's labels
 	Classifier Classifier
 	Escalator  Escalator // optional
 	Enricher   Enricher  // optional: without it the enrichment sections are reported as not collected
@@ -85,6 +86,7 @@ type Worker struct {
 	o       Options
 	log     *slog.Logger
 	metrics *metrics
+	keys    keyLocks
 }
 
 // New returns a Worker.
@@ -124,6 +126,7 @@ func (w *Worker) Run(ctx context.Context, c jetstream.Consumer, workers int, ack
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	defer stopPoll()
 	wg.Go(func() { w.pollPending(pollCtx, c) })
+	wg.Go(func() { w.runTimers(ctx, ackWait) })
 	return broker.Run(ctx, c, broker.RunOptions{
 		Workers:         workers,
 		InProgressEvery: ackWait / 3,
@@ -278,6 +281,7 @@ func (w *Worker) triage(ctx context.Context, b *triaged.Batch) error {
 // left to publish, decides, investigates a (re)opening, stores the result with its reports and
 // timers, and publishes them.
 func (w *Worker) change(ctx context.Context, key string, received time.Time, decide func(*triaged.Incident) (*triaged.Incident, step)) error {
+	defer w.keys.lock(key)()
 	done := w.stage("incident")
 	rec, rev, err := w.load(ctx, key)
 	done()
@@ -312,7 +316,7 @@ func (w *Worker) change(ctx context.Context, key string, received time.Time, dec
 		w.report(next, st, received, now)
 	}
 	if st.flushAt != nil {
-		next.Outbox = append(next.Outbox, w.flushMsg(key, *st.flushAt))
+		w.scheduleFlush(rec, next, key, *st.flushAt)
 	}
 	if prev == nil || prev.ID != next.ID {
 		// Before the state: once it is stored, a redelivery finds nothing left to do.
@@ -320,8 +324,8 @@ func (w *Worker) change(ctx context.Context, key string, received time.Time, dec
 			return err
 		}
 	}
-	if rev, err = w.store(ctx, key, rev, next); err != nil {
-		return err
+	if rev, err = w.store(ctx, key, rev, next); err != nil || len(next.Outbox) == 0 {
+		return err // with nothing to publish, no second write to clear the outbox
 	}
 	if _, err = w.deliver(ctx, key, rev, next); err != nil || late == nil {
 		return err
