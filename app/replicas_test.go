@@ -26,7 +26,8 @@ import (
 // gets one opening, and one resolution.
 func TestTwoReplicasOneIncidentPerGroup(t *testing.T) {
 	ns := natstest.Server(t)
-	replicas := []*running{start(t, app.Options{NATSURL: ns.ClientURL()}), start(t, app.Options{NATSURL: ns.ClientURL()})}
+	cfg := configFile(t, reportAtOnce)
+	replicas := []*running{start(t, app.Options{NATSURL: ns.ClientURL(), ConfigFile: cfg}), start(t, app.Options{NATSURL: ns.ClientURL(), ConfigFile: cfg})}
 	const groups = 40
 	now := time.Now().UTC().Truncate(time.Millisecond)
 

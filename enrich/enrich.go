@@ -80,8 +80,8 @@ var errDeadline = errors.New("triage deadline reached")
 //
 // When some enrichers were still running at the deadline and a grace is configured, late is not
 // nil: it waits, at most until the grace ends, for them, and returns the enrichment again with
-// what they found, ok when any of them ended. The caller must call it: it also ends the
-// enrichers' grace.
+// what they found, ok when any of them ended. The enrichers run under ctx, so a caller that never
+// calls it leaves them to end with ctx.
 func (e *Enricher) Enrich(ctx context.Context, a *triaged.Alert, svc triaged.Service, cls triaged.Classification) (enr triaged.Enrichment, late func() (triaged.Enrichment, bool)) {
 	taskCtx, cancelTasks := context.WithTimeoutCause(ctx, e.o.Timeout+e.o.Grace, errDeadline)
 	ctx, cancel := context.WithTimeoutCause(ctx, e.o.Timeout, errDeadline)

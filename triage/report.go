@@ -256,3 +256,24 @@ func safeURL(s string) string {
 	}
 	return u.String()
 }
+
+// representative is the incident's most severe firing alert (else its most severe alert), with
+// the group context: what a report is written about and what enrichment looks at.
+func representative(inc *triaged.Incident) *triaged.Alert {
+	best := -1
+	for i, m := range inc.Members {
+		if best < 0 || m.Firing() && !inc.Members[best].Firing() ||
+			m.Firing() == inc.Members[best].Firing() && m.Severity.Valid() && (!inc.Members[best].Severity.Valid() || m.Severity < inc.Members[best].Severity) {
+			best = i
+		}
+	}
+	a := &triaged.Alert{Group: triaged.Group{Receiver: inc.Receiver, Key: inc.GroupKey, Labels: inc.GroupLabels, ExternalURL: inc.ExternalURL, Size: len(inc.Members)}}
+	if best >= 0 {
+		m := inc.Members[best]
+		a.Status, a.Labels, a.Annotations, a.StartsAt, a.GeneratorURL, a.Fingerprint = m.Status, m.Labels, m.Annotations, m.StartsAt, m.GeneratorURL, m.Fingerprint
+		if m.EndsAt != nil {
+			a.EndsAt = *m.EndsAt
+		}
+	}
+	return a
+}

@@ -1,18 +1,15 @@
 package triage
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -39,7 +36,8 @@ type Escalator interface {
 // Enricher gathers what the report needs beyond the alert, under the deadline in ctx. It never
 // fails: what it could not collect is recorded in the Enrichment. When enrichers were still
 // running at the deadline, late (not nil) waits out their grace and returns the enrichment with
-// what they found since, ok when they found anything; it must be called.
+// what they found since, ok when they found anything; not calling it is harmless, since the
+// enrichers end with ctx.
 type Enricher interface {
 	Enrich(ctx context.Context, a *triaged.Alert, svc triaged.Service, cls triaged.Classification) (enr triaged.Enrichment, late func() (triaged.Enrichment, bool))
 }
@@ -281,16 +279,31 @@ func (w *Worker) triage(ctx context.Context, b *triaged.Batch) error {
 // left to publish, decides, investigates a (re)opening, stores the result with its reports and
 // timers, and publishes them.
 func (w *Worker) change(ctx context.Context, key string, received time.Time, decide func(*triaged.Incident) (*triaged.Incident, step)) error {
+	id, late, err := w.changeLocked(ctx, key, received, decide)
+	if err != nil || late == nil {
+		return err
+	}
+	// The opening is out; what enrichment finds in its grace comes as an update. The wait is
+	// outside the incident's lock, so the group's other changes go on meanwhile.
+	if enr, ok := late(); ok {
+		return w.change(ctx, key, received, lateEvidence(id, enr))
+	}
+	return nil
+}
+
+// changeLocked is change under the incident's lock in this process. It returns the incident's
+// id and, for a (re)opening whose enrichers are still running, their late function.
+func (w *Worker) changeLocked(ctx context.Context, key string, received time.Time, decide func(*triaged.Incident) (*triaged.Incident, step)) (string, func() (triaged.Enrichment, bool), error) {
 	defer w.keys.lock(key)()
 	done := w.stage("incident")
 	rec, rev, err := w.load(ctx, key)
 	done()
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	if rec != nil && len(rec.Outbox) > 0 {
 		if rev, err = w.deliver(ctx, key, rev, rec); err != nil {
-			return err
+			return "", nil, err
 		}
 	}
 	var prev *triaged.Incident
@@ -304,7 +317,7 @@ func (w *Worker) change(ctx context.Context, key string, received time.Time, dec
 		if st.skip != skipWaiting {
 			w.metrics.skipped.WithLabelValues(st.skip).Inc()
 		}
-		return nil
+		return "", nil, nil
 	}
 	next := &record{Incident: *inc, Classification: cls}
 	now := w.o.Now()
@@ -321,20 +334,14 @@ func (w *Worker) change(ctx context.Context, key string, received time.Time, dec
 	if prev == nil || prev.ID != next.ID {
 		// Before the state: once it is stored, a redelivery finds nothing left to do.
 		if err := w.index(ctx, key, prev, next.ID); err != nil {
-			return err
+			return "", nil, err
 		}
 	}
 	if rev, err = w.store(ctx, key, rev, next); err != nil || len(next.Outbox) == 0 {
-		return err // with nothing to publish, no second write to clear the outbox
+		return next.ID, nil, err // with nothing to publish, no second write to clear the outbox
 	}
-	if _, err = w.deliver(ctx, key, rev, next); err != nil || late == nil {
-		return err
-	}
-	// The opening is out; what enrichment finds in its grace comes as an update.
-	if enr, ok := late(); ok {
-		return w.change(ctx, key, received, lateEvidence(next.ID, enr))
-	}
-	return nil
+	_, err = w.deliver(ctx, key, rev, next)
+	return next.ID, late, err
 }
 
 // index makes incident id findable, and keeps prev, the incident of the group it replaces,
@@ -378,89 +385,4 @@ func (w *Worker) investigate(ctx context.Context, inc *triaged.Incident) (triage
 	}
 	inc.Severity, inc.Decisions, inc.Evidence = cls.Severity, cls.Decisions, &enr
 	return cls, late
-}
-
-// report builds the report of a step and puts it in the record's outbox.
-func (w *Worker) report(r *record, st step, received time.Time, now time.Time) {
-	done := w.stage("report")
-	defer done()
-	inc := &r.Incident
-	inc.Seq++
-	inc.LastReportAt = now
-	a := representative(inc)
-	a.ReceivedAt = received
-	cls := r.Classification
-	cls.Severity, cls.Decisions = inc.Severity, inc.Decisions
-	var enr triaged.Enrichment
-	if inc.Evidence != nil {
-		enr = *inc.Evidence
-	}
-	rep := BuildReport(inc, a, inc.Service, cls, enr, st.event, st.notes, now)
-	rep.EscalationPath = w.o.Escalation[rep.Severity]
-	data, err := triaged.EncodeReport(rep)
-	if err != nil {
-		// A report that cannot be encoded is a bug of ours; the incident's state still moves on.
-		w.log.Error("report not encodable", "incident", inc.ID, "err", err)
-		return
-	}
-	inc.Reports = append(inc.Reports, triaged.ReportRef{ID: rep.ID, Event: rep.Event, Severity: rep.Severity, At: now})
-	if over := len(inc.Reports) - triaged.MaxReports; over > 0 {
-		inc.Reports = slices.Clone(inc.Reports[over:])
-	}
-	r.Outbox = append(r.Outbox, outMsg{Subject: w.o.Names.ReportSubject(rep.Event, rep.Severity), MsgID: rep.ID, Data: data, Report: len(inc.Reports) - 1})
-	if st.event == triaged.EventUpdated {
-		w.metrics.updates.WithLabelValues(cmp.Or(st.reason, "changed")).Inc()
-	}
-	w.metrics.reports.WithLabelValues(string(rep.Event), rep.Severity.String()).Inc()
-	if !received.IsZero() {
-		w.metrics.latency.WithLabelValues(string(rep.Event), rep.Severity.String()).Observe(now.Sub(received).Seconds())
-	}
-	if st.event == triaged.EventOpened {
-		w.metrics.age.Observe(now.Sub(inc.OpenedAt).Seconds())
-	}
-}
-
-// deliver publishes the record's outbox and then clears it, recording where each report went.
-// Publishing again after a crash is harmless: every message has its id.
-func (w *Worker) deliver(ctx context.Context, key string, rev uint64, r *record) (uint64, error) {
-	done := w.stage("publish")
-	for _, m := range r.Outbox {
-		msg := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: nats.Header{}}
-		msg.Header.Set("Triaged-Incident", r.ID)
-		ack, err := w.o.JetStream.PublishMsg(ctx, msg, jetstream.WithMsgID(m.MsgID))
-		if err != nil {
-			return rev, fmt.Errorf("publish %s of incident %s: %w", m.MsgID, r.ID, err)
-		}
-		if m.Report >= 0 && m.Report < len(r.Reports) && r.Reports[m.Report].ID == m.MsgID {
-			r.Reports[m.Report].Seq = ack.Sequence
-		}
-	}
-	done()
-	r.Outbox = nil
-	rev, err := w.store(ctx, key, rev, r)
-	if errors.Is(err, errConflict) {
-		return rev, nil // someone changed it since: they published the outbox too
-	}
-	return rev, err
-}
-
-// representative is the incident's most severe firing alert (else its most severe alert), with
-// the group context: what a report is written about and what enrichment looks at.
-func representative(inc *triaged.Incident) *triaged.Alert {
-	best := -1
-	for i, m := range inc.Members {
-		if best < 0 || m.Firing() && !inc.Members[best].Firing() ||
-			m.Firing() == inc.Members[best].Firing() && m.Severity.Valid() && (!inc.Members[best].Severity.Valid() || m.Severity < inc.Members[best].Severity) {
-			best = i
-		}
-	}
-	a := &triaged.Alert{Group: triaged.Group{Receiver: inc.Receiver, Key: inc.GroupKey, Labels: inc.GroupLabels, ExternalURL: inc.ExternalURL, Size: len(inc.Members)}}
-	if best >= 0 {
-		m := inc.Members[best]
-		a.Status, a.Labels, a.Annotations, a.StartsAt, a.GeneratorURL, a.Fingerprint = m.Status, m.Labels, m.Annotations, m.StartsAt, m.GeneratorURL, m.Fingerprint
-		if m.EndsAt != nil {
-			a.EndsAt = *m.EndsAt
-		}
-	}
-	return a
 }
