@@ -230,6 +230,9 @@ func TestWebhookToReportEndToEnd(t *testing.T) {
 	if code, body := r.get(t, "/api/v1/incidents/"+id+"/report.md"); code != 200 || !strings.Contains(body, "**Status**: RESOLVED") {
 		t.Errorf("GET /api/v1/incidents/%s/report.md: %d %s", id, code, body)
 	}
+	if code, body := r.get(t, "/api/v1/incidents/"+id+"/postmortem.md"); code != 200 || !strings.Contains(body, "Postmortem") || !strings.Contains(body, "Timeline") {
+		t.Errorf("GET /api/v1/incidents/%s/postmortem.md: %d %s", id, code, body)
+	}
 
 	for path, want := range map[string]string{"/-/healthy": "Healthy", "/-/ready": "Ready", "/": "POST /api/v1/alerts"} {
 		if code, body := r.get(t, path); code != 200 || !strings.Contains(body, want) {

@@ -171,3 +171,40 @@ func TestMembersAreBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupByLabels: with incidents.group_by, one notification's alerts are split into the
+// incidents their labels name.
+func TestGroupByLabels(t *testing.T) {
+	p := DefaultPolicy()
+	p.GroupBy = []string{"service"}
+	g := triaged.Group{Receiver: "triaged", Key: `{}:{alertname="Errors"}`}
+	alert := func(svc string) *triaged.Alert {
+		return &triaged.Alert{Alert: template.Alert{Labels: template.KV{"alertname": "Errors", "service": svc}}}
+	}
+	if p.key(g, alert("checkout")) == p.key(g, alert("payments")) {
+		t.Error("two services of one Alertmanager group share an incident under group_by: [service]")
+	}
+	if p.key(g, alert("checkout")) != p.key(triaged.Group{Receiver: "triaged", Key: "another group"}, alert("checkout")) {
+		t.Error("group_by: [service] still keys by Alertmanager's group")
+	}
+	if d := DefaultPolicy(); d.key(g, alert("checkout")) != d.key(g, alert("payments")) {
+		t.Error("without group_by, one Alertmanager group is not one incident")
+	}
+}
+
+func TestRecurrence(t *testing.T) {
+	now := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	ep := func(startAgo, lasted time.Duration) triaged.Episode {
+		end := now.Add(-startAgo + lasted)
+		return triaged.Episode{Start: now.Add(-startAgo), End: &end}
+	}
+	inc := &triaged.Incident{Episodes: []triaged.Episode{ep(30*time.Hour, time.Minute), ep(3*time.Hour, 30*time.Second), ep(time.Hour, 90*time.Second), ep(10*time.Minute, 20*time.Second), {Start: now}}}
+	got := recurrence(inc, now)
+	want := "fired 3 times in the last 24 h before this (median duration 30s, last resolved 9m40s ago; triaged's incident history of this group)"
+	if got != want {
+		t.Errorf("recurrence:\n got %s\nwant %s", got, want)
+	}
+	if got := recurrence(&triaged.Incident{Episodes: []triaged.Episode{{Start: now}}}, now); !strings.HasPrefix(got, "not fired in the last 24 h") {
+		t.Errorf("a first episode: %s", got)
+	}
+}

@@ -283,6 +283,11 @@ func TestTheIncidentFollowsItsGroup(t *testing.T) {
 	if r := reps[3]; r.Event != triaged.EventResolved || r.Status != triaged.ReportResolved || r.EndedAt == nil || r.Severity != triaged.P1 {
 		t.Fatalf("fourth report: %s %s ended %v %s; want resolved RESOLVED, an end, P1", r.Event, r.Status, r.EndedAt, r.Severity)
 	}
+	// The resolution carries what the opening looked at (and did not): nothing uncollected
+	// becomes a fact at the end.
+	if got, want := strings.Join(reps[3].Pending, ","), strings.Join(reps[0].Pending, ","); got != want || got == "" {
+		t.Errorf("the resolution's pending sections %q, want the opening's %q", got, want)
+	}
 
 	again := &triaged.Batch{Group: b.Group, ReceivedAt: time.Now(), Alerts: []template.Alert{b.Alerts[1]}}
 	again.Alerts[0].StartsAt = time.Now()
