@@ -39,7 +39,7 @@ type rule struct {
 // keyword is the part of a key name that says its value is secret. It must end the key (a suffix
 // like "db_password" or "access_token" counts; "password_expired" or "max_tokens" do not). The
 // rest of the key name stays outside the match, so it is kept as written.
-const keyword = `(?:password|passwd|pwd|token|secret|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|credentials?)`
+const keyword = `(?:password|passphrase|passwd|pwd|token|secret|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|account[_-]?key|credentials?)`
 
 // keyHints are the substrings one of which every keyword contains.
 var keyHints = []string{"pass", "pwd", "token", "secret", "key", "credential"}
@@ -47,22 +47,40 @@ var keyHints = []string{"pass", "pwd", "token", "secret", "key", "credential"}
 // builtins are tried in order: blocks and URLs first, so a key=value rule never sees half of them.
 var builtins = []rule{
 	{
-		// A PEM private key, BEGIN to END; a block cut off by a line cap is hidden to the end.
+		// A PEM or PGP private key, BEGIN to END; a block cut off by a line cap is hidden to the end.
 		name:  "private key block",
-		re:    regexp.MustCompile(`(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)`),
-		hints: []string{"private key-----"},
+		re:    regexp.MustCompile(`(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\z)`),
+		hints: []string{"private key"},
 	},
 	{
 		// The tail of a private key whose BEGIN line fell before the excerpt: base64 lines then END.
 		name:  "private key tail",
-		re:    regexp.MustCompile(`(?m)((?:^[A-Za-z0-9+/=]{16,}\r?\n)+)-----END [A-Z0-9 ]*PRIVATE KEY-----`),
-		hints: []string{"private key-----"},
+		re:    regexp.MustCompile(`(?m)((?:^[A-Za-z0-9+/=]{16,}\r?\n)+)-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----`),
+		hints: []string{"private key"},
 	},
 	{
-		// scheme://user:password@host: the password goes, the user and host stay.
+		// scheme://user:password@host: the password goes, the user and host stay. The password
+		// runs to the last @ before the path, so one with an @ in it is hidden whole.
 		name:  "password in URL",
-		re:    regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@"'<>]*:([^\s@/?#"'<>]+)@`),
+		re:    regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@"'<>]*:([^\s/?#"'<>]+)@`),
 		hints: []string{"://"},
+	},
+	{
+		// Webhook URLs are their own secret: whoever has one can post to the channel.
+		name:  "chat webhook URL",
+		re:    regexp.MustCompile(`(?i)\b(?:hooks\.slack\.com/(?:services|workflows|triggers)|discord(?:app)?\.com/api/webhooks)/([A-Za-z0-9/_-]+)`),
+		hints: []string{"hooks.slack.com", "discord"},
+	},
+	{
+		// A password on a command line: --password x, --password=x, --passphrase x, mysql -px.
+		name:  "password argument",
+		re:    regexp.MustCompile(`(?i)(?:\s|^)--?(?:password|passwd|passphrase|pass|token|secret)(?:[ \t]+|=)([^\s"'-][^\s"']*)`),
+		hints: []string{"-pass", "--token", "--secret", "-token", "-secret"},
+	},
+	{
+		name:  "mysql password argument",
+		re:    regexp.MustCompile(`(?i)\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]*?\s-p([^\s"']+)`),
+		hints: []string{"mysql", "mariadb"},
 	},
 	{
 		// Authorization headers of any scheme, short tokens included: the header says it is secret.
@@ -111,9 +129,51 @@ var builtins = []rule{
 		hints: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"},
 	},
 	{
+		// Slack bot, user, app and refresh tokens.
 		name:  "Slack token",
-		re:    regexp.MustCompile(`\bxox[abprs]-([A-Za-z0-9-]{10,})`),
-		hints: []string{"xox"},
+		re:    regexp.MustCompile(`\b(?:xox[abeprs]|xapp)-([A-Za-z0-9-]{10,})`),
+		hints: []string{"xox", "xapp-"},
+	},
+	{
+		name:  "GitLab token",
+		re:    regexp.MustCompile(`\bglpat-([A-Za-z0-9_-]{20,})`),
+		hints: []string{"glpat-"},
+	},
+	{
+		name:  "npm token",
+		re:    regexp.MustCompile(`\bnpm_([A-Za-z0-9]{36})\b`),
+		hints: []string{"npm_"},
+	},
+	{
+		name:  "SendGrid key",
+		re:    regexp.MustCompile(`\bSG\.([A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,})`),
+		hints: []string{"sg."},
+	},
+	{
+		name:  "Twilio API key",
+		re:    regexp.MustCompile(`\bSK([0-9a-fA-F]{32})\b`),
+		hints: []string{"sk"},
+	},
+	{
+		name:  "Google API key",
+		re:    regexp.MustCompile(`\bAIza([0-9A-Za-z_-]{35})`),
+		hints: []string{"aiza"},
+	},
+	{
+		name:  "Google OAuth token",
+		re:    regexp.MustCompile(`\bya29\.([0-9A-Za-z_-]{20,})`),
+		hints: []string{"ya29."},
+	},
+	{
+		name:  "Stripe live key",
+		re:    regexp.MustCompile(`\b(?:sk|rk|pk)_live_([0-9A-Za-z]{16,})`),
+		hints: []string{"_live_"},
+	},
+	{
+		// Azure storage: AccountKey=... in connection strings, the sig= of a shared access signature.
+		name:  "Azure key",
+		re:    regexp.MustCompile(`(?i)(?:\bAccountKey=|[?&]sig=)([^;&\s"']+)`),
+		hints: []string{"accountkey=", "sig="},
 	},
 	{
 		// A JSON Web Token: three base64url parts, the first two starting with {" encoded. The
