@@ -52,12 +52,10 @@ func (a *Alert) Name() string { return a.Labels[model.AlertNameLabel] }
 // Resolved reports whether this alert (not its group) has resolved.
 func (a *Alert) Resolved() bool { return a.Status == StatusResolved }
 
-// ID returns the alert's Alertmanager fingerprint, or the fingerprint of its label set when the
-// sender left it out, so that every alert has a stable identity.
+// ID is the alert's identity: the fingerprint of its label set, computed here as Alertmanager
+// computes its own. The fingerprint a sender writes is not trusted: a forged resolution with a
+// guessed fingerprint resolves only an alert whose labels it names.
 func (a *Alert) ID() string {
-	if a.Fingerprint != "" {
-		return a.Fingerprint
-	}
 	ls := make(model.LabelSet, len(a.Labels))
 	for k, v := range a.Labels {
 		ls[model.LabelName(k)] = model.LabelValue(v)

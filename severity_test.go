@@ -51,13 +51,14 @@ func TestSeverities(t *testing.T) {
 func TestAlertIdentity(t *testing.T) {
 	a := triaged.Alert{Alert: template.Alert{
 		Status:   "firing",
-		Labels:   template.KV{"alertname": "X", "instance": "a"},
+		Labels:   template.KV{"alertname": "AlwaysFiring", "cluster": "peers-local", "env": "prod", "service": "checkout", "severity": "warning", "team": "shop"},
 		StartsAt: time.Date(2026, 11, 26, 15, 8, 31, 882e6, time.UTC),
 	}}
-	if got := a.ID(); len(got) != 16 {
-		t.Fatalf("fingerprint from labels %q, want 16 hex digits", got)
+	// Alertmanager's own fingerprint of these labels (testdata/alertmanager/firing-1-alert.json).
+	if got := a.ID(); got != "47415a294d251630" {
+		t.Fatalf("fingerprint from labels %q, want Alertmanager's 47415a294d251630", got)
 	}
-	a.Fingerprint = "47415a294d251630"
+	a.Fingerprint = "0000000000000001" // what a sender claims is not the identity
 	if got, want := a.MsgID(), "47415a294d251630:firing:2026-11-26T15:08:31.882Z"; got != want {
 		t.Errorf("MsgID %q, want %q", got, want)
 	}

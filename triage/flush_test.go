@@ -3,6 +3,7 @@ package triage_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -90,7 +91,9 @@ func TestPendingTimersDoNotHoldAlertsBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.Group.Key = fmt.Sprintf("{}:{group=\"%d\"}", g)
-		b.Alerts[0].Fingerprint = fmt.Sprintf("%08x%08x", g, alert)
+		labels := maps.Clone(b.Alerts[0].Labels)
+		labels["instance"] = fmt.Sprintf("%d-%d", g, alert) // an alert's identity is its labels
+		b.Alerts[0].Labels = labels
 		return b
 	}
 	const groups = 2 * 4 // twice MaxAckPending

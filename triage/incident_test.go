@@ -208,3 +208,18 @@ func TestRecurrence(t *testing.T) {
 		t.Errorf("a first episode: %s", got)
 	}
 }
+
+// TestAForgedResolutionResolvesNothing: a resolution that claims a member's fingerprint but names
+// other labels does not resolve that member: identity comes from the labels.
+func TestAForgedResolutionResolvesNothing(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	p := DefaultPolicy()
+	g := triaged.Group{Receiver: "triaged", Key: "k"}
+	real := &triaged.Alert{Alert: template.Alert{Status: triaged.StatusFiring, StartsAt: t0, Labels: template.KV{"alertname": "X", "instance": "db-1"}}}
+	inc, _ := p.apply(nil, g, []arrival{{alert: real, cls: triaged.Classification{Severity: triaged.P1}}}, t0)
+	forged := &triaged.Alert{Alert: template.Alert{Status: triaged.StatusResolved, StartsAt: t0, Fingerprint: real.ID(), Labels: template.KV{"alertname": "X", "instance": "elsewhere"}}}
+	next, st := p.apply(inc, g, []arrival{{alert: forged}}, t0.Add(time.Minute))
+	if next.State != triaged.IncidentOpen || st.event != "" || !next.Members[0].Firing() {
+		t.Fatalf("a forged resolution: state %s, event %q, member firing %t; want the incident untouched", next.State, st.event, next.Members[0].Firing())
+	}
+}
