@@ -3,7 +3,9 @@ package triaged
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // ReportSchemaVersion is the version of the report JSON below. It changes only when a field is
@@ -219,7 +221,31 @@ func EncodeReport(rep *Report) ([]byte, error) {
 	if err := enc.Encode(rep); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	return escapeInvisible(bytes.TrimSuffix(b.Bytes(), []byte("\n"))), nil
+}
+
+// escapeInvisible writes C1 control characters and Unicode's bidirectional overrides and
+// isolates as \u escapes. They can only occur inside JSON strings, where the escape means the
+// same; written raw, a label could make a line of a report file or a terminal read other than it
+// is (a "Trojan Source" reordering, a control sequence).
+func escapeInvisible(data []byte) []byte {
+	invisible := func(r rune) bool {
+		return r >= 0x80 && r <= 0x9f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f || r == 0x061c
+	}
+	if !bytes.ContainsFunc(data, invisible) {
+		return data
+	}
+	out := make([]byte, 0, len(data)+32)
+	for len(data) > 0 {
+		r, size := utf8.DecodeRune(data)
+		if invisible(r) {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else {
+			out = append(out, data[:size]...)
+		}
+		data = data[size:]
+	}
+	return out
 }
 
 // DecodeReport reads a report back from the reports stream or a file of EncodeReport's lines.

@@ -131,6 +131,9 @@ func (s *File) Deliver(ctx context.Context, rep *triaged.Report) error {
 	if s.recent.seen(rep.ID) {
 		return nil
 	}
+	if err := s.reopenIfMoved(); err != nil {
+		return fmt.Errorf("write report %s to %s: %w", rep.ID, s.path, err)
+	}
 	if s.torn {
 		line = append([]byte{'\n'}, line...) // end the partial line, so this one stays valid
 	}
@@ -147,6 +150,34 @@ func (s *File) Deliver(ctx context.Context, rep *triaged.Report) error {
 		}
 	}
 	s.recent.add(rep.ID)
+	return nil
+}
+
+// reopenIfMoved opens the path again when the file there is not the one held open: logrotate
+// moved it away or someone deleted it. Writing on to the old file would count reports as
+// delivered that nobody finds at the path.
+func (s *File) reopenIfMoved() error {
+	if !s.regular {
+		return nil
+	}
+	held, err := s.f.Stat()
+	if err != nil {
+		return err
+	}
+	if now, err := os.Stat(s.path); err == nil && os.SameFile(held, now) {
+		return nil
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return err
+	}
+	s.f.Close()
+	s.f, s.torn = f, false
 	return nil
 }
 

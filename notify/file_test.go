@@ -207,3 +207,59 @@ func TestFileWriteError(t *testing.T) {
 		t.Errorf("Deliver to /dev/full: %v", err)
 	}
 }
+
+// TestFileFollowsRotationAndDeletion: a report file moved away (logrotate) or deleted is opened
+// again at its path, so no report is counted as delivered into a file nobody can find.
+func TestFileFollowsRotationAndDeletion(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "reports.jsonl")
+	s, err := NewFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	deliver := func(id string) {
+		t.Helper()
+		if err := s.Deliver(context.Background(), &triaged.Report{ID: id, Severity: triaged.P3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver("r1")
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	deliver("r2")
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	deliver("r3")
+	for file, want := range map[string]string{path + ".1": `"id":"r1"`, path: `"id":"r3"`} {
+		data, err := os.ReadFile(file)
+		if err != nil || !strings.Contains(string(data), want) || strings.Count(string(data), "\n") != 1 {
+			t.Errorf("%s: %q (%v), want one line with %s", file, data, err, want)
+		}
+	}
+}
+
+// TestFileEscapesInvisibleCharacters: bidi overrides and C1 controls in a label reach the file
+// as \u escapes, not as characters that reorder or control what a reader sees.
+func TestFileEscapesInvisibleCharacters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "reports.jsonl")
+	s, err := NewFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	rep := &triaged.Report{ID: "r", Severity: triaged.P3, Summary: "ok\u202egnp.exe\u0085\u2066x"}
+	if err := s.Deliver(context.Background(), rep); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if strings.ContainsAny(string(data), "\u202e\u0085\u2066") || !strings.Contains(string(data), `ok\u202egnp.exe\u0085\u2066x`) {
+		t.Errorf("file holds %q", data)
+	}
+	var back triaged.Report
+	if err := json.Unmarshal(data, &back); err != nil || back.Summary != rep.Summary {
+		t.Errorf("the escaped line reads back as %q (%v), want %q", back.Summary, err, rep.Summary)
+	}
+}
