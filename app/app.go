@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/net/netutil"
 
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/broker"
@@ -44,6 +45,9 @@ type Options struct {
 	WebConfigFile string // exporter-toolkit web config: TLS and basic auth
 	StoragePath   string // embedded NATS storage
 	NATSURL       string // "" runs the embedded NATS server
+	// MaxConnections caps the HTTP connections served at once (0: 512, as Prometheus' default);
+	// more wait to be accepted.
+	MaxConnections int
 	// ShutdownTimeout bounds the whole shutdown; work not finished by then is redelivered.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
@@ -59,6 +63,12 @@ func (o *Options) validate() error {
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 30 * time.Second
+	}
+	if o.MaxConnections < 0 {
+		return errors.New("--web.max-connections: must not be negative")
+	}
+	if o.MaxConnections == 0 {
+		o.MaxConnections = 512
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -326,11 +336,15 @@ func (a *App) setupHTTP() error {
 	if err != nil {
 		return fmt.Errorf("--web.listen-address %q: %w", a.opts.ListenAddress, err)
 	}
-	a.listener = ln
+	// A connection cap, and timeouts on both directions: a client that connects and then sends
+	// or reads nothing must not hold a connection, a goroutine and its buffers forever.
+	a.listener = netutil.LimitListener(ln, a.opts.MaxConnections)
 	a.server = &http.Server{
 		Handler:           a.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
+		WriteTimeout:      time.Minute,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	a.onShutdown("HTTP server", a.server.Shutdown)

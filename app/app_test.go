@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -330,4 +331,28 @@ func TestBadConfigRefusesToStart(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("got %v, want %q", err, want)
 	}
+}
+
+// TestConnectionCap: connections beyond --web.max-connections wait to be accepted instead of
+// each costing a goroutine and buffers.
+func TestConnectionCap(t *testing.T) {
+	r := start(t, app.Options{MaxConnections: 1})
+	held, err := net.Dial("tcp", r.app.Addr().String()) // takes the only slot and says nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 300 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
+	if resp, err := client.Get(r.url + "/-/healthy"); err == nil {
+		resp.Body.Close()
+		t.Fatal("a second connection was served while the only one was held")
+	}
+	held.Close()
+	testkit.Eventually(t, 5*time.Second, "served again once the slot is free", func() bool {
+		resp, err := client.Get(r.url + "/-/healthy")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }

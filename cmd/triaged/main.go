@@ -34,6 +34,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.WebConfigFile, "web.config.file", "", "Path to a Prometheus exporter-toolkit web config file enabling TLS or basic authentication.")
 	fs.StringVar(&o.StoragePath, "storage.path", "data/", "Base path for the embedded NATS server's JetStream storage.")
 	fs.StringVar(&o.NATSURL, "nats.url", "", "URL(s) of an external NATS server or cluster with JetStream, comma-separated. Empty: run an embedded NATS server.")
+	fs.IntVar(&o.MaxConnections, "web.max-connections", 512, "Maximum number of simultaneous HTTP connections; more wait to be accepted.")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown.timeout", 30*time.Second, "How long to wait for in-flight work on shutdown; unfinished messages are redelivered.")
 	level := promslog.NewLevel()
 	_ = level.Set("info")
