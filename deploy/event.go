@@ -52,6 +52,10 @@ type Event struct {
 	Time time.Time `json:"time,omitzero"`
 	// Status defaults to succeeded.
 	Status string `json:"status,omitempty"`
+
+	// untimed is set when the sender gave no time: its retries then carry other stored times, and
+	// must still be recognised as the same event.
+	untimed bool
 }
 
 // FieldError is a deploy event refused because of one field: Field is the JSON name of the
@@ -186,7 +190,12 @@ func (e *Event) key() string {
 // deploy's "started" and "succeeded" events are both kept. Call it on a stored event
 // (status and time filled in).
 func (e *Event) MsgID() string {
-	return "deploy:" + e.Service + ":" + e.Environment + ":" + e.Version + ":" + e.Time.UTC().Format(time.RFC3339Nano) + ":" + e.Status
+	when := e.Time.UTC().Format(time.RFC3339Nano)
+	if e.untimed {
+		// A CI job that retries an event without a time would otherwise store it once per try.
+		when = "untimed:" + e.Commit
+	}
+	return "deploy:" + e.Service + ":" + e.Environment + ":" + e.Version + ":" + when + ":" + e.Status
 }
 
 // wireEvent is Event as it arrives, with the time as text so that a bad time can be reported
@@ -227,7 +236,13 @@ func DecodeEvent(data []byte) (Event, error) {
 		if err != nil {
 			return Event{}, fielderr.Errorf("time", "%q is not RFC 3339 (e.g. 2026-11-26T15:04:05Z)", truncate(*w.Time))
 		}
+		if y := t.UTC().Year(); y < 1 || y > 9999 {
+			// Such a time cannot be written back as RFC 3339: the event could never be stored.
+			return Event{}, fielderr.Errorf("time", "%q is outside the years 0001 to 9999 in UTC", truncate(*w.Time))
+		}
 		e.Time = t
+	} else {
+		e.untimed = true
 	}
 	if err := e.Validate(); err != nil {
 		return Event{}, err
