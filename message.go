@@ -116,11 +116,28 @@ func validate(a *template.Alert) error {
 		return errors.New("labels: empty: an alert is identified by its labels")
 	case a.StartsAt.IsZero():
 		return errors.New("startsAt: missing")
+	case !encodableTime(a.StartsAt):
+		return timeOutOfRange("startsAt", a.StartsAt)
+	case !encodableTime(a.EndsAt):
+		return timeOutOfRange("endsAt", a.EndsAt)
 	case a.Fingerprint != "" && !validFingerprint(a.Fingerprint):
 		// Without one, Alert.ID takes the label set's fingerprint, which is hexadecimal.
 		return fmt.Errorf("fingerprint: %q is not hexadecimal", a.Fingerprint)
 	}
 	return nil
+}
+
+// encodableTime says whether t lies in years 0001–9999 in UTC. Reports carry times in UTC, and
+// RFC 3339 has four digits for the year: an alert with a time outside would be accepted and its
+// report could never be encoded, a failure no retry can mend. EndsAt's zero value, which
+// Alertmanager sends for "not ended", is year 1 and passes.
+func encodableTime(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 1 && y <= 9999
+}
+
+func timeOutOfRange(field string, t time.Time) error {
+	return fmt.Errorf("%s: %s is outside years 0001–9999 in UTC", field, t.Format(time.RFC3339Nano))
 }
 
 // validFingerprint accepts Alertmanager's hexadecimal fingerprints. The fingerprint becomes part

@@ -152,6 +152,11 @@ func TestWebhookAndMessageRefuseTheSameAlerts(t *testing.T) {
 		{"no status", `{"labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z"}`, `status: "" is neither "firing" nor "resolved"`},
 		{"no labels", `{"status":"firing","labels":{},"startsAt":"2026-11-26T15:08:31Z"}`, "labels: empty: an alert is identified by its labels"},
 		{"no startsAt", `{"status":"firing","labels":{"a":"b"}}`, "startsAt: missing"},
+		// A report of these could never be encoded: they were accepted and retried forever.
+		{"startsAt before year 1 in UTC", `{"status":"firing","labels":{"a":"b"},"startsAt":"0000-01-01T00:30:00+01:00"}`, "startsAt: 0000-01-01T00:30:00+01:00 is outside years 0001–9999 in UTC"},
+		{"startsAt in year 0", `{"status":"firing","labels":{"a":"b"},"startsAt":"0000-06-01T00:00:00Z"}`, "startsAt: 0000-06-01T00:00:00Z is outside years 0001–9999 in UTC"},
+		{"startsAt after year 9999 in UTC", `{"status":"firing","labels":{"a":"b"},"startsAt":"9999-12-31T23:30:00-01:00"}`, "startsAt: 9999-12-31T23:30:00-01:00 is outside years 0001–9999 in UTC"},
+		{"endsAt before year 1 in UTC", `{"status":"resolved","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","endsAt":"0001-01-01T00:00:00+00:01"}`, "endsAt: 0001-01-01T00:00:00+00:01 is outside years 0001–9999 in UTC"},
 		{"hostile fingerprint", `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","fingerprint":"x.>"}`, `fingerprint: "x.>" is not hexadecimal`},
 		{"path in fingerprint", `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","fingerprint":"../x"}`, `fingerprint: "../x" is not hexadecimal`},
 		{"fingerprint too long", `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","fingerprint":"` + long + `"}`, `fingerprint: "` + long + `" is not hexadecimal`},
@@ -170,7 +175,10 @@ func TestWebhookAndMessageRefuseTheSameAlerts(t *testing.T) {
 			}
 		})
 	}
-	for _, ok := range []string{good, `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z"}`} {
+	for _, ok := range []string{good, `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z"}`,
+		// Alertmanager's "not ended" is the zero time, year 1.
+		`{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","endsAt":"0001-01-01T00:00:00Z"}`,
+		`{"status":"firing","labels":{"a":"b"},"startsAt":"0001-01-01T00:00:01Z","endsAt":"9999-12-31T23:59:59Z"}`} {
 		if _, err := triaged.DecodeBatch([]byte(`{"alerts":[` + ok + `]}`)); err != nil {
 			t.Errorf("DecodeBatch(%s): %v", ok, err)
 		}

@@ -90,6 +90,7 @@ type App struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	topology *broker.Topology
+	dead     *broker.DeadLetters // shared by the triage worker, its timers and every sink
 	rules    *rules.Engine
 	deploys  *deploy.Index
 	worker   *triage.Worker
@@ -155,6 +156,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.dead = broker.NewDeadLetters(a.js, a.names, a.cfg.Triage.MaxDeliveries, a.registry, a.log)
 
 	enr := a.cfg.Enrichment
 	if _, err := deploy.EnsureStream(ctx, a.js, a.names, enr.DeploysMaxAge.Std(), a.cfg.NATS.Replicas); err != nil {
@@ -201,6 +203,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		Enricher:      enricher,
 		HandleTimeout: a.cfg.Triage.Timeout.Std(),
 		RetryBackoff:  a.cfg.RetryBackoff(),
+		DeadLetters:   a.dead,
 		Policy: triage.Policy{
 			GroupBy:        a.cfg.Incidents.GroupBy,
 			ReopenWindow:   a.cfg.Incidents.ReopenWindow.Std(),
@@ -243,13 +246,15 @@ func escalationPaths(byName map[string][]string) map[triaged.Severity][]string {
 
 func (a *App) topologyOptions() broker.TopologyOptions {
 	return broker.TopologyOptions{
-		Replicas:        a.cfg.NATS.Replicas,
-		DuplicateWindow: time.Duration(a.cfg.NATS.DuplicateWindow),
-		AlertsMaxAge:    time.Duration(a.cfg.NATS.AlertsMaxAge),
-		ReportsMaxAge:   time.Duration(a.cfg.NATS.ReportsMaxAge),
-		IncidentsMaxAge: time.Duration(a.cfg.NATS.IncidentsMaxAge),
-		AckWait:         time.Duration(a.cfg.Triage.AckWait),
-		MaxAckPending:   a.cfg.Triage.MaxAckPending,
+		Replicas:          a.cfg.NATS.Replicas,
+		DuplicateWindow:   time.Duration(a.cfg.NATS.DuplicateWindow),
+		AlertsMaxAge:      time.Duration(a.cfg.NATS.AlertsMaxAge),
+		ReportsMaxAge:     time.Duration(a.cfg.NATS.ReportsMaxAge),
+		IncidentsMaxAge:   time.Duration(a.cfg.NATS.IncidentsMaxAge),
+		DeadLettersMaxAge: time.Duration(a.cfg.NATS.DeadLettersMaxAge),
+		MaxDeliveries:     a.cfg.Triage.MaxDeliveries,
+		AckWait:           time.Duration(a.cfg.Triage.AckWait),
+		MaxAckPending:     a.cfg.Triage.MaxAckPending,
 	}
 }
 
@@ -325,7 +330,7 @@ func (a *App) setupSinks(ctx context.Context, topo broker.TopologyOptions, parts
 		if err != nil {
 			return err
 		}
-		d := outbox.NewDeliverer(sink, metrics, outbox.Options{RetryBackoff: a.cfg.RetryBackoff(), Logger: a.log})
+		d := outbox.NewDeliverer(sink, metrics, outbox.Options{RetryBackoff: a.cfg.RetryBackoff(), DeadLetters: a.dead, Logger: a.log})
 		a.runners = append(a.runners, func(ctx context.Context) error { return d.Run(ctx, c) })
 	}
 	return nil

@@ -22,8 +22,14 @@ type RunOptions struct {
 	// interval, so work that outlasts AckWait is not redelivered to another worker.
 	InProgressEvery time.Duration
 	Logger          *slog.Logger
-	// OnPanic is called after a handler panicked and its message was terminated.
+	// OnPanic is called after a handler panicked and its message was dead-lettered.
 	OnPanic func(m jetstream.Msg, recovered any)
+	// DeadLetters takes the messages whose handler panicked and, unless Unbounded, those that
+	// arrive after more deliveries than it allows. Nil: they are terminated.
+	DeadLetters *DeadLetters
+	// Unbounded: the handler hands messages back until they fall due, so their deliveries are
+	// no redeliveries and are not bounded here.
+	Unbounded bool
 	// Busy is told when a worker starts (+1) and ends (-1) a message.
 	Busy func(delta int)
 }
@@ -91,10 +97,16 @@ func handleOne(ctx context.Context, m jetstream.Msg, o RunOptions, h Handler) {
 			}
 		}()
 	}
+	if !o.Unbounded && o.DeadLetters.overdue(m) {
+		// Every delivery before ended without an ack decision: the handler crashed the process
+		// or outlasted AckWait. Handling it once more may crash it again.
+		o.DeadLetters.Send(ctx, m, ReasonNoOutcome, fmt.Errorf("delivered more than %d times without an outcome", o.DeadLetters.MaxDeliveries()), time.Second)
+		return
+	}
 	defer func() {
 		if v := recover(); v != nil {
-			o.Logger.Error("message handler panicked; message terminated", "subject", m.Subject(), "panic", v)
-			_ = m.TermWithReason(fmt.Sprintf("%v: %v", ErrPanic, v))
+			o.Logger.Error("message handler panicked; message dead-lettered", "subject", m.Subject(), "panic", v)
+			o.DeadLetters.Send(ctx, m, ReasonPanic, fmt.Errorf("%w: %v", ErrPanic, v), time.Second)
 			if o.OnPanic != nil {
 				o.OnPanic(m, v)
 			}

@@ -93,3 +93,15 @@ func (n Names) DeploySubject(service string) string { return n.prefix + ".deploy
 
 // DeploySubjects is the deploys stream's subject filter.
 func (n Names) DeploySubjects() string { return n.prefix + ".deploys.>" }
+
+// DeadLettersStream holds the messages a consumer gave up on, each with its reason, until
+// replayed or aged out.
+func (n Names) DeadLettersStream() string { return n.upper + "_DEADLETTERS" }
+
+// DeadLetterSubject is PREFIX.deadletters.<consumer>: the consumer that gave up on the message.
+func (n Names) DeadLetterSubject(consumer string) string {
+	return n.prefix + ".deadletters." + consumer
+}
+
+// DeadLetterSubjects is the dead-letters stream's subject filter.
+func (n Names) DeadLetterSubjects() string { return n.prefix + ".deadletters.>" }

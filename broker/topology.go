@@ -21,30 +21,47 @@ type TopologyOptions struct {
 	ReportsMaxAge   time.Duration
 	// IncidentsMaxAge is how long an incident's state is kept after its last change.
 	IncidentsMaxAge time.Duration
-	AckWait         time.Duration
-	MaxAckPending   int
+	// DeadLettersMaxAge is how long a dead letter is kept for listing and replay.
+	DeadLettersMaxAge time.Duration
+	// MaxDeliveries bounds the deliveries of an alert or report message; past it, the message is
+	// dead-lettered (see DeadLetters). 0: unbounded.
+	MaxDeliveries int
+	AckWait       time.Duration
+	MaxAckPending int
 }
 
 // DefaultTopologyOptions are the sizes used when the config says nothing.
 func DefaultTopologyOptions() TopologyOptions {
 	return TopologyOptions{
-		Replicas:        1,
-		DuplicateWindow: 10 * time.Minute,
-		AlertsMaxAge:    24 * time.Hour,
-		ReportsMaxAge:   30 * 24 * time.Hour,
-		IncidentsMaxAge: 30 * 24 * time.Hour,
-		AckWait:         30 * time.Second,
-		MaxAckPending:   1000,
+		Replicas:          1,
+		DuplicateWindow:   10 * time.Minute,
+		AlertsMaxAge:      24 * time.Hour,
+		ReportsMaxAge:     30 * 24 * time.Hour,
+		IncidentsMaxAge:   30 * 24 * time.Hour,
+		DeadLettersMaxAge: 14 * 24 * time.Hour,
+		MaxDeliveries:     10,
+		AckWait:           30 * time.Second,
+		MaxAckPending:     1000,
 	}
+}
+
+// maxDeliver is the consumers' MaxDeliver: one past the bound at which the handlers dead-letter a
+// message, a backstop should a process die between the last delivery and the dead-lettering.
+func (o TopologyOptions) maxDeliver() int {
+	if o.MaxDeliveries <= 0 {
+		return -1
+	}
+	return o.MaxDeliveries + 1
 }
 
 // Topology is every JetStream object triage needs, created or updated.
 type Topology struct {
-	Alerts    jetstream.Stream
-	Reports   jetstream.Stream
-	Triage    jetstream.Consumer
-	Timers    jetstream.Consumer
-	Incidents jetstream.KeyValue
+	Alerts      jetstream.Stream
+	Reports     jetstream.Stream
+	DeadLetters jetstream.Stream
+	Triage      jetstream.Consumer
+	Timers      jetstream.Consumer
+	Incidents   jetstream.KeyValue
 }
 
 // Ensure creates or updates the streams, the shared triage consumer and the incidents bucket. It
@@ -80,12 +97,26 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 	if err != nil {
 		return nil, fmt.Errorf("create or update stream %s: %w", n.ReportsStream(), err)
 	}
+	t.DeadLetters, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        n.DeadLettersStream(),
+		Description: "triaged: messages a consumer gave up on, with the reason, for listing and replay",
+		Subjects:    []string{n.DeadLetterSubjects()},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+		MaxAge:      o.DeadLettersMaxAge,
+		Duplicates:  min(o.DuplicateWindow, o.DeadLettersMaxAge),
+		Discard:     jetstream.DiscardOld,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create or update stream %s: %w", n.DeadLettersStream(), err)
+	}
 	t.Triage, err = js.CreateOrUpdateConsumer(ctx, n.AlertsStream(), jetstream.ConsumerConfig{
 		Durable:       n.TriageConsumer(),
 		Description:   "triaged: the triage worker pools of every replica",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       o.AckWait,
-		MaxDeliver:    -1, // transient failures retry with backoff; poison messages are terminated
+		MaxDeliver:    o.maxDeliver(),
 		MaxAckPending: o.MaxAckPending,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		// Not the timers: each waits unacknowledged until due, and 1,000 incidents with an
@@ -96,10 +127,11 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 		return nil, fmt.Errorf("create or update consumer %s on %s: %w", n.TriageConsumer(), n.AlertsStream(), err)
 	}
 	t.Timers, err = js.CreateOrUpdateConsumer(ctx, n.AlertsStream(), jetstream.ConsumerConfig{
-		Durable:       n.TimerConsumer(),
-		Description:   "triaged: incident timers, each held unacknowledged until due",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       o.AckWait,
+		Durable:     n.TimerConsumer(),
+		Description: "triaged: incident timers, each held unacknowledged until due",
+		AckPolicy:   jetstream.AckExplicitPolicy,
+		AckWait:     o.AckWait,
+		// Handed back until due, a timer's deliveries are no redeliveries: not bounded.
 		MaxDeliver:    -1,
 		MaxAckPending: -1, // one timer per incident with an update or a summary due: no bound
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -133,7 +165,7 @@ func EnsureSinkConsumer(ctx context.Context, js jetstream.JetStream, n Names, si
 		Description:   "triaged: delivery to sink " + sink,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       o.AckWait,
-		MaxDeliver:    -1,
+		MaxDeliver:    o.maxDeliver(),
 		MaxAckPending: 1,
 		DeliverPolicy: jetstream.DeliverNewPolicy,
 		FilterSubject: n.ReportSubjects(),
@@ -147,7 +179,7 @@ func EnsureSinkConsumer(ctx context.Context, js jetstream.JetStream, n Names, si
 // Check reports whether the streams exist and answer, for readiness.
 func Check(ctx context.Context, js jetstream.JetStream, n Names) error {
 	var errs []error
-	for _, s := range []string{n.AlertsStream(), n.ReportsStream()} {
+	for _, s := range []string{n.AlertsStream(), n.ReportsStream(), n.DeadLettersStream()} {
 		if _, err := js.Stream(ctx, s); err != nil {
 			errs = append(errs, fmt.Errorf("stream %s: %w", s, err))
 		}

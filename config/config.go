@@ -63,7 +63,9 @@ type NATS struct {
 	AlertsMaxAge    Duration `yaml:"alerts_max_age"`
 	ReportsMaxAge   Duration `yaml:"reports_max_age"`
 	IncidentsMaxAge Duration `yaml:"incidents_max_age"`
-	EmbeddedListen  string   `yaml:"embedded_listen_address"`
+	// DeadLettersMaxAge is how long a message a consumer gave up on is kept for replay.
+	DeadLettersMaxAge Duration `yaml:"deadletters_max_age"`
+	EmbeddedListen    string   `yaml:"embedded_listen_address"`
 }
 
 // Ingest bounds the webhook intake.
@@ -100,6 +102,9 @@ type Triage struct {
 	MaxAckPending int        `yaml:"max_ack_pending"`
 	Timeout       Duration   `yaml:"timeout"`
 	RetryBackoff  []Duration `yaml:"retry_backoff"`
+	// MaxDeliveries bounds the deliveries of an alert or report message that keeps failing;
+	// then it is dead-lettered.
+	MaxDeliveries int `yaml:"max_deliveries"`
 }
 
 // Rules names the severity rule files; none means the rules built into the binary.
@@ -124,12 +129,13 @@ type Sink = notify.SinkConfig
 func Default() *Config {
 	return &Config{
 		NATS: NATS{
-			Prefix:          "triaged",
-			Replicas:        1,
-			DuplicateWindow: Duration(10 * time.Minute),
-			AlertsMaxAge:    Duration(24 * time.Hour),
-			ReportsMaxAge:   Duration(30 * 24 * time.Hour),
-			IncidentsMaxAge: Duration(30 * 24 * time.Hour),
+			Prefix:            "triaged",
+			Replicas:          1,
+			DuplicateWindow:   Duration(10 * time.Minute),
+			AlertsMaxAge:      Duration(24 * time.Hour),
+			ReportsMaxAge:     Duration(30 * 24 * time.Hour),
+			IncidentsMaxAge:   Duration(30 * 24 * time.Hour),
+			DeadLettersMaxAge: Duration(14 * 24 * time.Hour),
 		},
 		Ingest: Ingest{MaxBodyBytes: 4 << 20, PublishTimeout: Duration(10 * time.Second)},
 		Triage: Triage{
@@ -138,6 +144,7 @@ func Default() *Config {
 			MaxAckPending: 1000,
 			Timeout:       Duration(20 * time.Second),
 			RetryBackoff:  []Duration{Duration(time.Second), Duration(5 * time.Second), Duration(30 * time.Second)},
+			MaxDeliveries: 10,
 		},
 		Incidents: Incidents{
 			ReopenWindow:   Duration(time.Hour),

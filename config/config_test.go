@@ -54,7 +54,7 @@ func TestBadFilesNameTheKeyAndPosition(t *testing.T) {
 		want []string
 	}{
 		{"unknown-key.bad.yml", []string{
-			`testdata/unknown-key.bad.yml:3:3: nats.replica: unknown key (known keys: alerts_max_age, duplicate_window, embedded_listen_address, incidents_max_age, prefix, replicas, reports_max_age)`,
+			`testdata/unknown-key.bad.yml:3:3: nats.replica: unknown key (known keys: alerts_max_age, deadletters_max_age, duplicate_window, embedded_listen_address, incidents_max_age, prefix, replicas, reports_max_age)`,
 			`testdata/unknown-key.bad.yml:6:3: triage.wrkers: unknown key`,
 		}},
 		{"bad-values.bad.yml", []string{
@@ -106,5 +106,21 @@ func TestMissingFile(t *testing.T) {
 	_, err := config.LoadFile("testdata/nope.yml")
 	if err == nil || !strings.Contains(err.Error(), `loading "testdata/nope.yml": open testdata/nope.yml: no such file or directory`) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// A dead letter must be kept a while, and a failing message delivered at least once.
+func TestDeadLetterBoundsAreChecked(t *testing.T) {
+	_, err := config.Load([]byte("nats:\n  deadletters_max_age: 0s\ntriage:\n  max_deliveries: 0\n"), "dl.yml")
+	if err == nil {
+		t.Fatal("loaded without error")
+	}
+	for _, w := range []string{
+		"dl.yml:2:24: nats.deadletters_max_age: must be a positive duration, got 0s",
+		"dl.yml:4:19: triage.max_deliveries: 0 is out of range 1..10000",
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
 	}
 }

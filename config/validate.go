@@ -50,6 +50,7 @@ func (c *Config) validateNATS(v check) {
 	v.positive("nats.alerts_max_age", n.AlertsMaxAge)
 	v.positive("nats.reports_max_age", n.ReportsMaxAge)
 	v.positive("nats.incidents_max_age", n.IncidentsMaxAge)
+	v.positive("nats.deadletters_max_age", n.DeadLettersMaxAge)
 	if n.AlertsMaxAge > 0 && n.DuplicateWindow > n.AlertsMaxAge {
 		v.At("nats.duplicate_window", "%s is longer than nats.alerts_max_age %s", n.DuplicateWindow, n.AlertsMaxAge)
 	}
@@ -116,6 +117,7 @@ func (c *Config) validateTriage(v check) {
 	if t.Timeout > 0 && t.AckWait > 0 && t.Timeout >= t.AckWait {
 		v.At("triage.timeout", "%s must be shorter than triage.ack_wait %s", t.Timeout, t.AckWait)
 	}
+	v.inRange("triage.max_deliveries", t.MaxDeliveries, 1, 10000)
 	if len(t.RetryBackoff) == 0 {
 		v.At("triage.retry_backoff", "must list at least one delay")
 	}

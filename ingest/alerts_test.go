@@ -91,6 +91,7 @@ func TestBadInputIsRefusedWholeWithAReason(t *testing.T) {
 		{"bad status in the last alert", http.MethodPost, "application/json", edit(`"status":"firing","labels":{"alertname":"TargetDown","cluster":"peers-local","env":"staging","instance":"127.0.0.1:19993"`, `"status":"burning","labels":{"alertname":"TargetDown","cluster":"peers-local","env":"staging","instance":"127.0.0.1:19993"`), 400, `alerts[2].status: "burning" is neither "firing" nor "resolved"`},
 		{"no labels", http.MethodPost, "application/json", []byte(`{"version":"4","alerts":[{"status":"firing","labels":{},"startsAt":"2026-11-26T15:08:31Z"}]}`), 400, "alerts[0].labels: empty"},
 		{"no startsAt", http.MethodPost, "application/json", []byte(`{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"}}]}`), 400, "alerts[0].startsAt: missing"},
+		{"startsAt before year 1 in UTC", http.MethodPost, "application/json", []byte(`{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"0000-01-01T00:30:00+01:00"}]}`), 400, "alerts[0].startsAt: 0000-01-01T00:30:00+01:00 is outside years 0001–9999 in UTC"},
 		{"hostile fingerprint", http.MethodPost, "application/json", []byte(`{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","fingerprint":"x.>"}]}`), 400, `alerts[0].fingerprint: "x.>" is not hexadecimal`},
 	}
 	for _, tt := range tests {

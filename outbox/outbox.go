@@ -5,6 +5,7 @@ package outbox
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -43,7 +44,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 type Options struct {
 	Timeout      time.Duration   // per delivery attempt
 	RetryBackoff []time.Duration // delay before the n-th retry; the last repeats
-	Logger       *slog.Logger
+	// DeadLetters takes the undecodable reports and those whose delivery failed on every
+	// delivery it allows. Nil: they are terminated, or retried forever.
+	DeadLetters *broker.DeadLetters
+	Logger      *slog.Logger
 }
 
 // Deliverer feeds one sink from its consumer.
@@ -73,16 +77,16 @@ func NewDeliverer(sink notify.Sink, m *Metrics, o Options) *Deliverer {
 
 // Run delivers reports in order, one at a time, until ctx is done.
 func (d *Deliverer) Run(ctx context.Context, c jetstream.Consumer) error {
-	return broker.Run(ctx, c, broker.RunOptions{Workers: 1, Logger: d.log}, d.Handle)
+	return broker.Run(ctx, c, broker.RunOptions{Workers: 1, Logger: d.log, DeadLetters: d.o.DeadLetters}, d.Handle)
 }
 
 // Handle delivers one report message and makes its ack decision.
 func (d *Deliverer) Handle(ctx context.Context, m jetstream.Msg) {
 	rep, err := triaged.DecodeReport(m.Data())
 	if err != nil {
-		d.log.Error("report undecodable; terminated", "subject", m.Subject(), "err", err)
+		d.log.Error("report undecodable; dead-lettered", "subject", m.Subject(), "err", err)
 		d.metrics.deliveries.WithLabelValues(d.sink.Name(), "undecodable").Inc()
-		_ = m.TermWithReason("undecodable report: " + err.Error())
+		d.o.DeadLetters.Send(ctx, m, broker.ReasonUndecodable, fmt.Errorf("undecodable report: %w", err), d.o.RetryBackoff[0])
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
@@ -92,8 +96,12 @@ func (d *Deliverer) Handle(ctx context.Context, m jetstream.Msg) {
 	d.metrics.duration.WithLabelValues(d.sink.Name()).Observe(time.Since(start).Seconds())
 	if err != nil {
 		delay, n := broker.RetryDelay(m, d.o.RetryBackoff)
-		d.log.Warn("delivery failed; will retry", "incident", rep.IncidentID, "report", rep.ID, "attempt", n, "retry_in", delay, "err", err)
 		d.metrics.deliveries.WithLabelValues(d.sink.Name(), "failure").Inc()
+		if d.o.DeadLetters.Exhausted(m) {
+			d.o.DeadLetters.Send(ctx, m, broker.ReasonExhausted, fmt.Errorf("delivery to sink %s: %w", d.sink.Name(), err), delay)
+			return
+		}
+		d.log.Warn("delivery failed; will retry", "incident", rep.IncidentID, "report", rep.ID, "attempt", n, "retry_in", delay, "err", err)
 		_ = m.NakWithDelay(delay)
 		return
 	}

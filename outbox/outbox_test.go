@@ -87,3 +87,53 @@ func TestFailedDeliveryIsRetriedAndPoisonIsTerminated(t *testing.T) {
 		}
 	}
 }
+
+// A report its sink refuses on every allowed delivery is set aside, and the sink gets the next
+// one, instead of the whole sink waiting on it forever (issue 9).
+func TestReportFailingEveryDeliveryIsDeadLettered(t *testing.T) {
+	ns := natstest.Server(t)
+	_, js := natstest.Connect(t, ns)
+	names := broker.MustNames("triaged")
+	o := broker.DefaultTopologyOptions()
+	o.MaxDeliveries = 3
+	topo, err := broker.Ensure(context.Background(), js, names, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := broker.EnsureSinkConsumer(context.Background(), js, names, "flaky", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &flakySink{failures: 3}
+	reg := prometheus.NewRegistry()
+	dead := broker.NewDeadLetters(js, names, o.MaxDeliveries, reg, nil)
+	d := outbox.NewDeliverer(sink, outbox.NewMetrics(reg), outbox.Options{RetryBackoff: []time.Duration{20 * time.Millisecond}, DeadLetters: dead})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, cons) }()
+	for _, id := range []string{"a.opened", "b.opened"} {
+		data, _ := json.Marshal(triaged.Report{ID: id, Severity: triaged.P1, Event: triaged.EventOpened})
+		if _, err := js.Publish(context.Background(), names.ReportSubject(triaged.EventOpened, triaged.P1), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testkit.Eventually(t, 10*time.Second, "the second report delivered", func() bool { return len(sink.got()) >= 1 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.got(); len(got) != 1 || got[0] != "b.opened" {
+		t.Fatalf("delivered %v, want [b.opened]", got)
+	}
+	m, err := topo.DeadLetters.GetMsg(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Get(broker.HeaderReason) != broker.ReasonExhausted || m.Header.Get(broker.HeaderError) != "delivery to sink flaky: receiver down" || m.Header.Get(broker.HeaderOriginConsumer) != names.SinkConsumer("flaky") {
+		t.Errorf("dead letter headers %v", m.Header)
+	}
+	if got := metrictest.Value(t, reg, "triaged_dead_letters_total", "consumer", names.SinkConsumer("flaky"), "reason", broker.ReasonExhausted); got != 1 {
+		t.Errorf("triaged_dead_letters_total = %v, want 1", got)
+	}
+}

@@ -3,6 +3,7 @@ package triage
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -48,6 +49,8 @@ func (w *Worker) runTimers(ctx context.Context, ackWait time.Duration) {
 		InProgressEvery: ackWait / 3,
 		Logger:          w.log,
 		OnPanic:         func(jetstream.Msg, any) { w.metrics.terminated.WithLabelValues("panic").Inc() },
+		DeadLetters:     w.o.DeadLetters,
+		Unbounded:       true, // handed back until due
 	}, w.Handle)
 	if err != nil {
 		w.log.Error("incident timers not consumed: coalesced updates and flapping summaries will not fall due", "err", err)
@@ -69,9 +72,12 @@ func (w *Worker) scheduleFlush(prev, next *record, key string, due time.Time) {
 func (w *Worker) handleFlush(ctx context.Context, m jetstream.Msg) {
 	var f flush
 	if err := json.Unmarshal(m.Data(), &f); err != nil || f.Key == "" {
-		w.log.Error("flush message undecodable; terminated", "err", err)
+		if err == nil {
+			err = errors.New("no incident key")
+		}
+		w.log.Error("flush message undecodable; dead-lettered", "err", err)
 		w.metrics.terminated.WithLabelValues("undecodable").Inc()
-		_ = m.TermWithReason(fmt.Sprintf("undecodable flush: %v", err))
+		w.o.DeadLetters.Send(ctx, m, broker.ReasonUndecodable, fmt.Errorf("undecodable flush: %w", err), w.firstDelay())
 		return
 	}
 	if wait := f.Due.Sub(w.o.Now()); wait > 0 {
@@ -91,7 +97,8 @@ func (w *Worker) handleFlush(ctx context.Context, m jetstream.Msg) {
 	})
 	switch {
 	case err != nil:
-		w.retry(m, f.Key, err)
+		// Not bounded: a timer's deliveries count its waits until due as well as its failures.
+		w.retry(ctx, m, f.Key, err, false)
 	case later != nil:
 		_ = m.NakWithDelay(max(later.Sub(w.o.Now()), 0))
 	default:

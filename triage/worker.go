@@ -72,6 +72,9 @@ type Options struct {
 	RetryBackoff []time.Duration
 	// Policy shapes incidents (the config's incidents section); the zero value is DefaultPolicy.
 	Policy Policy
+	// DeadLetters takes the messages that cannot succeed on retry, and those that failed on every
+	// delivery it allows. Nil: they are terminated, or retried forever.
+	DeadLetters *broker.DeadLetters
 	// Escalation is who is escalated to at each severity, shown in the reports.
 	Escalation map[triaged.Severity][]string
 	Logger     *slog.Logger
@@ -131,6 +134,7 @@ func (w *Worker) Run(ctx context.Context, c jetstream.Consumer, workers int, ack
 		Logger:          w.log,
 		Busy:            func(d int) { w.metrics.busy.Add(float64(d)) },
 		OnPanic:         func(jetstream.Msg, any) { w.metrics.terminated.WithLabelValues("panic").Inc() },
+		DeadLetters:     w.o.DeadLetters,
 	}, w.Handle)
 }
 
@@ -217,26 +221,43 @@ func (w *Worker) Handle(ctx context.Context, m jetstream.Msg) {
 	b, err := triaged.DecodeBatch(m.Data())
 	done()
 	if err != nil {
-		w.log.Error("alert message undecodable; terminated", "subject", m.Subject(), "err", err)
+		w.log.Error("alert message undecodable; dead-lettered", "subject", m.Subject(), "err", err)
 		w.metrics.terminated.WithLabelValues("undecodable").Inc()
-		_ = m.TermWithReason("undecodable: " + err.Error())
+		w.o.DeadLetters.Send(ctx, m, broker.ReasonUndecodable, err, w.firstDelay())
 		return
 	}
 	if err := w.triage(ctx, b); err != nil {
-		w.retry(m, b.Group.Key, err)
+		w.retry(ctx, m, b.Group.Key, err, true)
 		return
 	}
 	_ = m.Ack()
 }
 
-func (w *Worker) retry(m jetstream.Msg, what string, err error) {
+// retry hands m back after a failure, with backoff, unless no retry can mend it or, when bounded,
+// it was delivered as often as the dead letters allow: then it is dead-lettered.
+func (w *Worker) retry(ctx context.Context, m jetstream.Msg, what string, err error, bounded bool) {
 	delay, n := broker.RetryDelay(m, w.o.RetryBackoff)
+	switch {
+	case errors.Is(err, broker.ErrPermanent) && w.o.DeadLetters != nil:
+		w.o.DeadLetters.Send(ctx, m, broker.ReasonPermanent, err, delay)
+		return
+	case bounded && w.o.DeadLetters.Exhausted(m):
+		w.o.DeadLetters.Send(ctx, m, broker.ReasonExhausted, err, delay)
+		return
+	}
 	if errors.Is(err, errConflict) {
 		delay = 0 // the other writer has finished: re-read and decide again at once
 	}
 	w.log.Warn("triage failed; will retry", "group", what, "attempt", n, "retry_in", delay, "err", err)
 	w.metrics.retried.Inc()
 	_ = m.NakWithDelay(delay)
+}
+
+func (w *Worker) firstDelay() time.Duration {
+	if len(w.o.RetryBackoff) == 0 {
+		return time.Second
+	}
+	return w.o.RetryBackoff[0]
 }
 
 // stage starts timing one step of a message's handling; calling the result records it.

@@ -330,6 +330,33 @@ func TestUndecodableMessageIsTerminatedNotRetried(t *testing.T) {
 	}
 }
 
+// An alert whose report could never be encoded (issue 9: a startsAt in year 0 in UTC) was retried
+// forever, each holding a MaxAckPending slot. Now it is refused on decoding and set aside on the
+// dead-letters stream, with its reason, and the alerts behind it are triaged.
+func TestUnencodableAlertIsDeadLetteredNotRetried(t *testing.T) {
+	e := newEnv(t)
+	dead := broker.NewDeadLetters(e.js, names, 10, nil, nil)
+	e.startWorkerWith(t, triage.Options{Classifier: newClassifier(triaged.P4), DeadLetters: dead}, 1)
+	bad := `{"group":{"key":"g"},"alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"0000-01-01T00:30:00+01:00"}]}`
+	if _, err := e.js.Publish(context.Background(), names.AlertSubject("firing"), []byte(bad)); err != nil {
+		t.Fatal(err)
+	}
+	e.publish(t, "firing-1-alert.json")
+	e.reports(t, 1)
+	testkit.Eventually(t, 15*time.Second, "one dead letter", func() bool {
+		info, err := e.topo.DeadLetters.Info(context.Background())
+		return err == nil && info.State.Msgs == 1
+	})
+	m, err := e.topo.DeadLetters.GetMsg(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Get(broker.HeaderReason) != broker.ReasonUndecodable || !strings.Contains(m.Header.Get(broker.HeaderError), "alerts[0].startsAt: ") || string(m.Data) != bad {
+		t.Errorf("dead letter %v %q", m.Header, m.Data)
+	}
+	e.settled(t)
+}
+
 func TestTwoReplicasSplitTheWork(t *testing.T) {
 	e := newEnv(t)
 	a, b := newClassifier(triaged.P3), newClassifier(triaged.P3)

@@ -1,11 +1,13 @@
 // Command triagetool is the rule author's and operator's tool for triaged, shaped like promtool:
-// it checks rule files, runs their unit tests, explains how the rules decide an alert, and
-// records a deploy from a CI job.
+// it checks rule files, runs their unit tests, explains how the rules decide an alert, records
+// a deploy from a CI job, and lists and replays the messages triaged gave up on.
 //
 //	triagetool check rules FILE...
 //	triagetool test rules TESTFILE...
 //	triagetool explain [--rules FILE]... [--time RFC3339] [--facts FILE] [--all] INPUT
 //	triagetool deploy record --service NAME [--version V] [--environment ENV] ... [--url URL]
+//	triagetool dead-letters list [--nats.url URL]
+//	triagetool dead-letters replay [--nats.url URL] ID
 //
 // Exit codes: 0 success, 1 errors or failed tests, 2 wrong usage, 3 lint findings only.
 package main
@@ -41,6 +43,9 @@ Commands:
   explain [flags] INPUT        show how the rules decide the alerts of INPUT (a JSON alert, a list of
                                alerts, or an Alertmanager webhook payload; - reads stdin)
   deploy record [flags]        record a deploy event with triaged (from a CI job; $TRIAGED_URL)
+  dead-letters list [flags]    list the messages triaged gave up on, with why (--nats.url: the daemon's NATS)
+  dead-letters replay [flags] ID
+                               publish dead letter ID again where it came from, then delete it
 
 Run "triagetool COMMAND SUBCOMMAND -h" for the flags of a command.
 `
@@ -60,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runExplain(rest, stdout, stderr)
 	case "deploy":
 		return runDeploy(rest, stdout, stderr)
+	case "dead-letters":
+		return runDeadLetters(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
