@@ -253,6 +253,7 @@ func (a *App) topologyOptions() broker.TopologyOptions {
 		IncidentsMaxAge:   time.Duration(a.cfg.NATS.IncidentsMaxAge),
 		DeadLettersMaxAge: time.Duration(a.cfg.NATS.DeadLettersMaxAge),
 		MaxDeliveries:     a.cfg.Triage.MaxDeliveries,
+		SinkMaxDeliveries: outbox.MaxDeliveries,
 		AckWait:           time.Duration(a.cfg.Triage.AckWait),
 		MaxAckPending:     a.cfg.Triage.MaxAckPending,
 	}
@@ -330,7 +331,7 @@ func (a *App) setupSinks(ctx context.Context, topo broker.TopologyOptions, parts
 		if err != nil {
 			return err
 		}
-		d := outbox.NewDeliverer(sink, metrics, outbox.Options{RetryBackoff: a.cfg.RetryBackoff(), DeadLetters: a.dead, Logger: a.log})
+		d := outbox.NewDeliverer(sink, metrics, outbox.Options{RetryBackoff: a.cfg.RetryBackoff(), DeadLetters: a.dead.WithBound(outbox.MaxDeliveries), Logger: a.log})
 		a.runners = append(a.runners, func(ctx context.Context) error { return d.Run(ctx, c) })
 	}
 	return nil

@@ -69,6 +69,17 @@ func NewDeadLetters(js jetstream.JetStream, names Names, maxDeliveries int, reg 
 	return &DeadLetters{js: js, names: names, maxDeliveries: uint64(max(maxDeliveries, 1)), total: total, log: log.With("component", "dead-letters")}
 }
 
+// WithBound is d with another bound on deliveries, for consumers that must outlast longer
+// outages (the sinks); the metric and the stream are shared.
+func (d *DeadLetters) WithBound(maxDeliveries int) *DeadLetters {
+	if d == nil {
+		return nil
+	}
+	c := *d
+	c.maxDeliveries = uint64(max(maxDeliveries, 1))
+	return &c
+}
+
 // MaxDeliveries is the bound on a message's deliveries; the consumers' MaxDeliver is one more,
 // as a backstop should a process die between the last delivery and its dead-lettering.
 func (d *DeadLetters) MaxDeliveries() int {

@@ -147,6 +147,19 @@ func TestConsumersMaxDeliverIsOnePastTheBound(t *testing.T) {
 	if got := e.topo.Timers.CachedInfo().Config.MaxDeliver; got != -1 {
 		t.Errorf("timers MaxDeliver = %d, want -1: a timer's deliveries are its waits", got)
 	}
+	// Sinks have a bound of their own, so a chat service's outage does not make dead letters.
+	o := broker.DefaultTopologyOptions()
+	o.MaxDeliveries, o.SinkMaxDeliveries = 3, 7
+	sink, err := broker.EnsureSinkConsumer(context.Background(), e.js, e.names, "chat", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.CachedInfo().Config.MaxDeliver; got != 8 {
+		t.Errorf("sink MaxDeliver = %d, want 8, one past the sinks' bound", got)
+	}
+	if got := e.dead.WithBound(7).MaxDeliveries(); got != 7 || e.dead.MaxDeliveries() != 3 {
+		t.Errorf("WithBound(7) = %d and the original %d, want 7 and 3", got, e.dead.MaxDeliveries())
+	}
 	info, err := e.topo.DeadLetters.Info(context.Background())
 	if err != nil {
 		t.Fatal(err)

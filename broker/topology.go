@@ -26,8 +26,11 @@ type TopologyOptions struct {
 	// MaxDeliveries bounds the deliveries of an alert or report message; past it, the message is
 	// dead-lettered (see DeadLetters). 0: unbounded.
 	MaxDeliveries int
-	AckWait       time.Duration
-	MaxAckPending int
+	// SinkMaxDeliveries bounds the deliveries of a report to one sink, higher than MaxDeliveries:
+	// a chat service that is down for a while must not make its reports dead letters.
+	SinkMaxDeliveries int
+	AckWait           time.Duration
+	MaxAckPending     int
 }
 
 // DefaultTopologyOptions are the sizes used when the config says nothing.
@@ -52,6 +55,13 @@ func (o TopologyOptions) maxDeliver() int {
 		return -1
 	}
 	return o.MaxDeliveries + 1
+}
+
+func (o TopologyOptions) sinkMaxDeliver() int {
+	if o.SinkMaxDeliveries <= 0 {
+		return o.maxDeliver()
+	}
+	return o.SinkMaxDeliveries + 1
 }
 
 // Topology is every JetStream object triage needs, created or updated.
@@ -165,7 +175,7 @@ func EnsureSinkConsumer(ctx context.Context, js jetstream.JetStream, n Names, si
 		Description:   "triaged: delivery to sink " + sink,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       o.AckWait,
-		MaxDeliver:    o.maxDeliver(),
+		MaxDeliver:    o.sinkMaxDeliver(),
 		MaxAckPending: 1,
 		DeliverPolicy: jetstream.DeliverNewPolicy,
 		FilterSubject: n.ReportSubjects(),

@@ -18,6 +18,11 @@ import (
 	"github.com/triaged/triaged/notify"
 )
 
+// MaxDeliveries bounds the deliveries of one report to one sink. With the retry backoff capped
+// at its last step (30s by default), it outlasts an outage of the chat service of about four
+// hours; after that the report is a dead letter, to be replayed with triagetool.
+const MaxDeliveries = 500
+
 // Metrics are shared by every sink's deliverer.
 type Metrics struct {
 	deliveries *prometheus.CounterVec
