@@ -271,6 +271,11 @@ func (a *App) connectNATS(ctx context.Context) error {
 		return nil
 	}
 	dir := filepath.Join(a.opts.StoragePath, "nats")
+	unlock, err := broker.LockStore(dir)
+	if err != nil {
+		return err
+	}
+	a.onShutdown("storage lock", func(context.Context) error { return unlock() })
 	ns, err := broker.StartEmbedded(broker.EmbeddedOptions{StoreDir: dir, ListenAddress: a.cfg.NATS.EmbeddedListen, Logger: a.log})
 	if err != nil {
 		return err

@@ -356,3 +356,24 @@ func TestConnectionCap(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	})
 }
+
+// TestStoragePathIsOneDaemons: a second daemon on the same --storage.path is refused at once, and
+// an unwritable one fails at once with a message that names it.
+func TestStoragePathIsOneDaemons(t *testing.T) {
+	storage := t.TempDir()
+	start(t, app.Options{StoragePath: storage})
+	_, err := app.New(context.Background(), app.Options{ListenAddress: "127.0.0.1:0", StoragePath: storage})
+	if err == nil || !strings.Contains(err.Error(), "is in use by another triaged") {
+		t.Fatalf("second daemon on one storage path: %v", err)
+	}
+	if os.Geteuid() == 0 {
+		t.Skip("root writes anywhere: the unwritable case cannot be shown")
+	}
+	readonly := filepath.Join(t.TempDir(), "ro")
+	if err := os.Mkdir(readonly, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.New(context.Background(), app.Options{ListenAddress: "127.0.0.1:0", StoragePath: readonly}); err == nil || !strings.Contains(err.Error(), "--storage.path") {
+		t.Fatalf("unwritable storage path: %v", err)
+	}
+}

@@ -28,6 +28,10 @@ func NewAlertPublisher(js jetstream.JetStream, n Names) *AlertPublisher {
 // how many alerts were in messages JetStream already had. The data is published as given: the
 // root package's Batch.Encode owns its encoding.
 func (p *AlertPublisher) PublishAlerts(ctx context.Context, msgs []triaged.AlertMessage) (duplicates int, err error) {
+	if nc := p.js.Conn(); nc != nil && !nc.IsConnected() {
+		// Waiting out the publish timeout would only make Alertmanager wait too: it retries a 503.
+		return 0, fmt.Errorf("NATS not connected (%s)", nc.Status())
+	}
 	futures := make([]jetstream.PubAckFuture, len(msgs))
 	var errs []error
 	for i := range msgs {

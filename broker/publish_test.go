@@ -64,3 +64,16 @@ func TestPublishAlertsNamesTheGroupItCouldNotStore(t *testing.T) {
 		t.Fatalf("err = %v, want it to name the group", err)
 	}
 }
+
+// TestPublishAlertsFailsAtOnceWhenDisconnected: with NATS gone, the webhook's 503 says so at
+// once, instead of waiting for acknowledgements that cannot come.
+func TestPublishAlertsFailsAtOnceWhenDisconnected(t *testing.T) {
+	ns := natstest.Server(t)
+	nc, js := natstest.Connect(t, ns)
+	pub := broker.NewAlertPublisher(js, broker.MustNames("triaged"))
+	nc.Close()
+	_, err := pub.PublishAlerts(context.Background(), []triaged.AlertMessage{{Group: "g", Status: triaged.StatusFiring, MsgID: "x", Data: []byte(`{}`)}})
+	if err == nil || !strings.Contains(err.Error(), "NATS not connected (CLOSED)") {
+		t.Fatalf("err = %v, want NATS not connected", err)
+	}
+}
