@@ -17,4 +17,6 @@ USER nonroot
 EXPOSE 9095
 VOLUME /var/lib/triaged
 ENTRYPOINT ["/usr/local/bin/triaged"]
-CMD ["--storage.path=/var/lib/triaged"]
+# All interfaces, as a container needs: triaged refuses to start so until it is given a token
+# (--web.auth-token-file), basic auth in --web.config.file, or --web.allow-unauthenticated.
+CMD ["--storage.path=/var/lib/triaged", "--web.listen-address=:9095"]

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/triaged/triaged/app"
+	"github.com/triaged/triaged/internal/metrictest"
 	"github.com/triaged/triaged/internal/testkit"
 )
 
@@ -43,8 +44,9 @@ func freePort(t *testing.T) int {
 }
 
 // TestRealAlertmanagerDeliversToTriaged posts alerts to a real Alertmanager, which routes them to
-// triaged through its webhook receiver, exactly as in production: a group of three is one
-// incident, opened, updated when one recovers, resolved, and reopened when it fires again.
+// triaged through its webhook receiver, exactly as in production, with a bearer token from a
+// credentials_file: a group of three is one incident, opened, updated when one recovers,
+// resolved, and reopened when it fires again.
 func TestRealAlertmanagerDeliversToTriaged(t *testing.T) {
 	bin := alertmanagerBinary(t)
 	dir := t.TempDir()
@@ -52,7 +54,11 @@ func TestRealAlertmanagerDeliversToTriaged(t *testing.T) {
 	if err := os.WriteFile(triagedCfg, []byte("incidents:\n  update_interval: 0s # every change reported at once\n  resolve_hold: 1s\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := start(t, app.Options{ConfigFile: triagedCfg})
+	token := filepath.Join(dir, "triaged.token")
+	if err := os.WriteFile(token, []byte("e2e-token-0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, app.Options{ConfigFile: triagedCfg, AuthTokenFiles: []string{token}})
 
 	cfg := fmt.Sprintf(`route:
   receiver: triaged
@@ -65,7 +71,11 @@ receivers:
     webhook_configs:
       - url: %s/api/v1/alerts
         send_resolved: true
-`, r.url)
+        http_config:
+          authorization:
+            type: Bearer
+            credentials_file: %s
+`, r.url, token)
 	if err := os.WriteFile(filepath.Join(dir, "alertmanager.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -163,5 +173,8 @@ receivers:
 	}
 	if len(ids) != 1 {
 		t.Errorf("the group's reports name %d incidents, want 1: %v", len(ids), ids)
+	}
+	if n := metrictest.Value(t, r.app.Registry(), "triaged_http_unauthorized_requests_total"); n != 0 {
+		t.Errorf("%v of Alertmanager's webhooks refused as unauthorized", n)
 	}
 }

@@ -52,6 +52,11 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
 	Stdout          io.Writer // where the stdout sink prints; os.Stdout when nil
+
+	// AuthTokenFiles each hold a bearer token the write endpoints accept (several, for rotation).
+	AuthTokenFiles []string
+	// AllowUnauthenticated lets a non-loopback ListenAddress serve without any authentication.
+	AllowUnauthenticated bool
 }
 
 func (o *Options) validate() error {
@@ -96,6 +101,7 @@ type App struct {
 	worker   *triage.Worker
 	renderer *notify.Renderer // the report template, for the sinks and the incidents API
 
+	auth     *webAuth
 	listener net.Listener
 	server   *http.Server
 	ready    atomic.Bool
@@ -128,6 +134,9 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		}
 	}()
 
+	if a.auth, err = newWebAuth(o, a.registry, a.log); err != nil {
+		return nil, err
+	}
 	parts, err := load.File(o.ConfigFile)
 	if err != nil {
 		return nil, err
@@ -441,9 +450,10 @@ func (a *App) shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Reload re-reads the rule files. A failed reload keeps the rules in force.
+// Reload re-reads the rule files and the bearer token files. Each is swapped whole or not at
+// all: a failed reload keeps what was in force.
 func (a *App) Reload() error {
-	return a.rules.Reload()
+	return errors.Join(a.rules.Reload(), a.auth.reload())
 }
 
 // Ready reports whether triaged can take webhooks now: NATS connected and the streams there.

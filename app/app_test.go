@@ -60,7 +60,7 @@ func start(t *testing.T, o app.Options) *running {
 	}
 	out := &syncBuffer{}
 	o.Stdout = out
-	if testing.Verbose() {
+	if testing.Verbose() && o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -15,18 +15,18 @@ import (
 // routes registers every endpoint in one place: the API, then the operational endpoints.
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/alerts", ingest.NewAlertsHandler(broker.NewAlertPublisher(a.js, a.names), ingest.Options{
+	mux.Handle("/api/v1/alerts", a.auth.require("/api/v1/alerts", ingest.NewAlertsHandler(broker.NewAlertPublisher(a.js, a.names), ingest.Options{
 		MaxBodyBytes:   a.cfg.Ingest.MaxBodyBytes,
 		PublishTimeout: a.cfg.Ingest.PublishTimeout.Std(),
 		Logger:         a.log.With("component", "ingest"),
 		Registerer:     a.registry,
-	}))
-	mux.Handle("/api/v1/deploys", deploy.NewHandler(deploy.NewRecorder(a.js, a.names), deploy.HandlerOptions{
+	})))
+	mux.Handle("/api/v1/deploys", a.auth.require("/api/v1/deploys", deploy.NewHandler(deploy.NewRecorder(a.js, a.names), deploy.HandlerOptions{
 		MaxBodyBytes:   deploy.MaxEventSize,
 		PublishTimeout: a.cfg.Ingest.PublishTimeout.Std(),
 		Logger:         a.log.With("component", "deploy"),
 		Registerer:     a.registry,
-	}))
+	})))
 	incidents := api.NewIncidentsHandler(api.Options{
 		Incidents:   a.topology.Incidents,
 		Reports:     a.topology.Reports,
@@ -50,13 +50,13 @@ func (a *App) routes() http.Handler {
 		}
 		fmt.Fprintln(w, "triaged is Ready.")
 	})
-	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("POST /-/reload", a.auth.require("/-/reload", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if err := a.Reload(); err != nil {
-			http.Error(w, "failed to reload rules: "+err.Error(), http.StatusInternalServerError)
+			http.Error(w, "reload failed: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
 		fmt.Fprintln(w, "rules reloaded")
-	})
+	})))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "triaged\n\nPOST /api/v1/alerts   Alertmanager webhook (v4)\nPOST /api/v1/deploys  deploy events from CI/CD\nGET  /api/v1/incidents incidents, newest first; /{id}, /{id}/report.md, /{id}/postmortem.md\nGET  /metrics         Prometheus metrics\nGET  /-/healthy        liveness\nGET  /-/ready          readiness\nPOST /-/reload         reload the rule files\n\nrules version %s\n", a.rules.Current().Version())

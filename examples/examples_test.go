@@ -91,7 +91,13 @@ func TestComposeWiring(t *testing.T) {
 	var am struct {
 		Receivers []struct {
 			WebhookConfigs []struct {
-				URL string `yaml:"url"`
+				URL        string `yaml:"url"`
+				HTTPConfig struct {
+					Authorization struct {
+						Type            string `yaml:"type"`
+						CredentialsFile string `yaml:"credentials_file"`
+					} `yaml:"authorization"`
+				} `yaml:"http_config"`
 			} `yaml:"webhook_configs"`
 		} `yaml:"receivers"`
 	}
@@ -112,4 +118,33 @@ func TestComposeWiring(t *testing.T) {
 	if u.Host != "triaged"+listen || u.Path != "/api/v1/alerts" {
 		t.Errorf("Alertmanager posts to %s, but triaged listens on %q at /api/v1/alerts", u, listen)
 	}
+
+	// ... with a token triaged accepts: the file Alertmanager reads is the one triaged reads.
+	auth := am.Receivers[0].WebhookConfigs[0].HTTPConfig.Authorization
+	if auth.Type != "Bearer" {
+		t.Errorf("Alertmanager's authorization type is %q, want Bearer", auth.Type)
+	}
+	tokenFlag := ""
+	for _, arg := range compose.Services["triaged"].Command {
+		if v, ok := strings.CutPrefix(arg, "--web.auth-token-file="); ok {
+			tokenFlag = v
+		}
+	}
+	amSource := mountSource(compose.Services["alertmanager"].Volumes, auth.CredentialsFile)
+	triagedSource := mountSource(compose.Services["triaged"].Volumes, tokenFlag)
+	if amSource == "" || amSource != triagedSource {
+		t.Errorf("Alertmanager reads its token %s from %q, triaged its --web.auth-token-file %s from %q: want one file",
+			auth.CredentialsFile, amSource, tokenFlag, triagedSource)
+	}
+}
+
+// mountSource is the host path mounted at target, or "".
+func mountSource(volumes []string, target string) string {
+	for _, v := range volumes {
+		parts := strings.Split(v, ":")
+		if len(parts) >= 2 && parts[1] == target {
+			return parts[0]
+		}
+	}
+	return ""
 }

@@ -30,8 +30,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o app.Options
 	fs.StringVar(&o.ConfigFile, "config.file", "", "triaged configuration file (YAML). Empty: built-in defaults (embedded NATS, default rules, stdout reports).")
-	fs.StringVar(&o.ListenAddress, "web.listen-address", ":9095", "Address to listen on for the webhook, API, metrics and health endpoints.")
+	fs.StringVar(&o.ListenAddress, "web.listen-address", "localhost:9095", "Address to listen on for the webhook, API, metrics and health endpoints. Any address beyond loopback (e.g. :9095) needs authentication (--web.auth-token-file, or basic auth or client certificates in --web.config.file) or --web.allow-unauthenticated.")
 	fs.StringVar(&o.WebConfigFile, "web.config.file", "", "Path to a Prometheus exporter-toolkit web config file enabling TLS or basic authentication.")
+	fs.Func("web.auth-token-file", "File holding a bearer token that POST /api/v1/alerts, /api/v1/deploys and /-/reload accept. Repeat for several tokens (rotation); re-read on reload.", func(file string) error {
+		if file == "" {
+			return errors.New("must name a file")
+		}
+		o.AuthTokenFiles = append(o.AuthTokenFiles, file)
+		return nil
+	})
+	fs.BoolVar(&o.AllowUnauthenticated, "web.allow-unauthenticated", false, "Serve a non-loopback --web.listen-address without any authentication (e.g. behind a proxy that authenticates). Logged as a warning at start and on every reload.")
 	fs.StringVar(&o.StoragePath, "storage.path", "data/", "Base path for the embedded NATS server's JetStream storage.")
 	fs.StringVar(&o.NATSURL, "nats.url", "", "URL(s) of an external NATS server or cluster with JetStream, comma-separated. Empty: run an embedded NATS server.")
 	fs.IntVar(&o.MaxConnections, "web.max-connections", 512, "Maximum number of simultaneous HTTP connections; more wait to be accepted.")
@@ -86,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// reloadOnSIGHUP turns each SIGHUP into a rule reload; signals that arrive during a reload
+// reloadOnSIGHUP turns each SIGHUP into a reload of the rules and token files; signals that arrive during a reload
 // collapse into one more.
 func reloadOnSIGHUP(ctx context.Context, hup <-chan os.Signal, a *app.App, logger *slog.Logger) {
 	for {
@@ -95,7 +103,7 @@ func reloadOnSIGHUP(ctx context.Context, hup <-chan os.Signal, a *app.App, logge
 			return
 		case <-hup:
 			if err := a.Reload(); err != nil {
-				logger.Error("reload on SIGHUP failed; keeping the rules in force", "err", err)
+				logger.Error("reload on SIGHUP failed; what failed to reload stays as it was", "err", err)
 			}
 		}
 	}

@@ -34,6 +34,10 @@ func (l *lockedBuffer) String() string {
 
 func TestFlagsAndStartupErrors(t *testing.T) {
 	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.token")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	bad := filepath.Join(dir, "triaged.yml")
 	if err := os.WriteFile(bad, []byte("sinks:\n  - name: out\n    type: pager\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -48,6 +52,10 @@ func TestFlagsAndStartupErrors(t *testing.T) {
 		{"unknown flag", []string{"--web.listen-adress=:1"}, 2, "flag provided but not defined: -web.listen-adress"},
 		{"bad log level", []string{"--log.level=loud"}, 2, "unrecognized log level loud"},
 		{"stray argument", []string{"serve"}, 2, `unexpected argument "serve"`},
+		{"loopback by default", []string{"--help"}, 0, `(default "localhost:9095")`},
+		{"all interfaces without auth", []string{"--web.listen-address=:0", "--storage.path=" + dir}, 1, `--web.listen-address \":0\" reaches beyond this host, and no authentication is configured`},
+		{"empty token file", []string{"--web.listen-address=:0", "--storage.path=" + dir, "--web.auth-token-file=" + empty}, 1, "--web.auth-token-file " + empty + ": the file is empty"},
+		{"token flag without a file", []string{"--web.auth-token-file="}, 2, "must name a file"},
 		{"bad config", []string{"--config.file=" + bad, "--storage.path=" + dir, "--web.listen-address=127.0.0.1:0"}, 1, `sinks[0].type: unknown sink type \"pager\"`},
 	}
 	for _, tt := range tests {

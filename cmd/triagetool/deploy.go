@@ -33,8 +33,9 @@ func runDeploy(args []string, stdout, stderr io.Writer) int {
 // deployRecord posts one deploy event to triaged, as a CI job's last step does. It prints the
 // event as stored, or the server's one-line reason, and retries only what a retry can fix.
 func deployRecord(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("deploy record", "--service NAME [--environment ENV] [--version VERSION] [--commit SHA] [--author WHO] [--link URL] [--time RFC3339] [--status STATUS] [--url URL]", stderr)
+	fs := newFlagSet("deploy record", "--service NAME [--environment ENV] [--version VERSION] [--commit SHA] [--author WHO] [--link URL] [--time RFC3339] [--status STATUS] [--url URL] [--token-file FILE]", stderr)
 	server := fs.String("url", "", "base `URL` of triaged (default $TRIAGED_URL, else "+defaultURL+")")
+	tokenFile := fs.String("token-file", "", "`FILE` holding a bearer token of triaged's --web.auth-token-file (default $TRIAGED_TOKEN_FILE)")
 	var e deploy.Event
 	fs.StringVar(&e.Service, "service", "", "`NAME` of the deployed service (required)")
 	fs.StringVar(&e.Environment, "environment", "", "environment `ENV` deployed to, e.g. prod")
@@ -83,12 +84,16 @@ func deployRecord(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("encode event: %v", err)
 	}
+	token, err := readToken(*tokenFile)
+	if err != nil {
+		return fail("%v", err)
+	}
 
 	endpoint := endpointURL(*server)
 	client := &http.Client{Timeout: *timeout}
 	delay := retryDelay
 	for attempt := 0; ; attempt++ {
-		code, reply, err := postEvent(client, endpoint, body)
+		code, reply, err := postEvent(client, endpoint, token, body)
 		switch {
 		case err == nil && code == http.StatusCreated:
 			fmt.Fprintln(stdout, reply)
@@ -129,15 +134,39 @@ func endpointURL(base string) string {
 	return base + "/api/v1/deploys"
 }
 
+// readToken reads the bearer token of --token-file, else of $TRIAGED_TOKEN_FILE; no file, no
+// token. The file is read as Alertmanager reads a credentials_file: trimmed of white space.
+func readToken(file string) (string, error) {
+	flag := "--token-file"
+	if file == "" {
+		file, flag = os.Getenv("TRIAGED_TOKEN_FILE"), "$TRIAGED_TOKEN_FILE"
+	}
+	if file == "" {
+		return "", nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", flag, err)
+	}
+	token := strings.TrimSpace(string(data))
+	if token == "" {
+		return "", fmt.Errorf("%s %s: the file is empty; it must hold the bearer token", flag, file)
+	}
+	return token, nil
+}
+
 // postEvent returns the status and the first line of the reply: the stored event, or the
 // server's one-line reason.
-func postEvent(client *http.Client, endpoint string, body []byte) (int, string, error) {
+func postEvent(client *http.Client, endpoint, token string, body []byte) (int, string, error) {
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "triagetool")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err

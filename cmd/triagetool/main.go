@@ -5,7 +5,7 @@
 //	triagetool check rules FILE...
 //	triagetool test rules TESTFILE...
 //	triagetool explain [--rules FILE]... [--time RFC3339] [--facts FILE] [--all] INPUT
-//	triagetool deploy record --service NAME [--version V] [--environment ENV] ... [--url URL]
+//	triagetool deploy record --service NAME [--version V] [--environment ENV] ... [--url URL] [--token-file FILE]
 //	triagetool dead-letters list [--nats.url URL]
 //	triagetool dead-letters replay [--nats.url URL] ID
 //
@@ -42,7 +42,7 @@ Commands:
   test rules TESTFILE...       run rule unit tests (exit 1 if a case fails)
   explain [flags] INPUT        show how the rules decide the alerts of INPUT (a JSON alert, a list of
                                alerts, or an Alertmanager webhook payload; - reads stdin)
-  deploy record [flags]        record a deploy event with triaged (from a CI job; $TRIAGED_URL)
+  deploy record [flags]        record a deploy event with triaged (from a CI job; $TRIAGED_URL, $TRIAGED_TOKEN_FILE)
   dead-letters list [flags]    list the messages triaged gave up on, with why (--nats.url: the daemon's NATS)
   dead-letters replay [flags] ID
                                publish dead letter ID again where it came from, then delete it
