@@ -77,6 +77,9 @@ func newWebAuth(o Options, reg prometheus.Registerer, log *slog.Logger) (*webAut
 			"give --web.auth-token-file, or basic_auth_users or client_auth_type: RequireAndVerifyClientCert in --web.config.file; "+
 			"listen on localhost only; or, behind a proxy that authenticates, pass --web.allow-unauthenticated", w.listen)
 	}
+	if len(w.files) > 0 {
+		log.Info("write endpoints need a bearer token", "token_files", len(w.files))
+	}
 	w.warnUnauthenticated(authn)
 	return w, nil
 }
