@@ -12,9 +12,13 @@ type Enrichment struct {
 	// ChangesWindow is how far back it looked.
 	ChangesSummary string
 	ChangesWindow  time.Duration
-	Probes         []Probe
-	Logs           []LogTail
-	Runbook        *Runbook
+	// ChangesIncomplete says why Changes may lack deploys of the window (the deploy index was
+	// loading, or its bounds dropped events), or is "" when they cannot: then an empty Changes
+	// is evidence that nothing was deployed.
+	ChangesIncomplete string
+	Probes            []Probe
+	Logs              []LogTail
+	Runbook           *Runbook
 	// Observations are findings in words that belong to no section of their own.
 	Observations []string
 	Pending      []string

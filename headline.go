@@ -78,7 +78,8 @@ func alertsPhrase(r *Report) string {
 }
 
 // changesPhrase says what the deploy lookup found, in a few words, or "" when it did not run:
-// a headline must not claim "no deploys" for a lookup that never happened.
+// a headline must not claim "no deploys" for a lookup that never happened, nor for one that
+// could not see every deploy.
 func changesPhrase(r *Report) string {
 	if slices.Contains(r.Pending, SectionRecentChanges) || (r.RecentChanges == nil && r.RecentChangesSummary == "") {
 		return ""
@@ -96,6 +97,11 @@ func changesPhrase(r *Report) string {
 	switch {
 	case suspects > 0:
 		return fmt.Sprintf("%d suspect %s", suspects, pluralWord(suspects, "deploy", "deploys"))
+	case r.RecentChangesIncomplete != "" && n > 0:
+		// Not "none suspect": the suspects may be among what the index could not show.
+		return fmt.Sprintf("%d %s%s, index incomplete", n, pluralWord(n, "deploy", "deploys"), in)
+	case r.RecentChangesIncomplete != "":
+		return "deploys unknown, index incomplete"
 	case n > 0:
 		return fmt.Sprintf("%d %s%s, none suspect", n, pluralWord(n, "deploy", "deploys"), in)
 	case in == "":

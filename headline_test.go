@@ -32,6 +32,15 @@ func TestHeadline(t *testing.T) {
 		{"opened", base(), "P2 HIGH · TargetDown · payments-api (staging) · 3 alerts firing · no deploys in 2h"},
 		{"one alert, window unknown", with(func(r *triaged.Report) { r.AlertsFiring, r.RecentChangesWindowMinutes = 1, 0 }),
 			"P2 HIGH · TargetDown · payments-api (staging) · 1 alert firing · no recent deploys"},
+		// A deploy index that could not see everything: no "no deploys", no "none suspect".
+		{"index incomplete, nothing found", with(func(r *triaged.Report) { r.RecentChangesIncomplete = "deploy index saturated for payments-api" }),
+			"P2 HIGH · TargetDown · payments-api (staging) · 3 alerts firing · deploys unknown, index incomplete"},
+		{"index incomplete, deploys found", with(func(r *triaged.Report) {
+			r.RecentChanges, r.RecentChangesIncomplete = deploys[1:2], "deploy index saturated for db"
+		}), "P2 HIGH · TargetDown · payments-api (staging) · 3 alerts firing · 1 deploy in 2h, index incomplete"},
+		{"index incomplete, suspects found", with(func(r *triaged.Report) {
+			r.RecentChanges, r.RecentChangesIncomplete = deploys, "deploy index saturated for db"
+		}), "P2 HIGH · TargetDown · payments-api (staging) · 3 alerts firing · 2 suspect deploys"},
 		{"suspect deploys", with(func(r *triaged.Report) { r.RecentChanges = deploys }),
 			"P2 HIGH · TargetDown · payments-api (staging) · 3 alerts firing · 2 suspect deploys"},
 		{"one suspect deploy", with(func(r *triaged.Report) { r.RecentChanges = deploys[:1] }),

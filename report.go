@@ -114,6 +114,10 @@ type Report struct {
 	// RecentChangesWindowMinutes is how far before the alert the deploy lookup looked, so the
 	// headline can say "no deploys in 2h"; 0 when unknown.
 	RecentChangesWindowMinutes int `json:"recent_changes_window_minutes,omitempty"`
+	// RecentChangesIncomplete says why RecentChanges may lack deploys of that window ("deploy
+	// index saturated for checkout: 5,912 older events dropped"), so neither the headline nor
+	// a reader takes an empty list for "no deploys"; "" when the lookup saw everything.
+	RecentChangesIncomplete string `json:"recent_changes_incomplete,omitempty"`
 }
 
 // Impact is the workflow's impact checklist.

@@ -172,7 +172,9 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.deploys = deploy.NewIndex(a.js, a.names, deploy.IndexOptions{
-		MaxAge: enr.DeploysMaxAge.Std(), Logger: a.log.With("component", "deploy"), Registerer: a.registry,
+		MaxAge: enr.DeploysMaxAge.Std(), MaxPerService: enr.DeploysMaxPerService, MaxServices: enr.DeploysMaxServices,
+		MaxEvents: enr.DeploysMaxEvents, MaxClockSkew: enr.DeploysMaxClockSkew.Std(),
+		Logger: a.log.With("component", "deploy"), Registerer: a.registry,
 	})
 	a.runners = append(a.runners, a.deploys.Run)
 

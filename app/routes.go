@@ -21,7 +21,7 @@ func (a *App) routes() http.Handler {
 		Logger:         a.log.With("component", "ingest"),
 		Registerer:     a.registry,
 	})))
-	mux.Handle("/api/v1/deploys", a.auth.require("/api/v1/deploys", deploy.NewHandler(deploy.NewRecorder(a.js, a.names), deploy.HandlerOptions{
+	mux.Handle("/api/v1/deploys", a.auth.require("/api/v1/deploys", deploy.NewHandler(deploy.NewRecorder(a.js, a.names, deploy.RecorderOptions{MaxClockSkew: a.cfg.Enrichment.DeploysMaxClockSkew.Std()}), deploy.HandlerOptions{
 		MaxBodyBytes:   deploy.MaxEventSize,
 		PublishTimeout: a.cfg.Ingest.PublishTimeout.Std(),
 		Logger:         a.log.With("component", "deploy"),

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/triaged/triaged/catalog"
+	"github.com/triaged/triaged/deploy"
 	"github.com/triaged/triaged/internal/confval"
 	"github.com/triaged/triaged/notify"
 )
@@ -47,8 +48,14 @@ type Enrichment struct {
 	Grace          Duration `yaml:"grace"`
 	MaxConcurrency int      `yaml:"max_concurrency"`
 	DeploysMaxAge  Duration `yaml:"deploys_max_age"`
-	DeployWindow   Duration `yaml:"deploy_window"`
-	SuspectWindow  Duration `yaml:"suspect_window"`
+	// The deploy index's bounds (deploy.IndexOptions): events kept per service and environment,
+	// pairs tracked, events in all; and how far in the future a deploy's time may lie.
+	DeploysMaxPerService int      `yaml:"deploys_max_per_service"`
+	DeploysMaxServices   int      `yaml:"deploys_max_services"`
+	DeploysMaxEvents     int      `yaml:"deploys_max_events"`
+	DeploysMaxClockSkew  Duration `yaml:"deploys_max_clock_skew"`
+	DeployWindow         Duration `yaml:"deploy_window"`
+	SuspectWindow        Duration `yaml:"suspect_window"`
 	// RunbookDirs add runbooks to the built-in library, or override them by id.
 	RunbookDirs []string `yaml:"runbook_dirs"`
 	// Redact adds regular expressions of secrets to hide from log excerpts and probe bodies.
@@ -163,12 +170,16 @@ func Default() *Config {
 		}},
 		Sinks: []Sink{{Name: "stdout", Type: "stdout"}},
 		Enrichment: Enrichment{
-			Timeout:        Duration(10 * time.Second),
-			Grace:          Duration(5 * time.Second),
-			MaxConcurrency: 8,
-			DeploysMaxAge:  Duration(7 * 24 * time.Hour),
-			DeployWindow:   Duration(2 * time.Hour),
-			SuspectWindow:  Duration(30 * time.Minute),
+			Timeout:              Duration(10 * time.Second),
+			Grace:                Duration(5 * time.Second),
+			MaxConcurrency:       8,
+			DeploysMaxAge:        Duration(7 * 24 * time.Hour),
+			DeploysMaxPerService: deploy.DefaultMaxPerService,
+			DeploysMaxServices:   deploy.DefaultMaxServices,
+			DeploysMaxEvents:     deploy.DefaultMaxEvents,
+			DeploysMaxClockSkew:  Duration(deploy.DefaultMaxClockSkew),
+			DeployWindow:         Duration(2 * time.Hour),
+			SuspectWindow:        Duration(30 * time.Minute),
 		},
 	}
 }

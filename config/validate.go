@@ -149,6 +149,13 @@ func (c *Config) validateEnrichment(v check) {
 		v.At("enrichment.deploy_window", "%s is longer than enrichment.deploys_max_age %s: those deploys are no longer kept", e.DeployWindow, e.DeploysMaxAge)
 	}
 	v.inRange("enrichment.max_concurrency", e.MaxConcurrency, 1, 256)
+	v.inRange("enrichment.deploys_max_per_service", e.DeploysMaxPerService, 1, 1_000_000)
+	v.inRange("enrichment.deploys_max_services", e.DeploysMaxServices, 1, 1_000_000)
+	v.inRange("enrichment.deploys_max_events", e.DeploysMaxEvents, 1, 10_000_000)
+	if e.DeploysMaxEvents < e.DeploysMaxServices {
+		v.At("enrichment.deploys_max_events", "%d is less than enrichment.deploys_max_services %d: every service tracked must keep at least one event", e.DeploysMaxEvents, e.DeploysMaxServices)
+	}
+	v.positive("enrichment.deploys_max_clock_skew", e.DeploysMaxClockSkew)
 }
 
 func (c *Config) validateRules(v check) {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,11 +17,28 @@ type Correlation struct {
 	// alert started, nearest first.
 	Changes []triaged.Change
 	// Summary states the finding in one line, including when there is none: the absence of
-	// deploys is evidence too.
+	// deploys is evidence too, unless Incomplete says why it is not.
 	Summary string
 	// Complete is false while the index is still loading the stream: then the absence of a
 	// deploy proves nothing, and Summary says so.
 	Complete bool
+	// Saturated lists the services queried whose events in the window may have been dropped
+	// by the index's bounds, and IndexFull how many events of services the index did not
+	// track it refused: any of them may have been of a service queried.
+	Saturated []Saturation
+	IndexFull int
+	// Incomplete says in words why Changes may lack deploys of the window ("" when they
+	// cannot): the index is loading, saturated, or full. Summary says it too.
+	Incomplete string
+}
+
+// Saturation is a service whose events the index's bounds dropped.
+type Saturation struct {
+	Service string
+	// Dropped counts the events of the service (in the environments queried) that the
+	// bounds dropped, within the index's max age: older ones, but not all older than the
+	// window.
+	Dropped int
 }
 
 // Query asks the index for the deploys that preceded an alert.
@@ -64,26 +82,42 @@ func (ix *Index) Correlate(q Query) Correlation {
 		order int // position of its service in services, for a stable tie-break
 	}
 	var hits []found
+	var saturated []Saturation
 	ix.mu.RLock()
 	for order, svc := range services {
-		list := ix.byService[svc]
-		i, _ := slices.BinarySearchFunc(list, from, func(x *Event, t time.Time) int { return x.Time.Compare(t) })
-		for _, e := range list[i:] {
-			if e.Time.After(alertStart) {
-				break
-			}
-			if environment != "" && e.Environment != "" && !strings.EqualFold(environment, e.Environment) {
+		dropped := 0
+		for env, sr := range ix.store.services[svc] {
+			if environment != "" && env != "" && !strings.EqualFold(environment, env) {
 				continue
 			}
-			hits = append(hits, found{*e, order})
+			// Bounds drop a series' oldest first: if the newest dropped is in the window or
+			// after it, the window may lack some.
+			if sr.dropped > 0 && !sr.droppedThrough.Before(from) {
+				dropped += sr.dropped
+			}
+			i, _ := slices.BinarySearchFunc(sr.events, from, func(x *Event, t time.Time) int { return x.Time.Compare(t) })
+			for _, e := range sr.events[i:] {
+				if e.Time.After(alertStart) {
+					break
+				}
+				hits = append(hits, found{*e, order})
+			}
 		}
+		if dropped > 0 {
+			saturated = append(saturated, Saturation{Service: svc, Dropped: dropped})
+		}
+	}
+	refused := 0
+	if ix.store.refused > 0 && !ix.store.refusedThrough.Before(from) {
+		refused = ix.store.refused
 	}
 	ix.mu.RUnlock()
 
 	slices.SortStableFunc(hits, func(a, b found) int {
-		return cmp.Or(b.e.Time.Compare(a.e.Time), cmp.Compare(a.order, b.order), cmp.Compare(a.e.Version, b.e.Version))
+		return cmp.Or(b.e.Time.Compare(a.e.Time), cmp.Compare(a.order, b.order),
+			cmp.Compare(a.e.Environment, b.e.Environment), cmp.Compare(a.e.Version, b.e.Version))
 	})
-	c := Correlation{Changes: make([]triaged.Change, 0, len(hits)), Complete: ix.Ready()}
+	c := Correlation{Changes: make([]triaged.Change, 0, len(hits)), Complete: ix.Ready(), Saturated: saturated, IndexFull: refused}
 	perService := make([]int, len(services))
 	statuses := map[string]int{}
 	suspects := 0
@@ -103,10 +137,62 @@ func (ix *Index) Correlate(q Query) Correlation {
 		c.Changes = append(c.Changes, ch)
 	}
 	c.Summary = summarize(services, environment, window, suspectWindow, len(hits), perService, suspects, statuses)
+	bounded := boundsText(saturated, refused, ix.opts.MaxServices)
+	switch {
+	case bounded != "" && len(hits) == 0:
+		// Not "no deploys": the window's may be the ones dropped.
+		c.Summary = bounded + "; deploys in the " + fmtDuration(window) + " before the alert may be missing"
+	case bounded != "":
+		c.Summary += "; " + bounded + "; the changes shown may be incomplete"
+	}
+	var why []string
 	if !c.Complete {
 		c.Summary += " (the deploy index is still loading, so this may be incomplete)"
+		why = append(why, "the deploy index is still loading")
 	}
+	if bounded != "" {
+		why = append(why, bounded)
+	}
+	c.Incomplete = strings.Join(why, "; ")
 	return c
+}
+
+// boundsText says what the bounds dropped that a window may lack, e.g. "deploy index saturated
+// for checkout: 5,912 older events dropped"; "" when nothing.
+func boundsText(saturated []Saturation, refused, maxServices int) string {
+	var parts []string
+	switch len(saturated) {
+	case 0:
+	case 1:
+		parts = append(parts, fmt.Sprintf("deploy index saturated for %s: %s dropped", saturated[0].Service, olderEvents(saturated[0].Dropped)))
+	default:
+		each := make([]string, len(saturated))
+		for i, s := range saturated {
+			each[i] = fmt.Sprintf("%s (%s dropped)", s.Service, olderEvents(s.Dropped))
+		}
+		parts = append(parts, "deploy index saturated for "+strings.Join(each, ", "))
+	}
+	if refused > 0 {
+		parts = append(parts, fmt.Sprintf("deploy index full at %s services: %s of services not tracked refused",
+			thousands(maxServices), plural(refused, "event")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func olderEvents(n int) string {
+	if n == 1 {
+		return "1 older event"
+	}
+	return thousands(n) + " older events"
+}
+
+// thousands writes n with a comma every three digits: 5,912.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // summarize writes the finding as an on-call engineer would say it, e.g. "no deploys of
@@ -165,5 +251,5 @@ func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
-	return fmt.Sprintf("%d %ss", n, word)
+	return thousands(n) + " " + word + "s"
 }

@@ -23,7 +23,7 @@ func memIndex(t *testing.T, events ...Event) *Index {
 		if err := e.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		ix.add(e.withDefaults(alertStart))
+		ix.add(e.withDefaults(alertStart), true)
 	}
 	ix.markReady()
 	return ix
@@ -152,9 +152,9 @@ func TestIndexPrune(t *testing.T) {
 	now := alertStart
 	ix := NewIndex(nil, names, IndexOptions{MaxAge: 24 * time.Hour, MaxEvents: 200, Now: func() time.Time { return now },
 		Registerer: prometheus.NewPedanticRegistry()})
-	ix.add(ev("checkout", "", "too-old", 25*time.Hour)) // never indexed
+	ix.add(ev("checkout", "", "too-old", 25*time.Hour), true) // never indexed
 	for i := range 100 {
-		ix.add(ev(fmt.Sprintf("svc-%d", i%3), "", fmt.Sprint(i), time.Duration(i)*10*time.Minute))
+		ix.add(ev(fmt.Sprintf("svc-%d", i%3), "", fmt.Sprint(i), time.Duration(i)*10*time.Minute), true)
 	}
 	if ix.Len() != 100 {
 		t.Fatalf("Len = %d, want 100", ix.Len())
@@ -166,7 +166,7 @@ func TestIndexPrune(t *testing.T) {
 	}
 	// Over MaxEvents, the oldest go first, down to 1% under the cap.
 	for i := range 200 {
-		ix.add(Event{Service: "flood", Version: fmt.Sprint(i), Time: now.Add(-time.Duration(i) * time.Second)})
+		ix.add(Event{Service: "flood", Version: fmt.Sprint(i), Time: now.Add(-time.Duration(i) * time.Second)}, true)
 	}
 	if ix.Len() > 200 || ix.Len() < 190 {
 		t.Errorf("after flood: Len = %d, want at most 200", ix.Len())
@@ -175,8 +175,8 @@ func TestIndexPrune(t *testing.T) {
 	if len(c.Changes) != 61 || c.Changes[0].Version != "0" {
 		t.Errorf("the newest events were dropped: %d changes, first %+v", len(c.Changes), c.Changes[0])
 	}
-	if len(ix.byKey) != ix.Len() {
-		t.Errorf("byKey holds %d, index %d", len(ix.byKey), ix.Len())
+	if len(ix.store.byKey) != ix.Len() {
+		t.Errorf("byKey holds %d, index %d", len(ix.store.byKey), ix.Len())
 	}
 }
 
@@ -194,7 +194,7 @@ func TestCorrelateConcurrent(t *testing.T) {
 	for w := range services {
 		writers.Go(func() {
 			for i := range perService {
-				ix.add(ev(fmt.Sprintf("svc-%d", w), "prod", fmt.Sprint(i), time.Duration(i)*time.Second))
+				ix.add(ev(fmt.Sprintf("svc-%d", w), "prod", fmt.Sprint(i), time.Duration(i)*time.Second), true)
 			}
 		})
 	}

@@ -166,15 +166,28 @@ func (e Event) withDefaults(stored time.Time) Event {
 	return e
 }
 
-// MaxClockSkew is how far in the future an event's time may lie, compared with the time it is
-// stored. It absorbs clock drift between CI runners and triaged, and refuses the time-zone
-// mistakes that would otherwise sit in the index for hours and correlate with nothing.
-const MaxClockSkew = 15 * time.Minute
+// DefaultMaxClockSkew is how far in the future an event's time may lie, compared with the time
+// it is stored, unless configured otherwise. It absorbs clock drift between CI runners and
+// triaged, and refuses the time-zone mistakes (and the deliberate future dates) that would
+// otherwise sit in the index as its newest events, correlate with nothing, and outlast every
+// genuine deploy of their service when the index has to drop events.
+const DefaultMaxClockSkew = 5 * time.Minute
 
-func checkNotFuture(e *Event, stored time.Time) error {
-	if e.Time.After(stored.Add(MaxClockSkew)) {
-		return fielderr.Errorf("time", "%s is more than %s in the future: check the clock or time zone",
-			e.Time.Format(time.RFC3339), fmtDuration(MaxClockSkew))
+// ErrFuture marks an event refused because its time lies too far in the future: the reason
+// label "future" of the refused metric. The error is also a *FieldError naming "time".
+var ErrFuture = errors.New("deploy time in the future")
+
+type futureError struct{ *FieldError }
+
+func (e futureError) Unwrap() []error { return []error{e.FieldError, ErrFuture} }
+
+func checkNotFuture(e *Event, stored time.Time, skew time.Duration) error {
+	if skew <= 0 {
+		skew = DefaultMaxClockSkew
+	}
+	if e.Time.After(stored.Add(skew)) {
+		return futureError{fielderr.Errorf("time", "%s is more than %s in the future: check the clock or time zone",
+			e.Time.Format(time.RFC3339), fmtDuration(skew))}
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ type handler struct {
 	rec      *Recorder
 	opts     HandlerOptions
 	requests *prometheus.CounterVec
+	refused  *prometheus.CounterVec
 }
 
 // NewHandler returns the handler of POST /api/v1/deploys. It answers 201 Created with the
@@ -50,6 +51,7 @@ func NewHandler(rec *Recorder, o HandlerOptions) http.Handler {
 		Name: "triaged_deploy_requests_total",
 		Help: "Deploy event requests (POST /api/v1/deploys), by HTTP status code of the reply.",
 	}, []string{"code"})
+	h.refused = refusedCounter(o.Registerer)
 	for _, code := range []int{http.StatusOK, http.StatusCreated, http.StatusBadRequest, http.StatusMethodNotAllowed,
 		http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusServiceUnavailable} {
 		h.requests.WithLabelValues(strconv.Itoa(code))
@@ -89,17 +91,59 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) (Event, bool, er
 	}
 	e, err := DecodeEvent(body.Bytes())
 	if err != nil {
-		return Event{}, false, httpin.Errorf(http.StatusBadRequest, "%v", err)
+		return Event{}, false, h.refuse(err)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.PublishTimeout)
 	defer cancel()
 	stored, dup, err := h.rec.Record(ctx, e)
-	var fe *FieldError
 	switch {
-	case errors.As(err, &fe):
-		return Event{}, false, httpin.Errorf(http.StatusBadRequest, "%v", fe)
+	case errors.As(err, new(*FieldError)):
+		return Event{}, false, h.refuse(err)
 	case err != nil:
 		return Event{}, false, httpin.Errorf(http.StatusServiceUnavailable, "persist deploy event: %v", err)
 	}
 	return stored, dup, nil
+}
+
+// refuse counts an invalid event and makes its 400: the field at fault and why.
+func (h *handler) refuse(err error) error {
+	h.refused.WithLabelValues(SourceHTTP, refusedReason(err)).Inc()
+	return httpin.Errorf(http.StatusBadRequest, "%v", err)
+}
+
+// Reasons a deploy event is refused at intake, the reason label of triaged_deploys_refused_total.
+const (
+	RefusedInvalid = "invalid" // a field is wrong: see the error
+	RefusedFuture  = "future"  // its time is beyond the clock skew (ErrFuture)
+)
+
+func refusedReason(err error) string {
+	if errors.Is(err, ErrFuture) {
+		return RefusedFuture
+	}
+	return RefusedInvalid
+}
+
+// refusedCounter is triaged_deploys_refused_total, which the handler (source http) and the index
+// (source nats, and http for an event the index refuses) share on one registry.
+func refusedCounter(reg prometheus.Registerer) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "triaged_deploys_refused_total",
+		Help: "Deploy events refused at intake, by source (http: answered 400 by POST /api/v1/deploys; nats: published directly and skipped by this replica's index after it caught up) and reason (invalid; future: the time is beyond the allowed clock skew).",
+	}, []string{"source", "reason"})
+	if reg != nil {
+		if err := reg.Register(c); err != nil {
+			are, ok := err.(prometheus.AlreadyRegisteredError)
+			if !ok {
+				panic(err)
+			}
+			c = are.ExistingCollector.(*prometheus.CounterVec)
+		}
+	}
+	for _, s := range []string{SourceHTTP, SourceNATS} {
+		for _, r := range []string{RefusedInvalid, RefusedFuture} {
+			c.WithLabelValues(s, r)
+		}
+	}
+	return c
 }

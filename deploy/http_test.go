@@ -75,7 +75,7 @@ func TestEnsureStream(t *testing.T) {
 func TestHandlerRefuses(t *testing.T) {
 	_, js, s := setup(t)
 	reg := prometheus.NewPedanticRegistry()
-	h := NewHandler(NewRecorder(js, names), HandlerOptions{Registerer: reg})
+	h := NewHandler(NewRecorder(js, names, RecorderOptions{}), HandlerOptions{Registerer: reg})
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	for _, tc := range []struct {
 		name, method, ctype, body string
@@ -86,7 +86,7 @@ func TestHandlerRefuses(t *testing.T) {
 		{"service with dot", "POST", "application/json", `{"service":"a.b"}`, 400, `service: "a.b" is not a valid name (letters, digits, '_', '-')`},
 		{"bad time", "POST", "application/json", `{"service":"checkout","time":"noon"}`, 400, `time: "noon" is not RFC 3339`},
 		{"time before year 1", "POST", "application/json", `{"service":"checkout","time":"0000-01-01T00:30:00+01:00"}`, 400, `time: "0000-01-01T00:30:00+01:00" is outside the years 0001 to 9999 in UTC`},
-		{"future time", "POST", "application/json", `{"service":"checkout","time":"` + future + `"}`, 400, "time: " + future + " is more than 15m in the future: check the clock or time zone"},
+		{"future time", "POST", "application/json", `{"service":"checkout","time":"` + future + `"}`, 400, "time: " + future + " is more than 5m in the future: check the clock or time zone"},
 		{"bad url", "POST", "application/json", `{"service":"checkout","url":"file:///etc/passwd"}`, 400, "url: must be http(s)"},
 		{"bad status", "POST", "application/json", `{"service":"checkout","status":"x"}`, 400, `status: "x" is not one of started, succeeded, failed, rolled_back`},
 		{"unknown field", "POST", "application/json", `{"service":"checkout","sha":"abc"}`, 400, "sha: unknown field"},
@@ -121,7 +121,7 @@ func TestHandlerRefuses(t *testing.T) {
 
 func TestHandlerRecords(t *testing.T) {
 	_, js, s := setup(t)
-	h := NewHandler(NewRecorder(js, names), HandlerOptions{Registerer: prometheus.NewPedanticRegistry()})
+	h := NewHandler(NewRecorder(js, names, RecorderOptions{}), HandlerOptions{Registerer: prometheus.NewPedanticRegistry()})
 	body := `{"service":"checkout","environment":"prod","version":"v1.2.3","commit":"abc","author":"alice","url":"https://ci/123","time":"2026-11-26T16:04:05+01:00"}`
 
 	code, got := post(t, h, "POST", "application/json; charset=utf-8", body)
@@ -169,7 +169,7 @@ func TestHandlerRecords(t *testing.T) {
 
 func TestHandlerUnavailable(t *testing.T) {
 	_, js, _ := setup(t)
-	h := NewHandler(NewRecorder(js, names), HandlerOptions{Registerer: prometheus.NewPedanticRegistry(), PublishTimeout: 2 * time.Second})
+	h := NewHandler(NewRecorder(js, names, RecorderOptions{}), HandlerOptions{Registerer: prometheus.NewPedanticRegistry(), PublishTimeout: 2 * time.Second})
 	if err := js.DeleteStream(context.Background(), names.DeploysStream()); err != nil {
 		t.Fatal(err)
 	}

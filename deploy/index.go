@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -17,17 +16,30 @@ import (
 	"github.com/triaged/triaged/internal/fielderr"
 )
 
-// IndexOptions configures an Index.
+// IndexOptions configures an Index. The three bounds keep a flood of events, whether for one
+// service or for many made-up ones, from evicting the deploys of the other services; what a
+// bound dropped is said by Correlate, so a report never claims "no deploys" it could not see.
 type IndexOptions struct {
 	// MaxAge drops events older than this from memory; the stream's max age (DefaultMaxAge
 	// when 0) is the natural value.
 	MaxAge time.Duration
-	// MaxEvents caps memory whatever the publishers do: beyond it the oldest events are
-	// dropped. Default 100000.
-	MaxEvents  int
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
-	Now        func() time.Time
+	// MaxPerService bounds the events kept per service and environment: beyond it that
+	// pair's oldest are dropped, and no other's. Default DefaultMaxPerService.
+	MaxPerService int
+	// MaxServices bounds the service and environment pairs tracked: while it is reached, an
+	// event of a pair not tracked is refused, until expired events free a place. Default
+	// DefaultMaxServices.
+	MaxServices int
+	// MaxEvents caps memory whatever the publishers do: beyond it the pairs holding the most
+	// events lose their oldest, so a pair holding less than 99% of MaxEvents/MaxServices, less
+	// one, never does. Default DefaultMaxEvents; MaxServices is at most MaxEvents.
+	MaxEvents int
+	// MaxClockSkew is how far after its stream timestamp an event's time may lie; default
+	// DefaultMaxClockSkew.
+	MaxClockSkew time.Duration
+	Logger       *slog.Logger
+	Registerer   prometheus.Registerer
+	Now          func() time.Time
 }
 
 // Index is one replica's in-memory view of the deploys stream. Run feeds it; Correlate reads
@@ -42,17 +54,18 @@ type Index struct {
 	readyOnce sync.Once
 	ready     chan struct{}
 
-	mu        sync.RWMutex
-	byService map[string][]*Event // each sorted by Time, oldest first
-	byKey     map[string]*Event
-	total     int
+	mu    sync.RWMutex
+	store store
 }
 
 type indexMetrics struct {
-	received *prometheus.CounterVec
-	invalid  *prometheus.CounterVec
-	events   prometheus.Gauge
-	ready    prometheus.Gauge
+	received  *prometheus.CounterVec
+	refused   *prometheus.CounterVec
+	dropped   *prometheus.CounterVec
+	events    prometheus.Gauge
+	services  prometheus.Gauge
+	saturated prometheus.Gauge
+	ready     prometheus.Gauge
 }
 
 // NewIndex returns an empty index of names' deploys stream; Run fills it.
@@ -60,8 +73,19 @@ func NewIndex(js jetstream.JetStream, names broker.Names, o IndexOptions) *Index
 	if o.MaxAge <= 0 {
 		o.MaxAge = DefaultMaxAge
 	}
+	if o.MaxPerService <= 0 {
+		o.MaxPerService = DefaultMaxPerService
+	}
+	if o.MaxServices <= 0 {
+		o.MaxServices = DefaultMaxServices
+	}
 	if o.MaxEvents <= 0 {
-		o.MaxEvents = 100_000
+		o.MaxEvents = DefaultMaxEvents
+	}
+	// Every pair tracked keeps at least one event, so this many pairs would overrun MaxEvents.
+	o.MaxServices = min(o.MaxServices, o.MaxEvents)
+	if o.MaxClockSkew <= 0 {
+		o.MaxClockSkew = DefaultMaxClockSkew
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -75,13 +99,22 @@ func NewIndex(js jetstream.JetStream, names broker.Names, o IndexOptions) *Index
 			Name: "triaged_deploys_received_total",
 			Help: "Valid deploy events this replica's index received after it caught up with the stream, by source (http: POST /api/v1/deploys; nats: published on NATS directly). The replay at start is not counted.",
 		}, []string{"source"}),
-		invalid: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "triaged_deploys_invalid_total",
-			Help: "Invalid deploy events on the stream that this replica's index skipped after it caught up, by source.",
-		}, []string{"source"}),
+		refused: refusedCounter(o.Registerer),
+		dropped: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "triaged_deploy_index_dropped_total",
+			Help: "Valid deploy events this replica's index dropped or refused after it caught up, by the bound that did it (per_service: the oldest of a service and environment over its bound; services: a pair not tracked while the index tracks its maximum; events: the oldest of the largest pairs over the total bound).",
+		}, []string{"reason"}),
 		events: f.NewGauge(prometheus.GaugeOpts{
 			Name: "triaged_deploy_index_events",
 			Help: "Deploy events held in this replica's in-memory index.",
+		}),
+		services: f.NewGauge(prometheus.GaugeOpts{
+			Name: "triaged_deploy_index_services",
+			Help: "Service and environment pairs tracked by this replica's deploy index.",
+		}),
+		saturated: f.NewGauge(prometheus.GaugeOpts{
+			Name: "triaged_deploy_index_saturated_services",
+			Help: "Service and environment pairs whose dropped events are still within the max age, so their reports say the changes may be incomplete; plus 1 while events of pairs not tracked were refused within the max age.",
 		}),
 		ready: f.NewGauge(prometheus.GaugeOpts{
 			Name: "triaged_deploy_index_ready",
@@ -90,14 +123,15 @@ func NewIndex(js jetstream.JetStream, names broker.Names, o IndexOptions) *Index
 	}
 	for _, s := range []string{SourceHTTP, SourceNATS} {
 		m.received.WithLabelValues(s)
-		m.invalid.WithLabelValues(s)
+	}
+	for _, r := range []string{DroppedPerService, DroppedServices, DroppedEvents} {
+		m.dropped.WithLabelValues(r)
 	}
 	return &Index{
 		js: js, names: names, opts: o, m: m,
-		log:       o.Logger.With("component", "deploy-index"),
-		ready:     make(chan struct{}),
-		byService: make(map[string][]*Event),
-		byKey:     make(map[string]*Event),
+		log:   o.Logger.With("component", "deploy-index"),
+		ready: make(chan struct{}),
+		store: newStore(),
 	}
 }
 
@@ -133,7 +167,7 @@ func (ix *Index) markReady() {
 func (ix *Index) Len() int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return ix.total
+	return ix.store.total
 }
 
 // How often Run drops expired events, and checks whether it has caught up when no message
@@ -234,7 +268,9 @@ func (ix *Index) maintain(ctx context.Context, stream jetstream.Stream, target u
 }
 
 // handle indexes one message. An invalid event is logged, counted and skipped: a bad publisher
-// must never stop the index.
+// must never stop the index. Nothing is acknowledged or dead-lettered here: every replica reads
+// the stream with an ordered consumer of its own and at every start again, so a dead letter
+// would be written once per replica and per restart; the stream keeps the message anyway.
 func (ix *Index) handle(m jetstream.Msg, target uint64) {
 	live := ix.Ready() // counted only once caught up, so the replay at start does not inflate counters
 	source := SourceNATS
@@ -251,12 +287,12 @@ func (ix *Index) handle(m jetstream.Msg, target uint64) {
 		level := slog.LevelDebug // already reported when it arrived, before this restart
 		if live {
 			level = slog.LevelWarn
-			ix.m.invalid.WithLabelValues(source).Inc()
+			ix.m.refused.WithLabelValues(source, refusedReason(err)).Inc()
 		}
 		ix.log.Log(context.Background(), level, "skipping invalid deploy event", "subject", m.Subject(),
 			"seq", meta.Sequence.Stream, "source", source, "err", err)
 	} else {
-		ix.add(e)
+		ix.add(e, live)
 		if live {
 			ix.m.received.WithLabelValues(source).Inc()
 		}
@@ -278,97 +314,60 @@ func (ix *Index) decode(m jetstream.Msg, meta *jetstream.MsgMetadata) (Event, er
 		return Event{}, fielderr.Errorf("service", "%q does not match the subject %s (want %s)", e.Service, m.Subject(), want)
 	}
 	// The stream timestamp is the same at every rebuild, so a missing time means the same
-	// instant on every replica and after every restart.
+	// instant on every replica and after every restart, and a future-dated event is refused
+	// at every rebuild as it was when it arrived.
 	e = e.withDefaults(meta.Timestamp)
-	if err := checkNotFuture(&e, meta.Timestamp); err != nil {
+	if err := checkNotFuture(&e, meta.Timestamp, ix.opts.MaxClockSkew); err != nil {
 		return Event{}, err
 	}
 	return e, nil
 }
 
-// add puts e in the index. A later event of the same deploy (same service, environment,
-// version and time) replaces the earlier one in place: "succeeded" after "started".
-func (ix *Index) add(e Event) {
+// add puts e in the index under its bounds, and counts what they dropped when live.
+func (ix *Index) add(e Event, live bool) {
 	now := ix.opts.Now()
 	if e.Time.Before(now.Add(-ix.opts.MaxAge)) {
 		return
 	}
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	k := e.key()
-	if old, ok := ix.byKey[k]; ok {
-		*old = e
+	d := ix.store.add(e, ix.limits())
+	refused := ix.store.refused
+	ix.setGaugesLocked()
+	ix.mu.Unlock()
+	if !live {
 		return
 	}
-	p := &e
-	list := ix.byService[e.Service]
-	i, _ := slices.BinarySearchFunc(list, e.Time, func(x *Event, t time.Time) int { return x.Time.Compare(t) })
-	// Among equal times, keep arrival order: insert after them.
-	for i < len(list) && list[i].Time.Equal(e.Time) {
-		i++
+	// Once per flood, not once per event: the first refusal, then every thousandth.
+	if d.services > 0 && (refused == 1 || refused%1000 == 0) {
+		ix.log.Warn("deploy index full: events of services not tracked are refused", "service", e.Service,
+			"environment", e.Environment, "max_services", ix.opts.MaxServices, "refused", refused)
 	}
-	ix.byService[e.Service] = slices.Insert(list, i, p)
-	ix.byKey[k] = p
-	ix.total++
-	if ix.total > ix.opts.MaxEvents {
-		ix.capLocked()
+	if d.perService+d.events > 0 {
+		ix.log.Debug("deploy index bound reached: oldest events dropped", "service", e.Service,
+			"environment", e.Environment, "per_service", d.perService, "events", d.events)
 	}
-	ix.m.events.Set(float64(ix.total))
+	ix.m.dropped.WithLabelValues(DroppedPerService).Add(float64(d.perService))
+	ix.m.dropped.WithLabelValues(DroppedServices).Add(float64(d.services))
+	ix.m.dropped.WithLabelValues(DroppedEvents).Add(float64(d.events))
+}
+
+func (ix *Index) limits() limits {
+	return limits{perService: ix.opts.MaxPerService, services: ix.opts.MaxServices, events: ix.opts.MaxEvents}
 }
 
 func (ix *Index) prune() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.pruneLocked(ix.opts.Now())
+	ix.store.prune(ix.opts.Now().Add(-ix.opts.MaxAge))
+	ix.setGaugesLocked()
 }
 
-// pruneLocked drops the events older than MaxAge. It runs on a timer rather than on every
-// insert, because it visits every service.
-func (ix *Index) pruneLocked(now time.Time) {
-	cutoff := now.Add(-ix.opts.MaxAge)
-	for svc, list := range ix.byService {
-		n := 0
-		for n < len(list) && list[n].Time.Before(cutoff) {
-			n++
-		}
-		ix.dropLocked(svc, n)
+func (ix *Index) setGaugesLocked() {
+	ix.m.events.Set(float64(ix.store.total))
+	ix.m.services.Set(float64(ix.store.nseries))
+	n := ix.store.saturated
+	if ix.store.refused > 0 {
+		n++
 	}
-	ix.m.events.Set(float64(ix.total))
-}
-
-// capLocked drops the oldest events until 1% below MaxEvents. The slack, and one sort rather
-// than a scan per event, keep a flood of events from costing a pass over the index per insert.
-func (ix *Index) capLocked() {
-	excess := ix.total - (ix.opts.MaxEvents - ix.opts.MaxEvents/100)
-	all := make([]*Event, 0, ix.total)
-	for _, list := range ix.byService {
-		all = append(all, list...)
-	}
-	slices.SortFunc(all, func(a, b *Event) int { return a.Time.Compare(b.Time) })
-	drop := map[string]int{}
-	for _, e := range all[:excess] {
-		drop[e.Service]++
-	}
-	// Each service's list is sorted by time, so its n oldest are exactly its first n.
-	for svc, n := range drop {
-		ix.dropLocked(svc, n)
-	}
-}
-
-// dropLocked removes the n oldest events of svc.
-func (ix *Index) dropLocked(svc string, n int) {
-	if n == 0 {
-		return
-	}
-	list := ix.byService[svc]
-	for _, e := range list[:n] {
-		delete(ix.byKey, e.key())
-	}
-	ix.total -= n
-	if n == len(list) {
-		delete(ix.byService, svc)
-		return
-	}
-	// Copy rather than reslice, so the dropped events' memory is released.
-	ix.byService[svc] = slices.Clone(list[n:])
+	ix.m.saturated.Set(float64(n))
 }

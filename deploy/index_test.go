@@ -46,7 +46,7 @@ func startIndex(t *testing.T, js jetstream.JetStream) *Index {
 func TestIndexHTTPAndNATS(t *testing.T) {
 	nc, js, _ := setup(t)
 	ix := startIndex(t, js)
-	h := NewHandler(NewRecorder(js, names), HandlerOptions{Registerer: prometheus.NewPedanticRegistry()})
+	h := NewHandler(NewRecorder(js, names, RecorderOptions{}), HandlerOptions{Registerer: prometheus.NewPedanticRegistry()})
 	now := time.Now().UTC().Truncate(time.Second)
 	at := func(d time.Duration) string { return now.Add(-d).Format(time.RFC3339) }
 
@@ -73,7 +73,7 @@ func TestIndexHTTPAndNATS(t *testing.T) {
 	}
 
 	testkit.Eventually(t, 5*time.Second, "3 events in the index", func() bool { return ix.Len() == 3 })
-	testkit.Eventually(t, 5*time.Second, "3 invalid events counted", func() bool { return testutil.ToFloat64(ix.m.invalid.WithLabelValues(SourceNATS)) == 3 })
+	testkit.Eventually(t, 5*time.Second, "3 invalid events counted", func() bool { return testutil.ToFloat64(ix.m.refused.WithLabelValues(SourceNATS, RefusedInvalid)) == 3 })
 	c := ix.Correlate(Query{Service: "checkout", Dependencies: []string{"payments", "postgres"}, Environment: "prod", AlertStart: now.Add(time.Minute)})
 	if len(c.Changes) != 3 || !c.Complete {
 		t.Fatalf("Correlate: %+v", c)
@@ -96,7 +96,7 @@ func TestIndexHTTPAndNATS(t *testing.T) {
 // recorded before it started by the time it says it is ready.
 func TestIndexRebuilt(t *testing.T) {
 	_, js, _ := setup(t)
-	rec := NewRecorder(js, names)
+	rec := NewRecorder(js, names, RecorderOptions{})
 	now := time.Now().UTC()
 	const n = 300
 	for i := range n {
@@ -156,7 +156,7 @@ func TestIndexRunWithoutStream(t *testing.T) {
 // deploy once, with its latest status.
 func TestIndexStartedThenSucceeded(t *testing.T) {
 	_, js, s := setup(t)
-	rec := NewRecorder(js, names)
+	rec := NewRecorder(js, names, RecorderOptions{})
 	ix := startIndex(t, js)
 	at := time.Now().UTC().Add(-5 * time.Minute)
 	for _, st := range []string{StatusStarted, StatusFailed} {

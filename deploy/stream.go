@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -60,26 +61,35 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, names broker.Name
 type Recorder struct {
 	js    jetstream.JetStream
 	names broker.Names
+	skew  time.Duration
 	now   func() time.Time
+}
+
+// RecorderOptions configures a Recorder.
+type RecorderOptions struct {
+	// MaxClockSkew is how far in the future an event's time may lie; default DefaultMaxClockSkew.
+	// Give the index the same value, or it refuses what the Recorder stored.
+	MaxClockSkew time.Duration
 }
 
 // NewRecorder returns a Recorder publishing on names' deploy subjects. The stream must exist
 // (EnsureStream).
-func NewRecorder(js jetstream.JetStream, names broker.Names) *Recorder {
-	return &Recorder{js: js, names: names, now: time.Now}
+func NewRecorder(js jetstream.JetStream, names broker.Names, o RecorderOptions) *Recorder {
+	return &Recorder{js: js, names: names, skew: cmp.Or(o.MaxClockSkew, DefaultMaxClockSkew), now: time.Now}
 }
 
 // Record validates e, fills its defaults (status succeeded, time now), publishes it on
 // PREFIX.deploys.<service> and waits for JetStream's acknowledgement. It returns the event as
 // stored and whether the stream already had it (a retry within the duplicate window). A
-// *FieldError means the event is invalid; any other error, that it was not stored.
+// *FieldError means the event is invalid (errors.Is ErrFuture when its time is beyond the clock
+// skew); any other error, that it was not stored.
 func (r *Recorder) Record(ctx context.Context, e Event) (stored Event, duplicate bool, err error) {
 	if err := e.Validate(); err != nil {
 		return Event{}, false, err
 	}
 	now := r.now()
 	e = e.withDefaults(now)
-	if err := checkNotFuture(&e, now); err != nil {
+	if err := checkNotFuture(&e, now, r.skew); err != nil {
 		return Event{}, false, err
 	}
 	data, err := json.Marshal(&e)

@@ -31,6 +31,7 @@ func (e *Enricher) merge(enr *triaged.Enrichment, tasks []task, findings []findi
 		switch {
 		case f.changes != nil:
 			enr.Changes, enr.ChangesSummary = f.changes.Changes, f.changes.Summary
+			enr.ChangesIncomplete = f.changes.Incomplete
 		case f.probe != nil:
 			enr.Probes = append(enr.Probes, *f.probe)
 		case f.logs != nil:

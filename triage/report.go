@@ -101,6 +101,7 @@ func BuildReport(inc *triaged.Incident, a *triaged.Alert, svc triaged.Service, c
 	rep.Observations = nonNil(append(observations(inc, a, cls), enr.Observations...))
 	rep.OnCall = svc.OnCall
 	rep.RecentChangesWindowMinutes = int(enr.ChangesWindow / time.Minute)
+	rep.RecentChangesIncomplete = enr.ChangesIncomplete
 	if rep.Severity.Valid() {
 		d := rep.Severity.Deadlines(rep.StartedAt)
 		rep.Deadlines = &d

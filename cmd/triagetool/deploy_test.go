@@ -33,7 +33,7 @@ func triagedServer(t *testing.T) (*httptest.Server, jetstream.JetStream, jetstre
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/deploys", deploy.NewHandler(deploy.NewRecorder(js, names),
+	mux.Handle("/api/v1/deploys", deploy.NewHandler(deploy.NewRecorder(js, names, deploy.RecorderOptions{}),
 		deploy.HandlerOptions{Registerer: prometheus.NewRegistry(), PublishTimeout: 2 * time.Second}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
