@@ -25,7 +25,7 @@ func compileExpr(text string, env any, kind reflect.Kind) (*vm.Program, error) {
 	if kind == reflect.String {
 		yields = `one of "P1".."P4"`
 	}
-	return exprpolicy.Compile(text, exprpolicy.Spec{Env: env, Kind: kind, Yields: yields, Split: "split it into several rules"})
+	return exprpolicy.Compile(text, exprpolicy.Spec{Env: env, Kind: kind, Yields: yields, Split: "split it into several rules", In: "rules"})
 }
 
 // rule is a compiled rule: its text, its programs, and what lint needs to know about it.
