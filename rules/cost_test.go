@@ -1,7 +1,10 @@
 package rules
 
 import (
+	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -68,7 +71,7 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := alert("Huge", "blob", strings.Repeat("a,", 2<<20)) // 4 MiB of commas
+	a := alert("Huge", "blob", strings.Repeat("a,", 1<<19)) // 1 MiB of commas
 	c := e.Classify(a, triaged.LabelledService(a), evalTime)
 	if c.Severity != triaged.P2 || c.Rule != "catch" {
 		t.Errorf("classified %v by %q, want P2 by catch", c.Severity, c.Rule)
@@ -89,5 +92,43 @@ triaged_rule_evaluation_failures_total{rule="upper-values",stage="classify"} 0
 		if !strings.Contains(logs.String(), msg) {
 			t.Errorf("%q not logged:\n%.2000s", msg, logs.String())
 		}
+	}
+}
+
+// TestReadmeCostLimits: the documented bounds are the ones in force.
+func TestReadmeCostLimits(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("more than %s elements (`rules.MaxRange`)", thousands(MaxRange)),
+		fmt.Sprintf("more than %d times (`rules.MaxGrowth`)", MaxGrowth),
+		fmt.Sprintf("at most %s parts (`rules.MaxSplit`)", thousands(MaxSplit)),
+		fmt.Sprintf("at most %s elements of lists and maps\n  (`rules.MemoryBudget`", thousands(MemoryBudget)),
+		fmt.Sprintf("at most %d nodes (`rules.MaxNodes`)", MaxNodes),
+	} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("README.md does not say %q", want)
+		}
+	}
+}
+
+// thousands writes n with commas: 1,000,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// TestLintSeesThroughBoundedSplit: split() is a function of exprpolicy's, not a read of the
+// alert, so a condition over literals alone is still found constant.
+func TestLintSeesThroughBoundedSplit(t *testing.T) {
+	rs := mustParse(t, "default: P3\nrules:\n  - {name: never, when: 'len(split(\"a,b\", \",\")) == 3', severity: P1}\n")
+	ws := rs.Warnings()
+	if len(ws) != 1 || ws[0].Message != "never matches: its condition is always false" {
+		t.Errorf("warnings %v", ws)
 	}
 }
