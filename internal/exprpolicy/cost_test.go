@@ -136,3 +136,22 @@ func TestMemoryBudget(t *testing.T) {
 		t.Errorf("a pooled VM's budget is %d, want %d", m.MemoryBudget, MemoryBudget)
 	}
 }
+
+// FuzzCompile: no expression makes the policy panic; each is compiled or refused.
+func FuzzCompile(f *testing.F) {
+	for _, seed := range []string{
+		`repeat(labels.x, 1000000) == "y"`,
+		`any(split(labels.x, ","), {any(split(#, ";"), {# + labels.x == ""})})`,
+		`let a = labels.x + labels.x; let b = a + a; b[1:] == ""`,
+		`map(1..10, {#index}) == nil ?? true`,
+		`len(filter(-5..5, .x)) > 0`,
+		`replace(join(sortBy(values(labels), #, "desc"), ","), "a", "b") == ""`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if p, err := Compile(text, ruleSpec); err == nil {
+			_, _ = Run(p, &env{Labels: map[string]string{"x": "a,b;c"}})
+		}
+	})
+}
