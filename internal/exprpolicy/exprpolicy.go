@@ -1,7 +1,9 @@
 // Package exprpolicy is the one policy every expr expression a user writes is compiled and run
 // under — severity rules, runbook matches, catalog matches: a node budget, no builtin that reads
-// the clock or the system, regular expressions compiled once from literals, expr's terse errors
-// reworded to say what to fix, and a pool of VMs so that running a program allocates none.
+// the clock or the system, regular expressions compiled once from literals, a cost that grows at
+// most linearly with the alert (cost.go: what could not be bounded is refused at load; split and
+// the VM's memory budget are bounded at run time), expr's terse errors reworded to say what to
+// fix, and a pool of VMs so that running a program allocates none.
 package exprpolicy
 
 import (
