@@ -18,6 +18,19 @@ import (
 // hold an expression that takes long to compile or run. Runbooks and the catalog have the same.
 const MaxNodes = exprpolicy.MaxNodes
 
+// The cost bounds of a rule (see README.md, "Cost limits"): constants rather than settings, so
+// that a file `triagetool check rules` accepts means the same in every daemon.
+const (
+	// MaxRange is the most elements a range may have; its bounds must be integer literals.
+	MaxRange = exprpolicy.MaxRange
+	// MaxGrowth is how many times the size of the values it reads a string a rule builds may be.
+	MaxGrowth = exprpolicy.MaxGrowth
+	// MaxSplit is the most parts split() and splitAfter() yield; more fail the evaluation.
+	MaxSplit = exprpolicy.MaxSplit
+	// MemoryBudget is the most list and map elements one evaluation may build.
+	MemoryBudget = exprpolicy.MemoryBudget
+)
+
 // compileExpr compiles one expression against env, expecting a result of the given kind: a
 // condition (bool) or a severity (string).
 func compileExpr(text string, env any, kind reflect.Kind) (*vm.Program, error) {
@@ -25,7 +38,7 @@ func compileExpr(text string, env any, kind reflect.Kind) (*vm.Program, error) {
 	if kind == reflect.String {
 		yields = `one of "P1".."P4"`
 	}
-	return exprpolicy.Compile(text, exprpolicy.Spec{Env: env, Kind: kind, Yields: yields, Split: "split it into several rules"})
+	return exprpolicy.Compile(text, exprpolicy.Spec{Env: env, Kind: kind, Yields: yields, Split: "split it into several rules", In: "rules"})
 }
 
 // rule is a compiled rule: its text, its programs, and what lint needs to know about it.
@@ -119,9 +132,20 @@ func constantBool(program *vm.Program) (value, ok bool) {
 	}
 	readsSomething := false
 	root := program.Node()
+	// split and splitAfter are calls of functions (exprpolicy bounds them), not reads.
+	functions := map[*ast.IdentifierNode]bool{}
 	ast.Walk(&root, visitFunc(func(n *ast.Node) {
-		switch (*n).(type) {
-		case *ast.IdentifierNode, *ast.PointerNode:
+		if call, ok := (*n).(*ast.CallNode); ok {
+			if id, ok := call.Callee.(*ast.IdentifierNode); ok && (id.Value == "split" || id.Value == "splitAfter") {
+				functions[id] = true
+			}
+		}
+	}))
+	ast.Walk(&root, visitFunc(func(n *ast.Node) {
+		switch n := (*n).(type) {
+		case *ast.IdentifierNode:
+			readsSomething = readsSomething || !functions[n]
+		case *ast.PointerNode:
 			readsSomething = true
 		}
 	}))

@@ -84,6 +84,14 @@ func TestBadFiles(t *testing.T) {
 		"two-documents.bad.yml": {
 			"testdata/two-documents.bad.yml:2: a rule file holds one YAML document, found a second",
 		},
+		// Cost: what could grow faster than the alert it reads (issue 9).
+		"costly.bad.yml": {
+			"testdata/costly.bad.yml:4:11: rule \"repeat\": when: repeat() is not allowed in rules: its cost grows with its input (1:1)\n | repeat(labels.x, 1000000) == \"y\"\n | ^",
+			"testdata/costly.bad.yml:7:11: rule \"json\": when: toJSON() is not allowed in rules: its cost grows with its input (1:21)\n | alertname == \"X\" && toJSON(labels) contains \"secret\"\n | ....................^",
+			"testdata/costly.bad.yml:10:11: rule \"huge-range\": when: the range 1..1000000000 has 1000000000 elements, more than 1000: its cost grows with its length (1:6)\n | any(1..1000000000, {# == hour})\n | .....^",
+			"testdata/costly.bad.yml:14:7: rule \"label-per-element\": when: inside a predicate ({...}) a string may only be built from the element (#) and literals: built from another value, it is built again for every element and its cost grows with the square of its input (2:8)\n |     {# + labels.domain == labels.instance})\n | .......^",
+			"testdata/costly.bad.yml:22:11: rule \"lines-times-lines\": when: inside a predicate ({...}), any() may only go over a part of the element, as in any(logs, {any(.lines, ...)}): over another list it runs once for every element and its cost grows with the product of the two lists' lengths (1:19)\n | any(error_lines, {any(error_lines, {# == \"x\"})})\n | ..................^",
+		},
 		"too-big.bad.yml": {
 			"testdata/too-big.bad.yml:4:11: rule \"too-big\": when: too large: more than 500 nodes; split it into several rules",
 		},

@@ -29,6 +29,7 @@ func TestCLI(t *testing.T) {
 		{"check-rules-good", []string{"check", "rules", "testdata/good.rules.yml"}, ""},
 		{"check-rules-default", []string{"check", "rules", "../../rules/default.rules.yml"}, ""},
 		{"check-rules-bad-and-good", []string{"check", "rules", "testdata/bad.rules.yml", "testdata/good.rules.yml"}, ""},
+		{"check-rules-costly", []string{"check", "rules", "testdata/costly.rules.yml"}, ""},
 		{"check-rules-missing", []string{"check", "rules", "testdata/nope.yml"}, ""},
 		{"check-rules-lint", []string{"check", "rules", "testdata/lint.rules.yml"}, ""},
 		{"check-rules-lint-not-fatal", []string{"check", "rules", "--lint-fatal=false", "testdata/lint.rules.yml"}, ""},

@@ -1,7 +1,9 @@
 // Package exprpolicy is the one policy every expr expression a user writes is compiled and run
 // under — severity rules, runbook matches, catalog matches: a node budget, no builtin that reads
-// the clock or the system, regular expressions compiled once from literals, expr's terse errors
-// reworded to say what to fix, and a pool of VMs so that running a program allocates none.
+// the clock or the system, regular expressions compiled once from literals, a cost that grows at
+// most linearly with the alert (cost.go: what could not be bounded is refused at load; split and
+// the VM's memory budget are bounded at run time), expr's terse errors reworded to say what to
+// fix, and a pool of VMs so that running a program allocates none.
 package exprpolicy
 
 import (
@@ -14,7 +16,11 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/compiler"
+	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -41,17 +47,29 @@ type Spec struct {
 	// Split is the advice when the expression is over the node budget, e.g. "split it into
 	// several rules".
 	Split string
+	// In names the expressions in a refusal, e.g. "rules": "repeat() is not allowed in rules".
+	In string
 }
 
 // Compile compiles text under the policy. Every problem is a load error: one that expr places
 // carries its (line:column) and a caret snippet of text.
 func Compile(text string, s Spec) (*vm.Program, error) {
 	c := &checks{}
-	opts := options(s.Env, c)
-	if s.Kind != reflect.Invalid {
-		opts = append(opts, expr.AsKind(s.Kind))
+	config := conf.CreateNew()
+	for _, opt := range options(s.Env, c) {
+		opt(config)
 	}
-	program, err := expr.Compile(text, opts...)
+	if s.Kind != reflect.Invalid {
+		expr.AsKind(s.Kind)(config)
+	}
+	for name := range config.Disabled {
+		delete(config.Builtins, name)
+	}
+	config.Check()
+
+	// expr.Compile's steps, with the cost check between type checking (which it needs) and
+	// optimisation (which folds ranges into constants).
+	tree, err := checker.ParseCheck(text, config)
 	var fe *file.Error
 	switch {
 	case errors.As(err, &fe) && strings.Contains(fe.Message, "exceeds maximum allowed nodes"):
@@ -63,9 +81,22 @@ func Compile(text string, s Spec) (*vm.Program, error) {
 	case err != nil:
 		return nil, err
 	case c.err != nil:
-		return nil, c.err.Bind(file.NewSource(text))
+		return nil, c.err.Bind(tree.Source)
 	}
-	return program, nil
+	in := ""
+	if s.In != "" {
+		in = " in " + s.In
+	}
+	if ce := costCheck(tree.Node, in); ce != nil {
+		return nil, ce.Bind(tree.Source)
+	}
+	if err := optimizer.Optimize(&tree.Node, config); err != nil {
+		if errors.As(err, &fe) {
+			return nil, fe.Bind(tree.Source)
+		}
+		return nil, err
+	}
+	return compiler.Compile(tree, config)
 }
 
 // Options are the policy's expr options for env, then extra. They are for a program put
@@ -80,7 +111,7 @@ func options(env any, c *checks) []expr.Option {
 	for _, name := range disabledBuiltins {
 		opts = append(opts, expr.DisableBuiltin(name))
 	}
-	return opts
+	return append(opts, boundedSplit()...)
 }
 
 // checks is an expr patcher that does at load time what would otherwise be done (or fail) on
@@ -134,7 +165,11 @@ var vms = sync.Pool{New: func() any { return new(vm.VM) }}
 
 // Borrow takes a VM from the pool, for a caller that runs several programs in a row; give it
 // back with Return. A VM is not safe for concurrent use.
-func Borrow() *vm.VM { return vms.Get().(*vm.VM) }
+func Borrow() *vm.VM {
+	m := vms.Get().(*vm.VM)
+	m.MemoryBudget = MemoryBudget
+	return m
+}
 
 // Return gives a VM taken with Borrow back to the pool.
 func Return(m *vm.VM) { vms.Put(m) }
