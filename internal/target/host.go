@@ -40,7 +40,8 @@ func CheckURL(raw string) error {
 }
 
 // CheckHost refuses a host name or address, as written without brackets or port, that is not
-// plain: anything but ASCII letters, digits, '-', '_' and '.' (an IPv6 literal aside), an empty
+// plain: anything but ASCII letters, digits, '-', '_' and '.' (an IPv6 literal aside, neither
+// IPv4-mapped nor with a zone), an empty
 // label, or a name whose last label is numeric but that is not a dotted-quad IPv4 address in
 // canonical form. The error says why; it is not a *RefusedError, the caller wraps it.
 func CheckHost(host string) error {
@@ -48,8 +49,10 @@ func CheckHost(host string) error {
 		return fmt.Errorf("no host")
 	}
 	if strings.Contains(host, ":") {
+		// An IPv4-mapped address is an IPv4 address in disguise: written so, it would pass a
+		// pattern meant for IPv6 literals.
 		a, err := netip.ParseAddr(host)
-		if err != nil || !a.Is6() || a.Zone() != "" {
+		if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
 			return fmt.Errorf("host %q is not a plain IPv6 address", host)
 		}
 		return nil

@@ -50,7 +50,7 @@ func TestCheckHost(t *testing.T) {
 			t.Errorf("CheckHost(%q) = %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "１０.0.0.1", "10.0.0.１", "fe80::1%eth0", "::ffff:1.2.3.4.5", "1.2.3", "0x0a.0.0.1", "10.0.0.01", "a/b", "a b", "a\u200bb", "..", "4294967295"} {
+	for _, bad := range []string{"", "１０.0.0.1", "10.0.0.１", "fe80::1%eth0", "::ffff:1.2.3.4.5", "::ffff:127.0.0.1", "::ffff:7f00:1", "1.2.3", "0x0a.0.0.1", "10.0.0.01", "a/b", "a b", "a\u200bb", "..", "4294967295"} {
 		if err := CheckHost(bad); err == nil {
 			t.Errorf("CheckHost(%q) accepted", bad)
 		}
