@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -13,8 +15,8 @@ import (
 	"github.com/triaged/triaged/internal/target"
 )
 
-// waitDelay bounds how long Wait waits for output pipes after the program exited or was killed,
-// in case something outside its process group still holds them.
+// waitDelay bounds how long the output is read after the program exited and its process group
+// was killed, in case something that left the group (setsid) still holds the pipe.
 const waitDelay = time.Second
 
 // runCommand runs the program with no shell, the configured environment only, and a timeout
@@ -49,12 +51,11 @@ func (c *Compiled) runCommand(ctx context.Context, labels map[string]string, res
 	// A non-nil, possibly empty, Env replaces the daemon's environment instead of extending it.
 	cmd.Env = append([]string{}, c.cmd.env...)
 	cmd.Dir = c.cmd.dir
-	out := &lastBytes{max: c.cmd.maxOutput}
-	cmd.Stdout, cmd.Stderr = out, out // one writer: exec calls it from one goroutine at a time
 	cmd.WaitDelay = waitDelay
 	ownProcessGroup(cmd)
 
-	err = cmd.Run()
+	out := &lastBytes{max: c.cmd.maxOutput}
+	err = runGroup(cmd, out)
 	if err != nil {
 		var exit *exec.ExitError
 		switch {
@@ -77,6 +78,40 @@ func (c *Compiled) runCommand(ctx context.Context, labels map[string]string, res
 		kept = kept[len(kept)-c.lines:]
 	}
 	return kept, out.dropped > 0
+}
+
+// runGroup runs cmd with stdout and stderr on one pipe read into out, and returns when the
+// program has exited, its process group has been killed, and the pipe has been read to its end
+// (or for waitDelay more). The pipe is ours rather than exec's so that the group can be killed
+// between the program's exit and the end of its output: exec would wait for the output first,
+// which a child left in the background holds open.
+func runGroup(cmd *exec.Cmd, out io.Writer) error {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+	cmd.Stdout, cmd.Stderr = pw, pw // one writer: the interleaving is the program's
+	err = cmd.Start()
+	pw.Close() // the program has its own copy; ours would keep the pipe open for ever
+	if err != nil {
+		return err
+	}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(out, pr)
+	}()
+	err = waitAndEndGroup(cmd)
+	t := time.NewTimer(waitDelay)
+	defer t.Stop()
+	select {
+	case <-copied:
+	case <-t.C:
+		pr.Close() // ends the copy: a process outside the group still holds the pipe
+		<-copied
+	}
+	return err
 }
 
 // splitLines splits output into lines; when the start was dropped, the first line is partial

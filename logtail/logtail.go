@@ -229,6 +229,7 @@ func compileCommand(m *CommandSpec, bad func(string, string, ...any)) *compiledC
 		bad("command.argv[0]", "%q: use an absolute path or a program name found in PATH", prog)
 	}
 	c.argv = append(c.argv, target.Literal(m.Argv[0]))
+	refuseFilledCode(m.Argv, bad)
 	templates := 0
 	for i, a := range m.Argv[1:] {
 		field := fmt.Sprintf("command.argv[%d]", i+1)

@@ -18,3 +18,19 @@ func ownProcessGroup(cmd *exec.Cmd) {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 }
+
+// waitAndEndGroup waits for the command to exit, then kills what is left of its process group:
+// a command that put something in the background (`sleep 30 &`) must not leave it running, nor
+// holding the output pipe open. Where the platform can wait for the exit without reaping it,
+// the group is killed while the leader is still a zombie, so its id cannot have been reused by
+// another process group; elsewhere it is killed right after.
+func waitAndEndGroup(cmd *exec.Cmd) error {
+	pid := cmd.Process.Pid
+	if leaderExited(pid) {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		return cmd.Wait()
+	}
+	err := cmd.Wait()
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	return err
+}

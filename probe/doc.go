@@ -8,5 +8,7 @@
 //
 // Targets come from the config. A target may be a template over alert labels only together with
 // an allow pattern that the filled value must match whole; otherwise the probe is refused and
-// nothing is contacted (the safety line in DESIGN.md).
+// nothing is contacted (the safety line in DESIGN.md). A filled host must also be plain ASCII
+// with no user info, and allow_networks, when set, bounds the resolved address of every
+// connection at dial time.
 package probe

@@ -40,6 +40,9 @@ type HTTPSpec struct {
 	URL string `yaml:"url"`
 	// Allow is the pattern the filled URL must match whole; required when URL is a template.
 	Allow string `yaml:"allow,omitempty"`
+	// AllowNetworks, when set, lists the networks (CIDR prefixes or addresses) the probe may
+	// connect to, checked on the resolved address of every connection, redirects included.
+	AllowNetworks []string `yaml:"allow_networks,omitempty"`
 	// Method is GET (the default) or HEAD: a probe must not change the service it looks at.
 	Method string `yaml:"method,omitempty"`
 	// Headers are sent as given (a "Host" entry sets the request's host). Values are literals,
@@ -60,8 +63,10 @@ type TCPSpec struct {
 	// Address is host:port, or a template over alert labels, which needs Allow.
 	Address string `yaml:"address"`
 	// Allow is the pattern the filled address must match whole; required when Address is a template.
-	Allow   string           `yaml:"allow,omitempty"`
-	Timeout confval.Duration `yaml:"timeout,omitempty"`
+	Allow string `yaml:"allow,omitempty"`
+	// AllowNetworks is as for HTTP: the networks the resolved address must be in.
+	AllowNetworks []string         `yaml:"allow_networks,omitempty"`
+	Timeout       confval.Duration `yaml:"timeout,omitempty"`
 }
 
 // FieldError is a problem at one field of a Spec; Field is relative to the spec ("http.url").
@@ -83,11 +88,15 @@ type compiledHTTP struct {
 	body     *regexp.Regexp
 	timeout  time.Duration
 	insecure bool
+	// transport is shared by every probe without allow_networks (one verifying TLS, one not),
+	// and the probe's own with them.
+	transport *http.Transport
 }
 
 type compiledTCP struct {
 	address *target.Value
 	timeout time.Duration
+	dialer  *net.Dialer
 }
 
 // Name is the name results carry.
@@ -173,6 +182,11 @@ func compileHTTP(s HTTPSpec, bad func(field, format string, args ...any)) *compi
 	if len(s.ExpectStatus) > 0 {
 		c.expect = slices.Clone(s.ExpectStatus)
 	}
+	if n := compileNetworks("http.allow_networks", s.AllowNetworks, bad); n != nil {
+		c.transport = newTransport(c.insecure, n)
+	} else {
+		c.transport = transports[boolIndex(c.insecure)]
+	}
 	if s.BodyRegexp != "" {
 		re, err := regexp.Compile(s.BodyRegexp)
 		if err != nil {
@@ -185,6 +199,7 @@ func compileHTTP(s HTTPSpec, bad func(field, format string, args ...any)) *compi
 
 func compileTCP(s TCPSpec, bad func(field, format string, args ...any)) *compiledTCP {
 	c := &compiledTCP{timeout: orDefault(s.Timeout.Std(), DefaultTimeout, "tcp.timeout", bad)}
+	c.dialer = dialer(compileNetworks("tcp.allow_networks", s.AllowNetworks, bad))
 	c.address = compileTarget("tcp.address", "tcp.allow", s.Address, s.Allow, bad)
 	if c.address != nil && !c.address.IsTemplate() {
 		if err := checkAddress(s.Address); err != nil {

@@ -2,7 +2,6 @@ package probe
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,23 +20,9 @@ import (
 	"github.com/triaged/triaged/redact"
 )
 
-// transports are shared by every probe, one verifying TLS certificates and one not. Keep-alives
-// are off: each probe opens a fresh connection, as a new client would, so a probe cannot pass on a
-// connection opened before the service broke. Proxy is nil: a probe looks at the service, not at
-// whatever proxy the daemon's environment names.
-var transports = [2]*http.Transport{newTransport(false), newTransport(true)}
-
-func newTransport(insecure bool) *http.Transport {
-	return &http.Transport{
-		Proxy:                  nil,
-		DialContext:            (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: -1}).DialContext,
-		TLSClientConfig:        &tls.Config{InsecureSkipVerify: insecure, MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:    30 * time.Second, // backstops; each probe's context has the real timeout
-		ResponseHeaderTimeout:  60 * time.Second,
-		DisableKeepAlives:      true,
-		MaxResponseHeaderBytes: 64 << 10,
-	}
-}
+// transports are shared by every probe without allow_networks, one verifying TLS certificates
+// and one not.
+var transports = [2]*http.Transport{newTransport(false, nil), newTransport(true, nil)}
 
 // Run performs the check for an alert's labels and returns its result; it never panics and
 // never returns without a result. Text that comes back from the target (the body, error
@@ -53,6 +38,9 @@ func Run(ctx context.Context, c *Compiled, labels map[string]string, r *redact.R
 	}
 	res.Target = r.String(redactURL(res.Target))
 	res.Error = r.String(res.Error)
+	// The status line's text is the server's to choose ("401 token abc123 expired"): it is
+	// redacted like the body, and kept to a status line's length.
+	res.Status = statusText(res.Status, r)
 	return res
 }
 
@@ -61,6 +49,8 @@ func runTCP(ctx context.Context, c *compiledTCP, labels map[string]string, res *
 	if err == nil && c.address.IsTemplate() {
 		if cerr := checkAddress(addr); cerr != nil {
 			err = &target.RefusedError{Reason: "filled address " + cerr.Error()}
+		} else if herr := checkFilledHost(addr); herr != nil {
+			err = &target.RefusedError{Reason: fmt.Sprintf("filled address %q: %v", addr, herr)}
 		}
 	}
 	if err != nil {
@@ -71,7 +61,7 @@ func runTCP(ctx context.Context, c *compiledTCP, labels map[string]string, res *
 	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, fmt.Errorf("timed out after %s", c.timeout))
 	defer cancel()
 	start := time.Now()
-	conn, err := (&net.Dialer{KeepAlive: -1}).DialContext(ctx, "tcp", addr)
+	conn, err := c.dialer.DialContext(ctx, "tcp", addr)
 	res.LatencyMS = millis(time.Since(start))
 	if err != nil {
 		res.Error = errorText(ctx, err)
@@ -86,6 +76,8 @@ func runHTTP(ctx context.Context, c *compiledHTTP, labels map[string]string, r *
 	if err == nil && c.url.IsTemplate() {
 		if cerr := checkURL(raw); cerr != nil {
 			err = &target.RefusedError{Reason: "filled " + cerr.Error()}
+		} else {
+			err = target.CheckURL(raw)
 		}
 	}
 	if err != nil {
@@ -108,7 +100,7 @@ func runHTTP(ctx context.Context, c *compiledHTTP, labels map[string]string, r *
 
 	var stopped string // why a redirect was not followed, for the error
 	client := &http.Client{
-		Transport: transports[boolIndex(c.insecure)],
+		Transport: c.transport,
 		// Redirects are followed on the same host only: a target the allowlist accepted must not
 		// bounce the probe to a host it would have refused.
 		CheckRedirect: func(next *http.Request, via []*http.Request) error {
@@ -217,8 +209,12 @@ func port(u *url.URL) string {
 }
 
 // errorText prefers the cause of a cancelled context ("timed out after 2s") to the transport's
-// generic "context deadline exceeded".
+// generic "context deadline exceeded", and a refusal by allow_networks to the dial error around it.
 func errorText(ctx context.Context, err error) string {
+	var refused *target.RefusedError
+	if errors.As(err, &refused) {
+		return refused.Error()
+	}
 	if ctx.Err() != nil {
 		if cause := context.Cause(ctx); cause != nil {
 			var uerr *url.Error
@@ -229,6 +225,34 @@ func errorText(ctx context.Context, err error) string {
 		}
 	}
 	return err.Error()
+}
+
+// checkFilledHost applies target.CheckHost to the host of a host:port address.
+func checkFilledHost(addr string) error {
+	host, _, _ := net.SplitHostPort(addr)
+	return target.CheckHost(host)
+}
+
+// MaxStatusBytes bounds the status text a result keeps; a status line is a code and a few words.
+const MaxStatusBytes = 128
+
+// statusText is a status line made safe to show: valid UTF-8, no control characters, redacted,
+// then cut to MaxStatusBytes (after redaction, so a cut cannot split a secret from its key).
+func statusText(s string, r *redact.Redactor) string {
+	s = r.String(strings.Map(func(c rune) rune {
+		if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) {
+			return -1
+		}
+		return c
+	}, strings.ToValidUTF8(s, "\uFFFD")))
+	if len(s) <= MaxStatusBytes {
+		return s
+	}
+	cut := MaxStatusBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func millis(d time.Duration) float64 {

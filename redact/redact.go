@@ -41,7 +41,10 @@ type rule struct {
 // rest of the key name stays outside the match, so it is kept as written.
 const keyword = `(?:password|passphrase|passwd|pwd|token|secret|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|account[_-]?key|credentials?)`
 
-// keyHints are the substrings one of which every keyword contains.
+// argKeyword is the end of a command-line option's name that says its value is secret.
+const argKeyword = `(?:password|passwd|passphrase|pass|pwd|token|secret|api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key|credentials?)`
+
+// keyHints are the substrings one of which every keyword and argKeyword contains.
 var keyHints = []string{"pass", "pwd", "token", "secret", "key", "credential"}
 
 // builtins are tried in order: blocks and URLs first, so a key=value rule never sees half of them.
@@ -72,15 +75,32 @@ var builtins = []rule{
 		hints: []string{"hooks.slack.com", "discord"},
 	},
 	{
-		// A password on a command line: --password x, --password=x, --passphrase x, mysql -px.
-		name:  "password argument",
-		re:    regexp.MustCompile(`(?i)(?:\s|^)--?(?:password|passwd|passphrase|pass|token|secret)(?:[ \t]+|=)([^\s"'-][^\s"']*)`),
-		hints: []string{"-pass", "--token", "--secret", "-token", "-secret"},
+		// A secret on a command line: an option whose name ends in a keyword, then its value
+		// after a space or "=", quoted or not: --password x, --db-password=x, --passphrase 'a b',
+		// --client-secret x, -token x. A value starting with "-" is the next option, not a value.
+		name: "secret argument",
+		re: regexp.MustCompile(`(?i)(?:\s|^)--?(?:[a-z0-9]+[-_.])*` + argKeyword + `(?:[ \t]+|=)` +
+			`(?:"((?:[^"\\\r\n]|\\.)+)"|'([^'\r\n]+)'|([^\s"'-][^\s"']*))`),
+		hints: keyHints,
 	},
 	{
-		name:  "mysql password argument",
-		re:    regexp.MustCompile(`(?i)\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]*?\s-p([^\s"']+)`),
-		hints: []string{"mysql", "mariadb"},
+		// Programs whose password option takes its value glued on (mysql -px, sshpass -px) or
+		// after -a (redis-cli -a x).
+		name:  "password option",
+		re:    regexp.MustCompile(`(?i)\b(?:mysql\w*|mariadb\w*|sshpass)\b[^\n]*?\s-p([^\s"']+)|\bredis-cli\b[^\n]*?\s-a[ \t]+([^\s"']+)`),
+		hints: []string{"mysql", "mariadb", "sshpass", "redis-cli"},
+	},
+	{
+		// OpenSSL's pass phrase arguments: -passin pass:x, -passout pass:x.
+		name:  "openssl pass phrase",
+		re:    regexp.MustCompile(`(?i)\s-pass(?:in|out)?[ \t]+pass:([^\s"']+)`),
+		hints: []string{"pass:"},
+	},
+	{
+		// curl -u user:password, --user=user:password: the password goes, the user stays.
+		name:  "curl user",
+		re:    regexp.MustCompile(`(?i)\bcurl\b[^\n]*?\s(?:-u|--user)(?:[ \t]+|=)?["']?[^\s"':]*:([^\s"']+)`),
+		hints: []string{"curl"},
 	},
 	{
 		// Authorization headers of any scheme, short tokens included: the header says it is secret.
@@ -150,9 +170,11 @@ var builtins = []rule{
 		hints: []string{"sg."},
 	},
 	{
-		name:  "Twilio API key",
-		re:    regexp.MustCompile(`\bSK([0-9a-fA-F]{32})\b`),
-		hints: []string{"sk"},
+		// Twilio API key SIDs (SK…) and account SIDs (AC…): with the account SID, a leaked auth
+		// token elsewhere is usable, so neither is shown.
+		name:  "Twilio key",
+		re:    regexp.MustCompile(`\b(?:SK|AC)([0-9a-fA-F]{32})\b`),
+		hints: []string{"sk", "ac"},
 	},
 	{
 		name:  "Google API key",
@@ -161,13 +183,14 @@ var builtins = []rule{
 	},
 	{
 		name:  "Google OAuth token",
-		re:    regexp.MustCompile(`\bya29\.([0-9A-Za-z_-]{20,})`),
+		re:    regexp.MustCompile(`\bya29\.([0-9A-Za-z._-]{20,})`),
 		hints: []string{"ya29."},
 	},
 	{
-		name:  "Stripe live key",
-		re:    regexp.MustCompile(`\b(?:sk|rk|pk)_live_([0-9A-Za-z]{16,})`),
-		hints: []string{"_live_"},
+		// Stripe secret, restricted and publishable keys, live and test, and webhook secrets.
+		name:  "Stripe key",
+		re:    regexp.MustCompile(`\b(?:(?:sk|rk|pk)_(?:live|test)|whsec)_([0-9A-Za-z]{16,})`),
+		hints: []string{"_live_", "_test_", "whsec_"},
 	},
 	{
 		// Azure storage: AccountKey=... in connection strings, the sig= of a shared access signature.

@@ -115,9 +115,34 @@ func TestBuiltins(t *testing.T) {
 		{"passphrase key", "passphrase: correct horse", "passphrase: [REDACTED] horse"},
 		{"url password with @", "dial postgres://app:p@ss@db.internal:5432/app", "dial postgres://app:[REDACTED]@db.internal:5432/app"},
 
+		// Second pass over the same classes: the shapes they take in real command lines and logs.
+		{"twilio account sid", "twilio AC0123456789abcdef0123456789abcdef failed", "twilio AC[REDACTED] failed"},
+		{"stripe restricted live", "rk_live_abcdefghijklmnop1234abcd", "rk_live_[REDACTED]"},
+		{"stripe test key", "sk_test_abcdefghijklmnop1234", "sk_test_[REDACTED]"},
+		{"stripe webhook secret", "whsec_abcdefghijklmnopqrstuvwx", "whsec_[REDACTED]"},
+		{"google oauth with dots", "ya29.c.b0AXv0zTabcdefghijklmnopqrstuvwxyz", "ya29.[REDACTED]"},
+		{"--db-password arg", "migrate --db-password hunter2 --host x", "migrate --db-password [REDACTED] --host x"},
+		{"--client-secret arg", "oauth2-proxy --client-secret s3cr3t", "oauth2-proxy --client-secret [REDACTED]"},
+		{"--api-key arg", "datadog-agent --api-key abc123 run", "datadog-agent --api-key [REDACTED] run"},
+		{"--access-token arg", "cli --access-token=abc123", "cli --access-token=[REDACTED]"},
+		{"--passphrase quoted", "gpg --passphrase 'two words' -d", "gpg --passphrase '[REDACTED]' -d"},
+		{"--password double quoted", `pg_dump --password "two words" db`, `pg_dump --password "[REDACTED]" db`},
+		{"sshpass -p", "sshpass -phunter2 ssh host", "sshpass -p[REDACTED] ssh host"},
+		{"redis-cli -a", "redis-cli -h cache -a hunter2 ping", "redis-cli -h cache -a [REDACTED] ping"},
+		{"openssl -passin", "openssl rsa -passin pass:hunter2 -in k", "openssl rsa -passin pass:[REDACTED] -in k"},
+		{"curl -u", "curl -sS -u admin:hunter2 https://x/", "curl -sS -u admin:[REDACTED] https://x/"},
+		{"url password with @ and :", "https://user:p@ss:w@rd@host/x", "https://user:[REDACTED]@host/x"},
+		{"jwt short signature", "id eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc", "id eyJhbGciOiJIUzI1NiJ9.[REDACTED]"},
+
 		// Must NOT be redacted.
 		{"docker port", "docker run -p8080:80 nginx", "docker run -p8080:80 nginx"},
 		{"flag without value", "restarted with --password-file /etc/x", "restarted with --password-file /etc/x"},
+		{"token file flag", "--token-file /var/run/token --max-tokens 5 --secret-name db", "--token-file /var/run/token --max-tokens 5 --secret-name db"},
+		{"flag followed by a flag", "--password --verbose", "--password --verbose"},
+		{"bypass flag", "--bypass yes", "--bypass yes"},
+		{"mysql prompt", "mysql -u root -p -h db", "mysql -u root -p -h db"},
+		{"curl without password", "curl -u admin https://x/", "curl -u admin https://x/"},
+		{"hex id", "request ACCEPTED id=0123456789abcdef0123456789abcdef", "request ACCEPTED id=0123456789abcdef0123456789abcdef"},
 		{"plain error", "ERROR connection refused to 10.0.0.5:5432", "ERROR connection refused to 10.0.0.5:5432"},
 		{"url with port no userinfo", "GET http://checkout:8080/healthz?x=1 503", "GET http://checkout:8080/healthz?x=1 503"},
 		{"url with @ in path", "GET http://host:8080/users/@bob", "GET http://host:8080/users/@bob"},
@@ -231,6 +256,8 @@ func TestHintsDoNotHideMatches(t *testing.T) {
 	for _, in := range []string{
 		"Authorization: Bearer abcdefgh", "postgres://a:b@c", "AKIAIOSFODNN7EXAMPLE", "ApiKey=1",
 		"x-auth-token: abc", "CREDENTIALS=abc", "ghs_abcdefghijklmnopqrstuvwxyz", "-----BEGIN EC PRIVATE KEY-----\nabc\n-----END EC PRIVATE KEY-----",
+		"--DB-PASSWORD x", "--Client-Secret 'a b'", "SSHPASS -px", "Redis-Cli -a x", "-passout pass:x", "CURL -u a:b",
+		"AC0123456789abcdef0123456789abcdef", "WHSEC_abcdefghijklmnopqrstuvwx", "ya29.c.abcdefghijklmnopqrstuvwxyz",
 	} {
 		if a, b := r.String(in), noHints.String(in); a != b {
 			t.Errorf("%q: with hints %q, without %q", in, a, b)
