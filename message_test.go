@@ -98,7 +98,7 @@ func TestDecodeEveryCapturedPayload(t *testing.T) {
 	}
 }
 
-// A notification goes on the stream as messages of at most MaxAlertsPerMessage alerts of its
+// A notification goes on the stream as messages of at most MaxMessageBytes of its
 // group, and reads back as what was meant.
 func TestEncodeSplitsTheGroupAndDecodesBack(t *testing.T) {
 	for _, f := range []string{"firing-3-alerts.json", "firing-mixed-1-resolved-2-firing.json"} {

@@ -122,7 +122,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 		Discard:     jetstream.DiscardOld,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create or update stream %s: %w", n.AlertsStream(), err)
+		return nil, fmt.Errorf("create or update stream %s: %w%s", n.AlertsStream(), err, storageHint(err))
 	}
 	t.Reports, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        n.ReportsStream(),
@@ -137,7 +137,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 		Discard:     jetstream.DiscardOld,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create or update stream %s: %w", n.ReportsStream(), err)
+		return nil, fmt.Errorf("create or update stream %s: %w%s", n.ReportsStream(), err, storageHint(err))
 	}
 	t.DeadLetters, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        n.DeadLettersStream(),
@@ -152,7 +152,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 		Discard:     jetstream.DiscardOld,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create or update stream %s: %w", n.DeadLettersStream(), err)
+		return nil, fmt.Errorf("create or update stream %s: %w%s", n.DeadLettersStream(), err, storageHint(err))
 	}
 	t.Triage, err = js.CreateOrUpdateConsumer(ctx, n.AlertsStream(), jetstream.ConsumerConfig{
 		Durable:       n.TriageConsumer(),
@@ -193,9 +193,18 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 		Replicas:    o.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create or update key-value bucket %s: %w", n.IncidentsBucket(), err)
+		return nil, fmt.Errorf("create or update key-value bucket %s: %w%s", n.IncidentsBucket(), err, storageHint(err))
 	}
 	return &t, nil
+}
+
+// storageHint says what to do when JetStream cannot reserve a stream's max_bytes ("insufficient
+// storage resources"), else nothing.
+func storageHint(err error) string {
+	if api := (*jetstream.APIError)(nil); errors.As(err, &api) && api.ErrorCode == 10047 {
+		return " (JetStream reserves every stream's max_bytes: lower nats.*_max_bytes, or give the server more storage with max_file_store)"
+	}
+	return ""
 }
 
 // maxBytes is a size limit as JetStream takes it: -1 for none.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	natsserver "github.com/nats-io/nats-server/v2/test"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/triaged/triaged"
@@ -75,5 +77,30 @@ func TestStreamsAndBucketAreBoundedInBytes(t *testing.T) {
 	}
 	if _, err := topo.Incidents.Put(ctx, "g.0", value); err != nil {
 		t.Errorf("updating an incident in a full bucket: %v", err)
+	}
+}
+
+// JetStream reserves each stream's max_bytes: limits that the server's storage cannot hold stop
+// the start with what to change.
+func TestLimitsOverTheServersStorageSayWhatToChange(t *testing.T) {
+	opts := natsserver.DefaultTestOptions
+	opts.Port = -1
+	opts.JetStream = true
+	opts.StoreDir = t.TempDir()
+	opts.JetStreamMaxStore = 2 << 30 // less than the defaults' 3.5 GiB
+	ns := natsserver.RunServer(&opts)
+	t.Cleanup(ns.Shutdown)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = broker.Ensure(context.Background(), js, broker.MustNames("triaged"), broker.DefaultTopologyOptions())
+	if err == nil || !strings.Contains(err.Error(), "insufficient storage resources available (JetStream reserves every stream's max_bytes: lower nats.*_max_bytes") {
+		t.Fatalf("Ensure: %v, want the reservation named", err)
 	}
 }
