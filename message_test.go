@@ -127,7 +127,7 @@ func TestEncodeSplitsTheGroupAndDecodesBack(t *testing.T) {
 	// the same group in the same states has the same ids, and a changed alert changes its
 	// message's id.
 	big := &triaged.Batch{Group: triaged.Group{Receiver: "r", Key: "k"}}
-	for i := range 250 {
+	for i := range 160 {
 		big.Alerts = append(big.Alerts, template.Alert{Status: "firing", Labels: template.KV{"i": fmt.Sprint(i)}, Annotations: template.KV{"description": strings.Repeat("x", 4<<10)}, StartsAt: time.Unix(0, 0), Fingerprint: fmt.Sprintf("%016x", i)})
 	}
 	msgs, _ := big.Encode()
@@ -141,13 +141,13 @@ func TestEncodeSplitsTheGroupAndDecodesBack(t *testing.T) {
 		}
 		alerts += m.Alerts
 	}
-	if len(msgs) != 3 || alerts != 250 || msgs[0].Status != triaged.StatusFiring {
-		t.Fatalf("250 alerts of 4 KiB: %d messages of %d alerts, want 3 of them all", len(msgs), alerts)
+	if len(msgs) != 2 || alerts != 160 || msgs[0].Status != triaged.StatusFiring {
+		t.Fatalf("160 alerts of 4 KiB: %d messages of %d alerts, want 2 of them all", len(msgs), alerts)
 	}
 	again, _ := big.Encode()
-	big.Alerts[249].Status = triaged.StatusResolved
+	big.Alerts[159].Status = triaged.StatusResolved
 	changed, _ := big.Encode()
-	if again[2].MsgID != msgs[2].MsgID || changed[2].MsgID == msgs[2].MsgID || changed[0].MsgID != msgs[0].MsgID {
+	if again[1].MsgID != msgs[1].MsgID || changed[1].MsgID == msgs[1].MsgID || changed[0].MsgID != msgs[0].MsgID {
 		t.Error("message ids do not follow the alerts' states")
 	}
 }
@@ -167,9 +167,9 @@ func TestEncodeStoresASmallMultipleOfTheWebhook(t *testing.T) {
 		alerts  int
 		payload int // bytes of an annotation in each alert
 	}{
-		{"large context, small alerts", 5000, 0},
-		{"large context, alerts of 1 KiB", 2000, 1 << 10},
-		{"large context, alerts near the limit", 20, lim.AlertBytes - 200},
+		{"large context, small alerts", 1500, 0},
+		{"large context, alerts of 1 KiB", 500, 1 << 10},
+		{"large context, alerts near the limit", 8, lim.AlertBytes - 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
