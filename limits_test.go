@@ -85,9 +85,9 @@ func TestLimitsRefuseWhatCanNeverBeStored(t *testing.T) {
 
 // The default limits take every alert of the real-world corpus, all in one webhook.
 func TestDefaultLimitsTakeTheRealWorldCorpus(t *testing.T) {
-	alerts, err := os.ReadFile("/work/shared/testdata/alert-corpus/alerts.json")
+	alerts, err := os.ReadFile("testdata/alert-corpus/alerts.json")
 	if err != nil {
-		t.Skip("corpus not here:", err)
+		t.Fatal(err)
 	}
 	var list []json.RawMessage
 	if err := json.Unmarshal(alerts, &list); err != nil {
