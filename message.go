@@ -1,6 +1,7 @@
 package triaged
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -63,10 +64,14 @@ func (b *Batch) Split() []Alert {
 	return out
 }
 
-// DecodeWebhook parses and validates an Alertmanager webhook body. It checks every alert before
-// returning any, so a bad payload is refused whole, with a reason naming the first field at
-// fault: `alerts[2].status: "burning" is neither "firing" nor "resolved"`.
+// DecodeWebhook parses and validates an Alertmanager webhook body under DefaultLimits. It checks
+// every alert before returning any, so a bad payload is refused whole, with a reason naming the
+// first field at fault: `alerts[2].status: "burning" is neither "firing" nor "resolved"`.
 func DecodeWebhook(data []byte, received time.Time) (*Batch, error) {
+	return DefaultLimits().Decode(data, received)
+}
+
+func decodeWebhook(data []byte) (*Webhook, error) {
 	var w Webhook
 	if err := json.Unmarshal(data, &w); err != nil {
 		return nil, fmt.Errorf("malformed webhook JSON: %s", DescribeJSONError(data, err))
@@ -85,7 +90,7 @@ func DecodeWebhook(data []byte, received time.Time) (*Batch, error) {
 			return nil, fmt.Errorf("alerts[%d].%w", i, err)
 		}
 	}
-	return w.Batch(received), nil
+	return &w, nil
 }
 
 // DecodeBatch reads a notification message back (what Batch.Encode wrote) and validates every
@@ -155,13 +160,14 @@ func validFingerprint(s string) bool {
 	return true
 }
 
-// MaxAlertsPerMessage bounds the alerts of one notification message: a larger webhook is put on
-// the stream as several messages of the same group, each well under NATS' maximum payload.
-const MaxAlertsPerMessage = 100
+// MaxMessageBytes is the size Encode fills a notification message up to. A message holds at least
+// one alert, so one may reach the group's context plus one alert (each at most MaxAlertBytes), and
+// all stay well under NATS' default maximum payload of 1 MiB.
+const MaxMessageBytes = 512 << 10
 
 // AlertMessage is (part of) one Alertmanager notification encoded for the alerts stream: the
-// group context and up to MaxAlertsPerMessage of its alerts. The group, not the alert, is the
-// unit of triage: an incident is a group.
+// group context and as many of its alerts as fill MaxMessageBytes. The group, not the alert, is
+// the unit of triage: an incident is a group.
 type AlertMessage struct {
 	Group  string // the group key, to name the message in errors
 	Status string // the group's status: the last token of the subject
@@ -172,17 +178,78 @@ type AlertMessage struct {
 	Data  []byte // the Batch's JSON, which DecodeBatch reads
 }
 
-// Encode returns the batch as notification messages of at most MaxAlertsPerMessage alerts each.
+// Encode returns the batch as notification messages, each the group's context and the alerts
+// that fill it up to MaxMessageBytes. Every message repeats the context, so the packing is what
+// keeps the bytes stored within a small multiple of the webhook: a message ends only when the next
+// alert would not fit, so it and the next one's first alert take more than MaxMessageBytes less
+// the context, and the context (at most MaxAlertBytes, half of MaxMessageBytes) is repeated at
+// most once for every half of its size in alerts. What is stored stays under three times the
+// alerts plus one context; with DefaultLimits, under 1.7 times. The split depends only on the
+// alerts, so a resent webhook is split alike and deduplicated.
 func (b *Batch) Encode() ([]AlertMessage, error) {
-	n := (len(b.Alerts) + MaxAlertsPerMessage - 1) / MaxAlertsPerMessage
-	out := make([]AlertMessage, 0, n)
-	for i := 0; i < len(b.Alerts); i += MaxAlertsPerMessage {
-		part := &Batch{Group: b.Group, ReceivedAt: b.ReceivedAt, Alerts: b.Alerts[i:min(i+MaxAlertsPerMessage, len(b.Alerts))]}
-		data, err := json.Marshal(part)
-		if err != nil {
-			return nil, fmt.Errorf("encode notification of group %s: %w", b.Group.Key, err)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// Label values are not HTML: escaping <, > and & would store six bytes for one.
+	enc.SetEscapeHTML(false)
+	encode := func(v any) (int, error) {
+		if err := enc.Encode(v); err != nil {
+			return 0, fmt.Errorf("encode notification of group %s: %w", b.Group.Key, err)
 		}
-		out = append(out, AlertMessage{Group: b.Group.Key, Status: part.status(), Alerts: len(part.Alerts), MsgID: part.msgID(), Data: data})
+		buf.Truncate(buf.Len() - 1) // Encode's newline
+		return buf.Len(), nil
+	}
+	buf.WriteString(`{"group":`)
+	if _, err := encode(b.Group); err != nil {
+		return nil, err
+	}
+	buf.WriteString(`,"receivedAt":`)
+	if _, err := encode(b.ReceivedAt); err != nil {
+		return nil, err
+	}
+	buf.WriteString(`,"alerts":[`)
+	head := buf.Len()
+	ends := make([]int, len(b.Alerts))
+	for i := range b.Alerts {
+		end, err := encode(&b.Alerts[i])
+		if err != nil {
+			return nil, err
+		}
+		ends[i] = end
+	}
+	all := buf.Bytes()
+	var out []AlertMessage
+	part := func(from, to int) {
+		start := head
+		if from > 0 {
+			start = ends[from-1]
+		}
+		data := make([]byte, 0, head+ends[to-1]-start+to-from+2)
+		data = append(data, all[:head]...)
+		for i := from; i < to; i++ {
+			if i > from {
+				data = append(data, ',')
+			}
+			data = append(data, all[start:ends[i]]...)
+			start = ends[i]
+		}
+		data = append(data, "]}"...)
+		p := &Batch{Group: b.Group, ReceivedAt: b.ReceivedAt, Alerts: b.Alerts[from:to]}
+		out = append(out, AlertMessage{Group: b.Group.Key, Status: p.status(), Alerts: to - from, MsgID: p.msgID(), Data: data})
+	}
+	from, size := 0, head+2
+	for i := range b.Alerts {
+		n := ends[i] - head
+		if i > 0 {
+			n = ends[i] - ends[i-1]
+		}
+		if i > from && size+n+1 > MaxMessageBytes {
+			part(from, i)
+			from, size = i, head+2
+		}
+		size += n + 1
+	}
+	if len(b.Alerts) > 0 {
+		part(from, len(b.Alerts))
 	}
 	return out, nil
 }

@@ -98,7 +98,7 @@ func TestDecodeEveryCapturedPayload(t *testing.T) {
 	}
 }
 
-// A notification goes on the stream as messages of at most MaxAlertsPerMessage alerts of its
+// A notification goes on the stream as messages of at most MaxMessageBytes of its
 // group, and reads back as what was meant.
 func TestEncodeSplitsTheGroupAndDecodesBack(t *testing.T) {
 	for _, f := range []string{"firing-3-alerts.json", "firing-mixed-1-resolved-2-firing.json"} {
@@ -123,21 +123,90 @@ func TestEncodeSplitsTheGroupAndDecodesBack(t *testing.T) {
 			t.Fatalf("%s does not round-trip: %+v", f, back)
 		}
 	}
-	// A large group is several messages, each with the group; the same group in the same states
-	// has the same ids, and a changed alert changes its message's id.
+	// A large group is several messages, each with the group and filled up to MaxMessageBytes;
+	// the same group in the same states has the same ids, and a changed alert changes its
+	// message's id.
 	big := &triaged.Batch{Group: triaged.Group{Receiver: "r", Key: "k"}}
-	for i := range 250 {
-		big.Alerts = append(big.Alerts, template.Alert{Status: "firing", Labels: template.KV{"i": fmt.Sprint(i)}, StartsAt: time.Unix(0, 0), Fingerprint: fmt.Sprintf("%016x", i)})
+	for i := range 160 {
+		big.Alerts = append(big.Alerts, template.Alert{Status: "firing", Labels: template.KV{"i": fmt.Sprint(i)}, Annotations: template.KV{"description": strings.Repeat("x", 4<<10)}, StartsAt: time.Unix(0, 0), Fingerprint: fmt.Sprintf("%016x", i)})
 	}
 	msgs, _ := big.Encode()
-	if len(msgs) != 3 || msgs[0].Alerts != 100 || msgs[2].Alerts != 50 || msgs[0].Status != triaged.StatusFiring {
-		t.Fatalf("250 alerts: %d messages (%d, %d alerts), want 3 of at most 100", len(msgs), msgs[0].Alerts, msgs[len(msgs)-1].Alerts)
+	alerts := 0
+	for i, m := range msgs {
+		if len(m.Data) > triaged.MaxMessageBytes {
+			t.Errorf("message %d takes %d bytes, over %d", i, len(m.Data), triaged.MaxMessageBytes)
+		}
+		if back, err := triaged.DecodeBatch(m.Data); err != nil || len(back.Alerts) != m.Alerts || back.Alerts[0].Labels["i"] != fmt.Sprint(alerts) {
+			t.Fatalf("message %d does not read back as its %d alerts from %d: %v", i, m.Alerts, alerts, err)
+		}
+		alerts += m.Alerts
+	}
+	if len(msgs) != 2 || alerts != 160 || msgs[0].Status != triaged.StatusFiring {
+		t.Fatalf("160 alerts of 4 KiB: %d messages of %d alerts, want 2 of them all", len(msgs), alerts)
 	}
 	again, _ := big.Encode()
-	big.Alerts[200].Status = triaged.StatusResolved
+	big.Alerts[159].Status = triaged.StatusResolved
 	changed, _ := big.Encode()
-	if again[2].MsgID != msgs[2].MsgID || changed[2].MsgID == msgs[2].MsgID || changed[0].MsgID != msgs[0].MsgID {
+	if again[1].MsgID != msgs[1].MsgID || changed[1].MsgID == msgs[1].MsgID || changed[0].MsgID != msgs[0].MsgID {
 		t.Error("message ids do not follow the alerts' states")
+	}
+}
+
+// Each message repeats the group's context: what is stored must stay a small multiple of the
+// webhook however its bytes are shared between the context and the alerts. Before, a message of
+// at most 100 alerts each carried the context, so a large context and many small alerts stored
+// the context once per 100 alerts.
+func TestEncodeStoresASmallMultipleOfTheWebhook(t *testing.T) {
+	lim := triaged.DefaultLimits()
+	ctx := template.KV{}
+	for i := range 7 { // just under the context's limit
+		ctx[fmt.Sprintf("l%d", i)] = strings.Repeat("c", lim.LabelValueBytes)
+	}
+	tests := []struct {
+		name    string
+		alerts  int
+		payload int // bytes of an annotation in each alert
+	}{
+		{"large context, small alerts", 1500, 0},
+		{"large context, alerts of 1 KiB", 500, 1 << 10},
+		{"large context, alerts near the limit", 8, lim.AlertBytes - 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := map[string]any{"version": "4", "status": "firing", "receiver": "r", "groupKey": "k", "commonLabels": ctx, "groupLabels": template.KV{}}
+			var alerts []any
+			for i := range tt.alerts {
+				a := map[string]any{"status": "firing", "labels": map[string]string{"i": fmt.Sprint(i)}, "startsAt": "2026-11-26T15:08:31Z"}
+				ann := map[string]string{}
+				for left := tt.payload; left > 0; left -= lim.AnnotationValueBytes / 2 {
+					ann[fmt.Sprint(left)] = strings.Repeat("d", min(left, lim.AnnotationValueBytes/2))
+				}
+				a["annotations"] = ann
+				alerts = append(alerts, a)
+			}
+			w["alerts"] = alerts
+			body, _ := json.Marshal(w)
+			b, err := triaged.DecodeWebhook(body, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs, err := b.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored := 0
+			for _, m := range msgs {
+				stored += len(m.Data)
+				if len(m.Data) > 2*triaged.MaxAlertBytes+1024 {
+					t.Errorf("a message of %d bytes, beyond what NATS takes", len(m.Data))
+				}
+			}
+			// Minimal alerts take twice their size as stored (every field of the alert is
+			// written, as Alertmanager itself writes them).
+			if stored > 3*len(body) {
+				t.Errorf("a webhook of %d bytes became %d messages of %d bytes: %.1f times", len(body), len(msgs), stored, float64(stored)/float64(len(body)))
+			}
+		})
 	}
 }
 

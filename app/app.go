@@ -168,7 +168,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	a.dead = broker.NewDeadLetters(a.js, a.names, a.cfg.Triage.MaxDeliveries, a.registry, a.log)
 
 	enr := a.cfg.Enrichment
-	if _, err := deploy.EnsureStream(ctx, a.js, a.names, enr.DeploysMaxAge.Std(), a.cfg.NATS.Replicas); err != nil {
+	if _, err := deploy.EnsureStream(ctx, a.js, a.names, enr.DeploysMaxAge.Std(), a.cfg.NATS.Replicas, a.cfg.NATS.DeploysMaxBytes); err != nil {
 		return nil, err
 	}
 	a.deploys = deploy.NewIndex(a.js, a.names, deploy.IndexOptions{
@@ -256,7 +256,7 @@ func escalationPaths(byName map[string][]string) map[triaged.Severity][]string {
 }
 
 func (a *App) topologyOptions() broker.TopologyOptions {
-	return broker.TopologyOptions{
+	o := broker.TopologyOptions{
 		Replicas:          a.cfg.NATS.Replicas,
 		DuplicateWindow:   time.Duration(a.cfg.NATS.DuplicateWindow),
 		AlertsMaxAge:      time.Duration(a.cfg.NATS.AlertsMaxAge),
@@ -268,6 +268,9 @@ func (a *App) topologyOptions() broker.TopologyOptions {
 		AckWait:           time.Duration(a.cfg.Triage.AckWait),
 		MaxAckPending:     a.cfg.Triage.MaxAckPending,
 	}
+	n := a.cfg.NATS
+	o.AlertsMaxBytes, o.ReportsMaxBytes, o.DeadLettersMaxBytes, o.IncidentsMaxBytes = n.AlertsMaxBytes, n.ReportsMaxBytes, n.DeadLettersMaxBytes, n.IncidentsMaxBytes
+	return o
 }
 
 func (a *App) connectNATS(ctx context.Context) error {

@@ -16,10 +16,12 @@ import (
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/alerts", a.auth.require("/api/v1/alerts", ingest.NewAlertsHandler(broker.NewAlertPublisher(a.js, a.names), ingest.Options{
-		MaxBodyBytes:   a.cfg.Ingest.MaxBodyBytes,
-		PublishTimeout: a.cfg.Ingest.PublishTimeout.Std(),
-		Logger:         a.log.With("component", "ingest"),
-		Registerer:     a.registry,
+		MaxBodyBytes:     a.cfg.Ingest.MaxBodyBytes,
+		PublishTimeout:   a.cfg.Ingest.PublishTimeout.Std(),
+		Limits:           a.cfg.Limits(),
+		MaxInflightBytes: a.cfg.Ingest.MaxInflightBytes,
+		Logger:           a.log.With("component", "ingest"),
+		Registerer:       a.registry,
 	})))
 	mux.Handle("/api/v1/deploys", a.auth.require("/api/v1/deploys", deploy.NewHandler(deploy.NewRecorder(a.js, a.names, deploy.RecorderOptions{MaxClockSkew: a.cfg.Enrichment.DeploysMaxClockSkew.Std()}), deploy.HandlerOptions{
 		MaxBodyBytes:   deploy.MaxEventSize,

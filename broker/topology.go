@@ -23,6 +23,12 @@ type TopologyOptions struct {
 	IncidentsMaxAge time.Duration
 	// DeadLettersMaxAge is how long a dead letter is kept for listing and replay.
 	DeadLettersMaxAge time.Duration
+	// The streams' and the bucket's size limits in bytes (0: unbounded). When full, the streams
+	// discard their oldest messages and the bucket refuses new keys: see Ensure.
+	AlertsMaxBytes      int64
+	ReportsMaxBytes     int64
+	DeadLettersMaxBytes int64
+	IncidentsMaxBytes   int64
 	// MaxDeliveries bounds the deliveries of an alert or report message; past it, the message is
 	// dead-lettered (see DeadLetters). 0: unbounded.
 	MaxDeliveries int
@@ -33,18 +39,31 @@ type TopologyOptions struct {
 	MaxAckPending     int
 }
 
+// Default size limits. JetStream reserves a stream's max_bytes on the server when the stream is
+// created, so together they must fit the server's JetStream storage (max_file_store).
+const (
+	DefaultAlertsMaxBytes      = 1 << 30
+	DefaultReportsMaxBytes     = 1 << 30
+	DefaultDeadLettersMaxBytes = 256 << 20
+	DefaultIncidentsMaxBytes   = 1 << 30
+)
+
 // DefaultTopologyOptions are the sizes used when the config says nothing.
 func DefaultTopologyOptions() TopologyOptions {
 	return TopologyOptions{
-		Replicas:          1,
-		DuplicateWindow:   10 * time.Minute,
-		AlertsMaxAge:      24 * time.Hour,
-		ReportsMaxAge:     30 * 24 * time.Hour,
-		IncidentsMaxAge:   30 * 24 * time.Hour,
-		DeadLettersMaxAge: 14 * 24 * time.Hour,
-		MaxDeliveries:     10,
-		AckWait:           30 * time.Second,
-		MaxAckPending:     1000,
+		Replicas:            1,
+		DuplicateWindow:     10 * time.Minute,
+		AlertsMaxAge:        24 * time.Hour,
+		ReportsMaxAge:       30 * 24 * time.Hour,
+		IncidentsMaxAge:     30 * 24 * time.Hour,
+		DeadLettersMaxAge:   14 * 24 * time.Hour,
+		AlertsMaxBytes:      DefaultAlertsMaxBytes,
+		ReportsMaxBytes:     DefaultReportsMaxBytes,
+		DeadLettersMaxBytes: DefaultDeadLettersMaxBytes,
+		IncidentsMaxBytes:   DefaultIncidentsMaxBytes,
+		MaxDeliveries:       10,
+		AckWait:             30 * time.Second,
+		MaxAckPending:       1000,
 	}
 }
 
@@ -76,6 +95,17 @@ type Topology struct {
 
 // Ensure creates or updates the streams, the shared triage consumer and the incidents bucket. It
 // is idempotent, so every replica runs it at start.
+//
+// Each has a size limit. The streams keep messages after they are handled (for their max age), so
+// when one is full it discards its oldest messages rather than refusing new ones: the alerts
+// stream would otherwise refuse every webhook (503) until history aged out, a day of no triage;
+// its oldest messages are alerts triaged long ago, and should triage be behind by a whole
+// stream, Alertmanager resends each group's state at its next group or repeat interval. The
+// reports stream drops its oldest reports (a sink far behind loses the oldest), the dead-letters
+// stream its oldest dead letters. The bucket, a key-value store, refuses to grow instead
+// (discarding would drop other incidents' state): an incident can still be updated in place, a
+// new one cannot be opened, and the notification that would open it is retried and then
+// dead-lettered, to be replayed once the limit is raised.
 func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOptions) (*Topology, error) {
 	var t Topology
 	var err error
@@ -87,11 +117,12 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 		Storage:     jetstream.FileStorage,
 		Replicas:    o.Replicas,
 		MaxAge:      o.AlertsMaxAge,
+		MaxBytes:    maxBytes(o.AlertsMaxBytes),
 		Duplicates:  o.DuplicateWindow,
 		Discard:     jetstream.DiscardOld,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create or update stream %s: %w", n.AlertsStream(), err)
+		return nil, fmt.Errorf("create or update stream %s: %w%s", n.AlertsStream(), err, storageHint(err))
 	}
 	t.Reports, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        n.ReportsStream(),
@@ -101,11 +132,12 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 		Storage:     jetstream.FileStorage,
 		Replicas:    o.Replicas,
 		MaxAge:      o.ReportsMaxAge,
+		MaxBytes:    maxBytes(o.ReportsMaxBytes),
 		Duplicates:  o.DuplicateWindow,
 		Discard:     jetstream.DiscardOld,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create or update stream %s: %w", n.ReportsStream(), err)
+		return nil, fmt.Errorf("create or update stream %s: %w%s", n.ReportsStream(), err, storageHint(err))
 	}
 	t.DeadLetters, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        n.DeadLettersStream(),
@@ -115,11 +147,12 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 		Storage:     jetstream.FileStorage,
 		Replicas:    o.Replicas,
 		MaxAge:      o.DeadLettersMaxAge,
+		MaxBytes:    maxBytes(o.DeadLettersMaxBytes),
 		Duplicates:  min(o.DuplicateWindow, o.DeadLettersMaxAge),
 		Discard:     jetstream.DiscardOld,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create or update stream %s: %w", n.DeadLettersStream(), err)
+		return nil, fmt.Errorf("create or update stream %s: %w%s", n.DeadLettersStream(), err, storageHint(err))
 	}
 	t.Triage, err = js.CreateOrUpdateConsumer(ctx, n.AlertsStream(), jetstream.ConsumerConfig{
 		Durable:       n.TriageConsumer(),
@@ -155,13 +188,31 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 		Description: "triaged: state of each incident, keyed by alert fingerprint",
 		History:     1,
 		TTL:         o.IncidentsMaxAge,
+		MaxBytes:    maxBytes(o.IncidentsMaxBytes),
 		Storage:     jetstream.FileStorage,
 		Replicas:    o.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create or update key-value bucket %s: %w", n.IncidentsBucket(), err)
+		return nil, fmt.Errorf("create or update key-value bucket %s: %w%s", n.IncidentsBucket(), err, storageHint(err))
 	}
 	return &t, nil
+}
+
+// storageHint says what to do when JetStream cannot reserve a stream's max_bytes ("insufficient
+// storage resources"), else nothing.
+func storageHint(err error) string {
+	if api := (*jetstream.APIError)(nil); errors.As(err, &api) && api.ErrorCode == 10047 {
+		return " (JetStream reserves every stream's max_bytes: lower nats.*_max_bytes, or give the server more storage with max_file_store)"
+	}
+	return ""
+}
+
+// maxBytes is a size limit as JetStream takes it: -1 for none.
+func maxBytes(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // EnsureSinkConsumer creates or updates the durable consumer that feeds one sink. A sink added

@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/triaged/triaged/broker"
 	"github.com/triaged/triaged/catalog"
 	"github.com/triaged/triaged/deploy"
 	"github.com/triaged/triaged/internal/confval"
@@ -72,13 +73,29 @@ type NATS struct {
 	IncidentsMaxAge Duration `yaml:"incidents_max_age"`
 	// DeadLettersMaxAge is how long a message a consumer gave up on is kept for replay.
 	DeadLettersMaxAge Duration `yaml:"deadletters_max_age"`
-	EmbeddedListen    string   `yaml:"embedded_listen_address"`
+	// The size limits of the streams and the bucket (see broker.Ensure for what happens when full).
+	AlertsMaxBytes      int64  `yaml:"alerts_max_bytes"`
+	ReportsMaxBytes     int64  `yaml:"reports_max_bytes"`
+	DeadLettersMaxBytes int64  `yaml:"deadletters_max_bytes"`
+	DeploysMaxBytes     int64  `yaml:"deploys_max_bytes"`
+	IncidentsMaxBytes   int64  `yaml:"incidents_max_bytes"`
+	EmbeddedListen      string `yaml:"embedded_listen_address"`
 }
 
 // Ingest bounds the webhook intake.
 type Ingest struct {
 	MaxBodyBytes   int64    `yaml:"max_body_bytes"`
 	PublishTimeout Duration `yaml:"publish_timeout"`
+	// What one webhook may carry (triaged.Limits); over a limit, it gets 413.
+	MaxAlerts               int `yaml:"max_alerts"`
+	MaxAlertBytes           int `yaml:"max_alert_bytes"`
+	MaxLabels               int `yaml:"max_labels"`
+	MaxAnnotations          int `yaml:"max_annotations"`
+	MaxNameBytes            int `yaml:"max_name_bytes"`
+	MaxLabelValueBytes      int `yaml:"max_label_value_bytes"`
+	MaxAnnotationValueBytes int `yaml:"max_annotation_value_bytes"`
+	// MaxInflightBytes bounds the webhook bodies handled at once.
+	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
 }
 
 // Incidents shapes incidents: one per Alertmanager group, reported when it opens, changes,
@@ -143,8 +160,14 @@ func Default() *Config {
 			ReportsMaxAge:     Duration(30 * 24 * time.Hour),
 			IncidentsMaxAge:   Duration(30 * 24 * time.Hour),
 			DeadLettersMaxAge: Duration(14 * 24 * time.Hour),
+
+			AlertsMaxBytes:      broker.DefaultAlertsMaxBytes,
+			ReportsMaxBytes:     broker.DefaultReportsMaxBytes,
+			DeadLettersMaxBytes: broker.DefaultDeadLettersMaxBytes,
+			DeploysMaxBytes:     deploy.DefaultMaxBytes,
+			IncidentsMaxBytes:   broker.DefaultIncidentsMaxBytes,
 		},
-		Ingest: Ingest{MaxBodyBytes: 4 << 20, PublishTimeout: Duration(10 * time.Second)},
+		Ingest: defaultIngest(),
 		Triage: Triage{
 			Workers:       16,
 			AckWait:       Duration(30 * time.Second),

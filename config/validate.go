@@ -17,6 +17,7 @@ func (c *Config) validate(p *Problems) {
 	v := check{p}
 	c.validateNATS(v)
 	c.validateIngest(v)
+	c.validateLimits(v)
 	c.validateTriage(v)
 	c.validateIncidents(v)
 	c.validateReport(v)

@@ -25,7 +25,7 @@ var names = broker.MustNames("triaged")
 func setup(t *testing.T) (*nats.Conn, jetstream.JetStream, jetstream.Stream) {
 	t.Helper()
 	nc, js := natstest.Connect(t, natstest.Server(t))
-	s, err := EnsureStream(context.Background(), js, names, 0, 1)
+	s, err := EnsureStream(context.Background(), js, names, 0, 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,16 +57,17 @@ func TestEnsureStream(t *testing.T) {
 	_, js, s := setup(t)
 	cfg := s.CachedInfo().Config
 	if cfg.MaxAge != DefaultMaxAge || cfg.Storage != jetstream.FileStorage || cfg.Retention != jetstream.LimitsPolicy ||
-		cfg.Duplicates != DuplicateWindow || cfg.Subjects[0] != "triaged.deploys.>" || cfg.Name != "TRIAGED_DEPLOYS" {
+		cfg.Duplicates != DuplicateWindow || cfg.Subjects[0] != "triaged.deploys.>" || cfg.Name != "TRIAGED_DEPLOYS" ||
+		cfg.MaxBytes != DefaultMaxBytes || cfg.Discard != jetstream.DiscardOld {
 		t.Errorf("stream config: %+v", cfg)
 	}
 	// Idempotent, and a max age shorter than the duplicate window still works.
-	s, err := EnsureStream(context.Background(), js, names, 30*time.Minute, 1)
+	s, err := EnsureStream(context.Background(), js, names, 30*time.Minute, 1, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg := s.CachedInfo().Config; cfg.MaxAge != 30*time.Minute || cfg.Duplicates != 30*time.Minute {
-		t.Errorf("after update: max age %v, duplicates %v", cfg.MaxAge, cfg.Duplicates)
+	if cfg := s.CachedInfo().Config; cfg.MaxAge != 30*time.Minute || cfg.Duplicates != 30*time.Minute || cfg.MaxBytes != 1<<20 {
+		t.Errorf("after update: max age %v, duplicates %v, max bytes %d", cfg.MaxAge, cfg.Duplicates, cfg.MaxBytes)
 	}
 }
 

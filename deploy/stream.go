@@ -21,6 +21,8 @@ const (
 	// DuplicateWindow is how long the stream remembers message ids: a CI job retrying a
 	// deploy event within it stores the event once.
 	DuplicateWindow = time.Hour
+	// DefaultMaxBytes bounds the stream: 256 MiB is 30,000 events of the largest size.
+	DefaultMaxBytes = 256 << 20
 )
 
 // SourceHeader marks messages the Recorder published, so the index can tell events recorded
@@ -28,11 +30,15 @@ const (
 const SourceHeader = "Triaged-Deploy-Source"
 
 // EnsureStream creates or updates the deploys stream: file storage, limits retention, events
-// older than maxAge (DefaultMaxAge when 0) discarded. It is idempotent, so every replica runs it
-// at start.
-func EnsureStream(ctx context.Context, js jetstream.JetStream, names broker.Names, maxAge time.Duration, replicas int) (jetstream.Stream, error) {
+// older than maxAge (DefaultMaxAge when 0) discarded, and the oldest discarded too once the
+// stream holds maxBytes (DefaultMaxBytes when 0). It is idempotent, so every replica runs it at
+// start.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, names broker.Names, maxAge time.Duration, replicas int, maxBytes int64) (jetstream.Stream, error) {
 	if maxAge <= 0 {
 		maxAge = DefaultMaxAge
+	}
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
 	}
 	if replicas < 1 {
 		replicas = 1
@@ -45,6 +51,7 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, names broker.Name
 		Storage:     jetstream.FileStorage,
 		Replicas:    replicas,
 		MaxAge:      maxAge,
+		MaxBytes:    maxBytes,
 		// JetStream refuses a duplicate window longer than the max age.
 		Duplicates: min(DuplicateWindow, maxAge),
 		Discard:    jetstream.DiscardOld,

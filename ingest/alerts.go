@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -26,9 +27,14 @@ type Publisher interface {
 type Options struct {
 	MaxBodyBytes   int64         // larger bodies get 413
 	PublishTimeout time.Duration // after it the webhook gets 503 and Alertmanager retries
-	Logger         *slog.Logger
-	Registerer     prometheus.Registerer
-	Now            func() time.Time
+	// Limits bound each webhook's alerts; a webhook over one gets 413. Zero: DefaultLimits.
+	Limits triaged.Limits
+	// MaxInflightBytes bounds the bodies being handled at once (at least MaxBodyBytes); a webhook
+	// that finds it taken waits up to PublishTimeout, then gets 503.
+	MaxInflightBytes int64
+	Logger           *slog.Logger
+	Registerer       prometheus.Registerer
+	Now              func() time.Time
 }
 
 type metrics struct {
@@ -40,6 +46,8 @@ type metrics struct {
 	truncatedHooks  prometheus.Counter
 	truncatedAlerts prometheus.Counter
 	deduplicated    prometheus.Counter
+	inflightBytes   prometheus.Gauge
+	inflightRefused prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -65,6 +73,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "triaged_alerts_truncated_total",
 			Help: "Alerts that Alertmanager left out of webhooks because of max_alerts.",
 		}),
+		inflightBytes: f.NewGauge(prometheus.GaugeOpts{
+			Name: "triaged_webhook_inflight_bytes",
+			Help: "Bytes of webhook bodies being read, decoded and published (their Content-Length, or the body limit).",
+		}),
+		inflightRefused: f.NewCounter(prometheus.CounterOpts{
+			Name: "triaged_webhook_inflight_refused_total",
+			Help: "Webhooks answered 503 because ingest.max_inflight_bytes stayed taken for their publish timeout.",
+		}),
 	}
 	for _, code := range []int{http.StatusOK, http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusServiceUnavailable} {
 		m.requests.WithLabelValues(strconv.Itoa(code))
@@ -76,11 +92,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 }
 
 type alertsHandler struct {
-	pub     Publisher
-	opts    Options
-	metrics *metrics
-	bufs    sync.Pool
+	pub      Publisher
+	opts     Options
+	metrics  *metrics
+	inflight *inflight
+	bufs     sync.Pool
 }
+
+// maxPooledBuffer is the largest body buffer kept for the next webhook: a pool of buffers grown
+// to the body limit would hold memory that no in-flight bound accounts for.
+const maxPooledBuffer = 64 << 10
 
 // NewAlertsHandler returns the handler of POST /api/v1/alerts.
 func NewAlertsHandler(pub Publisher, o Options) http.Handler {
@@ -96,7 +117,16 @@ func NewAlertsHandler(pub Publisher, o Options) http.Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Limits == (triaged.Limits{}) {
+		o.Limits = triaged.DefaultLimits()
+	}
+	if o.MaxInflightBytes <= 0 {
+		o.MaxInflightBytes = 32 << 20
+	}
+	// Less than one body would refuse the largest webhooks for ever.
+	o.MaxInflightBytes = max(o.MaxInflightBytes, o.MaxBodyBytes)
 	h := &alertsHandler{pub: pub, opts: o, metrics: newMetrics(o.Registerer)}
+	h.inflight = newInflight(o.MaxInflightBytes, o.PublishTimeout, h.metrics)
 	h.bufs.New = func() any { return new(bytes.Buffer) }
 	return h
 }
@@ -120,13 +150,32 @@ func (h *alertsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *alertsHandler) serve(w http.ResponseWriter, r *http.Request, received time.Time) (int, error) {
+	size := h.opts.MaxBodyBytes
+	if r.ContentLength >= 0 && r.ContentLength < size {
+		size = r.ContentLength
+	}
+	release, err := h.inflight.acquire(r.Context(), w, size)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
 	buf := h.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
-	defer h.bufs.Put(buf)
+	defer func() {
+		if buf.Cap() <= maxPooledBuffer {
+			h.bufs.Put(buf)
+		}
+	}()
+	buf.Grow(int(size) + bytes.MinRead) // read without doubling the buffer at the end
 	if err := httpin.ReadJSON(w, r, h.opts.MaxBodyBytes, buf, "an Alertmanager webhook"); err != nil {
 		return 0, err
 	}
-	batch, err := triaged.DecodeWebhook(buf.Bytes(), received)
+	batch, err := h.opts.Limits.Decode(buf.Bytes(), received)
+	var tooLarge *triaged.LimitError
+	if errors.As(err, &tooLarge) {
+		// Alertmanager retries no 4xx: what can never be stored is not retried for ever.
+		return 0, httpin.Errorf(http.StatusRequestEntityTooLarge, "%v", err)
+	}
 	if err != nil {
 		return 0, httpin.Errorf(http.StatusBadRequest, "%v", err)
 	}

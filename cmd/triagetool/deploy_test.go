@@ -28,7 +28,7 @@ func triagedServer(t *testing.T) (*httptest.Server, jetstream.JetStream, jetstre
 	t.Helper()
 	_, js := natstest.Connect(t, natstest.Server(t))
 	names := broker.MustNames("triaged")
-	s, err := deploy.EnsureStream(context.Background(), js, names, 0, 1)
+	s, err := deploy.EnsureStream(context.Background(), js, names, 0, 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
