@@ -147,6 +147,9 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err := a.connectNATS(ctx); err != nil {
 		return nil, err
 	}
+	if err := a.checkReportBudget(); err != nil {
+		return nil, err
+	}
 	a.js, err = jetstream.New(a.nc)
 	if err != nil {
 		return nil, fmt.Errorf("JetStream context: %w", err)
@@ -213,9 +216,10 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 			FlapWindow:     a.cfg.Incidents.FlapWindow.Std(),
 			FlapStable:     a.cfg.Incidents.FlapStable.Std(),
 		},
-		Escalation: escalationPaths(a.cfg.Report.Escalation),
-		Logger:     a.log,
-		Registerer: a.registry,
+		Escalation:     escalationPaths(a.cfg.Report.Escalation),
+		ReportMaxBytes: a.cfg.Report.MaxBytes,
+		Logger:         a.log,
+		Registerer:     a.registry,
 	})
 	if err != nil {
 		return nil, err

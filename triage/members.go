@@ -12,6 +12,7 @@ import (
 const (
 	maxMemberPairs      = 64
 	maxMemberValueBytes = 1024
+	maxMemberNameBytes  = 128
 )
 
 // bounded copies a label or annotation set, at most maxMemberPairs pairs (by name) and values
@@ -27,7 +28,7 @@ func bounded(kv map[string]string) map[string]string {
 	sort.Strings(names)
 	out := make(map[string]string, min(len(names), maxMemberPairs))
 	for _, k := range names[:min(len(names), maxMemberPairs)] {
-		out[truncate(k, 128)] = truncate(kv[k], maxMemberValueBytes)
+		out[truncate(k, maxMemberNameBytes)] = truncate(kv[k], maxMemberValueBytes)
 	}
 	return out
 }
