@@ -203,7 +203,7 @@ func keepPairs(m *map[string]string, n int) int {
 }
 
 // firstLabels are the labels and annotations a report keeps longest.
-var firstLabels = []string{"alertname", "severity", "service", "job", "instance", "namespace", "env", "environment", "cluster", "summary", "description"}
+var firstLabels = []string{"alertname", "instance", "service", "severity", "summary", "description", "job", "namespace", "env", "environment", "cluster"}
 
 // linkFields are the JSON names of fields that hold a link: a cut link would lead elsewhere, so
 // an overlong one is left out instead.
@@ -290,7 +290,7 @@ func minimalReport(rep *Report, size, max int) *Report {
 		AlertsFiring: rep.AlertsFiring, AlertsResolved: rep.AlertsResolved, AlertsOmitted: rep.AlertsFiring + rep.AlertsResolved,
 		Severity: rep.Severity, SeverityName: c(rep.SeverityName), ResponseTime: c(rep.ResponseTime), Status: c(rep.Status),
 		AlertName: c(rep.AlertName), Service: c(rep.Service), ServiceFrom: c(rep.ServiceFrom), Environment: c(rep.Environment),
-		Team: c(rep.Team), Summary: c(rep.Summary), UserImpact: c(rep.UserImpact), Impact: rep.Impact,
+		Team: c(rep.Team), OnCall: c(rep.OnCall), Channel: c(rep.Channel), Summary: c(rep.Summary), UserImpact: c(rep.UserImpact), Impact: rep.Impact,
 		StartedAt: rep.StartedAt, EndedAt: rep.EndedAt, ReceivedAt: rep.ReceivedAt, TriagedAt: rep.TriagedAt,
 		Rule: c(rep.Rule), RuleSetVersion: c(rep.RuleSetVersion), Decisions: []Decision{}, Alerts: []ReportAlert{},
 		TruncatedAlerts: rep.TruncatedAlerts, RecentChanges: []Change{}, RecentChangesOmitted: len(rep.RecentChanges) + rep.RecentChangesOmitted,

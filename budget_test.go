@@ -12,20 +12,20 @@ import (
 )
 
 // bigReport is a report with every part that can grow grown past NATS' max payload: a 700 KB
-// label (three times that in a link), 6,000 deploys, 200 alerts, long log excerpts, probe bodies.
+// value, an overlong link, 6,000 deploys, 200 alerts, long log excerpts, probe bodies.
 func bigReport() *triaged.Report {
 	t0 := time.Date(2026, 11, 26, 15, 8, 31, 0, time.UTC)
 	huge := strings.Repeat("x/y=", 700<<10/4)
 	rep := &triaged.Report{
 		SchemaVersion: triaged.ReportSchemaVersion, ID: "inc.1.opened", IncidentID: "inc", Event: triaged.EventOpened,
 		Severity: triaged.P2, Status: triaged.ReportInvestigating, AlertName: "Huge", Service: "checkout",
-		Summary: huge, StartedAt: t0, ReceivedAt: t0, TriagedAt: t0, AlertsFiring: 200,
-		Links:  triaged.Links{Silence: "http://am.example.com/#/silences/new?filter=" + strings.Repeat("%2F", 700<<10)},
+		Summary: huge[:64<<10], StartedAt: t0, ReceivedAt: t0, TriagedAt: t0, AlertsFiring: 200,
+		Links:  triaged.Links{Silence: "http://am.example.com/#/silences/new?filter=" + strings.Repeat("%2F", 20<<10)},
 		Probes: []triaged.Probe{{Name: "health", Kind: "http", Target: "http://checkout/healthz", Body: strings.Repeat("b", 512)}},
 	}
 	for i := range 200 {
 		rep.Alerts = append(rep.Alerts, triaged.ReportAlert{Fingerprint: fmt.Sprintf("%016x", i), Status: "firing", StartsAt: t0,
-			Labels: map[string]string{"alertname": "Huge", "instance": fmt.Sprintf("api-%d", i), "blob": huge[:1024]}, Annotations: map[string]string{}})
+			Labels: map[string]string{"alertname": "Huge", "instance": fmt.Sprintf("api-%d", i), "blob": huge[:256]}, Annotations: map[string]string{}})
 	}
 	for i := range 6000 {
 		rep.RecentChanges = append(rep.RecentChanges, triaged.Change{Service: "checkout", Version: fmt.Sprintf("v1.%d", i),
@@ -34,7 +34,7 @@ func bigReport() *triaged.Report {
 	for range 2 {
 		var lines []string
 		for i := range 300 {
-			lines = append(lines, fmt.Sprintf("%04d ERROR %s", i, strings.Repeat("e", 1000)))
+			lines = append(lines, fmt.Sprintf("%04d ERROR %s", i, strings.Repeat("e", 200)))
 		}
 		rep.Logs = append(rep.Logs, triaged.LogTail{Source: "app", Lines: lines})
 	}
@@ -55,7 +55,7 @@ func TestEncodeReportWithinFitsTheBudget(t *testing.T) {
 		{"whole report, smallest budget", bigReport, triaged.MinReportMaxBytes, false, []string{`"recent_changes_omitted":`}},
 		{"one huge label", func() *triaged.Report {
 			r := bigReport()
-			r.Alerts, r.RecentChanges, r.Logs, r.Summary = r.Alerts[:1], nil, nil, "short"
+			r.Alerts, r.AlertsFiring, r.RecentChanges, r.Logs, r.Summary = r.Alerts[:1], 1, nil, nil, "short"
 			r.Alerts[0].Labels["blob"] = strings.Repeat("x/y=", 700<<10/4)
 			return r
 		}, triaged.DefaultReportMaxBytes, false, []string{`"labels":{"alertname":"Huge","blob":"x/y=`, `bytes cut]"`}},
@@ -86,7 +86,7 @@ func TestEncodeReportWithinFitsTheBudget(t *testing.T) {
 			if isMinimal := len(got.Alerts) == 0 && len(got.Trimmed) == 1; isMinimal != tc.minimal {
 				t.Errorf("minimal report %v, want %v: %v", isMinimal, tc.minimal, got.Trimmed)
 			}
-			if got.AlertsFiring != 200 || got.Severity != triaged.P2 || got.ID != rep.ID || got.AlertsOmitted+len(got.Alerts) != len(rep.Alerts) {
+			if got.AlertsFiring != rep.AlertsFiring || got.Severity != triaged.P2 || got.ID != rep.ID || got.AlertsOmitted+len(got.Alerts) != len(rep.Alerts) {
 				t.Errorf("the counts and identity must survive: firing %d, severity %s, id %q, %d listed + %d omitted", got.AlertsFiring, got.Severity, got.ID, len(got.Alerts), got.AlertsOmitted)
 			}
 			for _, w := range tc.want {

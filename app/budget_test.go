@@ -2,11 +2,14 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/test"
 
 	"github.com/triaged/triaged/app"
 	"github.com/triaged/triaged/internal/metrictest"
@@ -77,5 +80,26 @@ func TestDeployFloodStillReported(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the report lacks %q:\n%.4000s", want, out)
 		}
+	}
+}
+
+// An external NATS server may take less than the 1 MiB the config check assumes: the daemon
+// refuses to start with a budget it cannot publish, naming the key.
+func TestReportBudgetOverTheServersMaxPayload(t *testing.T) {
+	opts := natsserver.DefaultTestOptions
+	opts.Port, opts.JetStream, opts.StoreDir, opts.MaxPayload = -1, true, t.TempDir(), 256<<10
+	ns := natsserver.RunServer(&opts)
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	file := configFile(t, "report:\n  max_bytes: 262144\n")
+	a, err := app.New(context.Background(), app.Options{NATSURL: ns.ClientURL(), ConfigFile: file, ListenAddress: "127.0.0.1:0", StoragePath: t.TempDir()})
+	if err == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = a.Run(ctx)
+		t.Fatal("started with a report budget over half the server's max payload")
+	}
+	want := fmt.Sprintf("%q: report.max_bytes: 262144 bytes cannot fit the NATS server's max payload of 262144 bytes", file)
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
 	}
 }
