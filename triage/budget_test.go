@@ -34,6 +34,8 @@ func TestReportBoundsWhatGrows(t *testing.T) {
 		{"plain group", map[string]string{"alertname": "Synthetic"}, triaged.Enrichment{}, true, "", 0, 0},
 		{"a 700 KB group label", map[string]string{"alertname": "Synthetic", "blob": strings.Repeat("x/y=", 700<<10/4)}, triaged.Enrichment{}, false,
 			"no Alertmanager or silence link: label blob is too long for a filter (1024 bytes or more)", 0, 0},
+		{"a group label cut when it was kept", map[string]string{"alertname": "Synthetic", "blob": triaged.CutString(strings.Repeat("a", 2000), 1024)}, triaged.Enrichment{}, false,
+			"no Alertmanager or silence link: label blob is too long for a filter", 0, 0},
 		{"a filter too long for a link", many, triaged.Enrichment{}, false, "no Alertmanager or silence link: the filter of 65 labels makes a link of", 0, 0},
 		{"6,000 deploys", map[string]string{"alertname": "Synthetic"}, triaged.Enrichment{Changes: flood}, true, "", triaged.MaxReportChanges, 6000 - triaged.MaxReportChanges},
 		{"deploys the enricher already counted out", map[string]string{"alertname": "Synthetic"}, triaged.Enrichment{Changes: flood[:triaged.MaxReportChanges], ChangesOmitted: 12}, true, "", triaged.MaxReportChanges, 12},

@@ -233,8 +233,8 @@ func links(inc *triaged.Incident, a *triaged.Alert) triaged.Links {
 	}
 	// A value as long as a member keeps may have been cut: a filter of it would match nothing.
 	for _, k := range slices.Sorted(maps.Keys(set)) {
-		if len(set[k]) >= maxMemberValueBytes || len(k) >= maxMemberNameBytes {
-			l.Omitted = fmt.Sprintf("no Alertmanager or silence link: label %s is too long for a filter (%d bytes or more)", truncate(k, 64), min(len(set[k]), maxMemberValueBytes))
+		if wasCut(set[k]) || wasCut(k) || len(k) >= maxMemberNameBytes {
+			l.Omitted = fmt.Sprintf("no Alertmanager or silence link: label %s is too long for a filter (%d bytes or more)", truncate(k, 64), maxMemberValueBytes)
 			return l
 		}
 	}
