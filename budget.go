@@ -73,13 +73,18 @@ func EncodeReportWithin(rep *Report, max int) ([]byte, *Report, error) {
 type trimmer struct {
 	max, level int
 	before     Report // the lists' lengths and counters before the first level
+	logsBefore []int  // each excerpt's LinesOmitted before: the excerpts are trimmed in place
 	notesFrom  []string
 	pairs      int // labels and annotations left out
 	cut, links bool
 }
 
 func newTrimmer(rep *Report, max int) *trimmer {
-	return &trimmer{max: max, before: *rep, notesFrom: rep.Trimmed}
+	t := &trimmer{max: max, before: *rep, notesFrom: rep.Trimmed}
+	for _, l := range rep.Logs {
+		t.logsBefore = append(t.logsBefore, l.LinesOmitted)
+	}
+	return t
 }
 
 // valueCap is the most bytes one value keeps: 1/16 of the budget at level 0.
@@ -139,7 +144,7 @@ func (t *trimmer) notes(rep *Report, size int) []string {
 		note("severity decisions: the first %d listed, %d more left out", len(rep.Decisions), d)
 	}
 	for i, l := range rep.Logs {
-		if d := l.LinesOmitted - t.before.Logs[i].LinesOmitted; d > 0 {
+		if d := l.LinesOmitted - t.logsBefore[i]; d > 0 {
 			note("logs of %s: the last %d lines kept, %d older left out", l.Source, len(l.Lines), d)
 		}
 	}

@@ -50,7 +50,7 @@ func TestEncodeReportWithinFitsTheBudget(t *testing.T) {
 		want    []string // in the encoded report
 	}{
 		{"whole report, default budget", bigReport, triaged.DefaultReportMaxBytes, false, []string{
-			`"alerts_omitted":`, `"recent_changes_omitted":`, `"lines_omitted":`, `bytes cut]`, `"trimmed":["trimmed to fit the report budget of 262144 bytes`,
+			`"alerts_omitted":`, `"recent_changes_omitted":`, `"lines_omitted":`, `older left out"`, `bytes cut]`, `"trimmed":["trimmed to fit the report budget of 262144 bytes`,
 		}},
 		{"whole report, smallest budget", bigReport, triaged.MinReportMaxBytes, false, []string{`"recent_changes_omitted":`}},
 		{"one huge label", func() *triaged.Report {

@@ -216,10 +216,11 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 			FlapWindow:     a.cfg.Incidents.FlapWindow.Std(),
 			FlapStable:     a.cfg.Incidents.FlapStable.Std(),
 		},
-		Escalation:     escalationPaths(a.cfg.Report.Escalation),
+		Escalation: escalationPaths(a.cfg.Report.Escalation),
+		Logger:     a.log,
+		Registerer: a.registry,
+
 		ReportMaxBytes: a.cfg.Report.MaxBytes,
-		Logger:         a.log,
-		Registerer:     a.registry,
 	})
 	if err != nil {
 		return nil, err

@@ -77,12 +77,13 @@ type Options struct {
 	DeadLetters *broker.DeadLetters
 	// Escalation is who is escalated to at each severity, shown in the reports.
 	Escalation map[triaged.Severity][]string
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
+
 	// ReportMaxBytes is the budget of one encoded report (report.max_bytes); a larger report is
 	// trimmed to fit. 0: triaged.DefaultReportMaxBytes.
 	ReportMaxBytes int
-	Logger         *slog.Logger
-	Registerer     prometheus.Registerer
-	Now            func() time.Time
 }
 
 // Worker handles alert messages. It is safe for concurrent use by a pool.
