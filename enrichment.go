@@ -7,7 +7,10 @@ import "time"
 // A section that was not collected is named in Pending with the reason in PendingWhy, so the
 // report says so rather than stays silently empty.
 type Enrichment struct {
-	Changes []Change
+	// Changes are the deploys found, nearest the alert first, at most MaxReportChanges;
+	// ChangesOmitted counts those found beyond.
+	Changes        []Change
+	ChangesOmitted int
 	// ChangesSummary states what the deploy lookup found in words, including that it found nothing;
 	// ChangesWindow is how far back it looked.
 	ChangesSummary string

@@ -100,6 +100,9 @@ type Report struct {
 	TruncatedAlerts uint64        `json:"truncated_alerts"`
 
 	RecentChanges []Change `json:"recent_changes"`
+	// RecentChangesOmitted counts deploys found but left out of RecentChanges to keep the report
+	// within its budget (the farthest from the alert go first).
+	RecentChangesOmitted int `json:"recent_changes_omitted,omitempty"`
 	// RecentChangesSummary states what the deploy lookup found in words, including that it found
 	// nothing: "no deploys of checkout or its dependencies in the 2h before the alert".
 	RecentChangesSummary string    `json:"recent_changes_summary,omitempty"`
@@ -118,6 +121,9 @@ type Report struct {
 	// index saturated for checkout: 5,912 older events dropped"), so neither the headline nor
 	// a reader takes an empty list for "no deploys"; "" when the lookup saw everything.
 	RecentChangesIncomplete string `json:"recent_changes_incomplete,omitempty"`
+	// Trimmed says, in words, what was cut or left out to keep the encoded report within its
+	// budget (report.max_bytes); empty when nothing was.
+	Trimmed []string `json:"trimmed,omitempty"`
 }
 
 // Impact is the workflow's impact checklist.
@@ -181,7 +187,10 @@ type LogTail struct {
 	Source    string   `json:"source"`
 	Lines     []string `json:"lines"`
 	Truncated bool     `json:"truncated"`
-	Error     string   `json:"error,omitempty"`
+	// LinesOmitted counts the oldest lines of the excerpt left out to keep the report within its
+	// budget.
+	LinesOmitted int    `json:"lines_omitted,omitempty"`
+	Error        string `json:"error,omitempty"`
 }
 
 // Runbook is the runbook matched to the incident.
@@ -201,6 +210,9 @@ type Links struct {
 	Alertmanager string `json:"alertmanager,omitempty"`
 	Generator    string `json:"generator,omitempty"`
 	Silence      string `json:"silence,omitempty"`
+	// Omitted says why a link is missing that the report would have had (a filter built from
+	// a label too long for a link); empty when none is.
+	Omitted string `json:"omitted,omitempty"`
 }
 
 // Classification is what the severity rules decided for an alert.

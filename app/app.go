@@ -156,6 +156,9 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err := a.connectNATS(ctx); err != nil {
 		return nil, err
 	}
+	if err := a.checkReportBudget(); err != nil {
+		return nil, err
+	}
 	a.js, err = jetstream.New(a.nc)
 	if err != nil {
 		return nil, fmt.Errorf("JetStream context: %w", err)
@@ -227,6 +230,8 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		Escalation: escalationPaths(a.cfg.Report.Escalation),
 		Logger:     a.log,
 		Registerer: a.registry,
+
+		ReportMaxBytes: a.cfg.Report.MaxBytes,
 	})
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/broker"
 	"github.com/triaged/triaged/catalog"
 	"github.com/triaged/triaged/deploy"
@@ -137,9 +138,12 @@ type Rules struct {
 	Timezone string   `yaml:"timezone"`
 }
 
-// Report overrides the Markdown report template.
+// Report overrides the Markdown report template and bounds what one report may weigh.
 type Report struct {
 	Template string `yaml:"template"`
+	// MaxBytes is the budget of one encoded report: every part of a report is bounded under it,
+	// and a report still over it is trimmed, saying what it left out.
+	MaxBytes int `yaml:"max_bytes"`
 	// Escalation is who is escalated to at each severity, in order, shown in every report of an
 	// incident of that severity. The default is the workflow's escalation path.
 	Escalation map[string][]string `yaml:"escalation"`
@@ -185,7 +189,7 @@ func Default() *Config {
 			FlapStable:     Duration(10 * time.Minute),
 		},
 		Rules: Rules{Timezone: "UTC"},
-		Report: Report{Escalation: map[string][]string{
+		Report: Report{MaxBytes: triaged.DefaultReportMaxBytes, Escalation: map[string][]string{
 			"P1": {"Incident Commander", "Engineering Manager", "CTO", "CEO (if customer-facing)"},
 			"P2": {"Incident Commander", "Engineering Manager", "CTO (if not resolved in 2 hours)"},
 			"P3": {"Incident Commander", "Engineering Manager"},

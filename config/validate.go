@@ -21,6 +21,7 @@ func (c *Config) validate(p *Problems) {
 	c.validateTriage(v)
 	c.validateIncidents(v)
 	c.validateReport(v)
+	c.validateBudget(v)
 	c.validateEnrichment(v)
 	c.validateRules(v)
 	c.validateSinks(v)

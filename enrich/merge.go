@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/triaged/triaged"
@@ -30,7 +31,10 @@ func (e *Enricher) merge(enr *triaged.Enrichment, tasks []task, findings []findi
 		}
 		switch {
 		case f.changes != nil:
-			enr.Changes, enr.ChangesSummary = f.changes.Changes, f.changes.Summary
+			// Nearest first: the suspects are kept, the rest of a flood of deploys is counted.
+			n := min(len(f.changes.Changes), triaged.MaxReportChanges)
+			enr.Changes, enr.ChangesOmitted = slices.Clone(f.changes.Changes[:n]), len(f.changes.Changes)-n
+			enr.ChangesSummary = f.changes.Summary
 			enr.ChangesIncomplete = f.changes.Incomplete
 		case f.probe != nil:
 			enr.Probes = append(enr.Probes, *f.probe)

@@ -193,8 +193,10 @@ func (p Policy) flush(prev *triaged.Incident, now time.Time) (*triaged.Incident,
 // reopen window, lends it its history.
 func (p Policy) open(prev *triaged.Incident, g triaged.Group, in []arrival, now time.Time) (*triaged.Incident, step) {
 	start := earliestFiring(in)
+	// The group labels are bounded as a member's are: the incident's record holds them beside a
+	// report that must fit NATS' max payload too.
 	inc := &triaged.Incident{
-		Key: p.key(g, in[0].alert), Receiver: g.Receiver, GroupKey: g.Key, GroupLabels: g.Labels,
+		Key: p.key(g, in[0].alert), Receiver: g.Receiver, GroupKey: g.Key, GroupLabels: bounded(g.Labels),
 		ExternalURL: g.ExternalURL, State: triaged.IncidentOpen, OpenedAt: start, UpdatedAt: now,
 	}
 	if prev != nil {

@@ -1,6 +1,7 @@
 package triage
 
 import (
+	"regexp"
 	"slices"
 	"sort"
 
@@ -12,10 +13,11 @@ import (
 const (
 	maxMemberPairs      = 64
 	maxMemberValueBytes = 1024
+	maxMemberNameBytes  = 128
 )
 
 // bounded copies a label or annotation set, at most maxMemberPairs pairs (by name) and values
-// cut at maxMemberValueBytes.
+// cut at maxMemberValueBytes, each cut marked with how many bytes it lost.
 func bounded(kv map[string]string) map[string]string {
 	if len(kv) == 0 {
 		return kv
@@ -27,7 +29,7 @@ func bounded(kv map[string]string) map[string]string {
 	sort.Strings(names)
 	out := make(map[string]string, min(len(names), maxMemberPairs))
 	for _, k := range names[:min(len(names), maxMemberPairs)] {
-		out[truncate(k, 128)] = truncate(kv[k], maxMemberValueBytes)
+		out[triaged.CutString(k, maxMemberNameBytes)] = triaged.CutString(kv[k], maxMemberValueBytes)
 	}
 	return out
 }
@@ -52,3 +54,9 @@ func clone(inc *triaged.Incident) *triaged.Incident {
 	c.Decisions = slices.Clone(inc.Decisions)
 	return &c
 }
+
+// cutMarker matches the end of a value bounded cut.
+var cutMarker = regexp.MustCompile(`…\[[0-9]+ bytes cut\]$`)
+
+// wasCut says whether bounded may have cut a label value: a filter of it would match nothing.
+func wasCut(v string) bool { return len(v) >= maxMemberValueBytes || cutMarker.MatchString(v) }

@@ -31,7 +31,10 @@ func (w *Worker) report(r *record, st step, received time.Time, now time.Time) {
 	}
 	rep := BuildReport(inc, a, inc.Service, cls, enr, st.event, st.notes, now)
 	rep.EscalationPath = w.o.Escalation[rep.Severity]
-	data, err := triaged.EncodeReport(rep)
+	data, rep, err := triaged.EncodeReportWithin(rep, cmp.Or(w.o.ReportMaxBytes, triaged.DefaultReportMaxBytes))
+	if err == nil && len(rep.Trimmed) > 0 {
+		w.log.Warn("report trimmed to fit its budget", "incident", inc.ID, "report", rep.ID, "bytes", len(data), "trimmed", rep.Trimmed)
+	}
 	if err != nil {
 		// A report that cannot be encoded is a bug of ours; the incident's state still moves on.
 		w.log.Error("report not encodable", "incident", inc.ID, "err", err)

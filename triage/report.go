@@ -3,6 +3,7 @@ package triage
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -53,7 +54,7 @@ func BuildReport(inc *triaged.Incident, a *triaged.Alert, svc triaged.Service, c
 		GroupKey:             inc.GroupKey,
 		TruncatedAlerts:      a.Group.TruncatedAlerts,
 		Flapping:             inc.Flapping,
-		RecentChanges:        nonNil(enr.Changes),
+		RecentChanges:        nonNil(enr.Changes[:min(len(enr.Changes), triaged.MaxReportChanges)]),
 		RecentChangesSummary: enr.ChangesSummary,
 		Probes:               nonNil(enr.Probes),
 		Logs:                 nonNil(enr.Logs),
@@ -62,6 +63,7 @@ func BuildReport(inc *triaged.Incident, a *triaged.Alert, svc triaged.Service, c
 		Pending:              append([]string(nil), enr.Pending...),
 		PendingWhy:           enr.PendingWhy,
 	}
+	rep.RecentChangesOmitted = len(enr.Changes) - len(rep.RecentChanges) + enr.ChangesOmitted
 	rep.ID = fmt.Sprintf("%s.%d.%s", inc.ID, inc.Seq, event)
 	rep.Alerts, rep.AlertsFiring, rep.AlertsResolved, rep.AlertsOmitted = reportAlerts(inc)
 	if rep.UserImpact == "" {
@@ -230,11 +232,26 @@ func links(inc *triaged.Incident, a *triaged.Alert) triaged.Links {
 	if len(set) == 0 {
 		set = a.Labels
 	}
+	// A value as long as a member keeps may have been cut: a filter of it would match nothing.
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		if wasCut(set[k]) || wasCut(k) || len(k) >= maxMemberNameBytes {
+			l.Omitted = fmt.Sprintf("no Alertmanager or silence link: label %s is too long for a filter (%d bytes or more)", truncate(k, 64), maxMemberValueBytes)
+			return l
+		}
+	}
 	filter := url.QueryEscape(matchers(set))
 	l.Alertmanager = base + "/#/alerts?receiver=" + url.QueryEscape(inc.Receiver) + "&filter=" + filter
 	l.Silence = base + "/#/silences/new?filter=" + filter
+	if n := max(len(l.Alertmanager), len(l.Silence)); n > maxLinkBytes {
+		l.Alertmanager, l.Silence = "", ""
+		l.Omitted = fmt.Sprintf("no Alertmanager or silence link: the filter of %d labels makes a link of %d bytes, over the %d a link may take", len(set), n, maxLinkBytes)
+	}
 	return l
 }
+
+// maxLinkBytes bounds one link of a report: longer, it is no use to a browser and a burden on
+// the report budget.
+const maxLinkBytes = 8 << 10
 
 // matchers writes a label set as Alertmanager's filter: {a="1",b="2"}, sorted.
 func matchers(set map[string]string) string {

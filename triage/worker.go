@@ -80,6 +80,10 @@ type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time
+
+	// ReportMaxBytes is the budget of one encoded report (report.max_bytes); a larger report is
+	// trimmed to fit. 0: triaged.DefaultReportMaxBytes.
+	ReportMaxBytes int
 }
 
 // Worker handles alert messages. It is safe for concurrent use by a pool.

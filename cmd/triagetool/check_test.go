@@ -32,6 +32,12 @@ func TestCheckConfigRefusesWhatTheDaemonRefuses(t *testing.T) {
 		{"bad-sink-type.yml", []string{
 			`testdata/config/bad-sink-type.yml:3:11: sinks[0].type: unknown sink type "pager" (known: stdout, file)`,
 		}},
+		{"budget-over-nats.yml", []string{ // a report must fit NATS' max payload (issue 9, point 2)
+			`testdata/config/budget-over-nats.yml:3:14: report.max_bytes: 1048576 is out of range 16384..524288`,
+		}},
+		{"logs-over-budget.yml", []string{ // and the log excerpts a service allows must fit the report
+			`testdata/config/logs-over-budget.yml:5:7: services[0].logs: the log excerpts of service "checkout" (2 sources, max_bytes 2097152 in all) take 2097152 bytes, over half of report.max_bytes (262144)`,
+		}},
 		{"all-problems.yml", []string{ // one pass: the config's own values and every part it names
 			`testdata/config/all-problems.yml:3:12: triage.workers: 0 is out of range 1..4096`,
 			`testdata/config/all-problems.yml:6:11: sinks[0].type: unknown sink type "pager" (known: stdout, file)`,
