@@ -66,6 +66,17 @@ type NATS struct {
 	// DeadLettersMaxAge is how long a message a consumer gave up on is kept for replay.
 	DeadLettersMaxAge Duration `yaml:"deadletters_max_age"`
 	EmbeddedListen    string   `yaml:"embedded_listen_address"`
+	// EmbeddedTokenFile holds the token a client of the embedded server's listener must present;
+	// required when that listener is not on loopback.
+	EmbeddedTokenFile string `yaml:"embedded_token_file"`
+	// EmbeddedSyncInterval is how often the embedded server flushes JetStream's files to disk;
+	// EmbeddedSyncAlways flushes every write instead (see README: the trade-off).
+	EmbeddedSyncInterval Duration `yaml:"embedded_sync_interval"`
+	EmbeddedSyncAlways   bool     `yaml:"embedded_sync_always"`
+	// The credentials and TLS of the connection to an external NATS (--nats.url).
+	CredsFile    string  `yaml:"creds_file"`
+	NKeySeedFile string  `yaml:"nkey_seed_file"`
+	TLS          NATSTLS `yaml:"tls_config"`
 }
 
 // Ingest bounds the webhook intake.
@@ -136,6 +147,8 @@ func Default() *Config {
 			ReportsMaxAge:     Duration(30 * 24 * time.Hour),
 			IncidentsMaxAge:   Duration(30 * 24 * time.Hour),
 			DeadLettersMaxAge: Duration(14 * 24 * time.Hour),
+			// nats-server's own default: see README for what it risks.
+			EmbeddedSyncInterval: Duration(2 * time.Minute),
 		},
 		Ingest: Ingest{MaxBodyBytes: 4 << 20, PublishTimeout: Duration(10 * time.Second)},
 		Triage: Triage{
