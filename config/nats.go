@@ -3,6 +3,8 @@ package config
 import (
 	"net"
 	"os"
+
+	"github.com/triaged/triaged/broker"
 )
 
 // NATSTLS is the TLS of the connection to an external NATS, as Prometheus' tls_config names it.
@@ -26,21 +28,9 @@ func (n *NATS) resolvePaths(abs func(string) string) {
 	n.TLS.KeyFile = abs(n.TLS.KeyFile)
 }
 
-// EmbeddedExposed says whether the embedded server's listener can be reached from other hosts:
-// any address but loopback, including the empty host (every interface).
+// EmbeddedExposed says whether the embedded server's listener can be reached from other hosts.
 func (n *NATS) EmbeddedExposed() bool {
-	if n.EmbeddedListen == "" {
-		return false
-	}
-	host, _, err := net.SplitHostPort(n.EmbeddedListen)
-	if err != nil {
-		return true
-	}
-	if host == "localhost" {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip == nil || !ip.IsLoopback()
+	return n.EmbeddedListen != "" && broker.ListenerExposed(n.EmbeddedListen)
 }
 
 // validateNATSAccess checks who may reach the embedded server and how triaged reaches an
