@@ -2,11 +2,14 @@ package broker_test
 
 import (
 	"context"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/test"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -118,4 +121,55 @@ func TestDeletedObjectsAreRecreatedAndTriageResumes(t *testing.T) {
 			handled("after")
 		})
 	}
+}
+
+// TestTopologyRecreatedAfterNATSLostItsData: a NATS server that comes back without its data
+// (a new volume, a wiped store) gets the whole topology again as soon as triaged reconnects.
+func TestTopologyRecreatedAfterNATSLostItsData(t *testing.T) {
+	names := broker.MustNames("triaged")
+	opts := natsserver.DefaultTestOptions
+	opts.Port, opts.JetStream, opts.StoreDir = -1, true, t.TempDir()
+	ns := natsserver.RunServer(&opts)
+	opts.Port = ns.Addr().(*net.TCPAddr).Port
+	nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	o := broker.DefaultTopologyOptions()
+	repair := func(ctx context.Context) error {
+		if _, err := broker.Ensure(ctx, js, names, o); err != nil {
+			return err
+		}
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: names.DeploysStream(), Subjects: []string{names.DeploySubjects()}})
+		return err
+	}
+	if err := repair(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := broker.NewHealer(js, broker.HealerOptions{
+		Objects: broker.Objects(names, nil), Repair: repair, Interval: time.Hour, Conn: nc, Registerer: prometheus.NewRegistry(),
+	})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = h.Run(runCtx) }()
+	defer func() { cancel(); <-done }()
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	opts.StoreDir = t.TempDir() // the data is gone
+	ns = natsserver.RunServer(&opts)
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	// Looked up directly, not through Check, which would itself ask for a repair.
+	testkit.Eventually(t, 10*time.Second, "the topology recreated after the reconnect", func() bool {
+		for _, name := range []string{names.AlertsStream(), names.ReportsStream(), names.DeadLettersStream(), names.DeploysStream()} {
+			if _, err := js.Stream(ctx, name); err != nil {
+				return false
+			}
+		}
+		_, err := js.Consumer(ctx, names.AlertsStream(), names.TriageConsumer())
+		return err == nil
+	})
 }
