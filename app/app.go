@@ -11,13 +11,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,6 +93,7 @@ type App struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	topology *broker.Topology
+	healer   *broker.Healer      // recreates what goes missing of the topology; readiness asks it
 	dead     *broker.DeadLetters // shared by the triage worker, its timers and every sink
 	rules    *rules.Engine
 	deploys  *deploy.Index
@@ -104,6 +103,9 @@ type App struct {
 	auth     *webAuth
 	listener net.Listener
 	server   *http.Server
+	front    frontHandler // the starting handler until New is done, then the routes
+	serveErr chan error
+	starting atomic.Value // what New waits for, for /-/ready while it waits
 	ready    atomic.Bool
 
 	teardown []namedTeardown // in setup order; run in reverse
@@ -153,7 +155,11 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		versioncollector.NewCollector("triaged"),
 	)
 
-	if err := a.connectNATS(ctx); err != nil {
+	// Served first, so health and readiness answer while NATS is waited for.
+	if err := a.setupHTTP(); err != nil {
+		return nil, err
+	}
+	if err := a.connectNATS(); err != nil {
 		return nil, err
 	}
 	if err := a.checkReportBudget(); err != nil {
@@ -163,17 +169,14 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("JetStream context: %w", err)
 	}
-	topo := a.topologyOptions()
-	a.topology, err = broker.Ensure(ctx, a.js, a.names, topo)
-	if err != nil {
+	if err := a.waitForNATS(ctx); err != nil {
 		return nil, err
 	}
+	topo := a.topologyOptions()
+	a.setupHealer()
 	a.dead = broker.NewDeadLetters(a.js, a.names, a.cfg.Triage.MaxDeliveries, a.registry, a.log)
 
 	enr := a.cfg.Enrichment
-	if _, err := deploy.EnsureStream(ctx, a.js, a.names, enr.DeploysMaxAge.Std(), a.cfg.NATS.Replicas, a.cfg.NATS.DeploysMaxBytes); err != nil {
-		return nil, err
-	}
 	a.deploys = deploy.NewIndex(a.js, a.names, deploy.IndexOptions{
 		MaxAge: enr.DeploysMaxAge.Std(), MaxPerService: enr.DeploysMaxPerService, MaxServices: enr.DeploysMaxServices,
 		MaxEvents: enr.DeploysMaxEvents, MaxClockSkew: enr.DeploysMaxClockSkew.Std(),
@@ -243,9 +246,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		a.rules.Watch, // rule files edited on disk are reloaded like on SIGHUP
 	)
 
-	if err := a.setupHTTP(); err != nil {
-		return nil, err
-	}
+	a.front.set(a.routes())
 	return a, nil
 }
 
@@ -278,68 +279,6 @@ func (a *App) topologyOptions() broker.TopologyOptions {
 	return o
 }
 
-func (a *App) connectNATS(ctx context.Context) error {
-	if a.opts.NATSURL != "" {
-		nc, err := broker.Connect(a.opts.NATSURL, a.log)
-		if err != nil {
-			return err
-		}
-		a.nc = nc
-		a.onShutdown("NATS connection", drainConn(nc))
-		a.log.Info("using external NATS", "url", a.opts.NATSURL)
-		return nil
-	}
-	dir := filepath.Join(a.opts.StoragePath, "nats")
-	unlock, err := broker.LockStore(dir)
-	if err != nil {
-		return err
-	}
-	a.onShutdown("storage lock", func(context.Context) error { return unlock() })
-	ns, err := broker.StartEmbedded(broker.EmbeddedOptions{StoreDir: dir, ListenAddress: a.cfg.NATS.EmbeddedListen, Logger: a.log})
-	if err != nil {
-		return err
-	}
-	a.onShutdown("embedded NATS server", func(context.Context) error {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-		return nil
-	})
-	a.log.Info("started embedded NATS server", "storage", dir, "listen", listenText(a.cfg.NATS.EmbeddedListen, ns))
-	nc, err := broker.ConnectEmbedded(ns, a.log)
-	if err != nil {
-		return err
-	}
-	a.nc = nc
-	a.onShutdown("NATS connection", drainConn(nc))
-	return nil
-}
-
-func listenText(addr string, ns *server.Server) string {
-	if addr == "" {
-		return "none (in-process only)"
-	}
-	return ns.ClientURL()
-}
-
-// drainConn lets pending publishes and acks reach the server before the connection closes.
-func drainConn(nc *nats.Conn) func(context.Context) error {
-	return func(ctx context.Context) error {
-		closed := make(chan struct{})
-		nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
-		if err := nc.Drain(); err != nil {
-			nc.Close()
-			return err
-		}
-		select {
-		case <-closed:
-			return nil
-		case <-ctx.Done():
-			nc.Close()
-			return fmt.Errorf("drain NATS connection: %w", ctx.Err())
-		}
-	}
-}
-
 // setupSinks opens the checked sinks, each with its teardown beside it, and gives each a durable
 // consumer and a deliverer.
 func (a *App) setupSinks(ctx context.Context, topo broker.TopologyOptions, parts *load.Parts) error {
@@ -369,8 +308,9 @@ func (a *App) setupHTTP() error {
 	// A connection cap, and timeouts on both directions: a client that connects and then sends
 	// or reads nothing must not hold a connection, a goroutine and its buffers forever.
 	a.listener = netutil.LimitListener(ln, a.opts.MaxConnections)
+	a.front.set(a.startingHandler())
 	a.server = &http.Server{
-		Handler:           a.routes(),
+		Handler:           &a.front,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      time.Minute,
@@ -378,6 +318,9 @@ func (a *App) setupHTTP() error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	a.onShutdown("HTTP server", a.server.Shutdown)
+	webFlags := &web.FlagConfig{WebListenAddresses: &[]string{a.opts.ListenAddress}, WebConfigFile: &a.opts.WebConfigFile}
+	a.serveErr = make(chan error, 1)
+	go func() { a.serveErr <- web.Serve(a.listener, a.server, webFlags, a.log) }()
 	return nil
 }
 
@@ -403,16 +346,13 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		})
 	}
-	webFlags := &web.FlagConfig{WebListenAddresses: &[]string{a.opts.ListenAddress}, WebConfigFile: &a.opts.WebConfigFile}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.Serve(a.listener, a.server, webFlags, a.log) }()
 	a.ready.Store(true)
 	a.log.Info("triaged ready", "listen", a.Addr().String(), "workers", a.cfg.Triage.Workers, "rules", a.rules.Current().Version())
 
 	var failure error
 	select {
 	case <-ctx.Done():
-	case err := <-serveErr:
+	case err := <-a.serveErr:
 		if !errors.Is(err, http.ErrServerClosed) {
 			failure = fmt.Errorf("HTTP server: %w", err)
 		}
@@ -466,7 +406,8 @@ func (a *App) Reload() error {
 	return errors.Join(a.rules.Reload(), a.auth.reload())
 }
 
-// Ready reports whether triaged can take webhooks now: NATS connected and the streams there.
+// Ready reports whether triaged can take webhooks now: NATS connected, and every stream,
+// consumer and bucket there (what is missing is named, and being recreated).
 func (a *App) Ready(ctx context.Context) error {
 	if !a.ready.Load() {
 		return errors.New("starting or shutting down")
@@ -479,7 +420,7 @@ func (a *App) Ready(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return broker.Check(ctx, a.js, a.names)
+	return a.healer.Check(ctx)
 }
 
 // Conn is the NATS connection, for tools that watch the streams of a running app.

@@ -41,6 +41,10 @@ var ErrPanic = errors.New("handler panicked")
 // stops pulling, hands the buffered messages to the handlers, and waits for every handler to
 // return: in-flight work is finished, not abandoned. Handlers get a context that outlives ctx;
 // they bound their own work.
+//
+// A consumer deleted under it (by hand, with its stream, or by a NATS server that lost its
+// data) ends the server's pull; Run then waits, backing off, until the consumer is back (see
+// Healer) and pulls again, so triage never stops silently.
 func Run(ctx context.Context, c jetstream.Consumer, o RunOptions, h Handler) error {
 	if o.Workers < 1 {
 		o.Workers = 1
@@ -48,33 +52,80 @@ func Run(ctx context.Context, c jetstream.Consumer, o RunOptions, h Handler) err
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	name := c.CachedInfo().Name
+	handlerCtx := context.WithoutCancel(ctx)
+	p := pool.New().WithMaxGoroutines(o.Workers)
+	defer p.Wait()
+	for wait := time.Duration(0); ; {
+		started := time.Now()
+		if err := pull(ctx, c, o, p, func(m jetstream.Msg) { handleOne(handlerCtx, m, o, h) }); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(started) > time.Minute {
+			wait = 0 // it pulled fine for a while: this is a new outage
+		}
+		wait = min(max(2*wait, 100*time.Millisecond), maxRepullWait)
+		o.Logger.Warn("consumer stopped delivering; pulling again once it exists", "consumer", name, "in", wait)
+		if !awaitConsumer(ctx, c, wait, o.Logger) {
+			return nil
+		}
+	}
+}
+
+// maxRepullWait bounds the back-off between attempts to pull from a consumer that went away.
+const maxRepullWait = 5 * time.Second
+
+// pull feeds messages to the pool until ctx is done or the server ends the pull (the consumer
+// was deleted).
+func pull(ctx context.Context, c jetstream.Consumer, o RunOptions, p *pool.Pool, handle func(jetstream.Msg)) error {
 	it, err := c.Messages(jetstream.PullMaxMessages(2 * o.Workers))
 	if err != nil {
 		return fmt.Errorf("start pulling from consumer %s: %w", c.CachedInfo().Name, err)
 	}
 	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
-
-	handlerCtx := context.WithoutCancel(ctx)
-	p := pool.New().WithMaxGoroutines(o.Workers)
 	for {
 		m, err := it.Next()
 		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-			break
+			return nil
 		}
 		if err != nil {
-			// Missed heartbeats and the like are transient: the iterator keeps pulling.
+			// Missed heartbeats and the like are transient: the iterator keeps pulling. A deleted
+			// consumer ends it: the next Next says it is closed.
 			o.Logger.Warn("pulling messages", "consumer", c.CachedInfo().Name, "err", err)
 			if ctx.Err() != nil {
 				it.Stop()
-				break
+				return nil
 			}
 			continue
 		}
-		p.Go(func() { handleOne(handlerCtx, m, o, h) })
+		p.Go(func() { handle(m) })
 	}
-	p.Wait()
-	return nil
+}
+
+// awaitConsumer waits first, then until c exists again, backing off; false when ctx ended.
+func awaitConsumer(ctx context.Context, c jetstream.Consumer, wait time.Duration, log *slog.Logger) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := c.Info(ictx)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		log.Debug("waiting for consumer", "consumer", c.CachedInfo().Name, "err", err)
+		wait = min(2*wait, maxRepullWait)
+	}
 }
 
 func handleOne(ctx context.Context, m jetstream.Msg, o RunOptions, h Handler) {

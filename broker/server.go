@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	neturl "net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -17,7 +19,14 @@ type EmbeddedOptions struct {
 	// ListenAddress exposes the embedded server on host:port for other tools (nats CLI, a second
 	// triaged); empty means no network listener at all.
 	ListenAddress string
-	Logger        *slog.Logger
+	// Token is what every client must present (nats://TOKEN@host:port); required when
+	// ListenAddress can be reached from other hosts (ListenerExposed).
+	Token string
+	// SyncInterval is how often JetStream's files are flushed to disk (0: nats-server's 2m);
+	// SyncAlways flushes every write before it is acknowledged.
+	SyncInterval time.Duration
+	SyncAlways   bool
+	Logger       *slog.Logger
 }
 
 // StartEmbedded starts an in-process NATS server with JetStream on file storage and waits until
@@ -29,6 +38,13 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 		StoreDir:   filepath.Join(o.StoreDir, "jetstream"),
 		NoSigs:     true,
 		DontListen: o.ListenAddress == "",
+		// Every client, the in-process one too, presents it.
+		Authorization: o.Token,
+		SyncInterval:  o.SyncInterval,
+		SyncAlways:    o.SyncAlways,
+	}
+	if o.ListenAddress != "" && o.Token == "" && ListenerExposed(o.ListenAddress) {
+		return nil, fmt.Errorf("embedded NATS listen address %q can be reached from other hosts: set nats.embedded_token_file so that clients must present a token, or listen on 127.0.0.1", o.ListenAddress)
 	}
 	if o.ListenAddress != "" {
 		host, port, err := splitHostPort(o.ListenAddress)
@@ -76,23 +92,57 @@ func ConnectOptions(name string, logger *slog.Logger) []nats.Option {
 	}
 }
 
-// ConnectEmbedded connects to ns in process, without a socket.
-func ConnectEmbedded(ns *server.Server, logger *slog.Logger) (*nats.Conn, error) {
-	nc, err := nats.Connect("", append(ConnectOptions("triaged", logger), nats.InProcessServer(ns))...)
+// ConnectEmbedded connects to ns in process, without a socket, with the server's token if any.
+func ConnectEmbedded(ns *server.Server, token string, logger *slog.Logger) (*nats.Conn, error) {
+	opts := append(ConnectOptions("triaged", logger), nats.InProcessServer(ns))
+	if token != "" {
+		opts = append(opts, nats.Token(token))
+	}
+	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to embedded NATS: %w", err)
 	}
 	return nc, nil
 }
 
-// Connect connects to an external NATS server or cluster. It retries the first connection
-// until it succeeds, so triaged can start before NATS does; readiness says when it has.
-func Connect(url string, logger *slog.Logger) (*nats.Conn, error) {
-	nc, err := nats.Connect(url, append(ConnectOptions("triaged", logger), nats.RetryOnFailedConnect(true))...)
+// Connect connects to an external NATS server or cluster with access's credentials and TLS. It
+// returns at once and keeps trying to connect in the background, backing off, so triaged can
+// start before NATS does; the connection's status says when it is connected.
+func Connect(url string, access ClientAccess, logger *slog.Logger) (*nats.Conn, error) {
+	sec, err := access.Options()
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS %s: %w", url, err)
+		return nil, err
+	}
+	opts := append(ConnectOptions("triaged", logger), sec...)
+	opts = append(opts, nats.RetryOnFailedConnect(true), nats.CustomReconnectDelay(ReconnectDelay))
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS %s: %w", RedactURLs(url), err)
 	}
 	return nc, nil
+}
+
+// ReconnectDelay backs off from 250ms to at most 5s: a NATS that is not up yet is not hammered,
+// one back after a blip is found again within seconds.
+func ReconnectDelay(attempts int) time.Duration {
+	return min(250*time.Millisecond<<min(attempts, 5), 5*time.Second)
+}
+
+// RedactURLs hides the passwords and tokens in a comma-separated list of NATS URLs, for logs
+// and errors.
+func RedactURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		u, err := neturl.Parse(strings.TrimSpace(p))
+		if err != nil || u.User == nil {
+			continue
+		}
+		if _, hasPassword := u.User.Password(); !hasPassword {
+			u.User = neturl.User("xxxxx") // a bare user part is a token
+		}
+		parts[i] = u.Redacted()
+	}
+	return strings.Join(parts, ",")
 }
 
 func splitHostPort(addr string) (string, int, error) {

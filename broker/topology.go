@@ -236,14 +236,3 @@ func EnsureSinkConsumer(ctx context.Context, js jetstream.JetStream, n Names, si
 	}
 	return c, nil
 }
-
-// Check reports whether the streams exist and answer, for readiness.
-func Check(ctx context.Context, js jetstream.JetStream, n Names) error {
-	var errs []error
-	for _, s := range []string{n.AlertsStream(), n.ReportsStream(), n.DeadLettersStream()} {
-		if _, err := js.Stream(ctx, s); err != nil {
-			errs = append(errs, fmt.Errorf("stream %s: %w", s, err))
-		}
-	}
-	return errors.Join(errs...)
-}

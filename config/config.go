@@ -81,6 +81,17 @@ type NATS struct {
 	DeploysMaxBytes     int64  `yaml:"deploys_max_bytes"`
 	IncidentsMaxBytes   int64  `yaml:"incidents_max_bytes"`
 	EmbeddedListen      string `yaml:"embedded_listen_address"`
+	// EmbeddedTokenFile holds the token a client of the embedded server's listener must present;
+	// required when that listener is not on loopback.
+	EmbeddedTokenFile string `yaml:"embedded_token_file"`
+	// EmbeddedSyncInterval is how often the embedded server flushes JetStream's files to disk;
+	// EmbeddedSyncAlways flushes every write instead (see README: the trade-off).
+	EmbeddedSyncInterval Duration `yaml:"embedded_sync_interval"`
+	EmbeddedSyncAlways   bool     `yaml:"embedded_sync_always"`
+	// The credentials and TLS of the connection to an external NATS (--nats.url).
+	CredsFile    string  `yaml:"creds_file"`
+	NKeySeedFile string  `yaml:"nkey_seed_file"`
+	TLS          NATSTLS `yaml:"tls_config"`
 }
 
 // Ingest bounds the webhook intake.
@@ -170,6 +181,8 @@ func Default() *Config {
 			DeadLettersMaxBytes: broker.DefaultDeadLettersMaxBytes,
 			DeploysMaxBytes:     deploy.DefaultMaxBytes,
 			IncidentsMaxBytes:   broker.DefaultIncidentsMaxBytes,
+			// nats-server's own default: see README for what it risks.
+			EmbeddedSyncInterval: Duration(2 * time.Minute),
 		},
 		Ingest: defaultIngest(),
 		Triage: Triage{

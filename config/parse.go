@@ -107,6 +107,7 @@ func (c *Config) resolvePaths() {
 		c.Rules.Files[i] = abs(c.Rules.Files[i])
 	}
 	c.Report.Template = abs(c.Report.Template)
+	c.NATS.resolvePaths(abs)
 	for i := range c.Sinks {
 		c.Sinks[i].Path = abs(c.Sinks[i].Path)
 	}

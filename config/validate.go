@@ -56,6 +56,7 @@ func (c *Config) validateNATS(v check) {
 	if n.AlertsMaxAge > 0 && n.DuplicateWindow > n.AlertsMaxAge {
 		v.At("nats.duplicate_window", "%s is longer than nats.alerts_max_age %s", n.DuplicateWindow, n.AlertsMaxAge)
 	}
+	c.validateNATSAccess(v)
 }
 
 func (c *Config) validateIngest(v check) {

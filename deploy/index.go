@@ -187,7 +187,28 @@ const (
 // read that sequence, or a message with no messages pending after it, or when the stream
 // holds nothing older than that sequence any more (it expired while being read).
 func (ix *Index) Run(ctx context.Context) error {
+	for again := false; ; again = true {
+		err := ix.run(ctx, again)
+		if !errors.Is(err, errRecreated) {
+			return err
+		}
+		ix.log.Warn("deploys stream deleted or recreated; reading it again from its start once it exists", "stream", ix.names.DeploysStream(), "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(recreatedCheckEvery):
+		}
+	}
+}
+
+// run reads the deploys stream until ctx is done, or until the stream is found recreated
+// (errRecreated): an ordered consumer would go on waiting for the old stream's next sequence.
+// Read again, a stream not there yet is waited for; at the first read it is an error.
+func (ix *Index) run(ctx context.Context, again bool) error {
 	stream, err := ix.js.Stream(ctx, ix.names.DeploysStream())
+	if again && errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("%w: %w", errRecreated, err) // deleted: the self-healing creates it again
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -203,6 +224,9 @@ func (ix *Index) Run(ctx context.Context) error {
 		FilterSubjects: []string{ix.names.DeploySubjects()},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("%w: %w", errRecreated, err)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // asked to stop while starting
@@ -216,15 +240,22 @@ func (ix *Index) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 
+	// maintain and the watch end with this read of the stream, not only with ctx.
+	readCtx, endRead := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { ix.maintain(ctx, stream, target) })
-	defer wg.Wait()
+	defer func() { endRead(); wg.Wait() }()
+	wg.Go(func() { ix.maintain(readCtx, stream, target) })
+	wg.Go(func() { watchRecreated(readCtx, stream, it.Stop) })
 
 	ix.log.Info("loading deploy index", "stream", ix.names.DeploysStream(), "messages", state.Msgs)
 	for {
 		m, err := it.Next()
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			// Stopped by the watch, or by the ordered consumer itself when its stream was deleted.
+			return errRecreated
 		}
 		if err != nil {
 			// The ordered consumer recreates itself after missed heartbeats and reconnects;

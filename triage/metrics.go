@@ -23,6 +23,7 @@ type metrics struct {
 	retried     prometheus.Counter
 	terminated  *prometheus.CounterVec
 	pending     prometheus.Gauge
+	pendingAt   prometheus.Gauge
 	ackPending  prometheus.Gauge
 	busy        prometheus.Gauge
 	workers     prometheus.Gauge
@@ -89,6 +90,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		pending: f.NewGauge(prometheus.GaugeOpts{
 			Name: "triaged_consumer_pending_messages",
 			Help: "Alert messages on the stream not yet delivered to any worker.",
+		}),
+		pendingAt: f.NewGauge(prometheus.GaugeOpts{
+			Name: "triaged_consumer_pending_last_update_timestamp_seconds",
+			Help: "When the pending and ack-pending gauges were last read from NATS; they are stale while it lags (NATS unreachable, consumer missing).",
 		}),
 		ackPending: f.NewGauge(prometheus.GaugeOpts{
 			Name: "triaged_consumer_ack_pending_messages",

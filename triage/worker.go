@@ -143,7 +143,8 @@ func (w *Worker) Run(ctx context.Context, c jetstream.Consumer, workers int, ack
 }
 
 // pollPending keeps the pending-messages gauge current without a NATS round trip per scrape,
-// and the incident gauges every sixth time.
+// and the incident gauges every sixth time. A failed read leaves the gauges as they were and
+// their timestamp behind, which says they are stale.
 func (w *Worker) pollPending(ctx context.Context, c jetstream.Consumer) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
@@ -152,6 +153,7 @@ func (w *Worker) pollPending(ctx context.Context, c jetstream.Consumer) {
 		if info, err := c.Info(ictx); err == nil {
 			w.metrics.pending.Set(float64(info.NumPending))
 			w.metrics.ackPending.Set(float64(info.NumAckPending))
+			w.metrics.pendingAt.SetToCurrentTime()
 		}
 		cancel()
 		if n%6 == 0 {
