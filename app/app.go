@@ -162,14 +162,14 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err := a.connectNATS(); err != nil {
 		return nil, err
 	}
-	if err := a.checkReportBudget(); err != nil {
-		return nil, err
-	}
 	a.js, err = jetstream.New(a.nc)
 	if err != nil {
 		return nil, fmt.Errorf("JetStream context: %w", err)
 	}
 	if err := a.waitForNATS(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.checkReportBudget(); err != nil { // the server's max payload is known once connected
 		return nil, err
 	}
 	topo := a.topologyOptions()
