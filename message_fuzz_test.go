@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/triaged/triaged"
-	"github.com/triaged/triaged/triage"
 )
 
 // hostileWebhooks are the inputs of issue 9 that a webhook sender controls, as seeds for the
@@ -134,26 +133,44 @@ func equalGroup(a, b triaged.Group) bool {
 }
 
 // reportsOf builds the reports of an incident of the alerts, opened by a and resolved when a
-// is, as triage would, at every severity, since each has deadlines of its own.
+// is, at every severity (each has deadlines of its own), with every field that triage fills from
+// an alert. It is built here rather than by triage.BuildReport, so that this package's tests do
+// not build NATS: the times it derives are this package's (Severity.Deadlines, PostmortemDue).
 func reportsOf(a *triaged.Alert, all []triaged.Alert) []*triaged.Report {
-	inc := &triaged.Incident{ID: "x", Receiver: a.Group.Receiver, GroupKey: a.Group.Key, GroupLabels: a.Group.Labels,
-		ExternalURL: a.Group.ExternalURL, State: triaged.IncidentOpen, OpenedAt: a.StartsAt}
+	opened := a.StartsAt
+	var members []triaged.ReportAlert
 	for _, m := range all {
-		inc.Members = append(inc.Members, triaged.Member{Fingerprint: m.ID(), Status: m.Status, Labels: m.Labels,
-			Annotations: m.Annotations, StartsAt: m.StartsAt, EndsAt: endsAt(&m), GeneratorURL: m.GeneratorURL, Severity: triaged.P1})
-		if m.StartsAt.Before(inc.OpenedAt) {
-			inc.OpenedAt = m.StartsAt
+		members = append(members, triaged.ReportAlert{Fingerprint: m.ID(), Status: m.Status, Labels: m.Labels,
+			Annotations: m.Annotations, StartsAt: m.StartsAt, EndsAt: endsAt(&m), GeneratorURL: m.GeneratorURL})
+		if m.StartsAt.Before(opened) {
+			opened = m.StartsAt
 		}
-	}
-	event := triaged.EventOpened
-	if a.Resolved() {
-		inc.State, inc.ResolvedAt, event = triaged.IncidentResolved, endsAt(a), triaged.EventResolved
 	}
 	var reps []*triaged.Report
 	for _, sev := range []triaged.Severity{triaged.P1, triaged.P2, triaged.P3, triaged.P4} {
-		inc.Severity = sev
-		cls := triaged.Classification{Severity: sev, Rule: "r", Runbook: a.Annotations["runbook_url"]}
-		reps = append(reps, triage.BuildReport(inc, a, triaged.Service{Name: a.Labels["service"]}, cls, triaged.Enrichment{}, event, nil, a.ReceivedAt))
+		rep := &triaged.Report{
+			SchemaVersion: triaged.ReportSchemaVersion, ID: a.IncidentID() + ".1.opened", IncidentID: a.IncidentID(),
+			Event: triaged.EventOpened, Severity: sev, SeverityName: sev.Name(), ResponseTime: sev.ResponseTimeText(),
+			Status: triaged.ReportInvestigating, AlertName: a.Name(), Service: a.Labels["service"],
+			Summary: a.Annotations["summary"], Description: a.Annotations["description"], GroupKey: a.Group.Key,
+			StartedAt: opened.UTC(), ReceivedAt: a.ReceivedAt.UTC(), TriagedAt: a.ReceivedAt.UTC(),
+			Alerts: members, TruncatedAlerts: a.Group.TruncatedAlerts,
+			Links: triaged.Links{Alertmanager: a.Group.ExternalURL, Generator: a.GeneratorURL},
+		}
+		d := sev.Deadlines(rep.StartedAt)
+		rep.Deadlines = &d
+		if a.Resolved() && !a.EndsAt.IsZero() {
+			rep.Event, rep.Status, rep.EndedAt = triaged.EventResolved, triaged.ReportResolved, endsAt(a)
+			*rep.EndedAt = rep.EndedAt.UTC()
+			if due, ok := sev.PostmortemDue(*rep.EndedAt); ok {
+				rep.PostmortemDue = &due
+			}
+		} else {
+			next := rep.TriagedAt.Add(sev.UpdateEvery())
+			rep.NextUpdateDue = &next
+		}
+		rep.Headline = triaged.Headline(rep)
+		reps = append(reps, rep)
 	}
 	return reps
 }
