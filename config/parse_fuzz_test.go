@@ -33,39 +33,50 @@ func FuzzLoad(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	const file = "fuzz.yml"
 	// An alias bomb of the right types, which the YAML library's alias ratio bounds.
 	f.Add([]byte("x-p: &p {name: p, http: {url: \"http://a\"}}\n" +
 		"x-s: &s {name: s, probes: [" + strings.Repeat("*p, ", 100) + "*p]}\n" +
 		"services: [" + strings.Repeat("*s, ", 100) + "*s]\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Load(data, file)
-		if err != nil {
-			if c != nil {
-				t.Errorf("refused with %v, yet returned a config", err)
+	f.Fuzz(checkConfig)
+}
+
+// TestLoadLargeHostileFiles holds the hostile inputs too large to seed the fuzzer with (it would spend its
+// time minimizing them) to its checks.
+func TestLoadLargeHostileFiles(t *testing.T) {
+	for _, s := range fuzzseed.LargeYAML() {
+		checkConfig(t, []byte(s))
+	}
+}
+
+func checkConfig(t *testing.T, data []byte) {
+	t.Helper()
+	const file = "fuzz.yml"
+	c, err := Load(data, file)
+	if err != nil {
+		if c != nil {
+			t.Errorf("refused with %v, yet returned a config", err)
+		}
+		parts := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			parts = j.Unwrap()
+		}
+		for _, e := range parts {
+			if msg := e.Error(); !strings.HasPrefix(msg, file+":") || len(msg) <= len(file)+2 {
+				t.Fatalf("problem not placed in %s: %q", file, msg)
 			}
-			parts := []error{err}
-			if j, ok := err.(interface{ Unwrap() []error }); ok {
-				parts = j.Unwrap()
-			}
-			for _, e := range parts {
-				if msg := e.Error(); !strings.HasPrefix(msg, file+":") || len(msg) <= len(file)+2 {
-					t.Fatalf("problem not placed in %s: %q", file, msg)
-				}
-			}
-			return
 		}
-		out, err := c.Marshal()
-		if err != nil {
-			t.Fatalf("accepted, but does not print: %v", err)
-		}
-		back, err := Load(out, file)
-		if err != nil {
-			t.Fatalf("accepted, but prints as\n%s\nwhich is refused: %v", out, err)
-		}
-		again, err := back.Marshal()
-		if err != nil || !bytes.Equal(again, out) {
-			t.Fatalf("does not print back the same:\n%s\nthen\n%s", out, again)
-		}
-	})
+		return
+	}
+	out, err := c.Marshal()
+	if err != nil {
+		t.Fatalf("accepted, but does not print: %v", err)
+	}
+	back, err := Load(out, file)
+	if err != nil {
+		t.Fatalf("accepted, but prints as\n%s\nwhich is refused: %v", out, err)
+	}
+	again, err := back.Marshal()
+	if err != nil || !bytes.Equal(again, out) {
+		t.Fatalf("does not print back the same:\n%s\nthen\n%s", out, again)
+	}
 }

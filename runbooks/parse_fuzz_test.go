@@ -36,32 +36,43 @@ func FuzzParseFile(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	f.Fuzz(checkRunbook)
+}
+
+// TestParseFileLargeHostileFiles holds the hostile inputs too large to seed the fuzzer with (it would spend its
+// time minimizing them) to its checks.
+func TestParseFileLargeHostileFiles(t *testing.T) {
+	for _, s := range fuzzseed.LargeYAML() {
+		checkRunbook(t, []byte("---\n"+s+"\n---\n- step\n"))
+	}
+}
+
+func checkRunbook(t *testing.T, data []byte) {
+	t.Helper()
 	const file = "fuzz.md"
-	f.Fuzz(func(t *testing.T, data []byte) {
-		rb, errs := parseFile(file, "fuzz", data)
-		if len(errs) > 0 {
-			if rb != nil {
-				t.Errorf("refused with %v, yet returned a runbook", errs)
-			}
-			for _, err := range errs {
-				fuzzseed.CheckPlaced(t, err, file)
-			}
-			return
+	rb, errs := parseFile(file, "fuzz", data)
+	if len(errs) > 0 {
+		if rb != nil {
+			t.Errorf("refused with %v, yet returned a runbook", errs)
 		}
-		switch {
-		case rb == nil:
-			t.Fatal("neither a runbook nor a problem")
-		case rb.title == "" || rb.program == nil:
-			t.Fatalf("accepted without a title or a match: %+v", rb)
-		case !idPattern.MatchString(rb.id):
-			t.Fatalf("accepted the id %q", rb.id)
-		case len(rb.steps) == 0 && rb.url == "":
-			t.Fatalf("accepted without steps or url: %+v", rb)
+		for _, err := range errs {
+			fuzzseed.CheckPlaced(t, err, file)
 		}
-		if rb.url != "" {
-			if u, err := url.Parse(rb.url); err != nil || u.Host == "" {
-				t.Fatalf("accepted the url %q", rb.url)
-			}
+		return
+	}
+	switch {
+	case rb == nil:
+		t.Fatal("neither a runbook nor a problem")
+	case rb.title == "" || rb.program == nil:
+		t.Fatalf("accepted without a title or a match: %+v", rb)
+	case !idPattern.MatchString(rb.id):
+		t.Fatalf("accepted the id %q", rb.id)
+	case len(rb.steps) == 0 && rb.url == "":
+		t.Fatalf("accepted without steps or url: %+v", rb)
+	}
+	if rb.url != "" {
+		if u, err := url.Parse(rb.url); err != nil || u.Host == "" {
+			t.Fatalf("accepted the url %q", rb.url)
 		}
-	})
+	}
 }
