@@ -12,44 +12,48 @@ import (
 // `parsing time "x" as ...` and have to guess which of a thousand alerts it meant.
 func badTime(data []byte, receivedAt bool) error {
 	var wire struct {
-		ReceivedAt json.RawMessage `json:"receivedAt"`
+		ReceivedAt wireTime `json:"receivedAt"`
 		Alerts     []struct {
-			StartsAt json.RawMessage `json:"startsAt"`
-			EndsAt   json.RawMessage `json:"endsAt"`
+			StartsAt wireTime `json:"startsAt"`
+			EndsAt   wireTime `json:"endsAt"`
 		} `json:"alerts"`
 	}
 	if json.Unmarshal(data, &wire) != nil {
 		return nil
 	}
-	if receivedAt {
-		if err := checkTime("receivedAt", wire.ReceivedAt); err != nil {
-			return err
-		}
+	if receivedAt && wire.ReceivedAt.err != nil {
+		return fmt.Errorf("receivedAt: %w", wire.ReceivedAt.err)
 	}
 	for i, a := range wire.Alerts {
-		if err := checkTime(fmt.Sprintf("alerts[%d].startsAt", i), a.StartsAt); err != nil {
-			return err
+		if a.StartsAt.err != nil {
+			return fmt.Errorf("alerts[%d].startsAt: %w", i, a.StartsAt.err)
 		}
-		if err := checkTime(fmt.Sprintf("alerts[%d].endsAt", i), a.EndsAt); err != nil {
-			return err
+		if a.EndsAt.err != nil {
+			return fmt.Errorf("alerts[%d].endsAt: %w", i, a.EndsAt.err)
 		}
 	}
 	return nil
 }
 
-func checkTime(field string, raw json.RawMessage) error {
+// wireTime keeps the first problem of a time field. A key given twice is read twice, and
+// time.Time's decoding stops at the first bad value, where the last would otherwise be kept.
+type wireTime struct{ err error }
+
+func (w *wireTime) UnmarshalJSON(raw []byte) error {
 	var t time.Time
-	if raw == nil || json.Unmarshal(raw, &t) == nil {
+	if w.err != nil || json.Unmarshal(raw, &t) == nil {
 		return nil
 	}
 	var s string
 	if json.Unmarshal(raw, &s) != nil {
-		return fmt.Errorf("%s: want an RFC 3339 time as a JSON string, got a JSON %s", field, jsonKind(raw))
+		w.err = fmt.Errorf("want an RFC 3339 time as a JSON string, got a JSON %s", jsonKind(raw))
+		return nil
 	}
 	if len(s) > 40 {
 		s = s[:40] + "…"
 	}
-	return fmt.Errorf("%s: %q is not an RFC 3339 time (e.g. 2026-11-26T15:04:05Z)", field, s)
+	w.err = fmt.Errorf("%q is not an RFC 3339 time (e.g. 2026-11-26T15:04:05Z)", s)
+	return nil
 }
 
 func jsonKind(raw json.RawMessage) string {

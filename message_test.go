@@ -160,6 +160,7 @@ func TestWebhookAndMessageRefuseTheSameAlerts(t *testing.T) {
 		// encoding/json gives no place for these: the time's own error said neither alert nor field.
 		{"startsAt not a time", `{"status":"firing","labels":{"a":"b"},"startsAt":"not a time"}`, `startsAt: "not a time" is not an RFC 3339 time (e.g. 2026-11-26T15:04:05Z)`},
 		{"startsAt in year 10000", `{"status":"firing","labels":{"a":"b"},"startsAt":"10000-01-01T00:00:00Z"}`, `startsAt: "10000-01-01T00:00:00Z" is not an RFC 3339 time (e.g. 2026-11-26T15:04:05Z)`},
+		{"startsAt twice, the first bad", `{"status":"firing","labels":{"a":"b"},"startsAt":"15: 8","startsAt":"2026-11-26T15:08:31Z"}`, `startsAt: "15: 8" is not an RFC 3339 time (e.g. 2026-11-26T15:04:05Z)`},
 		{"endsAt a number", `{"status":"resolved","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","endsAt":5}`, "endsAt: want an RFC 3339 time as a JSON string, got a JSON number"},
 		{"hostile fingerprint", `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","fingerprint":"x.>"}`, `fingerprint: "x.>" is not hexadecimal`},
 		{"path in fingerprint", `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","fingerprint":"../x"}`, `fingerprint: "../x" is not hexadecimal`},
