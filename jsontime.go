@@ -12,31 +12,45 @@ import (
 // `parsing time "x" as ...` and have to guess which of a thousand alerts it meant.
 func badTime(data []byte, receivedAt bool) error {
 	var wire struct {
-		ReceivedAt wireTime `json:"receivedAt"`
-		Alerts     []struct {
-			StartsAt wireTime `json:"startsAt"`
-			EndsAt   wireTime `json:"endsAt"`
-		} `json:"alerts"`
+		ReceivedAt wireTime   `json:"receivedAt"`
+		Alerts     wireAlerts `json:"alerts"`
 	}
-	if json.Unmarshal(data, &wire) != nil {
-		return nil
-	}
+	// Decoding goes on past a value of the wrong type, as encoding/json does, and a syntax error
+	// leaves nothing to look at.
+	_ = json.Unmarshal(data, &wire)
 	if receivedAt && wire.ReceivedAt.err != nil {
 		return fmt.Errorf("receivedAt: %w", wire.ReceivedAt.err)
 	}
-	for i, a := range wire.Alerts {
+	return wire.Alerts.err
+}
+
+// wireAlerts keeps the first bad time of the alerts, even when "alerts" is given twice.
+type wireAlerts struct{ err error }
+
+func (w *wireAlerts) UnmarshalJSON(raw []byte) error {
+	if w.err != nil {
+		return nil
+	}
+	var alerts []struct {
+		StartsAt wireTime `json:"startsAt"`
+		EndsAt   wireTime `json:"endsAt"`
+	}
+	_ = json.Unmarshal(raw, &alerts)
+	for i, a := range alerts {
 		if a.StartsAt.err != nil {
-			return fmt.Errorf("alerts[%d].startsAt: %w", i, a.StartsAt.err)
+			w.err = fmt.Errorf("alerts[%d].startsAt: %w", i, a.StartsAt.err)
+			break
 		}
 		if a.EndsAt.err != nil {
-			return fmt.Errorf("alerts[%d].endsAt: %w", i, a.EndsAt.err)
+			w.err = fmt.Errorf("alerts[%d].endsAt: %w", i, a.EndsAt.err)
+			break
 		}
 	}
 	return nil
 }
 
 // wireTime keeps the first problem of a time field. A key given twice is read twice, and
-// time.Time's decoding stops at the first bad value, where the last would otherwise be kept.
+// decoding stops at the first bad value, where the last would otherwise be kept.
 type wireTime struct{ err error }
 
 func (w *wireTime) UnmarshalJSON(raw []byte) error {

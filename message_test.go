@@ -190,6 +190,14 @@ func TestWebhookAndMessageRefuseTheSameAlerts(t *testing.T) {
 	}
 }
 
+// A key given twice is decoded twice, and decoding stops at the first bad time.
+func TestDecodeWebhookNamesTheFirstBadTime(t *testing.T) {
+	_, err := triaged.DecodeWebhook([]byte(`{"version":"4","alerts":[{"endsAt":"x"}],"alerts":0}`), time.Now())
+	if want := `alerts[0].endsAt: "x" is not an RFC 3339 time (e.g. 2026-11-26T15:04:05Z)`; err == nil || err.Error() != want {
+		t.Errorf("DecodeWebhook: %v, want %s", err, want)
+	}
+}
+
 func TestDecodeBatchNamesABadReceivedAt(t *testing.T) {
 	_, err := triaged.DecodeBatch([]byte(`{"receivedAt":"yesterday","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z"}]}`))
 	if want := `receivedAt: "yesterday" is not an RFC 3339 time (e.g. 2026-11-26T15:04:05Z)`; err == nil || err.Error() != want {
