@@ -54,7 +54,7 @@ func largeWebhooks() []string {
 		return `{"version":"4","alerts":[{"status":"firing",` + fields + `}]}`
 	}
 	return []string{
-		alert(`"labels":{"alertname":"` + strings.Repeat("x", 700<<10) + `"},"startsAt":"2026-01-01T00:00:00Z"`),
+		alert(`"labels":{"alertname":"` + strings.Repeat("x", 200<<10) + `"},"startsAt":"2026-01-01T00:00:00Z"`),
 		alert(`"labels":{"alertname":"A","a":` + strings.Repeat("[", 20000) + `}`),
 		strings.Repeat(`{"a":`, 12000),
 		`{"version":"4","alerts":[` + strings.Repeat(`{"status":"firing","labels":{"a":"b"},"startsAt":"0000-01-01T00:30:00+01:00"},`, 1000) + `{}]}`,
