@@ -74,6 +74,9 @@ func DecodeWebhook(data []byte, received time.Time) (*Batch, error) {
 func decodeWebhook(data []byte) (*Webhook, error) {
 	var w Webhook
 	if err := json.Unmarshal(data, &w); err != nil {
+		if terr := badTime(data, false); terr != nil {
+			return nil, terr
+		}
 		return nil, fmt.Errorf("malformed webhook JSON: %s", DescribeJSONError(data, err))
 	}
 	if w.Version == "" {
@@ -98,6 +101,9 @@ func decodeWebhook(data []byte) (*Webhook, error) {
 func DecodeBatch(data []byte) (*Batch, error) {
 	var b Batch
 	if err := json.Unmarshal(data, &b); err != nil {
+		if terr := badTime(data, true); terr != nil {
+			return nil, terr
+		}
 		return nil, fmt.Errorf("malformed notification JSON: %s", DescribeJSONError(data, err))
 	}
 	if len(b.Alerts) == 0 {

@@ -226,6 +226,11 @@ func TestWebhookAndMessageRefuseTheSameAlerts(t *testing.T) {
 		{"startsAt in year 0", `{"status":"firing","labels":{"a":"b"},"startsAt":"0000-06-01T00:00:00Z"}`, "startsAt: 0000-06-01T00:00:00Z is outside years 0001–9999 in UTC"},
 		{"startsAt after year 9999 in UTC", `{"status":"firing","labels":{"a":"b"},"startsAt":"9999-12-31T23:30:00-01:00"}`, "startsAt: 9999-12-31T23:30:00-01:00 is outside years 0001–9999 in UTC"},
 		{"endsAt before year 1 in UTC", `{"status":"resolved","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","endsAt":"0001-01-01T00:00:00+00:01"}`, "endsAt: 0001-01-01T00:00:00+00:01 is outside years 0001–9999 in UTC"},
+		// encoding/json gives no place for these: the time's own error said neither alert nor field.
+		{"startsAt not a time", `{"status":"firing","labels":{"a":"b"},"startsAt":"not a time"}`, `startsAt: "not a time" is not an RFC 3339 time (e.g. 2026-11-26T15:04:05Z)`},
+		{"startsAt in year 10000", `{"status":"firing","labels":{"a":"b"},"startsAt":"10000-01-01T00:00:00Z"}`, `startsAt: "10000-01-01T00:00:00Z" is not an RFC 3339 time (e.g. 2026-11-26T15:04:05Z)`},
+		{"startsAt twice, the first bad", `{"status":"firing","labels":{"a":"b"},"startsAt":"15: 8","startsAt":"2026-11-26T15:08:31Z"}`, `startsAt: "15: 8" is not an RFC 3339 time (e.g. 2026-11-26T15:04:05Z)`},
+		{"endsAt a number", `{"status":"resolved","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","endsAt":5}`, "endsAt: want an RFC 3339 time as a JSON string, got a JSON number"},
 		{"hostile fingerprint", `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","fingerprint":"x.>"}`, `fingerprint: "x.>" is not hexadecimal`},
 		{"path in fingerprint", `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","fingerprint":"../x"}`, `fingerprint: "../x" is not hexadecimal`},
 		{"fingerprint too long", `{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z","fingerprint":"` + long + `"}`, `fingerprint: "` + long + `" is not hexadecimal`},
@@ -251,6 +256,21 @@ func TestWebhookAndMessageRefuseTheSameAlerts(t *testing.T) {
 		if _, err := triaged.DecodeBatch([]byte(`{"alerts":[` + ok + `]}`)); err != nil {
 			t.Errorf("DecodeBatch(%s): %v", ok, err)
 		}
+	}
+}
+
+// A key given twice is decoded twice, and decoding stops at the first bad time.
+func TestDecodeWebhookNamesTheFirstBadTime(t *testing.T) {
+	_, err := triaged.DecodeWebhook([]byte(`{"version":"4","alerts":[{"endsAt":"x"}],"alerts":0}`), time.Now())
+	if want := `alerts[0].endsAt: "x" is not an RFC 3339 time (e.g. 2026-11-26T15:04:05Z)`; err == nil || err.Error() != want {
+		t.Errorf("DecodeWebhook: %v, want %s", err, want)
+	}
+}
+
+func TestDecodeBatchNamesABadReceivedAt(t *testing.T) {
+	_, err := triaged.DecodeBatch([]byte(`{"receivedAt":"yesterday","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"2026-11-26T15:08:31Z"}]}`))
+	if want := `receivedAt: "yesterday" is not an RFC 3339 time (e.g. 2026-11-26T15:04:05Z)`; err == nil || err.Error() != want {
+		t.Errorf("DecodeBatch: %v, want %s", err, want)
 	}
 }
 

@@ -31,9 +31,9 @@ func (s Severity) Deadlines(start time.Time) Deadlines {
 		return Deadlines{}
 	}
 	f := slaFacts[s]
-	d := Deadlines{Triage: start.Add(f.triage), Resolve: start.Add(f.resolve)}
+	d := Deadlines{Triage: later(start, f.triage), Resolve: later(start, f.resolve)}
 	if f.mitigate > 0 {
-		m := start.Add(f.mitigate)
+		m := later(start, f.mitigate)
 		d.Mitigate = &m
 	}
 	return d
@@ -56,5 +56,19 @@ func (s Severity) PostmortemDue(resolved time.Time) (due time.Time, ok bool) {
 	if s != P1 && s != P2 {
 		return time.Time{}, false
 	}
-	return resolved.Add(postmortemWithin), true
+	return later(resolved, postmortemWithin), true
+}
+
+// lastTime is the last instant a report can carry: RFC 3339, and so a report's JSON, writes
+// the year in four digits.
+var lastTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+
+// later is t+d, but no later than lastTime. Validation holds an alert's times to years
+// 0001–9999, and a deadline counted from one in the last days of 9999 would otherwise lie in
+// year 10000 and make a report that can never be encoded.
+func later(t time.Time, d time.Duration) time.Time {
+	if u := t.Add(d); !u.After(lastTime) {
+		return u
+	}
+	return lastTime
 }

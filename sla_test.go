@@ -64,3 +64,22 @@ func TestPostmortemDue(t *testing.T) {
 		}
 	}
 }
+
+// An alert may start as late as the last second of year 9999 (validation's bound); the deadlines
+// counted from it must still fit in a report, or the report could never be encoded (issue 9).
+func TestDeadlinesAtTheEndOfTime(t *testing.T) {
+	last := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	for _, sev := range []triaged.Severity{triaged.P1, triaged.P2, triaged.P3, triaged.P4} {
+		d := sev.Deadlines(last.Add(-time.Hour))
+		rep := &triaged.Report{Severity: sev, StartedAt: last, Deadlines: &d}
+		if due, ok := sev.PostmortemDue(last); ok {
+			rep.PostmortemDue = &due
+		}
+		if _, err := triaged.EncodeReport(rep); err != nil {
+			t.Errorf("%v: %v", sev, err)
+		}
+		if d.Triage.Before(last.Add(-time.Hour)) || d.Resolve.Before(d.Triage) {
+			t.Errorf("%v: deadlines %+v go back in time", sev, d)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/triaged/triaged/internal/confval"
+	"github.com/triaged/triaged/internal/yamlnode"
 )
 
 // LoadFile reads, decodes and validates the config at path. It does not build what the config
@@ -58,7 +59,7 @@ func Parse(data []byte, filename string) (*Config, *Problems) {
 	probs := &Problems{pos: positions{file: filename, nodes: map[string]*yaml.Node{}}}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		probs.Add(yamlError(filename, err))
+		probs.Add(yamlError(filename, data, err, true))
 		return nil, probs
 	}
 	if len(root.Content) == 0 { // an empty file is the defaults
@@ -76,7 +77,7 @@ func Parse(data []byte, filename string) (*Config, *Problems) {
 		case errors.As(err, &ve):
 			probs.errs = append(probs.errs, locatedAt(ve.Node, pos.atNode(ve.Node), ve.Msg))
 		default:
-			probs.Add(yamlError(filename, err))
+			probs.Add(yamlError(filename, data, err, false))
 		}
 		return nil, probs
 	}
@@ -87,9 +88,21 @@ func Parse(data []byte, filename string) (*Config, *Problems) {
 
 var yamlLine = regexp.MustCompile(`(?m)^\s*(?:yaml: )?line (\d+): `)
 
-// yamlError puts the file name where the YAML library says only "line N".
-func yamlError(file string, err error) error {
+// yamlError puts the file name where the YAML library says only "line N", and a line where it
+// says none: at the byte its reader refused or the unknown alias (yamlnode.Locate), else, for an
+// error of parsing, the first line, which is the one the library leaves out.
+func yamlError(file string, data []byte, err error, parsing bool) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
+	if !yamlLine.MatchString(msg) {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+		if line, col := yamlnode.Locate(string(data), err); line > 0 {
+			return fmt.Errorf("%s:%d:%d: %s", file, line, col, msg)
+		}
+		if parsing {
+			return fmt.Errorf("%s:1: %s", file, msg)
+		}
+		return fmt.Errorf("%s: %s", file, msg)
+	}
 	msg = yamlLine.ReplaceAllString(msg, file+":$1: ")
 	return errors.New(strings.TrimSpace(msg))
 }

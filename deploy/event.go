@@ -280,6 +280,9 @@ func jsonError(data []byte, err error) error {
 	}
 	// encoding/json has no typed error for an unknown field; its text is stable since Go 1.10.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if name == `""` { // no field to name the error by: the reason says it
+			return fielderr.Errorf("", "malformed JSON: unknown field \"\" (known: %s)", eventFields)
+		}
 		return fielderr.Errorf(strings.Trim(name, `"`), "unknown field (known: %s)", eventFields)
 	}
 	return fielderr.Errorf("", "malformed JSON: %v", err)

@@ -23,6 +23,7 @@ func TestDecodeEvent(t *testing.T) {
 		{"truncated", `{"service":"checkout"`, "", "unexpected end of input"},
 		{"trailing data", `{"service":"checkout"} {"service":"payments"}`, "", "data after the event object"},
 		{"unknown field", `{"service":"checkout","team":"shop"}`, "team", "unknown field"},
+		{"unknown field without a name", `{"service":"checkout","":"shop"}`, "", `unknown field "" (known: service, environment`},
 		{"wrong type", `{"service":42}`, "service", "want a string, got a JSON number"},
 		{"service missing", `{"version":"v1"}`, "service", "required"},
 		{"service with dot", `{"service":"a.b"}`, "service", `"a.b" is not a valid name (letters, digits, '_', '-')`},

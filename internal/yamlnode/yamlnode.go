@@ -6,10 +6,10 @@ package yamlnode
 
 import (
 	"errors"
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -56,7 +56,56 @@ func (w *Walker) SyntaxError(err error, what string) error {
 		line, _ := strconv.Atoi(m[1])
 		return &srcpos.Error{Pos: srcpos.Position{File: w.file, Line: line + w.offset}, Err: errors.New(what + ": " + m[2])}
 	}
-	return &srcpos.Error{Pos: srcpos.Position{File: w.file}, Err: fmt.Errorf("%s: %w", what, err)}
+	// The library leaves the line out of its reader's errors (bytes that are not UTF-8, control
+	// characters), of an unknown alias, and of any error on the first line.
+	line, col := Locate(strings.Join(w.lines, "\n"), err)
+	if line == 0 {
+		line, col = 1, 0
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	return &srcpos.Error{Pos: srcpos.Position{File: w.file, Line: line + w.offset, Column: col}, Err: errors.New(what + ": " + msg)}
+}
+
+var unknownAnchor = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
+
+// Locate finds the line and column in text of a YAML error that gives no line: the first byte
+// the YAML reader refuses, or the first use of an unknown alias. It returns 0, 0 for any other
+// error.
+func Locate(text string, err error) (line, col int) {
+	msg := err.Error()
+	at := -1
+	switch {
+	case strings.Contains(msg, "UTF-8") || strings.Contains(msg, "control characters") || strings.Contains(msg, "invalid Unicode character"):
+		at = strings.IndexFunc(text, func(r rune) bool { return !readable(r) })
+		if i := firstInvalidUTF8(text); i >= 0 && (at < 0 || i < at) {
+			at = i
+		}
+	case unknownAnchor.MatchString(msg):
+		at = strings.Index(text, "*"+unknownAnchor.FindStringSubmatch(msg)[1])
+	}
+	if at < 0 {
+		return 0, 0
+	}
+	before := text[:at]
+	line = strings.Count(before, "\n") + 1
+	return line, utf8.RuneCountInString(before[strings.LastIndexByte(before, '\n')+1:]) + 1
+}
+
+// readable is what the YAML reader accepts: YAML 1.2's printable characters.
+func readable(r rune) bool {
+	return r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0x7e || r == 0x85 ||
+		r >= 0xa0 && r <= 0xd7ff || r >= 0xe000 && r <= 0xfffd || r >= 0x10000 && r <= 0x10ffff
+}
+
+func firstInvalidUTF8(s string) int {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // Root is the top node of a parsed document, nil when the document is empty or null.

@@ -2,6 +2,7 @@ package yamlnode
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -71,5 +72,27 @@ func TestSyntaxError(t *testing.T) {
 	got := New("f.md", "", 1).SyntaxError(err, "invalid YAML in front matter")
 	if want := "f.md:3: invalid YAML in front matter: did not find expected node content"; got.Error() != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// The YAML library gives no line for bytes its reader refuses, for an unknown alias and for any
+// error on the first line: each is still placed at a line of the file.
+func TestSyntaxErrorWithoutALine(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"a: 1\nb: x\xff", "f.md:3:5: invalid YAML: invalid leading UTF-8 octet"},
+		{"a: 1\nbé: c\x00", "f.md:3:6: invalid YAML: control characters are not allowed"},
+		{"a: 1\nb: \xc3", "f.md:3:4: invalid YAML: incomplete UTF-8 octet sequence"},
+		{"a: &x 1\nb: [*x, *undefined]", "f.md:3:9: invalid YAML: unknown anchor 'undefined' referenced"},
+		{"\ta: 1", "f.md:2: invalid YAML: found character that cannot start any token"},
+		{strings.Repeat("[", 10001), "f.md:2: invalid YAML: exceeded max depth of 10000"},
+	} {
+		var doc yaml.Node
+		err := yaml.Unmarshal([]byte(tc.text), &doc)
+		if err == nil {
+			t.Fatalf("%q parses", tc.text)
+		}
+		if got := New("f.md", tc.text, 1).SyntaxError(err, "invalid YAML"); got.Error() != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.text, got, tc.want)
+		}
 	}
 }
