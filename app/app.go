@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +57,10 @@ type Options struct {
 	AuthTokenFiles []string
 	// AllowUnauthenticated lets a non-loopback ListenAddress serve without any authentication.
 	AllowUnauthenticated bool
+	// ExternalURL is the URL under which people reach triaged (behind a proxy, say): chat
+	// messages link to the full report there. "" means none is known: messages then carry no
+	// links to triaged.
+	ExternalURL string
 }
 
 func (o *Options) validate() error {
@@ -66,6 +72,13 @@ func (o *Options) validate() error {
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 30 * time.Second
+	}
+	if o.ExternalURL != "" {
+		u, err := url.Parse(o.ExternalURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--web.external-url: %q is not an absolute http(s) URL", o.ExternalURL)
+		}
+		o.ExternalURL = strings.TrimRight(o.ExternalURL, "/")
 	}
 	if o.MaxConnections < 0 {
 		return errors.New("--web.max-connections: must not be negative")
@@ -283,7 +296,7 @@ func (a *App) topologyOptions() broker.TopologyOptions {
 // consumer and a deliverer.
 func (a *App) setupSinks(ctx context.Context, topo broker.TopologyOptions, parts *load.Parts) error {
 	metrics := outbox.NewMetrics(a.registry)
-	env := notify.SinkEnv{Stdout: a.opts.Stdout, Renderer: parts.Renderer}
+	env := notify.SinkEnv{Stdout: a.opts.Stdout, Renderer: parts.Renderer, ExternalURL: a.opts.ExternalURL, Logger: a.log}
 	for _, plan := range parts.Sinks {
 		sink, closeSink, err := plan.Open(env)
 		if err != nil {

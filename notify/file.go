@@ -110,7 +110,11 @@ func (s *File) Name() string { return "file" }
 // Deliver appends rep as one JSON line, with a single write call, and syncs the file so that a
 // report acknowledged on the stream is on disk. A report whose ID was written recently is
 // skipped.
-func (s *File) Deliver(ctx context.Context, rep *triaged.Report) error {
+func (s *File) Deliver(ctx context.Context, d Delivery) (*Thread, error) {
+	return nil, s.write(ctx, d.Report)
+}
+
+func (s *File) write(ctx context.Context, rep *triaged.Report) error {
 	if rep == nil {
 		return fmt.Errorf("write report to %s: nil report", s.path)
 	}

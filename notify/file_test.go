@@ -58,7 +58,7 @@ func TestFileConcurrentDeliveriesRoundTrip(t *testing.T) {
 		rep.ID = fmt.Sprintf("%s-%02d", rep.ID, i)
 		sent[rep.ID] = rep
 		wg.Go(func() {
-			if err := s.Deliver(t.Context(), rep); err != nil {
+			if _, err := s.Deliver(t.Context(), Delivery{Report: rep}); err != nil {
 				t.Error(err)
 			}
 		})
@@ -95,7 +95,7 @@ func TestFileSkipsRedelivery(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "reports.jsonl")
 	s := openFile(t, path)
 	for range 2 {
-		if err := s.Deliver(t.Context(), openedP1()); err != nil {
+		if _, err := s.Deliver(t.Context(), Delivery{Report: openedP1()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -105,7 +105,7 @@ func TestFileSkipsRedelivery(t *testing.T) {
 
 	s = openFile(t, path)
 	for _, rep := range []*triaged.Report{openedP1(), resolvedP2(), resolvedP2()} {
-		if err := s.Deliver(t.Context(), rep); err != nil {
+		if _, err := s.Deliver(t.Context(), Delivery{Report: rep}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,12 +128,12 @@ func TestFileTerminatesTornLine(t *testing.T) {
 	}
 	s := openFile(t, path)
 	rep := openedP1()
-	if err := s.Deliver(t.Context(), rep); err != nil {
+	if _, err := s.Deliver(t.Context(), Delivery{Report: rep}); err != nil {
 		t.Fatal(err)
 	}
 	whole := openedP1()
 	whole.ID = "whole" // already in the file: skipped
-	if err := s.Deliver(t.Context(), whole); err != nil {
+	if _, err := s.Deliver(t.Context(), Delivery{Report: whole}); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(path)
@@ -159,13 +159,13 @@ func TestFileErrors(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := s.Deliver(ctx, openedP1()); !errors.Is(err, context.Canceled) {
+	if _, err := s.Deliver(ctx, Delivery{Report: openedP1()}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Deliver with a canceled context: %v", err)
 	}
 
 	bad := openedP1()
 	bad.Severity = 0 // not a severity: the report cannot be encoded
-	if err := s.Deliver(t.Context(), bad); err == nil || !strings.HasPrefix(err.Error(), "write report "+bad.ID+" to "+path+": encode: ") {
+	if _, err := s.Deliver(t.Context(), Delivery{Report: bad}); err == nil || !strings.HasPrefix(err.Error(), "write report "+bad.ID+" to "+path+": encode: ") {
 		t.Errorf("Deliver of an unencodable report: %v", err)
 	}
 
@@ -175,7 +175,7 @@ func TestFileErrors(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	err := s.Deliver(t.Context(), openedP1())
+	_, err := s.Deliver(t.Context(), Delivery{Report: openedP1()})
 	if !errors.Is(err, os.ErrClosed) || !strings.HasPrefix(err.Error(), "write report 3f9a1c2b7d4e5f60-20260314T092653Z-opened to "+path+": ") {
 		t.Errorf("Deliver after Close: %v", err)
 	}
@@ -202,7 +202,7 @@ func TestFileWriteError(t *testing.T) {
 		t.Skip("no /dev/full")
 	}
 	s := openFile(t, "/dev/full")
-	err := s.Deliver(t.Context(), openedP1())
+	_, err := s.Deliver(t.Context(), Delivery{Report: openedP1()})
 	if err == nil || !strings.HasPrefix(err.Error(), "write report 3f9a1c2b7d4e5f60-20260314T092653Z-opened to /dev/full: ") {
 		t.Errorf("Deliver to /dev/full: %v", err)
 	}
@@ -220,7 +220,7 @@ func TestFileFollowsRotationAndDeletion(t *testing.T) {
 	t.Cleanup(func() { _ = s.Close() })
 	deliver := func(id string) {
 		t.Helper()
-		if err := s.Deliver(context.Background(), &triaged.Report{ID: id, Severity: triaged.P3}); err != nil {
+		if _, err := s.Deliver(context.Background(), Delivery{Report: &triaged.Report{ID: id, Severity: triaged.P3}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -251,7 +251,7 @@ func TestFileEscapesInvisibleCharacters(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	rep := &triaged.Report{ID: "r", Severity: triaged.P3, Summary: "ok\u202egnp.exe\u0085\u2066x"}
-	if err := s.Deliver(context.Background(), rep); err != nil {
+	if _, err := s.Deliver(context.Background(), Delivery{Report: rep}); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(path)

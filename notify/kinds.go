@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -16,12 +17,25 @@ type SinkConfig struct {
 	Name string `yaml:"name"`
 	Type string `yaml:"type"`
 	Path string `yaml:"path"` // file sinks
+
+	// Chat and webhook sinks. Secrets (tokens, incoming-webhook URLs, signing keys) are read
+	// from files, never written in the config.
+	URL        string `yaml:"url"`         // the service's API base URL, or a generic webhook's URL
+	URLFile    string `yaml:"url_file"`    // an incoming-webhook URL, which is a secret
+	TokenFile  string `yaml:"token_file"`  // a bot token
+	Channel    string `yaml:"channel"`     // the default channel when routing names none
+	SecretFile string `yaml:"secret_file"` // the HMAC key of a generic webhook
+	Template   string `yaml:"template"`    // a template file replacing the sink's default
 }
 
 // SinkEnv is what opening a sink may use besides its settings.
 type SinkEnv struct {
 	Stdout   io.Writer // where stdout sinks print
 	Renderer *Renderer // the report template, for sinks that print Markdown; required by stdout
+	// ExternalURL is where people reach triaged (--web.external-url, no trailing slash), for
+	// links to the full report (ExternalURL + "/api/v1/incidents/{id}/report.md"); "" when unknown.
+	ExternalURL string
+	Logger      *slog.Logger // never nil when opened by the daemon
 }
 
 // kind is one kind of sink: the settings it takes, checked without touching anything outside the

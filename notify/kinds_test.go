@@ -57,7 +57,7 @@ func TestPlanThenOpen(t *testing.T) {
 	if sink.Name() != "archive" {
 		t.Errorf("opened sink is named %q, want its config name", sink.Name())
 	}
-	if err := sink.Deliver(context.Background(), openedP1()); err != nil {
+	if _, err := sink.Deliver(context.Background(), Delivery{Report: openedP1()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := closeSink(); err != nil {
@@ -66,7 +66,7 @@ func TestPlanThenOpen(t *testing.T) {
 	if data, err := os.ReadFile(path); err != nil || !strings.Contains(string(data), openedP1().ID) {
 		t.Errorf("report not in the file: %q, %v", data, err)
 	}
-	if err := sink.Deliver(context.Background(), openedP1()); !errors.Is(err, os.ErrClosed) {
+	if _, err := sink.Deliver(context.Background(), Delivery{Report: openedP1()}); !errors.Is(err, os.ErrClosed) {
 		t.Errorf("Deliver after close: %v, want os.ErrClosed", err)
 	}
 
@@ -86,7 +86,7 @@ func TestPlanThenOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sink.Deliver(context.Background(), openedP1()); err != nil || sink.Name() != "term" || out.Len() == 0 {
+	if _, err := sink.Deliver(context.Background(), Delivery{Report: openedP1()}); err != nil || sink.Name() != "term" || out.Len() == 0 {
 		t.Errorf("stdout sink %q printed %d bytes, %v", sink.Name(), out.Len(), err)
 	}
 	if err := closeSink(); err != nil {

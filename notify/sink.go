@@ -2,8 +2,6 @@ package notify
 
 import (
 	"context"
-
-	"github.com/triaged/triaged"
 )
 
 // Sink delivers reports to one destination. Reports reach a sink at least once: the reports
@@ -13,9 +11,12 @@ type Sink interface {
 	// Name names the sink in logs and metric labels: the name the config gives it for a sink
 	// opened from a SinkPlan, else its kind ("stdout", "file").
 	Name() string
-	// Deliver sends one report. It is safe for concurrent use. An error says what was
-	// attempted; the caller decides whether to retry.
-	Deliver(ctx context.Context, rep *triaged.Report) error
+	// Deliver sends one report. It is safe for concurrent use. It returns the incident's
+	// thread in this sink (the root message a chat sink posted or replied to; nil for sinks
+	// without threads), even with an error once a root message was posted, so the outbox can
+	// record it before retrying. An error says what was attempted; a PermanentError or a
+	// RetryAfterError tells the outbox how to go on, any other error is retried with backoff.
+	Deliver(ctx context.Context, d Delivery) (*Thread, error)
 }
 
 // recentIDs remembers the IDs of the last reports a sink delivered, so that a report redelivered

@@ -35,7 +35,11 @@ func NewStdout(w io.Writer, r *Renderer) Sink {
 
 func (s *stdout) Name() string { return "stdout" }
 
-func (s *stdout) Deliver(ctx context.Context, rep *triaged.Report) error {
+func (s *stdout) Deliver(ctx context.Context, d Delivery) (*Thread, error) {
+	return nil, s.write(ctx, d.Report)
+}
+
+func (s *stdout) write(ctx context.Context, rep *triaged.Report) error {
 	if rep == nil {
 		return errors.New("write report to stdout: nil report")
 	}

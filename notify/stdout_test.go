@@ -49,7 +49,7 @@ func TestStdoutConcurrentReportsDoNotInterleave(t *testing.T) {
 		}
 		want = append(want, string(text))
 		wg.Go(func() {
-			if err := sink.Deliver(t.Context(), rep); err != nil {
+			if _, err := sink.Deliver(t.Context(), Delivery{Report: rep}); err != nil {
 				t.Error(err)
 			}
 		})
@@ -81,7 +81,7 @@ func TestStdoutSkipsRedelivery(t *testing.T) {
 	var b strings.Builder
 	sink := NewStdout(&b, r)
 	for range 3 {
-		if err := sink.Deliver(t.Context(), openedP1()); err != nil {
+		if _, err := sink.Deliver(t.Context(), Delivery{Report: openedP1()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -101,7 +101,7 @@ func TestStdoutErrors(t *testing.T) {
 	}
 	errBroken := errors.New("broken pipe")
 	sink := NewStdout(failingWriter{errBroken}, r)
-	err = sink.Deliver(t.Context(), openedP1())
+	_, err = sink.Deliver(t.Context(), Delivery{Report: openedP1()})
 	if !errors.Is(err, errBroken) || !strings.HasPrefix(err.Error(), "write report 3f9a1c2b7d4e5f60-20260314T092653Z-opened to stdout: ") {
 		t.Errorf("Deliver to a failing writer: %v", err)
 	}
@@ -109,10 +109,10 @@ func TestStdoutErrors(t *testing.T) {
 	var b strings.Builder
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := NewStdout(&b, r).Deliver(ctx, openedP1()); !errors.Is(err, context.Canceled) || b.Len() > 0 {
+	if _, err := NewStdout(&b, r).Deliver(ctx, Delivery{Report: openedP1()}); !errors.Is(err, context.Canceled) || b.Len() > 0 {
 		t.Errorf("Deliver with a canceled context: err %v, wrote %d bytes", err, b.Len())
 	}
-	if err := NewStdout(&b, r).Deliver(t.Context(), (*triaged.Report)(nil)); err == nil {
+	if _, err := NewStdout(&b, r).Deliver(t.Context(), Delivery{Report: (*triaged.Report)(nil)}); err == nil {
 		t.Error("Deliver(nil) did not fail")
 	}
 	if got := sink.Name(); got != "stdout" {

@@ -97,7 +97,7 @@ func (d *Deliverer) Handle(ctx context.Context, m jetstream.Msg) {
 	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
 	defer cancel()
 	start := time.Now()
-	err = d.sink.Deliver(ctx, rep)
+	_, err = d.sink.Deliver(ctx, notify.Delivery{Report: rep})
 	d.metrics.duration.WithLabelValues(d.sink.Name()).Observe(time.Since(start).Seconds())
 	if err != nil {
 		delay, n := broker.RetryDelay(m, d.o.RetryBackoff)

@@ -15,6 +15,7 @@ import (
 	"github.com/triaged/triaged/internal/metrictest"
 	"github.com/triaged/triaged/internal/natstest"
 	"github.com/triaged/triaged/internal/testkit"
+	"github.com/triaged/triaged/notify"
 	"github.com/triaged/triaged/outbox"
 )
 
@@ -27,15 +28,15 @@ type flakySink struct {
 
 func (s *flakySink) Name() string { return "flaky" }
 
-func (s *flakySink) Deliver(_ context.Context, rep *triaged.Report) error {
+func (s *flakySink) Deliver(_ context.Context, d notify.Delivery) (*notify.Thread, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failures > 0 {
 		s.failures--
-		return errors.New("receiver down")
+		return nil, errors.New("receiver down")
 	}
-	s.delivered = append(s.delivered, rep.ID)
-	return nil
+	s.delivered = append(s.delivered, d.Report.ID)
+	return nil, nil
 }
 
 func (s *flakySink) got() []string {
