@@ -307,7 +307,8 @@ func (a *App) setupSinks(ctx context.Context, topo broker.TopologyOptions, parts
 		if err != nil {
 			return err
 		}
-		d := outbox.NewDeliverer(sink, metrics, outbox.Options{RetryBackoff: a.cfg.RetryBackoff(), DeadLetters: a.dead.WithBound(outbox.MaxDeliveries), Logger: a.log})
+		d := outbox.NewDeliverer(sink, metrics, outbox.Options{RetryBackoff: a.cfg.RetryBackoff(), DeadLetters: a.dead.WithBound(outbox.MaxDeliveries), Logger: a.log,
+			Route: parts.Router.Func(plan.Name())})
 		a.runners = append(a.runners, func(ctx context.Context) error { return d.Run(ctx, c) })
 	}
 	return nil

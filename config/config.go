@@ -17,6 +17,7 @@ import (
 	"github.com/triaged/triaged/deploy"
 	"github.com/triaged/triaged/internal/confval"
 	"github.com/triaged/triaged/notify"
+	"github.com/triaged/triaged/route"
 )
 
 // Duration is a Prometheus-style duration ("30s", "5m", "7d").
@@ -32,6 +33,9 @@ type Config struct {
 	Rules     Rules     `yaml:"rules"`
 	Report    Report    `yaml:"report"`
 	Sinks     []Sink    `yaml:"sinks"`
+	// Routes say which sinks get which reports, and in which channel; none: every sink gets
+	// every report.
+	Routes []route.Route `yaml:"routes"`
 
 	Enrichment Enrichment        `yaml:"enrichment"`
 	Services   []catalog.Service `yaml:"services"`

@@ -23,6 +23,10 @@ func (p *Problems) At(path, format string, args ...any) {
 	p.errs = append(p.errs, p.pos.errorf(path, format, args...))
 }
 
+// Where gives "FILE:LINE:COL: path" for a key path, placed as At places a problem, for what is
+// reported about the config without refusing it (lint findings).
+func (p *Problems) Where(path string) string { return p.pos.at(path) }
+
 // Add records a problem that carries its own place, such as a rule or runbook file's
 // FILE:LINE:COL; nil is ignored. An errors.Join is recorded as the problems it joins, each in its
 // place in the list.

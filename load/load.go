@@ -20,6 +20,7 @@ import (
 	"github.com/triaged/triaged/internal/fielderr"
 	"github.com/triaged/triaged/notify"
 	"github.com/triaged/triaged/redact"
+	"github.com/triaged/triaged/route"
 	"github.com/triaged/triaged/rules"
 	"github.com/triaged/triaged/runbooks"
 )
@@ -35,6 +36,12 @@ type Parts struct {
 	// Sinks are checked, in config order, and not opened: the daemon opens each, with its
 	// teardown beside it.
 	Sinks []*notify.SinkPlan
+	// Router says which sinks get which report (routes:); every sink gets every report when
+	// the config has no routes.
+	Router *route.Router
+	// Warnings are lint findings of the config, each placed at its key: valid, but almost
+	// certainly not meant (a sink no route names). `triagetool check config` prints them.
+	Warnings []string
 }
 
 // File loads the config at path, "" for the built-in defaults, and builds every part it names.
@@ -68,6 +75,7 @@ func build(cfg *config.Config, probs *config.Problems) (*Parts, error) {
 		Renderer: loadTemplate(cfg, probs),
 		Sinks:    planSinks(cfg, probs),
 	}
+	p.Router, p.Warnings = compileRoutes(cfg, p.Sinks, probs)
 	if err := probs.Err(); err != nil {
 		return nil, err
 	}

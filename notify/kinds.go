@@ -41,9 +41,10 @@ type SinkEnv struct {
 // kind is one kind of sink: the settings it takes, checked without touching anything outside the
 // process, and how it is opened.
 type kind struct {
-	name  string
-	check func(SinkConfig) []*fielderr.Error
-	open  func(SinkConfig, SinkEnv) (Sink, func() error, error)
+	name     string
+	channels bool // posts into the channel routing picks (Delivery.Channel): a chat sink
+	check    func(SinkConfig) []*fielderr.Error
+	open     func(SinkConfig, SinkEnv) (Sink, func() error, error)
 }
 
 // kinds is the one list of the sinks this build delivers to, in the order the docs give them.

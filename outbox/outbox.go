@@ -53,6 +53,9 @@ type Options struct {
 	// delivery it allows. Nil: they are terminated, or retried forever.
 	DeadLetters *broker.DeadLetters
 	Logger      *slog.Logger
+	// Route says whether the sink gets a report, and in which channel (route.Router.For bound
+	// to the sink). Nil: every report, in the sink's default channel.
+	Route func(rep *triaged.Report) (channel string, deliver bool)
 }
 
 // Deliverer feeds one sink from its consumer.
@@ -94,10 +97,19 @@ func (d *Deliverer) Handle(ctx context.Context, m jetstream.Msg) {
 		d.o.DeadLetters.Send(ctx, m, broker.ReasonUndecodable, fmt.Errorf("undecodable report: %w", err), d.o.RetryBackoff[0])
 		return
 	}
+	var channel string
+	if d.o.Route != nil {
+		var deliver bool
+		if channel, deliver = d.o.Route(rep); !deliver {
+			d.log.Debug("report not routed to this sink", "incident", rep.IncidentID, "report", rep.ID)
+			_ = m.Ack()
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
 	defer cancel()
 	start := time.Now()
-	_, err = d.sink.Deliver(ctx, notify.Delivery{Report: rep})
+	_, err = d.sink.Deliver(ctx, notify.Delivery{Report: rep, Channel: channel})
 	d.metrics.duration.WithLabelValues(d.sink.Name()).Observe(time.Since(start).Seconds())
 	if err != nil {
 		delay, n := broker.RetryDelay(m, d.o.RetryBackoff)

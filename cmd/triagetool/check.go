@@ -38,11 +38,11 @@ func checkRules(args []string, stdout, stderr io.Writer) int {
 
 // checkConfig checks daemon configuration files through the daemon's own load path (package
 // load): the YAML, then every part it names (rule files, runbook directories, the service
-// catalog, redaction patterns, the report template, sinks), all problems in one pass, so a config
+// catalog, redaction patterns, the report template, sinks, routes), all problems in one pass, so a config
 // that passes here starts. Sinks are checked, not opened: the check creates no report file.
 func checkConfig(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check config", "[--lint-fatal=false] FILE...", stderr)
-	lintFatal := fs.Bool("lint-fatal", true, "exit 3 when lint finds problems in the rule files")
+	lintFatal := fs.Bool("lint-fatal", true, "exit 3 when lint finds problems in the rule files or the routes")
 	files, code, ok := parseFiles(fs, args)
 	if !ok {
 		return code
@@ -63,6 +63,13 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		} else {
 			fmt.Fprintf(stdout, "  Checking rule files %s\n", strings.Join(cfg.Rules.Files, ", "))
 			linted = reportRuleSet(stdout, stderr, parts.Rules, ", version "+parts.Rules.Version()) || linted
+		}
+		if len(cfg.Routes) > 0 {
+			fmt.Fprintf(stdout, "  SUCCESS: %d routes to %d sinks\n", len(cfg.Routes), len(cfg.Sinks))
+		}
+		for _, w := range parts.Warnings {
+			linted = true
+			fmt.Fprintf(stderr, "  WARNING: %s\n", w)
 		}
 		if cfg.Report.Template != "" {
 			fmt.Fprintf(stdout, "  Checking report template %s\n", cfg.Report.Template)

@@ -38,6 +38,13 @@ func TestCheckConfigRefusesWhatTheDaemonRefuses(t *testing.T) {
 		{"logs-over-budget.yml", []string{ // and the log excerpts a service allows must fit the report
 			`testdata/config/logs-over-budget.yml:5:7: services[0].logs: the log excerpts of service "checkout" (2 sources, max_bytes 2097152 in all) take 2097152 bytes, over half of report.max_bytes (262144)`,
 		}},
+		{"routes-bad.yml", []string{ // routes are checked against the sinks, matchers and expr placed
+			`testdata/config/routes-bad.yml:7:16: routes[0].matchers[0]: severity="critical" matches no severity a report has (P1, P2, P3, P4)`,
+			`testdata/config/routes-bad.yml:7:55: routes[0].matchers[2]: cluster=~"eu-(1": error parsing regexp: missing closing ):`,
+			`testdata/config/routes-bad.yml:8:21: routes[0].sinks[1]: unknown sink "slack" (sinks: stdout, pager)`,
+			`testdata/config/routes-bad.yml:10:11: routes[1].expr: unknown name lables (1:1)`,
+			`testdata/config/routes-bad.yml:12:5: routes[2].sinks: a route must name at least one sink`,
+		}},
 		{"all-problems.yml", []string{ // one pass: the config's own values and every part it names
 			`testdata/config/all-problems.yml:3:12: triage.workers: 0 is out of range 1..4096`,
 			`testdata/config/all-problems.yml:6:11: sinks[0].type: unknown sink type "pager" (known: stdout, file)`,

@@ -1,10 +1,12 @@
 // Command triagetool is the rule author's and operator's tool for triaged, shaped like promtool:
-// it checks rule files, runs their unit tests, explains how the rules decide an alert, records
-// a deploy from a CI job, and lists and replays the messages triaged gave up on.
+// it checks rule files, runs their unit tests, explains how the rules decide an alert, shows
+// which sinks a report is routed to, records a deploy from a CI job, and lists and replays the
+// messages triaged gave up on.
 //
 //	triagetool check rules FILE...
 //	triagetool test rules TESTFILE...
 //	triagetool explain [--rules FILE]... [--time RFC3339] [--facts FILE] [--all] INPUT
+//	triagetool route [--config.file FILE] (--report FILE | --webhook FILE) [--output json]
 //	triagetool deploy record --service NAME [--version V] [--environment ENV] ... [--url URL] [--token-file FILE]
 //	triagetool dead-letters list [--nats.url URL]
 //	triagetool dead-letters replay [--nats.url URL] ID
@@ -42,6 +44,8 @@ Commands:
   test rules TESTFILE...       run rule unit tests (exit 1 if a case fails)
   explain [flags] INPUT        show how the rules decide the alerts of INPUT (a JSON alert, a list of
                                alerts, or an Alertmanager webhook payload; - reads stdin)
+  route [flags]                show which sinks and channels a report (--report) or the alerts of a captured
+                               webhook (--webhook) go to under a config's routes (--config.file)
   deploy record [flags]        record a deploy event with triaged (from a CI job; $TRIAGED_URL, $TRIAGED_TOKEN_FILE)
   dead-letters list [flags]    list the messages triaged gave up on, with why (--nats.url: the daemon's NATS)
   dead-letters replay [flags] ID
@@ -63,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runTest(rest, stdout, stderr)
 	case "explain":
 		return runExplain(rest, stdout, stderr)
+	case "route":
+		return runRoute(rest, stdout, stderr)
 	case "deploy":
 		return runDeploy(rest, stdout, stderr)
 	case "dead-letters":
