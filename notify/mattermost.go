@@ -90,12 +90,26 @@ func (m *mattermost) Deliver(ctx context.Context, d Delivery) (*Thread, error) {
 	}
 	root := m.render.root(rep)
 	if d.Thread != nil {
-		return d.Thread, m.update(ctx, d, root, full)
+		err := m.update(ctx, d, root, full)
+		if hookStatus(err) != http.StatusNotFound {
+			return d.Thread, err
+		}
+		// The root post was deleted: the incident gets a new thread in the same channel,
+		// which the outbox records in place of the old one.
+		m.logger.Info("root post gone, opening a new thread", "report", rep.ID, "incident", rep.IncidentID, "post", d.Thread.RootID)
+		return m.open(ctx, d.Thread.Channel, d, root, full)
 	}
 	ch, err := m.channelID(ctx, d.Channel)
 	if err != nil {
 		return nil, err
 	}
+	return m.open(ctx, ch, d, root, full)
+}
+
+// open posts the root message in channel ch and the full report as its first reply.
+func (m *mattermost) open(ctx context.Context, ch string, d Delivery, root, full string) (*Thread, error) {
+	rep := d.Report
+	var err error
 	rootID, replied := "", false
 	if d.MaybePosted {
 		if rootID, replied, err = m.find(ctx, ch, rep.ID); err != nil {

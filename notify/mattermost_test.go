@@ -140,6 +140,28 @@ func TestMattermostReplyFails(t *testing.T) {
 	}
 }
 
+// TestMattermostRootDeleted: when someone deleted the root post, the next report opens a new
+// thread in the same channel and returns it, instead of failing every later report.
+func TestMattermostRootDeleted(t *testing.T) {
+	mm := chattest.NewMattermost(t)
+	chID := mm.AddChannel("ops", "incidents")
+	sink := mattermostSink(t, mm, chID)
+	ctx := context.Background()
+	th, err := sink.Deliver(ctx, Delivery{Report: openedP1()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mm.DeletePost(th.RootID)
+	got, err := sink.Deliver(ctx, Delivery{Report: updatedP1(), Thread: th})
+	if err != nil || got == nil || got.RootID == th.RootID || got.Channel != chID {
+		t.Fatalf("Deliver after the root was deleted = %+v, %v; want a new thread in %s", got, err, chID)
+	}
+	posts := mm.Posts()
+	if len(posts) != 2 || posts[0].ID != got.RootID || posts[1].RootID != got.RootID || posts[1].Props[mmPropReport] != updatedP1().ID {
+		t.Errorf("posts %+v; want the new root and the update in its thread", posts)
+	}
+}
+
 // TestMattermostMaybePosted: a report whose earlier attempt may have been posted is looked for
 // by its id in the post props and not posted again, for an opening and for an update.
 func TestMattermostMaybePosted(t *testing.T) {

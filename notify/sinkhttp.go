@@ -76,11 +76,29 @@ func (c hookClient) do(ctx context.Context, what, method, target string, hdr htt
 	return nil, statusError(fmt.Sprintf("%s to %s", what, c.where), resp, data, time.Now())
 }
 
+// hookStatusError is a request the service answered with an error status, for a sink that acts
+// on one status in particular (Mattermost: the root post is gone).
+type hookStatusError struct {
+	code int
+	msg  string
+}
+
+func (e *hookStatusError) Error() string { return e.msg }
+
+// hookStatus returns the HTTP status err carries, or 0.
+func hookStatus(err error) int {
+	var se *hookStatusError
+	if errors.As(err, &se) {
+		return se.code
+	}
+	return 0
+}
+
 // statusError turns a refused request into the error that tells the outbox how to go on.
 func statusError(what string, resp *http.Response, body []byte, now time.Time) error {
-	err := fmt.Errorf("%s: %s", what, resp.Status)
+	var err error = &hookStatusError{resp.StatusCode, fmt.Sprintf("%s: %s", what, resp.Status)}
 	if msg := serviceMessage(body); msg != "" {
-		err = fmt.Errorf("%s: %s: %s", what, resp.Status, msg)
+		err = &hookStatusError{resp.StatusCode, fmt.Sprintf("%s: %s: %s", what, resp.Status, msg)}
 	}
 	code := resp.StatusCode
 	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {

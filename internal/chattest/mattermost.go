@@ -156,6 +156,19 @@ func (m *Mattermost) Posts() []Post {
 	return out
 }
 
+// DeletePost deletes a post as a user would, with its replies if it is a root.
+func (m *Mattermost) DeletePost(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.order = slices.DeleteFunc(m.order, func(p string) bool {
+		if p == id || m.posts[p].RootID == id {
+			delete(m.posts, p)
+			return true
+		}
+		return false
+	})
+}
+
 // Patches returns the accepted edits in order.
 func (m *Mattermost) Patches() []Patch {
 	m.mu.Lock()
