@@ -72,7 +72,7 @@ func (m *mmRenderer) root(rep *triaged.Report) string {
 		b.WriteString(strings.Join(links, " · "))
 		b.WriteByte('\n')
 	}
-	return fitRunes(strings.TrimSuffix(b.String(), "\n"), mmMaxRunes, "", "")
+	return fitRunes(strings.TrimSuffix(b.String(), "\n"), mmMaxRunes, "")
 }
 
 // full is the whole report in the sink's template after prefix, fit to one post.
@@ -81,7 +81,7 @@ func (m *mmRenderer) full(rep *triaged.Report, prefix string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fitRunes(prefix+inertAutolinks(string(text)), mmMaxRunes, fullReportURL(m.externalURL, rep), "```"), nil
+	return fitRunes(prefix+inertAutolinks(string(text)), mmMaxRunes, fullReportURL(m.externalURL, rep)), nil
 }
 
 // reportState is the incident's state in words: "INVESTIGATING", "INVESTIGATING (flapping)",
@@ -153,26 +153,33 @@ func reportLinks(rep *triaged.Report, externalURL string) []textLink {
 }
 
 // fitRunes cuts text at a line boundary to at most limit runes, with a marker saying so and
-// linking to the full report. fence is the code fence the text uses: one left open by the cut is
-// closed.
-func fitRunes(text string, limit int, fullURL, fence string) string {
-	n := utf8.RuneCountInString(text)
-	if n <= limit {
+// linking to the full report. A fenced code block the cut leaves open is closed.
+func fitRunes(text string, limit int, fullURL string) string {
+	if utf8.RuneCountInString(text) <= limit {
 		return text
 	}
 	marker := "\n\n_… report truncated to fit one message_"
 	if fullURL != "" {
 		marker = "\n\n_… report truncated to fit one message: " + string(link("read the full report", fullURL)) + "_"
 	}
-	budget := limit - utf8.RuneCountInString(marker) - utf8.RuneCountInString(fence) - 1
-	cut := string([]rune(text)[:max(budget, 0)])
-	if i := strings.LastIndexByte(cut, '\n'); i > 0 {
-		cut = cut[:i]
+	runes := []rune(text)
+	budget := limit - utf8.RuneCountInString(marker)
+	for budget > 0 {
+		cut := string(runes[:budget])
+		if i := strings.LastIndexByte(cut, '\n'); i > 0 {
+			cut = cut[:i]
+		}
+		if f := openFence(cut); f != "" {
+			cut += "\n" + f
+		}
+		out := cut + marker
+		over := utf8.RuneCountInString(out) - limit
+		if over <= 0 {
+			return out
+		}
+		budget -= over // the closing fence took more than the line break gave back
 	}
-	if fence != "" && openFence(cut) != "" {
-		cut += "\n" + openFence(cut)
-	}
-	return cut + marker
+	return string([]rune(marker)[:min(limit, utf8.RuneCountInString(marker))])
 }
 
 // openFence returns the fence of a fenced code block left open at the end of text, or "".

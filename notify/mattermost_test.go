@@ -398,3 +398,19 @@ func TestParseRetryAfter(t *testing.T) {
 		t.Error("RetryAfterError does not unwrap")
 	}
 }
+
+// TestFitRunes: the cut text, its closed fence and the marker stay within the limit, however long
+// the fence.
+func TestFitRunes(t *testing.T) {
+	fence := strings.Repeat("`", 40)
+	text := "head\n" + fence + "text\n" + strings.Repeat("line of a log\n", 100) + fence + "\ntail"
+	for _, limit := range []int{120, 200, 500, 1000} {
+		got := fitRunes(text, limit, "https://t.example/r.md")
+		if n := utf8.RuneCountInString(got); n > limit || openFence(got) != "" || !strings.Contains(got, "report truncated") {
+			t.Errorf("limit %d: %d runes, open fence %q:\n%s", limit, n, openFence(got), got)
+		}
+	}
+	if got := fitRunes("short", 10, ""); got != "short" {
+		t.Errorf("a text within the limit was changed: %q", got)
+	}
+}

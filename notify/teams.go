@@ -176,7 +176,9 @@ func teamsColour(rep *triaged.Report) (colour, style string) {
 func teamsText(s string) string {
 	s = breakAutolinks(string(md(s)))
 	if strings.Contains(s, "&lt;") {
-		s = strings.ReplaceAll(s, "&lt;", "<\u200b") // the cards show entities as they are
+		// Not every Teams client decodes entities; a zero-width space keeps "<at>" from
+		// being a tag just as well and reads as "<" everywhere.
+		s = strings.ReplaceAll(s, "&lt;", "<\u200b")
 	}
 	return s
 }
