@@ -82,6 +82,10 @@ var kinds = []kind{
 			return f, f.Close, nil
 		},
 	},
+	{name: "mattermost", check: checkMattermost, open: openMattermost},
+	{name: "mattermost_webhook", check: checkMattermostWebhook, open: openMattermostWebhook},
+	{name: "teams", check: checkTeams, open: openTeams},
+	{name: "webhook", check: checkWebhook, open: openWebhook},
 }
 
 // SinkTypes lists the kinds of sink this build knows, in the order the docs give them.
