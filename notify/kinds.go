@@ -82,8 +82,8 @@ var kinds = []kind{
 			return f, f.Close, nil
 		},
 	},
-	{name: "mattermost", check: checkMattermost, open: openMattermost},
-	{name: "mattermost_webhook", check: checkMattermostWebhook, open: openMattermostWebhook},
+	{name: "mattermost", check: checkMattermost, open: openMattermost, channels: true},
+	{name: "mattermost_webhook", check: checkMattermostWebhook, open: openMattermostWebhook, channels: true},
 	{name: "teams", check: checkTeams, open: openTeams},
 	{name: "webhook", check: checkWebhook, open: openWebhook},
 }
