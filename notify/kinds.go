@@ -81,6 +81,8 @@ var kinds = []kind{
 			return f, f.Close, nil
 		},
 	},
+	{name: "slack", check: checkSlack, open: openSlack},                       // slack.go
+	{name: "slack_webhook", check: checkSlackWebhook, open: openSlackWebhook}, // slack_webhook.go
 }
 
 // SinkTypes lists the kinds of sink this build knows, in the order the docs give them.

@@ -15,8 +15,8 @@ import (
 )
 
 func TestSinkTypes(t *testing.T) {
-	if got := SinkTypes(); !slices.Equal(got, []string{"stdout", "file"}) {
-		t.Errorf("SinkTypes() = %q, want stdout, file in the docs' order", got)
+	if got := SinkTypes(); !slices.Equal(got[:4], []string{"stdout", "file", "slack", "slack_webhook"}) {
+		t.Errorf("SinkTypes() = %q, want stdout, file, slack, slack_webhook first, in the docs' order", got)
 	}
 }
 
@@ -26,8 +26,8 @@ func TestPlanSinkErrors(t *testing.T) {
 		field string
 		msg   string
 	}{
-		{SinkConfig{Name: "out", Type: "pager"}, "type", `unknown sink type "pager" (known: stdout, file)`},
-		{SinkConfig{Name: "out", Type: ""}, "type", `unknown sink type "" (known: stdout, file)`},
+		{SinkConfig{Name: "out", Type: "pager"}, "type", `unknown sink type "pager" (known: ` + strings.Join(SinkTypes(), ", ") + ")"},
+		{SinkConfig{Name: "out", Type: ""}, "type", `unknown sink type "" (known: ` + strings.Join(SinkTypes(), ", ") + ")"},
 		{SinkConfig{Name: "out", Type: "stdout", Path: "x"}, "path", "a stdout sink takes no path"},
 		{SinkConfig{Name: "out", Type: "file"}, "path", "a file sink needs a path"},
 	} {
