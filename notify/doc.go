@@ -1,7 +1,8 @@
 // Package notify renders reports in the incident-response workflow's words — the INCIDENT REPORT
 // when an incident opens or reopens, the STATUS UPDATE, the RESOLUTION NOTIFICATION, each after
 // the incident's one-line headline — and an incident's POSTMORTEM skeleton, as Markdown; and it
-// delivers reports to one kind of sink (stdout, a JSON-lines file). The kinds of sink are listed
+// delivers reports to one kind of sink (stdout, a JSON-lines file, Slack with threads or an
+// incoming webhook, in Slack mrkdwn from its own renderer). The kinds of sink are listed
 // once, in kinds.go: PlanSink checks a configured sink without side effects, SinkPlan.Open
 // builds it.
 package notify
