@@ -122,7 +122,8 @@ func (c *Config) resolvePaths() {
 	c.Report.Template = abs(c.Report.Template)
 	c.NATS.resolvePaths(abs)
 	for i := range c.Sinks {
-		c.Sinks[i].Path = abs(c.Sinks[i].Path)
+		s := &c.Sinks[i]
+		s.Path, s.URLFile, s.TokenFile, s.SecretFile, s.Template = abs(s.Path), abs(s.URLFile), abs(s.TokenFile), abs(s.SecretFile), abs(s.Template)
 	}
 	for i := range c.Enrichment.RunbookDirs {
 		c.Enrichment.RunbookDirs[i] = abs(c.Enrichment.RunbookDirs[i])
