@@ -81,7 +81,13 @@ func (s *Slack) Deliver(ctx context.Context, d Delivery) (*Thread, error) {
 		}
 		root.Channel, root.TS, root.Metadata = th.Channel, th.RootID, slackMeta(slackRootEvent, rep)
 		if _, err := s.api.post(ctx, "chat.update", root); err != nil {
-			return th, fmt.Errorf("report %s: update the root message: %w", rep.ID, err)
+			if !IsPermanent(err) {
+				return th, fmt.Errorf("report %s: update the root message: %w", rep.ID, err)
+			}
+			// The report is in the thread; a root that can no longer be edited (deleted,
+			// edit_window_closed) must not send it to the dead letters.
+			s.log.Warn("slack: the root message could not be updated; the report is in its thread",
+				"sink", s.name, "report", rep.ID, "channel", th.Channel, "ts", th.RootID, "err", err)
 		}
 	}
 	return th, nil
@@ -97,7 +103,7 @@ func (s *Slack) openThread(ctx context.Context, ch string, rep *triaged.Report, 
 		} else if ts, err := s.lookup(ctx, ch, "", slackRootEvent, "incident_id", rep.IncidentID); err != nil {
 			return nil, err
 		} else if ts != "" {
-			return &Thread{Channel: ch, RootID: ts}, nil
+			return &Thread{Channel: ch, RootID: ts, RootURL: s.api.permalink(ctx, ch, ts)}, nil
 		}
 	}
 	root, err := s.r.Root(rep)
@@ -113,7 +119,9 @@ func (s *Slack) openThread(ctx context.Context, ch string, rep *triaged.Report, 
 		return nil, errors.New("post the root message: Slack answered without its ts")
 	}
 	// Slack answers with the channel's ID, which chat.update needs: a name would not do.
-	return &Thread{Channel: cmpOr(resp.Channel, ch), RootID: resp.TS}, nil
+	th := &Thread{Channel: cmpOr(resp.Channel, ch), RootID: resp.TS}
+	th.RootURL = s.api.permalink(ctx, th.Channel, th.RootID)
+	return th, nil
 }
 
 // reply posts the full report in the thread unless it is there already.

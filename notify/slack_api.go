@@ -47,15 +47,15 @@ var slackHints = map[string]string{
 }
 
 type slackResponse struct {
-	OK       bool           `json:"ok"`
-	Error    string         `json:"error"`
-	Needed   string         `json:"needed"`
-	Channel  string         `json:"channel"`
-	TS       string         `json:"ts"`
-	Messages []slackPosted  `json:"messages"`
-	HasMore  bool           `json:"has_more"`
-	Message  *slackPosted   `json:"message"`
-	Meta     map[string]any `json:"response_metadata"`
+	OK        bool          `json:"ok"`
+	Error     string        `json:"error"`
+	Needed    string        `json:"needed"`
+	Channel   string        `json:"channel"`
+	TS        string        `json:"ts"`
+	Messages  []slackPosted `json:"messages"`
+	HasMore   bool          `json:"has_more"`
+	Message   *slackPosted  `json:"message"`
+	Permalink string        `json:"permalink"`
 }
 
 // slackPosted is a message as conversations.history and conversations.replies return it.
@@ -202,3 +202,13 @@ const (
 	slackLookupLimit = 200
 	slackLookBack    = 6 * time.Hour
 )
+
+// permalink is the root message's link for the incidents API, or "" when Slack gives none: a
+// failure here costs the link, not the delivery.
+func (c *slackAPI) permalink(ctx context.Context, channel, ts string) string {
+	resp, err := c.read(ctx, "chat.getPermalink", url.Values{"channel": {channel}, "message_ts": {ts}})
+	if err != nil || checkHTTPURL(resp.Permalink) != nil {
+		return ""
+	}
+	return resp.Permalink
+}

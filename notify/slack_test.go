@@ -76,8 +76,8 @@ func TestSlackIncidentThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch := srv.ChannelID("incidents")
-	if th == nil || th.Channel != ch || th.RootID == "" {
-		t.Fatalf("thread = %+v, want the root in channel %s", th, ch)
+	if th == nil || th.Channel != ch || th.RootID == "" || th.RootURL != srv.Permalink(ch, th.RootID) {
+		t.Fatalf("thread = %+v, want the root in channel %s with its permalink", th, ch)
 	}
 	for _, rep := range []*triaged.Report{updatedP1(), resolvedP1()} {
 		got, err := sink.Deliver(ctx, Delivery{Report: rep, Thread: th, Channel: "#elsewhere"})
@@ -278,6 +278,30 @@ func TestSlackErrors(t *testing.T) {
 		}
 		if n := len(srv.Replies("incidents", th.RootID)); n != 1 {
 			t.Errorf("%d replies after the retry, want 1", n)
+		}
+	})
+	t.Run("a root that cannot be edited", func(t *testing.T) {
+		srv := slacktest.New(t, testToken, "incidents")
+		sink := openSlackSink(t, srv, SinkConfig{Channel: "incidents"}, "")
+		th, err := sink.Deliver(ctx, Delivery{Report: openedP1()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A transient failure of the edit is retried, without posting the reply twice.
+		srv.FailNext("chat.update", slacktest.Failure{Status: 502})
+		if _, err := sink.Deliver(ctx, Delivery{Report: updatedP1(), Thread: th}); err == nil || IsPermanent(err) {
+			t.Errorf("err = %v, want a retry", err)
+		}
+		if _, err := sink.Deliver(ctx, Delivery{Report: updatedP1(), Thread: th}); err != nil {
+			t.Fatal(err)
+		}
+		// One for good (the root was deleted): the report is in the thread, not a dead letter.
+		srv.FailNext("chat.update", slacktest.Failure{Error: "message_not_found"})
+		if _, err := sink.Deliver(ctx, Delivery{Report: resolvedP1(), Thread: th}); err != nil {
+			t.Errorf("err = %v, want the report delivered", err)
+		}
+		if n := len(srv.Replies("incidents", th.RootID)); n != 3 {
+			t.Errorf("%d replies, want 3", n)
 		}
 	})
 	t.Run("no channel", func(t *testing.T) {

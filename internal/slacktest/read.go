@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // read answers conversations.history (top-level messages, newest first) and
@@ -16,6 +17,15 @@ import (
 func (s *Server) read(w http.ResponseWriter, method string, form url.Values) {
 	c := s.channelFor(w, form.Get("channel"), true)
 	if c == nil {
+		return
+	}
+	if method == "chat.getPermalink" {
+		m := c.find(form.Get("message_ts"))
+		if m == nil {
+			refuse(w, "message_not_found")
+			return
+		}
+		reply(w, map[string]any{"ok": true, "channel": c.id, "permalink": s.Permalink(c.id, m.TS)})
 		return
 	}
 	limit, _ := strconv.Atoi(form.Get("limit"))
@@ -94,4 +104,9 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 	s.accepted = append(s.accepted, Call{Method: "webhook", Channel: c.id, TS: ts, Message: m})
 	w.Header().Set("Content-Type", "text/plain")
 	_, _ = io.WriteString(w, "ok")
+}
+
+// Permalink is the link chat.getPermalink gives for a message.
+func (s *Server) Permalink(channelID, ts string) string {
+	return s.URL + "/archives/" + channelID + "/p" + strings.ReplaceAll(ts, ".", "")
 }

@@ -270,7 +270,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		} else {
 			s.post(w, m)
 		}
-	case "conversations.history", "conversations.replies":
+	case "conversations.history", "conversations.replies", "chat.getPermalink":
 		if ct != "application/x-www-form-urlencoded" {
 			refuse(w, "invalid_form_data") // Slack's read methods take no JSON
 			return
