@@ -67,7 +67,7 @@ type slackPosted struct {
 
 // post sends a chat.* method's JSON body.
 func (c *slackAPI) post(ctx context.Context, method string, m slackMessage) (*slackResponse, error) {
-	body, err := json.Marshal(m)
+	body, err := encodeSlack(m)
 	if err != nil {
 		return nil, fmt.Errorf("slack %s: %w", method, err)
 	}
@@ -211,4 +211,16 @@ func (c *slackAPI) permalink(ctx context.Context, channel, ts string) string {
 		return ""
 	}
 	return resp.Permalink
+}
+
+// encodeSlack is m's JSON without HTML escaping: "<URL|text>" stays as written, which keeps
+// payloads (and their golden files) readable; JSON means the same either way.
+func encodeSlack(m slackMessage) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -39,11 +40,15 @@ func TestSlackGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := json.MarshalIndent(m, "", "  ")
+			body, err := encodeSlack(m) // what the sinks send
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden.Check(t, filepath.Join("testdata", "slack", tc.name+".json"), append(got, '\n'))
+			var got bytes.Buffer
+			if err := json.Indent(&got, body, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			golden.Check(t, filepath.Join("testdata", "slack", tc.name+".json"), got.Bytes())
 			// The mrkdwn as a person reads it, to review the goldens' diffs by eye.
 			var text []string
 			for _, b := range m.Blocks {

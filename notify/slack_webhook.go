@@ -3,7 +3,6 @@ package notify
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -49,7 +48,7 @@ func (s *SlackWebhook) Deliver(ctx context.Context, d Delivery) (*Thread, error)
 	if err != nil {
 		return nil, Permanent(err)
 	}
-	body, err := json.Marshal(m)
+	body, err := encodeSlack(m)
 	if err != nil {
 		return nil, fmt.Errorf("slack webhook: report %s: %w", rep.ID, err)
 	}
