@@ -123,8 +123,7 @@ func (c *Config) resolvePaths() {
 	c.NATS.resolvePaths(abs)
 	for i := range c.Sinks {
 		s := &c.Sinks[i]
-		s.Path, s.URLFile, s.TokenFile = abs(s.Path), abs(s.URLFile), abs(s.TokenFile)
-		s.SecretFile, s.Template = abs(s.SecretFile), abs(s.Template)
+		s.Path, s.URLFile, s.TokenFile, s.SecretFile, s.Template = abs(s.Path), abs(s.URLFile), abs(s.TokenFile), abs(s.SecretFile), abs(s.Template)
 	}
 	for i := range c.Enrichment.RunbookDirs {
 		c.Enrichment.RunbookDirs[i] = abs(c.Enrichment.RunbookDirs[i])

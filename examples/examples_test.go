@@ -8,12 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/triaged/triaged/load"
+	"github.com/triaged/triaged/notify"
 )
 
 func TestTriagedConfigLoads(t *testing.T) {
@@ -147,4 +149,84 @@ func mountSource(volumes []string, target string) string {
 		}
 	}
 	return ""
+}
+
+// TestSlackExample: the Slack variant's config loads with its Slack sink, the compose override
+// gives triaged that config and the token file the sink reads, the token is kept out of git,
+// and the app manifest asks for the scopes the sink uses.
+func TestSlackExample(t *testing.T) {
+	p, err := load.File("triaged.slack.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(p.Sinks, func(s *notify.SinkPlan) bool { return s.Type() == "slack" }) {
+		t.Fatal("triaged.slack.yml has no slack sink")
+	}
+	const tokenFile = "/run/secrets/slack_bot_token" // where compose puts the secret slack_bot_token
+	cfg, err := os.ReadFile("triaged.slack.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), "token_file: "+tokenFile) {
+		t.Errorf("the slack sink does not read its token from %s", tokenFile)
+	}
+
+	var compose struct {
+		Services map[string]struct {
+			Command []string `yaml:"command"`
+			Volumes []string `yaml:"volumes"`
+			Secrets []string `yaml:"secrets"`
+		} `yaml:"services"`
+		Secrets map[string]struct {
+			File string `yaml:"file"`
+		} `yaml:"secrets"`
+	}
+	data, err := os.ReadFile("docker-compose.slack.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &compose); err != nil {
+		t.Fatal(err)
+	}
+	triaged := compose.Services["triaged"]
+	configFlag := ""
+	for _, arg := range triaged.Command {
+		if v, ok := strings.CutPrefix(arg, "--config.file="); ok {
+			configFlag = v
+		}
+	}
+	if src := mountSource(triaged.Volumes, configFlag); src != "./examples/triaged.slack.yml" {
+		t.Errorf("triaged reads %s from %q, want ./examples/triaged.slack.yml", configFlag, src)
+	}
+	if !strings.Contains(strings.Join(triaged.Command, " "), "--web.external-url=") {
+		t.Error("no --web.external-url: the root message cannot link to the full report")
+	}
+	secret, ok := compose.Secrets["slack_bot_token"]
+	if len(triaged.Secrets) != 1 || triaged.Secrets[0] != "slack_bot_token" || !ok {
+		t.Fatalf("triaged gets secrets %q (defined: %v); want slack_bot_token at %s", triaged.Secrets, compose.Secrets, tokenFile)
+	}
+	ignore, _ := os.ReadFile("../.gitignore")
+	if !strings.Contains(string(ignore), "/"+strings.TrimPrefix(secret.File, "./")+"\n") {
+		t.Errorf("the bot token file %s is not in .gitignore", secret.File)
+	}
+
+	var manifest struct {
+		OAuth struct {
+			Scopes struct {
+				Bot []string `yaml:"bot"`
+			} `yaml:"scopes"`
+		} `yaml:"oauth_config"`
+	}
+	data, err = os.ReadFile("slack-app-manifest.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	for _, scope := range []string{"chat:write", "channels:history", "groups:history"} {
+		if !slices.Contains(manifest.OAuth.Scopes.Bot, scope) {
+			t.Errorf("the app manifest lacks the %s scope", scope)
+		}
+	}
 }

@@ -82,7 +82,7 @@ func TestEveryProblemInOnePass(t *testing.T) {
 	for _, w := range []string{
 		`:2:11: nats.prefix: "tri aged" is not a valid prefix`,
 		`:13:11: sinks[1].name: "stdout" is already the name of sinks[0]`,
-		`:14:11: sinks[1].type: unknown sink type "slack" (known: stdout, file, mattermost, mattermost_webhook, teams, webhook)`,
+		`:14:11: sinks[1].type: unknown sink type "pager" (known: stdout, file`,
 		`:15:5: sinks[2].path: a file sink needs a path`,
 		`:19:19: enrichment.suspect_window: 3h is longer than enrichment.deploy_window 2h`,
 		`:24:13: services[0].match.expr: unknown name lables (1:1)`,

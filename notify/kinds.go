@@ -82,6 +82,8 @@ var kinds = []kind{
 			return f, f.Close, nil
 		},
 	},
+	{name: "slack", check: checkSlack, open: openSlack, channels: true},       // slack.go
+	{name: "slack_webhook", check: checkSlackWebhook, open: openSlackWebhook}, // slack_webhook.go
 	{name: "mattermost", check: checkMattermost, open: openMattermost, channels: true},
 	{name: "mattermost_webhook", check: checkMattermostWebhook, open: openMattermostWebhook, channels: true},
 	{name: "teams", check: checkTeams, open: openTeams},

@@ -15,7 +15,7 @@ import (
 )
 
 func TestSinkTypes(t *testing.T) {
-	want := []string{"stdout", "file", "mattermost", "mattermost_webhook", "teams", "webhook"}
+	want := []string{"stdout", "file", "slack", "slack_webhook", "mattermost", "mattermost_webhook", "teams", "webhook"}
 	if got := SinkTypes(); !slices.Equal(got, want) {
 		t.Errorf("SinkTypes() = %q, want %q in the docs' order", got, want)
 	}
@@ -27,8 +27,8 @@ func TestPlanSinkErrors(t *testing.T) {
 		field string
 		msg   string
 	}{
-		{SinkConfig{Name: "out", Type: "pager"}, "type", `unknown sink type "pager" (known: stdout, file, mattermost, mattermost_webhook, teams, webhook)`},
-		{SinkConfig{Name: "out", Type: ""}, "type", `unknown sink type "" (known: stdout, file, mattermost, mattermost_webhook, teams, webhook)`},
+		{SinkConfig{Name: "out", Type: "pager"}, "type", `unknown sink type "pager" (known: ` + strings.Join(SinkTypes(), ", ") + ")"},
+		{SinkConfig{Name: "out", Type: ""}, "type", `unknown sink type "" (known: ` + strings.Join(SinkTypes(), ", ") + ")"},
 		{SinkConfig{Name: "out", Type: "stdout", Path: "x"}, "path", "a stdout sink takes no path"},
 		{SinkConfig{Name: "out", Type: "file"}, "path", "a file sink needs a path"},
 	} {

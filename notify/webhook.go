@@ -83,10 +83,3 @@ func SignWebhook(secret []byte, ts string, body []byte) string {
 	m.Write(body)
 	return "v1=" + hex.EncodeToString(m.Sum(nil))
 }
-
-func loggerOr(l *slog.Logger) *slog.Logger {
-	if l == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return l
-}

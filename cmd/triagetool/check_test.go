@@ -30,7 +30,7 @@ func TestCheckConfigRefusesWhatTheDaemonRefuses(t *testing.T) {
 			`testdata/config/catalog-now.yml:7:13: services[1].match.expr: the pattern of matches must be a string literal`,
 		}},
 		{"bad-sink-type.yml", []string{
-			`testdata/config/bad-sink-type.yml:3:11: sinks[0].type: unknown sink type "pager" (known: stdout, file, mattermost, mattermost_webhook, teams, webhook)`,
+			`testdata/config/bad-sink-type.yml:3:11: sinks[0].type: unknown sink type "pager" (known: stdout, file, slack, slack_webhook, mattermost, mattermost_webhook, teams, webhook)`,
 		}},
 		{"budget-over-nats.yml", []string{ // a report must fit NATS' max payload (issue 9, point 2)
 			`testdata/config/budget-over-nats.yml:3:14: report.max_bytes: 1048576 is out of range 16384..524288`,
@@ -47,7 +47,7 @@ func TestCheckConfigRefusesWhatTheDaemonRefuses(t *testing.T) {
 		}},
 		{"all-problems.yml", []string{ // one pass: the config's own values and every part it names
 			`testdata/config/all-problems.yml:3:12: triage.workers: 0 is out of range 1..4096`,
-			`testdata/config/all-problems.yml:6:11: sinks[0].type: unknown sink type "pager" (known: stdout, file, mattermost, mattermost_webhook, teams, webhook)`,
+			`testdata/config/all-problems.yml:6:11: sinks[0].type: unknown sink type "pager" (known: stdout, file, slack, slack_webhook, mattermost, mattermost_webhook, teams, webhook)`,
 			`testdata/config/all-problems.yml:7:5: sinks[1].path: a file sink needs a path`,
 			`testdata/config/all-problems.yml:10:35: enrichment.runbook_dirs[1]: "testdata/config/no-such-dir" is not a readable directory`,
 			`testdata/config/all-problems.yml:11:12: enrichment.redact[0]: "secret=(\\w+": error parsing regexp`,

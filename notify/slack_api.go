@@ -1,0 +1,226 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// slackAPI is the little of Slack's Web API a sink needs: chat.postMessage, chat.update,
+// conversations.history and conversations.replies. It is written here rather than taken from
+// github.com/slack-go/slack because that client sends the token and the message as form fields
+// (this one sends JSON with the token in an Authorization header, as Slack recommends) and
+// hides the HTTP status and Retry-After behind its own error types; four calls are less code
+// than the mapping.
+type slackAPI struct {
+	base  string // ends in "/"
+	token string
+	hc    *http.Client
+}
+
+// slackMaxResponse bounds what is read of one answer: a page of history with its messages'
+// blocks stays well under it.
+const slackMaxResponse = 8 << 20
+
+// slackTransient are the error codes of an ok:false answer that a retry may mend; every other
+// code (channel_not_found, not_in_channel, invalid_auth, token_revoked, msg_too_long,
+// invalid_blocks, …) is a PermanentError.
+var slackTransient = []string{"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+
+// slackHints say what to do about the permanent errors an operator will meet first.
+var slackHints = map[string]string{
+	"channel_not_found": "check the channel name or ID",
+	"not_in_channel":    "invite the app to the channel, or give it the chat:write.public scope",
+	"invalid_auth":      "check the token in token_file",
+	"not_authed":        "check the token in token_file",
+	"token_revoked":     "the token in token_file was revoked",
+	"missing_scope":     "add the scope to the Slack app (examples/slack-app-manifest.yml)",
+}
+
+type slackResponse struct {
+	OK        bool          `json:"ok"`
+	Error     string        `json:"error"`
+	Needed    string        `json:"needed"`
+	Channel   string        `json:"channel"`
+	TS        string        `json:"ts"`
+	Messages  []slackPosted `json:"messages"`
+	HasMore   bool          `json:"has_more"`
+	Message   *slackPosted  `json:"message"`
+	Permalink string        `json:"permalink"`
+}
+
+// slackPosted is a message as conversations.history and conversations.replies return it.
+type slackPosted struct {
+	TS       string         `json:"ts"`
+	ThreadTS string         `json:"thread_ts"`
+	Metadata *slackMetadata `json:"metadata"`
+}
+
+// post sends a chat.* method's JSON body.
+func (c *slackAPI) post(ctx context.Context, method string, m slackMessage) (*slackResponse, error) {
+	body, err := encodeSlack(m)
+	if err != nil {
+		return nil, fmt.Errorf("slack %s: %w", method, err)
+	}
+	return c.do(ctx, method, "application/json; charset=utf-8", body)
+}
+
+// read calls a conversations.* method, which Slack takes only as a form.
+func (c *slackAPI) read(ctx context.Context, method string, form url.Values) (*slackResponse, error) {
+	return c.do(ctx, method, "application/x-www-form-urlencoded", []byte(form.Encode()))
+}
+
+func (c *slackAPI) do(ctx context.Context, method, contentType string, body []byte) (*slackResponse, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+method, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("slack %s: %w", method, err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("slack %s: %w", method, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, slackMaxResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("slack %s: read the answer: %w", method, err)
+	}
+	if err := httpStatusError("slack "+method, resp, data); err != nil {
+		return nil, err
+	}
+	if len(data) > slackMaxResponse {
+		return nil, fmt.Errorf("slack %s: answer larger than %d bytes", method, slackMaxResponse)
+	}
+	var out slackResponse
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("slack %s: answer is not JSON: %w", method, err)
+	}
+	if !out.OK {
+		msg := fmt.Sprintf("slack %s: %s", method, cmpOr(out.Error, "ok:false without an error code"))
+		if out.Needed != "" {
+			msg += " (needs " + out.Needed + ")"
+		}
+		if hint := slackHints[out.Error]; hint != "" {
+			msg += ": " + hint
+		}
+		if slices.Contains(slackTransient, out.Error) {
+			return &out, errors.New(msg)
+		}
+		return &out, Permanent(errors.New(msg))
+	}
+	return &out, nil
+}
+
+// httpStatusError maps an answer's HTTP status for a chat service: 429, or a 503 with
+// Retry-After, to a RetryAfterError; another 5xx to a plain error, retried with backoff; another
+// 4xx to a PermanentError. A 2xx is nil. The body's first line is kept for the reason.
+func httpStatusError(what string, resp *http.Response, body []byte) error {
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	reason := strings.TrimSpace(string(body))
+	if i := strings.IndexByte(reason, '\n'); i >= 0 {
+		reason = reason[:i]
+	}
+	if len(reason) > 200 {
+		reason = reason[:200] + "…"
+	}
+	err := fmt.Errorf("%s: HTTP %s", what, resp.Status)
+	if reason != "" {
+		err = fmt.Errorf("%s: HTTP %s: %s", what, resp.Status, flatten(reason))
+	}
+	after, hasAfter := retryAfter(resp.Header.Get("Retry-After"))
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		if !hasAfter {
+			after = time.Minute // Slack always says; a service that does not gets a cautious wait
+		}
+		return &RetryAfterError{After: after, Err: err}
+	case resp.StatusCode == http.StatusServiceUnavailable && hasAfter:
+		return &RetryAfterError{After: after, Err: err}
+	case resp.StatusCode >= 500:
+		return err
+	}
+	return Permanent(err)
+}
+
+// retryAfter reads a Retry-After header: seconds, or an HTTP date.
+func retryAfter(v string) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+// find looks for a message of triaged's among the channel's recent messages (thread "") or the
+// replies of one thread, by its metadata: event type and report or incident id. It reads one
+// page, the messages of the last slackLookBack, at most slackLookupLimit of them.
+func (c *slackAPI) find(ctx context.Context, channel, thread, event, key, value string) (string, error) {
+	form := url.Values{
+		"channel":              {channel},
+		"limit":                {strconv.Itoa(slackLookupLimit)},
+		"include_all_metadata": {"true"},
+		"oldest":               {fmt.Sprintf("%d.000000", time.Now().Add(-slackLookBack).Unix())},
+	}
+	method := "conversations.history"
+	if thread != "" {
+		method = "conversations.replies"
+		form.Set("ts", thread)
+	}
+	resp, err := c.read(ctx, method, form)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range resp.Messages {
+		if m.Metadata != nil && m.Metadata.EventType == event && m.Metadata.EventPayload[key] == value {
+			return m.TS, nil
+		}
+	}
+	return "", nil
+}
+
+// How far back a sink looks for a message it may have posted (Delivery.MaybePosted): a
+// redelivery after a crash comes within minutes, and one page of a busy channel's last hours.
+const (
+	slackLookupLimit = 200
+	slackLookBack    = 6 * time.Hour
+)
+
+// permalink is the root message's link for the incidents API, or "" when Slack gives none: a
+// failure here costs the link, not the delivery.
+func (c *slackAPI) permalink(ctx context.Context, channel, ts string) string {
+	resp, err := c.read(ctx, "chat.getPermalink", url.Values{"channel": {channel}, "message_ts": {ts}})
+	if err != nil || checkHTTPURL(resp.Permalink) != nil {
+		return ""
+	}
+	return resp.Permalink
+}
+
+// encodeSlack is m's JSON without HTML escaping: "<URL|text>" stays as written, which keeps
+// payloads (and their golden files) readable; JSON means the same either way.
+func encodeSlack(m slackMessage) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
