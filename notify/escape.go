@@ -224,12 +224,19 @@ func longestRun(s string, c byte) int {
 }
 
 // labels renders a label set the way Prometheus and Alertmanager print one,
-// {alertname="TargetDown", job="node"}, in a code span. Values are Go-quoted, so a newline or a
-// control character in a value shows as \n or \x00 instead of being acted on or lost.
+// {alertname="TargetDown", job="node"}, in a code span.
 func labels(m map[string]string) markdown {
 	if len(m) == 0 {
 		return "`{}`"
 	}
+	return code(labelSetText(m))
+}
+
+// labelSetText prints a label set as Prometheus does, sorted by name. Values are Go-quoted, so a
+// newline or a control character in a value shows as \n or \x00 instead of being acted on or
+// lost; a name that is not a legacy label name is quoted too (Prometheus 3's syntax for UTF-8
+// names).
+func labelSetText(m map[string]string) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -244,13 +251,13 @@ func labels(m map[string]string) markdown {
 		if legacyLabelName(k) {
 			b.WriteString(k)
 		} else {
-			b.WriteString(strconv.Quote(k)) // Prometheus 3's syntax for UTF-8 label names
+			b.WriteString(strconv.Quote(k))
 		}
 		b.WriteByte('=')
 		b.WriteString(strconv.Quote(m[k]))
 	}
 	b.WriteByte('}')
-	return code(b.String())
+	return b.String()
 }
 
 func legacyLabelName(k string) bool {

@@ -57,7 +57,7 @@ func openMattermost(c SinkConfig, env SinkEnv) (Sink, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	token, err := readSecretFile("token_file", c.TokenFile)
+	token, err := readTokenFile("token_file", c.TokenFile)
 	if err != nil {
 		return nil, nil, err
 	}

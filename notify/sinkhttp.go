@@ -96,6 +96,9 @@ func hookStatus(err error) int {
 
 // statusError turns a refused request into the error that tells the outbox how to go on.
 func statusError(what string, resp *http.Response, body []byte, now time.Time) error {
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
 	var err error = &hookStatusError{resp.StatusCode, fmt.Sprintf("%s: %s", what, resp.Status)}
 	if msg := serviceMessage(body); msg != "" {
 		err = &hookStatusError{resp.StatusCode, fmt.Sprintf("%s: %s: %s", what, resp.Status, msg)}
@@ -170,20 +173,31 @@ func scrubURLError(err error) error {
 	return err
 }
 
-// readSecretFile reads a token, key or incoming-webhook URL from its file; surrounding white
-// space (the newline an editor adds) is not part of it. The error names the setting and the
-// file, never the content.
+// readSecretFile reads a token, key or incoming-webhook URL from its file: one line, at most
+// maxSecretFile bytes; surrounding white space (the newline an editor adds) is not part of it.
+// The error names the setting and the file, never the content.
 func readSecretFile(field, path string) (string, error) {
 	if path == "" {
 		return "", fmt.Errorf("%s: no file named", field)
 	}
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", field, err)
 	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", field, err)
+	}
+	if len(data) > maxSecretFile {
+		return "", fmt.Errorf("%s: %s is larger than %d bytes; the file holds one line", field, path, maxSecretFile)
+	}
 	s := strings.TrimSpace(string(data))
-	if s == "" {
+	switch {
+	case s == "":
 		return "", fmt.Errorf("%s: %s is empty", field, path)
+	case strings.ContainsAny(s, "\r\n"):
+		return "", fmt.Errorf("%s: %s holds more than one line; want the secret alone on one line", field, path)
 	}
 	return s, nil
 }
@@ -243,4 +257,14 @@ func breakAutolinks(s string) string {
 
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), sub)
+}
+
+// readTokenFile reads a bot token: a secret file whose one line has no white space, which no
+// token of a chat service has (a space means the file holds something else).
+func readTokenFile(field, path string) (string, error) {
+	tok, err := readSecretFile(field, path)
+	if err == nil && strings.ContainsAny(tok, " \t") {
+		return "", fmt.Errorf("%s: %s holds white space; want the token alone on one line", field, path)
+	}
+	return tok, err
 }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -221,7 +219,7 @@ func checkHTTPURL(raw string) error {
 
 // openSlack reads the token and the template and builds the sink.
 func openSlack(c SinkConfig, env SinkEnv) (Sink, func() error, error) {
-	token, err := readSecret(c.TokenFile, "token_file")
+	token, err := readTokenFile("token_file", c.TokenFile)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -241,27 +239,6 @@ func openSlack(c SinkConfig, env SinkEnv) (Sink, func() error, error) {
 		log:     loggerOr(env.Logger),
 		replied: newRecentIDs(recentCapacity),
 	}, func() error { return nil }, nil
-}
-
-// readSecret reads a one-line secret (a token, a webhook URL) from file.
-func readSecret(file, field string) (string, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", field, err)
-	}
-	defer f.Close()
-	buf, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", field, err)
-	}
-	if len(buf) > maxSecretFile {
-		return "", fmt.Errorf("%s %s: larger than %d bytes; the file holds one line", field, file, maxSecretFile)
-	}
-	secret := strings.TrimSpace(string(buf))
-	if secret == "" || strings.ContainsAny(secret, " \t\r\n") {
-		return "", fmt.Errorf("%s %s: want one line with the secret, without spaces", field, file)
-	}
-	return secret, nil
 }
 
 func loggerOr(l *slog.Logger) *slog.Logger {

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -95,7 +94,7 @@ func (c *slackAPI) do(ctx context.Context, method, contentType string, body []by
 	if err != nil {
 		return nil, fmt.Errorf("slack %s: read the answer: %w", method, err)
 	}
-	if err := httpStatusError("slack "+method, resp, data); err != nil {
+	if err := statusError("slack "+method, resp, data, time.Now()); err != nil {
 		return nil, err
 	}
 	if len(data) > slackMaxResponse {
@@ -119,54 +118,6 @@ func (c *slackAPI) do(ctx context.Context, method, contentType string, body []by
 		return &out, Permanent(errors.New(msg))
 	}
 	return &out, nil
-}
-
-// httpStatusError maps an answer's HTTP status for a chat service: 429, or a 503 with
-// Retry-After, to a RetryAfterError; another 5xx to a plain error, retried with backoff; another
-// 4xx to a PermanentError. A 2xx is nil. The body's first line is kept for the reason.
-func httpStatusError(what string, resp *http.Response, body []byte) error {
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
-	}
-	reason := strings.TrimSpace(string(body))
-	if i := strings.IndexByte(reason, '\n'); i >= 0 {
-		reason = reason[:i]
-	}
-	if len(reason) > 200 {
-		reason = reason[:200] + "…"
-	}
-	err := fmt.Errorf("%s: HTTP %s", what, resp.Status)
-	if reason != "" {
-		err = fmt.Errorf("%s: HTTP %s: %s", what, resp.Status, flatten(reason))
-	}
-	after, hasAfter := retryAfter(resp.Header.Get("Retry-After"))
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		if !hasAfter {
-			after = time.Minute // Slack always says; a service that does not gets a cautious wait
-		}
-		return &RetryAfterError{After: after, Err: err}
-	case resp.StatusCode == http.StatusServiceUnavailable && hasAfter:
-		return &RetryAfterError{After: after, Err: err}
-	case resp.StatusCode >= 500:
-		return err
-	}
-	return Permanent(err)
-}
-
-// retryAfter reads a Retry-After header: seconds, or an HTTP date.
-func retryAfter(v string) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
 }
 
 // find looks for a message of triaged's among the channel's recent messages (thread "") or the

@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -97,28 +95,7 @@ func scode(v any) mrkdwn {
 }
 
 // slabels prints a label set as Prometheus does, {name="value", ...}, in a code span.
-func slabels(m map[string]string) mrkdwn {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		if legacyLabelName(k) {
-			b.WriteString(k)
-		} else {
-			b.WriteString(strconv.Quote(k))
-		}
-		b.WriteString("=" + strconv.Quote(m[k]))
-	}
-	b.WriteByte('}')
-	return scode(b.String())
-}
+func slabels(m map[string]string) mrkdwn { return scode(labelSetText(m)) }
 
 // slink is <URL|text> for an http(s) URL (with a password redacted), else the text and the URL
 // shown inert, as link does for Markdown.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"time"
 )
 
 // SlackWebhook is the sink of a Slack incoming webhook: one message per report, the root
@@ -63,7 +64,7 @@ func (s *SlackWebhook) Deliver(ctx context.Context, d Delivery) (*Thread, error)
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	if err := httpStatusError("slack webhook: post report "+rep.ID, resp, answer); err != nil {
+	if err := statusError("slack webhook: post report "+rep.ID, resp, answer, time.Now()); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -84,7 +85,7 @@ func redactURLError(err error) error {
 
 // openSlackWebhook reads the webhook's URL and the template and builds the sink.
 func openSlackWebhook(c SinkConfig, env SinkEnv) (Sink, func() error, error) {
-	u, err := readSecret(c.URLFile, "url_file")
+	u, err := readSecretFile("url_file", c.URLFile)
 	if err != nil {
 		return nil, nil, err
 	}
