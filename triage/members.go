@@ -1,6 +1,8 @@
 package triage
 
 import (
+	"cmp"
+	"encoding/json"
 	"regexp"
 	"slices"
 	"sort"
@@ -43,6 +45,84 @@ func member(a arrival) triaged.Member {
 		m.EndsAt = at(a.alert.EndsAt.UTC())
 	}
 	return m
+}
+
+// DefaultMembersMaxBytes is the default member budget of an incident's record: a quarter of
+// NATS' default max payload, beside a report waiting to be published (at most half of it, see
+// triaged.MaxReportMaxBytes) and the evidence. 500 members of 60 annotations of 1 KiB each
+// would take 30 MB.
+const DefaultMembersMaxBytes = 256 << 10
+
+func (p Policy) membersMaxBytes() int { return cmp.Or(p.MembersMaxBytes, DefaultMembersMaxBytes) }
+
+// memberBudget keeps an incident's members within what they may take in its record.
+type memberBudget struct {
+	inc       *triaged.Incident
+	max, used int // used < 0: not counted yet
+}
+
+func newMemberBudget(inc *triaged.Incident, max int) *memberBudget {
+	return &memberBudget{inc: inc, max: max, used: -1}
+}
+
+// memberBytes is what m takes in a record, or a little more: the record is encoded without
+// escaping HTML.
+func memberBytes(m *triaged.Member) int {
+	data, _ := json.Marshal(m) // cannot fail: strings, times and numbers
+	return len(data) + 1
+}
+
+// fit makes m, a member joining the incident (old nil) or taking the place of old, fit the
+// budget. Members keep their annotations and generator URL only while all take at most half the
+// budget: the other half is for members without them (trimmed), so that a group of alerts with
+// long annotations still keeps all its members, their labels and status. In the place of a
+// trimmed member m is trimmed too: a member once trimmed stays so. A joining member that does
+// not fit even trimmed is refused (false); one taking another's place is kept whatever it takes,
+// since its labels, its identity, are the other's.
+func (b *memberBudget) fit(m, old *triaged.Member) bool {
+	if b.used < 0 {
+		b.used = 0
+		for i := range b.inc.Members {
+			b.used += memberBytes(&b.inc.Members[i])
+		}
+	}
+	was := 0
+	if old != nil {
+		was = memberBytes(old)
+		if old.Trimmed {
+			trimMember(m)
+		}
+	}
+	n := memberBytes(m)
+	if b.used-was+n > b.max/2 && !m.Trimmed {
+		trimMember(m)
+		n = memberBytes(m)
+	}
+	if b.used-was+n > b.max && old == nil {
+		return false
+	}
+	b.used += n - was
+	return true
+}
+
+func trimMember(m *triaged.Member) {
+	m.Annotations, m.GeneratorURL, m.Trimmed = nil, "", true
+}
+
+// maxGroupKeyBytes bounds the group key an incident keeps (twice: as its key and its group
+// key). Alertmanager's group keys hold the route's matchers and the group labels' values, so a
+// real one is short; the incident's identity is the hash of the whole key.
+const maxGroupKeyBytes = 4 << 10
+
+// boundGroup bounds the group context an incident keeps in its record, as its members' labels
+// are bounded; the group labels were bounded when copied.
+func boundGroup(inc *triaged.Incident) {
+	inc.Key = triaged.CutString(inc.Key, maxGroupKeyBytes)
+	inc.GroupKey = triaged.CutString(inc.GroupKey, maxGroupKeyBytes)
+	inc.Receiver = triaged.CutString(inc.Receiver, maxMemberValueBytes)
+	if len(inc.ExternalURL) > maxGroupKeyBytes {
+		inc.ExternalURL = "" // a cut link would lead elsewhere
+	}
 }
 
 func clone(inc *triaged.Incident) *triaged.Incident {

@@ -84,6 +84,11 @@ type Options struct {
 	// ReportMaxBytes is the budget of one encoded report (report.max_bytes); a larger report is
 	// trimmed to fit. 0: triaged.DefaultReportMaxBytes.
 	ReportMaxBytes int
+	// RecordMaxBytes bounds an incident's record in the incidents bucket, which must fit one NATS
+	// message. 0: the connected server's max payload less room for headers, or
+	// DefaultRecordMaxBytes without a connection. The members get a quarter of it
+	// (Policy.MembersMaxBytes), unless the policy sets their budget.
+	RecordMaxBytes int
 }
 
 // Worker handles alert messages. It is safe for concurrent use by a pool.
@@ -112,6 +117,15 @@ func New(o Options) (*Worker, error) {
 		groupBy := o.Policy.GroupBy
 		o.Policy = DefaultPolicy()
 		o.Policy.GroupBy = groupBy
+	}
+	if o.RecordMaxBytes <= 0 {
+		o.RecordMaxBytes = DefaultRecordMaxBytes
+		if o.JetStream != nil && o.JetStream.Conn() != nil && o.JetStream.Conn().MaxPayload() > recordHeadroom {
+			o.RecordMaxBytes = int(o.JetStream.Conn().MaxPayload()) - recordHeadroom
+		}
+	}
+	if o.Policy.MembersMaxBytes <= 0 {
+		o.Policy.MembersMaxBytes = min(DefaultMembersMaxBytes, o.RecordMaxBytes/4)
 	}
 	if o.Resolver == nil {
 		o.Resolver = labelsOnly{}
@@ -375,7 +389,7 @@ func (w *Worker) changeLocked(ctx context.Context, key string, received time.Tim
 // readable under its own id. Both writes are idempotent, so a retry repeats them harmlessly.
 func (w *Worker) index(ctx context.Context, key string, prev *triaged.Incident, id string) error {
 	if prev != nil {
-		data, err := json.Marshal(prev)
+		data, err := encodeRecord(prev) // as it was stored, within the max payload
 		if err != nil {
 			return fmt.Errorf("archive incident %s: %w", prev.ID, err)
 		}
