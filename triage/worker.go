@@ -97,6 +97,7 @@ type Worker struct {
 	log     *slog.Logger
 	metrics *metrics
 	keys    keyLocks
+	drops   *broker.DropWatch // what the alerts stream discarded untriaged, when full
 }
 
 // New returns a Worker.
@@ -133,7 +134,8 @@ func New(o Options) (*Worker, error) {
 	if o.Enricher == nil {
 		o.Enricher = notCollected{}
 	}
-	return &Worker{o: o, log: o.Logger.With("component", "triage"), metrics: newMetrics(o.Registerer)}, nil
+	log := o.Logger.With("component", "triage")
+	return &Worker{o: o, log: log, metrics: newMetrics(o.Registerer), drops: broker.NewDropWatch(o.Registerer, log)}, nil
 }
 
 // Run consumes the shared triage consumer with at most workers concurrent handlers until ctx
@@ -157,14 +159,14 @@ func (w *Worker) Run(ctx context.Context, c jetstream.Consumer, workers int, ack
 }
 
 // pollPending keeps the pending-messages gauge current without a NATS round trip per scrape,
-// and the incident gauges every sixth time. A failed read leaves the gauges as they were and
+// counts what the alerts stream discarded untriaged, and the incident gauges every sixth time. A failed read leaves the gauges as they were and
 // their timestamp behind, which says they are stale.
 func (w *Worker) pollPending(ctx context.Context, c jetstream.Consumer) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for n := 0; ; n++ {
 		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if info, err := c.Info(ictx); err == nil {
+		if info, err := w.drops.Check(ictx, w.o.JetStream, w.o.Names.AlertsStream(), c); err == nil {
 			w.metrics.pending.Set(float64(info.NumPending))
 			w.metrics.ackPending.Set(float64(info.NumAckPending))
 			w.metrics.pendingAt.SetToCurrentTime()
