@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/triaged/triaged"
 )
@@ -47,11 +48,22 @@ func member(a arrival) triaged.Member {
 	return m
 }
 
-// DefaultMembersMaxBytes is the default member budget of an incident's record: a quarter of
-// NATS' default max payload, beside a report waiting to be published (at most half of it, see
-// triaged.MaxReportMaxBytes) and the evidence. 500 members of 60 annotations of 1 KiB each
-// would take 30 MB.
-const DefaultMembersMaxBytes = 256 << 10
+// The member budget of an incident's record is what the record (one NATS message) leaves beside
+// a report waiting to be published (report.max_bytes), the evidence it shows (whose log
+// excerpts and probe bodies the config bounds to half the report budget) and membersReserve for
+// the rest (group, changes waiting, report references); at least an eighth of the record. 500
+// members of 60 annotations of 1 KiB each would take 30 MB.
+const (
+	membersReserve = 64 << 10
+	// DefaultMembersMaxBytes is the member budget with the default report budget and NATS' default
+	// max payload: about 575 KiB.
+	DefaultMembersMaxBytes = DefaultRecordMaxBytes - triaged.DefaultReportMaxBytes*3/2 - membersReserve
+)
+
+// membersBudget is the member budget of records of recordMax bytes holding reports of reportMax.
+func membersBudget(recordMax, reportMax int) int {
+	return max(recordMax-reportMax*3/2-membersReserve, recordMax/8)
+}
 
 func (p Policy) membersMaxBytes() int { return cmp.Or(p.MembersMaxBytes, DefaultMembersMaxBytes) }
 
@@ -65,12 +77,26 @@ func newMemberBudget(inc *triaged.Incident, max int) *memberBudget {
 	return &memberBudget{inc: inc, max: max, used: -1}
 }
 
-// memberBytes is what m takes in a record, or a little more: the record is encoded without
-// escaping HTML.
+// memberBytes is what m takes in a record, or a little more, without encoding it: the budget
+// is checked for every member that joins or changes.
 func memberBytes(m *triaged.Member) int {
-	data, _ := json.Marshal(m) // cannot fail: strings, times and numbers
-	return len(data) + 1
+	n := memberFixedBytes + triaged.JSONLen(m.Fingerprint) + triaged.JSONLen(m.Status) + triaged.JSONLen(m.GeneratorURL) + triaged.JSONLen(m.Rule)
+	for _, kv := range []map[string]string{m.Labels, m.Annotations} {
+		for k, v := range kv {
+			n += triaged.JSONLen(k) + triaged.JSONLen(v) + 2 // colon, comma
+		}
+	}
+	return n
 }
+
+// memberFixedBytes bounds what a member takes in a record beside its strings and maps: the field
+// names, times of full precision, the severity and the separators.
+var memberFixedBytes = func() int {
+	t := time.Date(2026, 11, 26, 15, 0, 0, 123456789, time.UTC) // members keep UTC times
+	data, _ := json.Marshal(triaged.Member{Labels: map[string]string{}, Annotations: map[string]string{"": ""}, StartsAt: t, EndsAt: &t,
+		GeneratorURL: " ", Severity: triaged.P4, Rule: " ", Trimmed: true})
+	return len(data) + 1
+}()
 
 // fit makes m, a member joining the incident (old nil) or taking the place of old, fit the
 // budget. Members keep their annotations and generator URL only while all take at most half the

@@ -1,6 +1,7 @@
 package triage
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,8 +87,8 @@ type Options struct {
 	ReportMaxBytes int
 	// RecordMaxBytes bounds an incident's record in the incidents bucket, which must fit one NATS
 	// message. 0: the connected server's max payload less room for headers, or
-	// DefaultRecordMaxBytes without a connection. The members get a quarter of it
-	// (Policy.MembersMaxBytes), unless the policy sets their budget.
+	// DefaultRecordMaxBytes without a connection. The members get what it leaves beside a report
+	// and its evidence (Policy.MembersMaxBytes), unless the policy sets their budget.
 	RecordMaxBytes int
 }
 
@@ -126,7 +127,7 @@ func New(o Options) (*Worker, error) {
 		}
 	}
 	if o.Policy.MembersMaxBytes <= 0 {
-		o.Policy.MembersMaxBytes = min(DefaultMembersMaxBytes, o.RecordMaxBytes/4)
+		o.Policy.MembersMaxBytes = membersBudget(o.RecordMaxBytes, cmp.Or(o.ReportMaxBytes, triaged.DefaultReportMaxBytes))
 	}
 	if o.Resolver == nil {
 		o.Resolver = labelsOnly{}
