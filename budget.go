@@ -216,6 +216,14 @@ var linkFields = []string{"url", "generator_url", "alertmanager", "generator", "
 
 type cutCount struct{ cut, dropped int }
 
+// CutValues cuts, in place, every string under the struct, slice or map v points to that is
+// longer than n bytes (with CutString), and empties the links that long, as the report budget
+// does. It returns how many values it cut and how many links it left out.
+func CutValues(v any, n int) (cut, dropped int) {
+	c := cutValues(reflect.ValueOf(v), "", n)
+	return c.cut, c.dropped
+}
+
 // cutValues cuts every string under v longer than n bytes, map keys and values included, and
 // empties the links that long.
 func cutValues(v reflect.Value, name string, n int) cutCount {

@@ -36,7 +36,8 @@ type Incident struct {
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
 	UpdatedAt  time.Time  `json:"updated_at"`
 
-	// Members are the alerts of the group, at most MaxMembers; MembersDropped counts the rest.
+	// Members are the alerts of the group, at most MaxMembers and within the incident's member
+	// budget (see Member.Trimmed); MembersDropped counts the rest.
 	Members        []Member `json:"members"`
 	MembersDropped int      `json:"members_dropped,omitempty"`
 
@@ -106,6 +107,10 @@ type Member struct {
 	// Severity and Rule are what the rules classified this alert as, and which rule decided.
 	Severity Severity `json:"severity"`
 	Rule     string   `json:"rule,omitempty"`
+	// Trimmed says the member is kept without its annotations and generator URL: with them, the
+	// incident's members would have outgrown their budget in its record, which must fit one NATS
+	// message.
+	Trimmed bool `json:"trimmed,omitempty"`
 }
 
 // Firing reports whether the member is firing.

@@ -150,6 +150,10 @@ func pairsLen(kv template.KV) int {
 	return n
 }
 
+// JSONLen is the length of s as a JSON string as encoding/json writes it without HTML escaping,
+// quotes included: what a value takes in a message or a record.
+func JSONLen(s string) int { return jsonLen(s) }
+
 // jsonLen is the length of s as a JSON string the way Encode writes it (encoding/json without
 // HTML escaping), quotes included: what a value takes on the stream, which for a string of
 // control characters is six times its length.

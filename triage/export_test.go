@@ -14,7 +14,7 @@ func IncidentOf(g triaged.Group, alerts []triaged.Alert, now time.Time) *triaged
 		in[i] = arrival{alert: &alerts[i], cls: triaged.Classification{Severity: triaged.P3, Rule: "test"}}
 	}
 	inc := &triaged.Incident{Key: DefaultPolicy().key(g, in[0].alert), Receiver: g.Receiver, GroupKey: g.Key, GroupLabels: g.Labels, ExternalURL: g.ExternalURL, State: triaged.IncidentOpen, UpdatedAt: now}
-	upsert(inc, in)
+	DefaultPolicy().upsert(inc, in)
 	inc.OpenedAt = alerts[0].StartsAt.UTC()
 	inc.ID = incidentID(inc, in)
 	inc.Seq = 1

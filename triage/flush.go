@@ -21,16 +21,18 @@ const flushSuffix = ".flush"
 type flush struct {
 	Key string    `json:"key"`
 	Due time.Time `json:"due"`
+	// Failures counts the times the timer failed once due: its deliveries count its waits until
+	// due as well, so they cannot bound its retries.
+	Failures int `json:"failures,omitempty"`
 }
 
-func (w *Worker) flushMsg(key string, due time.Time) outMsg {
-	data, _ := json.Marshal(flush{Key: key, Due: due}) // cannot fail: a string and a time
-	return outMsg{
-		Subject: w.o.Names.TimerSubject(),
-		MsgID:   fmt.Sprintf("flush:%s:%d", key, due.UnixNano()),
-		Data:    data,
-		Report:  -1,
+func (w *Worker) flushMsg(f flush) outMsg {
+	data, _ := json.Marshal(f) // cannot fail: a string, a time and a number
+	id := fmt.Sprintf("flush:%s:%d", f.Key, f.Due.UnixNano())
+	if f.Failures > 0 {
+		id += fmt.Sprintf(":retry-%d", f.Failures)
 	}
+	return outMsg{Subject: w.o.Names.TimerSubject(), MsgID: id, Data: data, Report: -1}
 }
 
 // timerWorkers handle the timers that fall due: a timer not due is handed back at once, so a
@@ -65,7 +67,7 @@ func (w *Worker) scheduleFlush(prev, next *record, key string, due time.Time) {
 		next.FlushDue = prev.FlushDue
 		return
 	}
-	next.Outbox = append(next.Outbox, w.flushMsg(key, due))
+	next.Outbox = append(next.Outbox, w.flushMsg(flush{Key: key, Due: due}))
 	next.FlushDue = &due
 }
 
@@ -97,11 +99,46 @@ func (w *Worker) handleFlush(ctx context.Context, m jetstream.Msg) {
 	})
 	switch {
 	case err != nil:
-		// Not bounded: a timer's deliveries count its waits until due as well as its failures.
-		w.retry(ctx, m, f.Key, err, false)
+		w.retryFlush(ctx, m, f, err)
 	case later != nil:
 		_ = m.NakWithDelay(max(later.Sub(w.o.Now()), 0))
 	default:
 		_ = m.Ack()
 	}
+}
+
+// retryFlush hands back a due timer that failed. Its deliveries count its waits until due, so
+// its failures are counted in the timer itself: it is published again, due after the backoff with
+// one failure more, and then acknowledged. After as many failures as an alert message may have
+// deliveries (triage.max_deliveries), or at once for a failure no retry can mend, it is
+// dead-lettered, as alert messages are.
+func (w *Worker) retryFlush(ctx context.Context, m jetstream.Msg, f flush, err error) {
+	n := f.Failures + 1
+	delay := w.firstDelay()
+	if len(w.o.RetryBackoff) > 0 {
+		delay = w.o.RetryBackoff[min(n, len(w.o.RetryBackoff))-1]
+	}
+	switch {
+	case errors.Is(err, errConflict):
+		_ = m.NakWithDelay(0) // the other writer has finished: no failure of this timer
+		return
+	case errors.Is(err, broker.ErrPermanent) && w.o.DeadLetters != nil:
+		w.o.DeadLetters.Send(ctx, m, broker.ReasonPermanent, err, delay)
+		return
+	case w.o.DeadLetters != nil && n >= w.o.DeadLetters.MaxDeliveries():
+		w.o.DeadLetters.Send(ctx, m, broker.ReasonExhausted, fmt.Errorf("failed %d times once due: %w", n, err), delay)
+		return
+	}
+	w.log.Warn("incident timer failed; will retry", "incident_key", f.Key, "attempt", n, "retry_in", delay, "err", err)
+	w.metrics.retried.Inc()
+	// The handler's own deadline may be what failed it: the new timer has a bound of its own.
+	pubCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	next := w.flushMsg(flush{Key: f.Key, Due: w.o.Now().Add(delay), Failures: n})
+	if _, perr := w.o.JetStream.Publish(pubCtx, next.Subject, next.Data, jetstream.WithMsgID(next.MsgID)); perr != nil {
+		// NATS itself is failing: the timer is handed back as it is, and tried again.
+		_ = m.NakWithDelay(delay)
+		return
+	}
+	_ = m.Ack()
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -117,4 +118,40 @@ func TestPendingTimersDoNotHoldAlertsBack(t *testing.T) {
 	e.publishBatch(t, group(groups, 0))
 	waitReports(groups + 1)
 	e.reports(t, groups+1)
+}
+
+// TestTimerFailingOnceDueIsDeadLettered: a timer whose change fails transiently once due (here
+// its report cannot be published: the reports stream is gone) was retried forever, since its
+// deliveries, counting its waits until due, were not bounded. Its failures are now counted, and
+// after triage.max_deliveries of them it is dead-lettered with the reason, as alert messages are.
+func TestTimerFailingOnceDueIsDeadLettered(t *testing.T) {
+	e := newEnv(t)
+	policy := triage.Policy{ReopenWindow: time.Hour, UpdateInterval: 500 * time.Millisecond, FlapThreshold: 3, FlapWindow: time.Minute, FlapStable: time.Minute}
+	const maxDeliveries = 3
+	dead := broker.NewDeadLetters(e.js, names, maxDeliveries, nil, nil)
+	e.startWorkerWith(t, triage.Options{Classifier: newClassifier(triaged.P3), Policy: policy, Timers: e.topo.Timers, DeadLetters: dead}, 1)
+	b := e.publish(t, "firing-3-alerts.json")
+	e.reports(t, 1)
+	if err := e.js.DeleteStream(context.Background(), names.ReportsStream()); err != nil {
+		t.Fatal(err)
+	}
+	joiner := b.Alerts[0]
+	joiner.Fingerprint, joiner.Labels = "00000000000000f1", template.KV{"alertname": "TargetDown", "instance": "api-4"}
+	e.publishBatch(t, &triaged.Batch{Group: b.Group, ReceivedAt: time.Now(), Alerts: []template.Alert{joiner}}) // coalesced: a timer
+	testkit.Eventually(t, 15*time.Second, "the failing timer dead-lettered", func() bool {
+		info, err := e.topo.DeadLetters.Info(context.Background())
+		return err == nil && info.State.Msgs > 0
+	})
+	m, err := e.topo.DeadLetters.GetMsg(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Get(broker.HeaderReason) != broker.ReasonExhausted || m.Header.Get(broker.HeaderOriginConsumer) != names.TimerConsumer() ||
+		!strings.Contains(m.Header.Get(broker.HeaderError), fmt.Sprintf("failed %d times once due", maxDeliveries)) {
+		t.Errorf("dead letter %v %s", m.Header, m.Data)
+	}
+	testkit.Eventually(t, 5*time.Second, "no timer left", func() bool {
+		info, err := e.topo.Timers.Info(context.Background())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	})
 }

@@ -151,9 +151,13 @@ func (w *Worker) load(ctx context.Context, key string) (*record, uint64, error) 
 // store writes r under key if nobody changed it since revision rev (0: if it does not exist),
 // and returns the new revision.
 func (w *Worker) store(ctx context.Context, key string, rev uint64, r *record) (uint64, error) {
-	data, err := json.Marshal(r)
+	data, notes, err := fitRecord(r, w.o.RecordMaxBytes)
 	if err != nil {
 		return 0, fmt.Errorf("encode incident %s: %w", r.ID, err)
+	}
+	if len(notes) > 0 {
+		w.log.Warn("incident record trimmed to fit what NATS stores", "incident", r.ID, "bytes", len(data), "trimmed", notes)
+		w.metrics.recordsTrimmed.Inc()
 	}
 	if rev == 0 {
 		rev, err = w.o.Incidents.Create(ctx, key, data)

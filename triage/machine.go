@@ -25,6 +25,10 @@ type Policy struct {
 	FlapThreshold int
 	FlapWindow    time.Duration
 	FlapStable    time.Duration
+	// MembersMaxBytes is what an incident's members may take, encoded, in its record; a member
+	// that would go over it is kept without its annotations and generator URL, or, still over,
+	// counted in MembersDropped. 0: DefaultMembersMaxBytes.
+	MembersMaxBytes int
 }
 
 // DefaultPolicy is the config's default incidents section.
@@ -75,7 +79,7 @@ func (p Policy) apply(prev *triaged.Incident, g triaged.Group, in []arrival, now
 		return p.open(prev, g, in, now)
 	}
 	inc := clone(prev)
-	joined, recovered, refired, raised := upsert(inc, in)
+	joined, recovered, refired, raised := p.upsert(inc, in)
 	absorbed := len(in) - len(joined) - len(recovered) - len(refired)
 	if len(joined)+len(recovered)+len(refired) == 0 {
 		return prev, step{skip: skipUnchanged, absorbed: absorbed}
@@ -203,19 +207,22 @@ func (p Policy) open(prev *triaged.Incident, g triaged.Group, in []arrival, now 
 		inc.Episodes = slices.Clone(prev.Episodes)
 	}
 	inc.Episodes = addEpisode(inc.Episodes, start)
-	upsert(inc, in)
-	inc.ID = incidentID(inc, in)
+	p.upsert(inc, in)
+	inc.ID = incidentID(inc, in) // of the whole key: two keys cut alike are two incidents
+	boundGroup(inc)
 	return inc, step{event: triaged.EventOpened, investigate: true}
 }
 
 // upsert merges the alerts into the members and returns, by fingerprint, those that joined,
-// recovered or fired again, and whether a member raised the severity.
-func upsert(inc *triaged.Incident, in []arrival) (joined, recovered, refired []string, raised *triaged.Member) {
+// recovered or fired again, and whether a member raised the severity. The members stay within
+// MaxMembers and the member budget: see fit.
+func (p Policy) upsert(inc *triaged.Incident, in []arrival) (joined, recovered, refired []string, raised *triaged.Member) {
+	budget := newMemberBudget(inc, p.membersMaxBytes())
 	for _, a := range in {
 		m := member(a)
 		i := slices.IndexFunc(inc.Members, func(x triaged.Member) bool { return x.Fingerprint == m.Fingerprint })
 		if i < 0 {
-			if len(inc.Members) >= triaged.MaxMembers {
+			if len(inc.Members) >= triaged.MaxMembers || !budget.fit(&m, nil) {
 				inc.MembersDropped++
 				continue
 			}
@@ -242,6 +249,7 @@ func upsert(inc *triaged.Incident, in []arrival) (joined, recovered, refired []s
 		default:
 			continue
 		}
+		budget.fit(&m, &old) // kept even over the budget: it is the member's news
 		inc.Members[i] = m
 	}
 	return joined, recovered, refired, raised

@@ -27,6 +27,8 @@ type metrics struct {
 	ackPending  prometheus.Gauge
 	busy        prometheus.Gauge
 	workers     prometheus.Gauge
+	// recordsTrimmed counts incident records trimmed to fit NATS' max payload (see fitRecord).
+	recordsTrimmed prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -106,6 +108,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		workers: f.NewGauge(prometheus.GaugeOpts{
 			Name: "triaged_workers",
 			Help: "Size of this replica's triage worker pool.",
+		}),
+		recordsTrimmed: f.NewCounter(prometheus.CounterOpts{
+			Name: "triaged_incident_records_trimmed_total",
+			Help: "Incident records trimmed (evidence, waiting changes, members) to fit what NATS stores in one message.",
 		}),
 	}
 	for _, s := range []string{"decode", "incident", "classify", "enrich", "escalate", "report", "publish"} {

@@ -19,6 +19,9 @@ func TestPendingGaugeSaysWhenItWasRead(t *testing.T) {
 	testkit.Eventually(t, 5*time.Second, name+" set", func() bool {
 		return metrictest.Value(t, reg, name) > 0
 	})
+	if got := metrictest.Value(t, reg, "triaged_alerts_dropped_untriaged_total"); got != 0 {
+		t.Errorf("triaged_alerts_dropped_untriaged_total = %v with nothing dropped", got)
+	}
 	at := time.Unix(int64(metrictest.Value(t, reg, name)), 0)
 	if at.Before(before.Truncate(time.Second)) || at.After(time.Now()) {
 		t.Errorf("%s = %v, want the time of the last read", name, at)

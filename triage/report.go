@@ -210,12 +210,25 @@ func observations(inc *triaged.Incident, a *triaged.Alert, cls triaged.Classific
 		obs = append(obs, fmt.Sprintf("Alertmanager grouped %d alerts into this incident (group %s)", n, inc.GroupKey))
 	}
 	if n := inc.MembersDropped; n > 0 {
-		obs = append(obs, fmt.Sprintf("%d alerts beyond the first %d of the group are counted but not kept", n, triaged.MaxMembers))
+		obs = append(obs, fmt.Sprintf("%d alerts of the group are counted but not kept: an incident keeps at most %d, within what its record may hold", n, triaged.MaxMembers))
+	}
+	if n := trimmedMembers(inc); n > 0 {
+		obs = append(obs, fmt.Sprintf("%d alerts of the group are kept without their annotations and generator URL, to keep the incident's record within what NATS stores", n))
 	}
 	if t := a.Group.TruncatedAlerts; t > 0 {
 		obs = append(obs, fmt.Sprintf("Alertmanager left %d alerts of this group out of the webhook (receiver max_alerts): they were not triaged", t))
 	}
 	return obs
+}
+
+func trimmedMembers(inc *triaged.Incident) int {
+	n := 0
+	for i := range inc.Members {
+		if inc.Members[i].Trimmed {
+			n++
+		}
+	}
+	return n
 }
 
 // links point back to Alertmanager: its view of the group, and a silence of the group (by its

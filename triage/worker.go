@@ -1,6 +1,7 @@
 package triage
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -84,6 +85,11 @@ type Options struct {
 	// ReportMaxBytes is the budget of one encoded report (report.max_bytes); a larger report is
 	// trimmed to fit. 0: triaged.DefaultReportMaxBytes.
 	ReportMaxBytes int
+	// RecordMaxBytes bounds an incident's record in the incidents bucket, which must fit one NATS
+	// message. 0: the connected server's max payload less room for headers, or
+	// DefaultRecordMaxBytes without a connection. The members get what it leaves beside a report
+	// and its evidence (Policy.MembersMaxBytes), unless the policy sets their budget.
+	RecordMaxBytes int
 }
 
 // Worker handles alert messages. It is safe for concurrent use by a pool.
@@ -92,6 +98,7 @@ type Worker struct {
 	log     *slog.Logger
 	metrics *metrics
 	keys    keyLocks
+	drops   *broker.DropWatch // what the alerts stream discarded untriaged, when full
 }
 
 // New returns a Worker.
@@ -113,13 +120,23 @@ func New(o Options) (*Worker, error) {
 		o.Policy = DefaultPolicy()
 		o.Policy.GroupBy = groupBy
 	}
+	if o.RecordMaxBytes <= 0 {
+		o.RecordMaxBytes = DefaultRecordMaxBytes
+		if o.JetStream != nil && o.JetStream.Conn() != nil && o.JetStream.Conn().MaxPayload() > recordHeadroom {
+			o.RecordMaxBytes = int(o.JetStream.Conn().MaxPayload()) - recordHeadroom
+		}
+	}
+	if o.Policy.MembersMaxBytes <= 0 {
+		o.Policy.MembersMaxBytes = membersBudget(o.RecordMaxBytes, cmp.Or(o.ReportMaxBytes, triaged.DefaultReportMaxBytes))
+	}
 	if o.Resolver == nil {
 		o.Resolver = labelsOnly{}
 	}
 	if o.Enricher == nil {
 		o.Enricher = notCollected{}
 	}
-	return &Worker{o: o, log: o.Logger.With("component", "triage"), metrics: newMetrics(o.Registerer)}, nil
+	log := o.Logger.With("component", "triage")
+	return &Worker{o: o, log: log, metrics: newMetrics(o.Registerer), drops: broker.NewDropWatch(o.Registerer, log)}, nil
 }
 
 // Run consumes the shared triage consumer with at most workers concurrent handlers until ctx
@@ -143,14 +160,14 @@ func (w *Worker) Run(ctx context.Context, c jetstream.Consumer, workers int, ack
 }
 
 // pollPending keeps the pending-messages gauge current without a NATS round trip per scrape,
-// and the incident gauges every sixth time. A failed read leaves the gauges as they were and
+// counts what the alerts stream discarded untriaged, and the incident gauges every sixth time. A failed read leaves the gauges as they were and
 // their timestamp behind, which says they are stale.
 func (w *Worker) pollPending(ctx context.Context, c jetstream.Consumer) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for n := 0; ; n++ {
 		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if info, err := c.Info(ictx); err == nil {
+		if info, err := w.drops.Check(ictx, w.o.JetStream, w.o.Names.AlertsStream(), c); err == nil {
 			w.metrics.pending.Set(float64(info.NumPending))
 			w.metrics.ackPending.Set(float64(info.NumAckPending))
 			w.metrics.pendingAt.SetToCurrentTime()
@@ -375,7 +392,7 @@ func (w *Worker) changeLocked(ctx context.Context, key string, received time.Tim
 // readable under its own id. Both writes are idempotent, so a retry repeats them harmlessly.
 func (w *Worker) index(ctx context.Context, key string, prev *triaged.Incident, id string) error {
 	if prev != nil {
-		data, err := json.Marshal(prev)
+		data, err := encodeRecord(prev) // as it was stored, within the max payload
 		if err != nil {
 			return fmt.Errorf("archive incident %s: %w", prev.ID, err)
 		}

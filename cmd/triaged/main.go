@@ -82,6 +82,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(hup)
 	logger.Info("starting triaged", "version", version.Info(), "build_context", version.BuildContext())
 	a, err := app.New(ctx, o)
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Stopped by a signal before start-up finished (waiting for NATS, say): as clean a stop as
+		// any, and no failure for a supervisor to act on.
+		logger.Info("stopped before start-up finished", "reason", err)
+		return 0
+	}
 	if err != nil {
 		logger.Error("cannot start", "err", err)
 		return 1

@@ -121,3 +121,36 @@ func TestSignals(t *testing.T) {
 		t.Errorf("no clean-stop line in the log:\n%s", stderr.String())
 	}
 }
+
+// TestSignalWhileWaitingForNATS: SIGINT while the daemon waits for an external NATS that is not
+// up exited 1 with "cannot start … context canceled", as if it had failed; it is a clean stop.
+func TestSignalWhileWaitingForNATS(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	natsURL := "nats://" + l.Addr().String() // nothing listens there once closed
+	l.Close()
+	var stdout, stderr lockedBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run([]string{"--web.listen-address=127.0.0.1:0", "--storage.path=" + t.TempDir(), "--nats.url=" + natsURL}, &stdout, &stderr)
+	}()
+	testkit.Eventually(t, 10*time.Second, "the daemon waiting for NATS", func() bool {
+		return strings.Contains(stderr.String(), "waiting for NATS at "+natsURL)
+	})
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Errorf("exit %d after SIGINT while waiting for NATS, want 0", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still running 10s after SIGINT")
+	}
+	if log := stderr.String(); !strings.Contains(log, "stopped while waiting for NATS at "+natsURL) || strings.Contains(log, "cannot start") {
+		t.Errorf("the log does not say it stopped while waiting for NATS, or says it could not start:\n%s", log)
+	}
+}
