@@ -63,7 +63,7 @@ func TestDeletedObjectsAreRecreatedAndTriageResumes(t *testing.T) {
 				if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: names.DeploysStream(), Subjects: []string{names.DeploySubjects()}}); err != nil {
 					return err
 				}
-				_, err := broker.EnsureSinkConsumer(ctx, js, names, "chat", o)
+				_, err := broker.EnsureSinkConsumer(ctx, js, names, "chat", 0, o)
 				return err
 			}
 			if err := repair(ctx); err != nil {
