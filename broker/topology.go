@@ -237,7 +237,7 @@ func maxBytes(n int64) int64 {
 
 // DefaultSinkConcurrency is how many incidents a sink's deliverer works on at once when the config
 // says nothing.
-const DefaultSinkConcurrency = 16
+const DefaultSinkConcurrency = 32
 
 // SinkMaxAckPending is the MaxAckPending of a sink consumer delivering to concurrency incidents at
 // once: room for the reports being delivered, for later reports of the same incidents waiting

@@ -17,7 +17,7 @@ type SinkConfig struct {
 	Name string `yaml:"name"`
 	Type string `yaml:"type"`
 	Path string `yaml:"path"` // file sinks
-	// Concurrency is how many incidents the sink is delivered at once (0: the default, 16);
+	// Concurrency is how many incidents the sink is delivered at once (0: the default, 32);
 	// each incident's reports go one at a time, in order.
 	Concurrency int `yaml:"concurrency,omitempty"`
 

@@ -22,7 +22,7 @@ import (
 
 // env is an in-process NATS with the topology and one sink consumer, "chat".
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ns    *server.Server
 	js    jetstream.JetStream
 	names broker.Names
@@ -30,7 +30,7 @@ type env struct {
 	topo  *broker.Topology
 }
 
-func newEnv(t *testing.T, o broker.TopologyOptions) *env {
+func newEnv(t testing.TB, o broker.TopologyOptions) *env {
 	ns := natstest.Server(t)
 	_, js := natstest.Connect(t, ns)
 	names := broker.MustNames("triaged")
@@ -78,7 +78,7 @@ func (e *env) start(sink notify.Sink, o outbox.Options) *replica {
 	return r
 }
 
-func (r *replica) stop(t *testing.T) {
+func (r *replica) stop(t testing.TB) {
 	r.once.Do(func() {
 		r.cancel()
 		if err := <-r.done; err != nil {

@@ -136,7 +136,7 @@ func (e *engine) run(l *lane) {
 		head := l.items[0]
 		e.mu.Unlock()
 
-		out := e.d.step(e, l, head)
+		out := e.step(l, head)
 
 		e.mu.Lock()
 		if out.decided {
@@ -159,6 +159,20 @@ func (e *engine) run(l *lane) {
 		}
 		e.mu.Unlock()
 	}
+}
+
+// step runs the deliverer's step on it; a panic (a sink's bug) sets the report aside as a dead
+// letter instead of ending the process.
+func (e *engine) step(l *lane, it *item) (out outcome) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.d.log.Error("delivery panicked; report dead-lettered", "incident", it.rep.IncidentID, "report", it.rep.ID, "panic", v)
+			// Recorded as dealt with (from an empty record, which the update reads afresh), so the
+			// incident's later reports do not wait for it.
+			out = e.d.deadLetter(e.ctx, l.key, &record{}, 0, it, nil, broker.ReasonPanic, resultPermanent, fmt.Errorf("%w: %v", broker.ErrPanic, v))
+		}
+	}()
+	return e.d.step(e, l, it)
 }
 
 // release lets go of a lane whose goroutine ends: an empty lane is forgotten; when stopping,

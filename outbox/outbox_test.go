@@ -35,7 +35,7 @@ func TestIncidentsInParallelEachInOrder(t *testing.T) {
 		<-gate
 		return nil
 	}
-	r := e.start(sink, outbox.Options{Concurrency: 4})
+	r := e.start(sink, outbox.Options{Concurrency: 4, BacklogEvery: 10 * time.Millisecond})
 	want := map[string][]string{}
 	for k := range 3 {
 		for i := range 12 {
@@ -46,8 +46,19 @@ func TestIncidentsInParallelEachInOrder(t *testing.T) {
 			e.publish(rep)
 		}
 	}
+	testkit.Eventually(t, 10*time.Second, "a backlog seen", func() bool {
+		return metrictest.Value(t, r.reg, "triaged_sink_backlog_messages", "sink", "chat") > 0
+	})
 	testkit.Eventually(t, 10*time.Second, "36 reports delivered", func() bool { return len(sink.got()) >= 36 })
+	testkit.Eventually(t, 10*time.Second, "the backlog gone", func() bool {
+		return metrictest.Value(t, r.reg, "triaged_sink_backlog_messages", "sink", "chat") == 0
+	})
 	r.stop(t)
+	for _, name := range []string{"triaged_delivery_latency_seconds", "triaged_alert_age_at_delivery_seconds"} {
+		if got := metrictest.Value(t, r.reg, name, "sink", "chat", "severity", "P2"); got != 36 {
+			t.Errorf("%s{severity=P2} has %v observations, want 36", name, got)
+		}
+	}
 	checkThreads(t, sink.got(), want)
 	if sink.most > 4 {
 		t.Errorf("%d deliveries at once, want at most the concurrency, 4", sink.most)
@@ -240,6 +251,31 @@ func TestPermanentFailureDeadLettersAndIncidentGoesOn(t *testing.T) {
 	}
 	if got := metrictest.Value(t, r.reg, "triaged_notifications_total", "sink", "chat", "result", "permanent"); got != 1 {
 		t.Errorf("notifications_total{result=permanent} = %v, want 1", got)
+	}
+}
+
+// A sink that panics on a report costs that report (a dead letter), not the process nor the
+// incident's later reports.
+func TestPanicInSinkDeadLettersTheReport(t *testing.T) {
+	e := newEnv(t, broker.DefaultTopologyOptions())
+	sink := &chat{}
+	sink.hook = func(d notify.Delivery) error {
+		if d.Report.ID == "inc.1.opened" {
+			panic("bug in the sink")
+		}
+		return nil
+	}
+	dead := broker.NewDeadLetters(e.js, e.names, outbox.MaxDeliveries, nil, nil)
+	r := e.start(sink, outbox.Options{DeadLetters: dead})
+	e.publish(report("inc", 1, triaged.EventOpened), report("inc", 2, triaged.EventUpdated))
+	testkit.Eventually(t, 10*time.Second, "the update delivered", func() bool { return len(sink.got()) >= 1 })
+	r.stop(t)
+	m, err := e.topo.DeadLetters.GetMsg(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Get(broker.HeaderReason) != broker.ReasonPanic {
+		t.Errorf("dead letter headers %v, want reason %s", m.Header, broker.ReasonPanic)
 	}
 }
 
