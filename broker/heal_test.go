@@ -49,6 +49,9 @@ func TestDeletedObjectsAreRecreatedAndTriageResumes(t *testing.T) {
 		{"incidents bucket", func(ctx context.Context, js jetstream.JetStream) error {
 			return js.DeleteKeyValue(ctx, names.IncidentsBucket())
 		}, "bucket TRIAGED_INCIDENTS"},
+		{"deliveries bucket", func(ctx context.Context, js jetstream.JetStream) error {
+			return js.DeleteKeyValue(ctx, names.DeliveriesBucket())
+		}, "bucket TRIAGED_DELIVERIES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -142,7 +142,9 @@ func (e *engine) run(l *lane) {
 		if out.decided {
 			l.remove(head)
 		}
-		if !out.wait.IsZero() && !e.stopping {
+		// A report that arrived meanwhile ahead of the head (the one it waits for, back from
+		// its retry) is taken at once instead of after the wait.
+		if !out.wait.IsZero() && !e.stopping && len(l.items) > 0 && l.items[0] == head {
 			l.running = false
 			var t *time.Timer
 			t = time.AfterFunc(time.Until(out.wait), func() {
