@@ -182,6 +182,10 @@ func (s records) update(ctx context.Context, incident string, r *record, rev uin
 	for range 10 {
 		next := *r
 		next.Done = append([]done(nil), r.Done...)
+		if r.Intent != nil {
+			in := *r.Intent
+			next.Intent = &in
+		}
 		if err := change(&next); errors.Is(err, errUnchanged) {
 			return r, rev, nil
 		} else if err != nil {
