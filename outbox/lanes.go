@@ -80,7 +80,9 @@ func (e *engine) dispatch(m jetstream.Msg) {
 	if err != nil {
 		e.d.log.Error("report undecodable; dead-lettered", "subject", m.Subject(), "err", err)
 		e.d.metrics.deliveries.WithLabelValues(e.d.sink.Name(), resultUndecodable).Inc()
-		go e.d.o.DeadLetters.Send(e.ctx, m, broker.ReasonUndecodable, fmt.Errorf("undecodable report: %w", err), e.d.o.RetryBackoff[0])
+		e.wg.Go(func() { // not on the pulling goroutine: storing the dead letter is a round trip
+			e.d.o.DeadLetters.Send(e.ctx, m, broker.ReasonUndecodable, fmt.Errorf("undecodable report: %w", err), e.d.o.RetryBackoff[0])
+		})
 		return
 	}
 	it := &item{m: m, rep: rep, n: reportNumber(rep)}

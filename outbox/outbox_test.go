@@ -146,6 +146,33 @@ func TestCrashAfterRootPostedUpdateGoesInItsThread(t *testing.T) {
 	checkThreads(t, sink.got(), map[string][]string{"inc": {"inc.1.opened", "inc.2.updated"}})
 }
 
+// A replica stopping hands back the reports it held for their incident's turn at once; the next
+// one to get them waits for the earlier report, still in its retry, instead of overtaking it.
+func TestStoppedReplicasWaitingReportsKeepTheirTurn(t *testing.T) {
+	e := newEnv(t, broker.DefaultTopologyOptions())
+	sink := &chat{}
+	failed := make(chan struct{})
+	var once sync.Once
+	sink.hook = func(d notify.Delivery) error {
+		if d.Report.ID == "inc.1.opened" {
+			fail := false
+			once.Do(func() { fail = true; close(failed) })
+			if fail {
+				return errors.New("receiver hiccup")
+			}
+		}
+		return nil
+	}
+	e.publish(report("inc", 1, triaged.EventOpened), report("inc", 2, triaged.EventUpdated))
+	a := e.start(sink, outbox.Options{RetryBackoff: []time.Duration{500 * time.Millisecond}})
+	<-failed
+	a.stop(t) // the update, held behind the opening's retry, goes back now; the opening in 500ms
+	b := e.start(sink, outbox.Options{})
+	testkit.Eventually(t, 10*time.Second, "both delivered", func() bool { return len(sink.got()) >= 2 })
+	b.stop(t)
+	checkThreads(t, sink.got(), map[string][]string{"inc": {"inc.1.opened", "inc.2.updated"}})
+}
+
 // Two replicas on one consumer deliver every report once, each incident's in order, also when
 // every opening fails once and its retry may go to the other replica while the first holds the
 // incident's later reports.
