@@ -46,7 +46,11 @@ func (d *Deliverer) step(e *engine, l *lane, it *item) outcome {
 		l.gapSince = time.Time{}
 		// The earlier report comes back when its retry is due, here or elsewhere: look again
 		// then, and meanwhile now and then in case another replica delivered it.
-		return outcome{wait: clamp(rec.Intent.Due, now.Add(250*time.Millisecond), now.Add(5*time.Second))}
+		// Once it is due, look every second (its process may be gone: the grace bounds that).
+		if rec.Intent.Due.Before(now.Add(250 * time.Millisecond)) {
+			return outcome{wait: now.Add(time.Second)}
+		}
+		return outcome{wait: clamp(rec.Intent.Due, now, now.Add(5*time.Second))}
 	case waitGap:
 		var in string
 		if rec.Intent != nil {

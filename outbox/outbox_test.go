@@ -20,21 +20,10 @@ import (
 // report at a time went out: a slow or failing report held up every incident.
 func TestIncidentsInParallelEachInOrder(t *testing.T) {
 	e := newEnv(t, broker.DefaultTopologyOptions())
-	// No delivery finishes before four are under way at once: a deliverer going one report at a
-	// time never gets there.
+	// No delivery finishes before four are under way at once (a deliverer going one report at a
+	// time never gets there) and the backlog was seen.
 	gate := make(chan struct{})
-	var once sync.Once
-	sink := &chat{}
-	sink.hook = func(notify.Delivery) error {
-		sink.mu.Lock()
-		n := sink.active
-		sink.mu.Unlock()
-		if n >= 4 {
-			once.Do(func() { close(gate) })
-		}
-		<-gate
-		return nil
-	}
+	sink := &chat{hook: func(notify.Delivery) error { <-gate; return nil }}
 	r := e.start(sink, outbox.Options{Concurrency: 4, BacklogEvery: 10 * time.Millisecond})
 	want := map[string][]string{}
 	for k := range 3 {
@@ -46,9 +35,15 @@ func TestIncidentsInParallelEachInOrder(t *testing.T) {
 			e.publish(rep)
 		}
 	}
-	testkit.Eventually(t, 10*time.Second, "a backlog seen", func() bool {
+	testkit.Eventually(t, 10*time.Second, "four deliveries at once", func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		return sink.active == 4
+	})
+	testkit.Eventually(t, 10*time.Second, "the backlog seen", func() bool {
 		return metrictest.Value(t, r.reg, "triaged_sink_backlog_messages", "sink", "chat") > 0
 	})
+	close(gate)
 	testkit.Eventually(t, 10*time.Second, "36 reports delivered", func() bool { return len(sink.got()) >= 36 })
 	testkit.Eventually(t, 10*time.Second, "the backlog gone", func() bool {
 		return metrictest.Value(t, r.reg, "triaged_sink_backlog_messages", "sink", "chat") == 0
