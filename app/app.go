@@ -289,6 +289,7 @@ func (a *App) topologyOptions() broker.TopologyOptions {
 	}
 	n := a.cfg.NATS
 	o.AlertsMaxBytes, o.ReportsMaxBytes, o.DeadLettersMaxBytes, o.IncidentsMaxBytes = n.AlertsMaxBytes, n.ReportsMaxBytes, n.DeadLettersMaxBytes, n.IncidentsMaxBytes
+	o.DeliveriesMaxBytes = n.DeliveriesMaxBytes
 	return o
 }
 
@@ -303,12 +304,14 @@ func (a *App) setupSinks(ctx context.Context, topo broker.TopologyOptions, parts
 			return err
 		}
 		a.onShutdown(plan.Type()+" sink "+plan.Name(), func(context.Context) error { return closeSink() })
-		c, err := broker.EnsureSinkConsumer(ctx, a.js, a.names, plan.Name(), topo)
+		c, err := broker.EnsureSinkConsumer(ctx, a.js, a.names, plan.Name(), plan.Concurrency(), topo)
 		if err != nil {
 			return err
 		}
-		d := outbox.NewDeliverer(sink, metrics, outbox.Options{RetryBackoff: a.cfg.RetryBackoff(), DeadLetters: a.dead.WithBound(outbox.MaxDeliveries), Logger: a.log,
-			Route: parts.Router.Func(plan.Name())})
+		d := outbox.NewDeliverer(sink, metrics, outbox.Options{
+			Deliveries: a.topology.Deliveries, Concurrency: plan.Concurrency(), Route: parts.Router.Func(plan.Name()),
+			RetryBackoff: a.cfg.RetryBackoff(), DeadLetters: a.dead.WithBound(outbox.MaxDeliveries), Logger: a.log,
+		})
 		a.runners = append(a.runners, func(ctx context.Context) error { return d.Run(ctx, c) })
 	}
 	return nil

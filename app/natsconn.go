@@ -167,7 +167,7 @@ func (a *App) ensureTopology(ctx context.Context) error {
 		return err
 	}
 	for _, s := range a.cfg.Sinks {
-		if _, err := broker.EnsureSinkConsumer(ctx, a.js, a.names, s.Name, topo); err != nil {
+		if _, err := broker.EnsureSinkConsumer(ctx, a.js, a.names, s.Name, s.Concurrency, topo); err != nil {
 			return err
 		}
 	}

@@ -52,13 +52,25 @@ func Run(ctx context.Context, c jetstream.Consumer, o RunOptions, h Handler) err
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	name := c.CachedInfo().Name
 	handlerCtx := context.WithoutCancel(ctx)
 	p := pool.New().WithMaxGoroutines(o.Workers)
 	defer p.Wait()
+	return Feed(ctx, c, 2*o.Workers, o.Logger, func(m jetstream.Msg) {
+		p.Go(func() { handleOne(handlerCtx, m, o, h) })
+	})
+}
+
+// Feed pulls messages of c, batch at a time, and hands each to fn until ctx is done; fn must not
+// block but to hold back pulling. Like Run, it waits for a consumer deleted under it to be back and pulls again.
+// It is Run's loop for callers that schedule the work themselves (the outbox's incident lanes).
+func Feed(ctx context.Context, c jetstream.Consumer, batch int, log *slog.Logger, fn func(jetstream.Msg)) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	name := c.CachedInfo().Name
 	for wait := time.Duration(0); ; {
 		started := time.Now()
-		if err := pull(ctx, c, o, p, func(m jetstream.Msg) { handleOne(handlerCtx, m, o, h) }); err != nil {
+		if err := pull(ctx, c, max(batch, 1), log, fn); err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -68,8 +80,8 @@ func Run(ctx context.Context, c jetstream.Consumer, o RunOptions, h Handler) err
 			wait = 0 // it pulled fine for a while: this is a new outage
 		}
 		wait = min(max(2*wait, 100*time.Millisecond), maxRepullWait)
-		o.Logger.Warn("consumer stopped delivering; pulling again once it exists", "consumer", name, "in", wait)
-		if !awaitConsumer(ctx, c, wait, o.Logger) {
+		log.Warn("consumer stopped delivering; pulling again once it exists", "consumer", name, "in", wait)
+		if !awaitConsumer(ctx, c, wait, log) {
 			return nil
 		}
 	}
@@ -78,10 +90,10 @@ func Run(ctx context.Context, c jetstream.Consumer, o RunOptions, h Handler) err
 // maxRepullWait bounds the back-off between attempts to pull from a consumer that went away.
 const maxRepullWait = 5 * time.Second
 
-// pull feeds messages to the pool until ctx is done or the server ends the pull (the consumer
+// pull feeds messages to handle until ctx is done or the server ends the pull (the consumer
 // was deleted).
-func pull(ctx context.Context, c jetstream.Consumer, o RunOptions, p *pool.Pool, handle func(jetstream.Msg)) error {
-	it, err := c.Messages(jetstream.PullMaxMessages(2 * o.Workers))
+func pull(ctx context.Context, c jetstream.Consumer, batch int, log *slog.Logger, handle func(jetstream.Msg)) error {
+	it, err := c.Messages(jetstream.PullMaxMessages(batch))
 	if err != nil {
 		return fmt.Errorf("start pulling from consumer %s: %w", c.CachedInfo().Name, err)
 	}
@@ -95,14 +107,14 @@ func pull(ctx context.Context, c jetstream.Consumer, o RunOptions, p *pool.Pool,
 		if err != nil {
 			// Missed heartbeats and the like are transient: the iterator keeps pulling. A deleted
 			// consumer ends it: the next Next says it is closed.
-			o.Logger.Warn("pulling messages", "consumer", c.CachedInfo().Name, "err", err)
+			log.Warn("pulling messages", "consumer", c.CachedInfo().Name, "err", err)
 			if ctx.Err() != nil {
 				it.Stop()
 				return nil
 			}
 			continue
 		}
-		p.Go(func() { handle(m) })
+		handle(m)
 	}
 }
 

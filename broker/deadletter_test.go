@@ -152,7 +152,7 @@ func TestConsumersMaxDeliverIsOnePastTheBound(t *testing.T) {
 	// Sinks have a bound of their own, so a chat service's outage does not make dead letters.
 	o := broker.DefaultTopologyOptions()
 	o.MaxDeliveries, o.SinkMaxDeliveries = 3, 7
-	sink, err := broker.EnsureSinkConsumer(context.Background(), e.js, e.names, "chat", o)
+	sink, err := broker.EnsureSinkConsumer(context.Background(), e.js, e.names, "chat", 0, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,9 @@ func TestDeletedObjectsAreRecreatedAndTriageResumes(t *testing.T) {
 		{"incidents bucket", func(ctx context.Context, js jetstream.JetStream) error {
 			return js.DeleteKeyValue(ctx, names.IncidentsBucket())
 		}, "bucket TRIAGED_INCIDENTS"},
+		{"deliveries bucket", func(ctx context.Context, js jetstream.JetStream) error {
+			return js.DeleteKeyValue(ctx, names.DeliveriesBucket())
+		}, "bucket TRIAGED_DELIVERIES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,7 +66,7 @@ func TestDeletedObjectsAreRecreatedAndTriageResumes(t *testing.T) {
 				if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: names.DeploysStream(), Subjects: []string{names.DeploySubjects()}}); err != nil {
 					return err
 				}
-				_, err := broker.EnsureSinkConsumer(ctx, js, names, "chat", o)
+				_, err := broker.EnsureSinkConsumer(ctx, js, names, "chat", 0, o)
 				return err
 			}
 			if err := repair(ctx); err != nil {

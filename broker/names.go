@@ -84,6 +84,10 @@ func (n Names) SinkConsumer(sink string) string { return n.prefix + "-sink-" + s
 // IncidentsBucket is the KV bucket of incident state, keyed by alert fingerprint.
 func (n Names) IncidentsBucket() string { return n.upper + "_INCIDENTS" }
 
+// DeliveriesBucket is the KV bucket of what each sink delivered of each incident: its thread
+// and the reports already delivered, keyed by sink and incident.
+func (n Names) DeliveriesBucket() string { return n.upper + "_DELIVERIES" }
+
 // DeploysStream holds deploy events from CI/CD, kept for the correlation window and more.
 func (n Names) DeploysStream() string { return n.upper + "_DEPLOYS" }
 

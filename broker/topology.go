@@ -29,6 +29,9 @@ type TopologyOptions struct {
 	ReportsMaxBytes     int64
 	DeadLettersMaxBytes int64
 	IncidentsMaxBytes   int64
+	// DeliveriesMaxBytes bounds the deliveries bucket (each sink's thread and delivered reports
+	// per incident), kept as long as the incidents (IncidentsMaxAge).
+	DeliveriesMaxBytes int64
 	// MaxDeliveries bounds the deliveries of an alert or report message; past it, the message is
 	// dead-lettered (see DeadLetters). 0: unbounded.
 	MaxDeliveries int
@@ -46,6 +49,7 @@ const (
 	DefaultReportsMaxBytes     = 1 << 30
 	DefaultDeadLettersMaxBytes = 256 << 20
 	DefaultIncidentsMaxBytes   = 1 << 30
+	DefaultDeliveriesMaxBytes  = 256 << 20
 )
 
 // DefaultTopologyOptions are the sizes used when the config says nothing.
@@ -61,6 +65,7 @@ func DefaultTopologyOptions() TopologyOptions {
 		ReportsMaxBytes:     DefaultReportsMaxBytes,
 		DeadLettersMaxBytes: DefaultDeadLettersMaxBytes,
 		IncidentsMaxBytes:   DefaultIncidentsMaxBytes,
+		DeliveriesMaxBytes:  DefaultDeliveriesMaxBytes,
 		MaxDeliveries:       10,
 		AckWait:             30 * time.Second,
 		MaxAckPending:       1000,
@@ -91,9 +96,10 @@ type Topology struct {
 	Triage      jetstream.Consumer
 	Timers      jetstream.Consumer
 	Incidents   jetstream.KeyValue
+	Deliveries  jetstream.KeyValue
 }
 
-// Ensure creates or updates the streams, the shared triage consumer and the incidents bucket. It
+// Ensure creates or updates the streams, the shared triage consumer and the buckets. It
 // is idempotent, so every replica runs it at start.
 //
 // Each has a size limit. The streams keep messages after they are handled (for their max age), so
@@ -195,6 +201,20 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 	if err != nil {
 		return nil, fmt.Errorf("create or update key-value bucket %s: %w%s", n.IncidentsBucket(), err, storageHint(err))
 	}
+	// Like the incidents bucket, it refuses new keys when full: a report of an incident new to
+	// a sink is then retried, and dead-lettered, rather than delivered without its record.
+	t.Deliveries, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      n.DeliveriesBucket(),
+		Description: "triaged: per sink and incident, the thread and the reports delivered",
+		History:     1,
+		TTL:         o.IncidentsMaxAge,
+		MaxBytes:    maxBytes(o.DeliveriesMaxBytes),
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create or update key-value bucket %s: %w%s", n.DeliveriesBucket(), err, storageHint(err))
+	}
 	return &t, nil
 }
 
@@ -215,11 +235,25 @@ func maxBytes(n int64) int64 {
 	return n
 }
 
+// DefaultSinkConcurrency is how many incidents a sink's deliverer works on at once when the config
+// says nothing.
+const DefaultSinkConcurrency = 32
+
+// SinkMaxAckPending is the MaxAckPending of a sink consumer delivering to concurrency incidents at
+// once: room for the reports being delivered, for later reports of the same incidents waiting
+// their turn, and for the next ones already pulled.
+func SinkMaxAckPending(concurrency int) int {
+	if concurrency <= 0 {
+		concurrency = DefaultSinkConcurrency
+	}
+	return max(8*concurrency, 64)
+}
+
 // EnsureSinkConsumer creates or updates the durable consumer that feeds one sink. A sink added
-// later starts with the reports published from then on, not with the whole history. One report
-// is in flight at a time, so a sink sees an incident's reports in order (opened before
-// resolved) even across retries.
-func EnsureSinkConsumer(ctx context.Context, js jetstream.JetStream, n Names, sink string, o TopologyOptions) (jetstream.Consumer, error) {
+// later starts with the reports published from then on, not with the whole history. Several
+// reports are in flight at once (see SinkMaxAckPending): the outbox keeps each incident's in
+// order itself.
+func EnsureSinkConsumer(ctx context.Context, js jetstream.JetStream, n Names, sink string, concurrency int, o TopologyOptions) (jetstream.Consumer, error) {
 	name := n.SinkConsumer(sink)
 	c, err := js.CreateOrUpdateConsumer(ctx, n.ReportsStream(), jetstream.ConsumerConfig{
 		Durable:       name,
@@ -227,7 +261,7 @@ func EnsureSinkConsumer(ctx context.Context, js jetstream.JetStream, n Names, si
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       o.AckWait,
 		MaxDeliver:    o.sinkMaxDeliver(),
-		MaxAckPending: 1,
+		MaxAckPending: SinkMaxAckPending(concurrency),
 		DeliverPolicy: jetstream.DeliverNewPolicy,
 		FilterSubject: n.ReportSubjects(),
 	})

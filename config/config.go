@@ -84,6 +84,7 @@ type NATS struct {
 	DeadLettersMaxBytes int64  `yaml:"deadletters_max_bytes"`
 	DeploysMaxBytes     int64  `yaml:"deploys_max_bytes"`
 	IncidentsMaxBytes   int64  `yaml:"incidents_max_bytes"`
+	DeliveriesMaxBytes  int64  `yaml:"deliveries_max_bytes"`
 	EmbeddedListen      string `yaml:"embedded_listen_address"`
 	// EmbeddedTokenFile holds the token a client of the embedded server's listener must present;
 	// required when that listener is not on loopback.
@@ -185,6 +186,7 @@ func Default() *Config {
 			DeadLettersMaxBytes: broker.DefaultDeadLettersMaxBytes,
 			DeploysMaxBytes:     deploy.DefaultMaxBytes,
 			IncidentsMaxBytes:   broker.DefaultIncidentsMaxBytes,
+			DeliveriesMaxBytes:  broker.DefaultDeliveriesMaxBytes,
 			// nats-server's own default: see README for what it risks.
 			EmbeddedSyncInterval: Duration(2 * time.Minute),
 		},

@@ -71,6 +71,7 @@ func (c *Config) validateLimits(v check) {
 		{"nats.deadletters_max_bytes", n.DeadLettersMaxBytes},
 		{"nats.deploys_max_bytes", n.DeploysMaxBytes},
 		{"nats.incidents_max_bytes", n.IncidentsMaxBytes},
+		{"nats.deliveries_max_bytes", n.DeliveriesMaxBytes},
 	} {
 		if s.n < minStreamBytes {
 			v.At(s.key, "%d is below the minimum of %d bytes (8 MiB)", s.n, minStreamBytes)

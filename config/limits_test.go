@@ -18,6 +18,10 @@ ingest:
   max_alert_bytes: 1048576
   max_label_value_bytes: 0
   max_inflight_bytes: 1048576
+sinks:
+  - name: chat
+    type: stdout
+    concurrency: 5000
 `
 	_, err := config.Load([]byte(yml), "limits.yml")
 	if err == nil {
@@ -29,6 +33,7 @@ ingest:
 		"limits.yml:6:20: ingest.max_alert_bytes: 1048576 is out of range 1024..262144",
 		"limits.yml:7:26: ingest.max_label_value_bytes: must be at least 1, got 0",
 		"limits.yml:8:23: ingest.max_inflight_bytes: 1048576 is below ingest.max_body_bytes 4194304: the largest webhooks would never be taken",
+		"limits.yml:12:18: sinks[0].concurrency: 5000 is out of range 0..1024",
 	} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error lacks %q:\n%v", w, err)

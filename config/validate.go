@@ -172,6 +172,9 @@ func (c *Config) validateRules(v check) {
 	}
 }
 
+// maxSinkConcurrency bounds sinks[].concurrency: its consumer holds eight times as many reports.
+const maxSinkConcurrency = 1024
+
 var validSinkName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
 func (c *Config) validateSinks(v check) {
@@ -184,5 +187,6 @@ func (c *Config) validateSinks(v check) {
 			v.At(p, "%q is already the name of sinks[%d]", s.Name, j)
 		}
 		seen[s.Name] = i
+		v.inRange(fmt.Sprintf("sinks[%d].concurrency", i), s.Concurrency, 0, maxSinkConcurrency)
 	}
 }

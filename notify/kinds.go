@@ -17,6 +17,9 @@ type SinkConfig struct {
 	Name string `yaml:"name"`
 	Type string `yaml:"type"`
 	Path string `yaml:"path"` // file sinks
+	// Concurrency is how many incidents the sink is delivered at once (0: the default, 32);
+	// each incident's reports go one at a time, in order.
+	Concurrency int `yaml:"concurrency,omitempty"`
 
 	// Chat and webhook sinks. Secrets (tokens, incoming-webhook URLs, signing keys) are read
 	// from files, never written in the config.
@@ -124,6 +127,9 @@ func PlanSink(c SinkConfig) (*SinkPlan, error) {
 
 // Name is the sink's name in the config.
 func (p *SinkPlan) Name() string { return p.cfg.Name }
+
+// Concurrency is how many incidents the sink is delivered at once (0: the outbox's default).
+func (p *SinkPlan) Concurrency() int { return p.cfg.Concurrency }
 
 // Type is the sink's kind ("stdout", "file").
 func (p *SinkPlan) Type() string { return p.cfg.Type }

@@ -4,9 +4,12 @@ import (
 	"context"
 )
 
-// Sink delivers reports to one destination. Reports reach a sink at least once: the reports
-// stream redelivers a report whose delivery failed or was not acknowledged, so a sink either
-// tolerates seeing a report again or recognizes it by Report.ID.
+// Sink delivers reports to one destination. The outbox calls it with each report routed to it,
+// an incident's reports one at a time and in order, after recording the attempt in the sink's
+// delivery record; a report the record shows delivered is not handed over again. What is left is
+// the window between the service accepting a message and the outcome being recorded: then the
+// report comes again with Delivery.MaybePosted, and a sink that can look (Slack, Mattermost bot)
+// finds its message instead of posting it twice.
 type Sink interface {
 	// Name names the sink in logs and metric labels: the name the config gives it for a sink
 	// opened from a SinkPlan, else its kind ("stdout", "file").

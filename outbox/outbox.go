@@ -1,12 +1,16 @@
 // Package outbox delivers reports from the reports stream to sinks, one durable consumer per
 // sink, so a sink that is down only delays its own deliveries and gets every report once it is
-// back.
+// back. It delivers several incidents at once and each incident's reports in order, and records
+// per sink and incident what went out, so each report reaches each sink once, across restarts and
+// replicas.
 package outbox
 
 import (
+	"cmp"
 	"context"
-	"fmt"
+	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,10 +27,27 @@ import (
 // hours; after that the report is a dead letter, to be replayed with triagetool.
 const MaxDeliveries = 500
 
+// Results of a delivery, the result label of triaged_notifications_total.
+const (
+	resultSuccess     = "success"      // delivered
+	resultFailure     = "failure"      // failed; retried with backoff
+	resultRateLimited = "rate_limited" // the service asked to retry later (Retry-After)
+	resultPermanent   = "permanent"    // refused for good: dead-lettered
+	resultExhausted   = "exhausted"    // failed on every allowed delivery: dead-lettered
+	resultUndecodable = "undecodable"  // not a report: dead-lettered
+	resultUnrouted    = "unrouted"     // routing sends it elsewhere: acknowledged
+	resultDuplicate   = "duplicate"    // delivered already: acknowledged without calling the sink
+)
+
+var results = []string{resultSuccess, resultFailure, resultRateLimited, resultPermanent, resultExhausted, resultUndecodable, resultUnrouted, resultDuplicate}
+
 // Metrics are shared by every sink's deliverer.
 type Metrics struct {
 	deliveries *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
+	latency    *prometheus.HistogramVec
+	age        *prometheus.HistogramVec
+	backlog    *prometheus.GaugeVec
 }
 
 // NewMetrics registers the delivery metrics on reg.
@@ -35,27 +56,49 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return &Metrics{
 		deliveries: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "triaged_notifications_total",
-			Help: "Report deliveries to sinks, by sink and result (success, failure, undecodable).",
+			Help: "Reports handled by sinks' deliverers, by sink and result (success, failure, rate_limited, permanent, exhausted, undecodable, unrouted, duplicate).",
 		}, []string{"sink", "result"}),
 		duration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "triaged_notification_duration_seconds",
 			Help:    "Time taken by one delivery of a report to a sink.",
 			Buckets: prometheus.ExponentialBuckets(.0005, 4, 10),
 		}, []string{"sink"}),
+		latency: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "triaged_delivery_latency_seconds",
+			Help:    "Time from a report being made to its delivery to a sink, retries included, by sink and severity.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
+		}, []string{"sink", "severity"}),
+		age: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "triaged_alert_age_at_delivery_seconds",
+			Help:    "Time from the incident's first alert starting (startsAt) to a report of it being delivered to a sink, by sink and severity.",
+			Buckets: []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600},
+		}, []string{"sink", "severity"}),
+		backlog: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "triaged_sink_backlog_messages",
+			Help: "Reports not yet delivered to a sink: waiting on the stream plus handed out and not acknowledged, across replicas (the consumer's pending and ack-pending).",
+		}, []string{"sink"}),
 	}
 }
 
 // Options tunes one deliverer.
 type Options struct {
+	// Deliveries is the bucket of delivery records (broker.Topology.Deliveries): required.
+	Deliveries jetstream.KeyValue
+	// Concurrency is how many incidents are delivered at once (0: broker.DefaultSinkConcurrency);
+	// one incident's reports go one at a time, in order. The sink's consumer must allow it
+	// (broker.SinkMaxAckPending).
+	Concurrency  int
 	Timeout      time.Duration   // per delivery attempt
 	RetryBackoff []time.Duration // delay before the n-th retry; the last repeats
-	// DeadLetters takes the undecodable reports and those whose delivery failed on every
-	// delivery it allows. Nil: they are terminated, or retried forever.
+	// DeadLetters takes the undecodable reports and those whose delivery failed for good or on
+	// every delivery it allows. Nil: they are terminated, or retried forever.
 	DeadLetters *broker.DeadLetters
-	Logger      *slog.Logger
-	// Route says whether the sink gets a report, and in which channel (route.Router.For bound
-	// to the sink). Nil: every report, in the sink's default channel.
+	// Route says whether a report goes to this sink, and to which channel ("" for the sink's
+	// default). Nil: every report, to the default channel.
 	Route func(rep *triaged.Report) (channel string, deliver bool)
+	// BacklogEvery is how often the backlog gauge is read from NATS (0: 5s).
+	BacklogEvery time.Duration
+	Logger       *slog.Logger
 }
 
 // Deliverer feeds one sink from its consumer.
@@ -64,6 +107,7 @@ type Deliverer struct {
 	o       Options
 	log     *slog.Logger
 	metrics *Metrics
+	records records
 }
 
 // NewDeliverer returns the deliverer of sink.
@@ -77,51 +121,61 @@ func NewDeliverer(sink notify.Sink, m *Metrics, o Options) *Deliverer {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	for _, r := range []string{"success", "failure", "undecodable"} {
+	o.Concurrency = cmp.Or(max(o.Concurrency, 0), broker.DefaultSinkConcurrency)
+	o.BacklogEvery = cmp.Or(max(o.BacklogEvery, 0), 5*time.Second)
+	for _, r := range results {
 		m.deliveries.WithLabelValues(sink.Name(), r)
 	}
-	return &Deliverer{sink: sink, o: o, metrics: m, log: o.Logger.With("component", "outbox", "sink", sink.Name())}
+	for _, s := range triaged.Severities {
+		m.latency.WithLabelValues(sink.Name(), s.String())
+		m.age.WithLabelValues(sink.Name(), s.String())
+	}
+	m.backlog.WithLabelValues(sink.Name())
+	return &Deliverer{
+		sink: sink, o: o, metrics: m,
+		log:     o.Logger.With("component", "outbox", "sink", sink.Name()),
+		records: records{kv: o.Deliveries, sink: sink.Name()},
+	}
 }
 
-// Run delivers reports in order, one at a time, until ctx is done.
+// errNoBucket is Run's error when the deliverer has no bucket to record deliveries in.
+var errNoBucket = errors.New("outbox: no deliveries bucket: cannot deliver exactly once")
+
+// Run delivers reports until ctx is done: up to Concurrency incidents at once, each incident's
+// reports in order. Then it stops pulling, finishes the deliveries under way, and hands the
+// reports still waiting back to the stream.
 func (d *Deliverer) Run(ctx context.Context, c jetstream.Consumer) error {
-	return broker.Run(ctx, c, broker.RunOptions{Workers: 1, Logger: d.log, DeadLetters: d.o.DeadLetters}, d.Handle)
+	if d.o.Deliveries == nil {
+		return errNoBucket
+	}
+	ackWait := cmp.Or(c.CachedInfo().Config.AckWait, 30*time.Second)
+	e := newEngine(d, ackWait)
+	var wg sync.WaitGroup
+	pollCtx, stopPoll := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Go(func() { e.heartbeat(pollCtx, ackWait/3) })
+	wg.Go(func() { d.pollBacklog(pollCtx, c) })
+	err := broker.Feed(ctx, c, 2*d.o.Concurrency, d.log, e.dispatch)
+	e.stop()
+	stopPoll()
+	wg.Wait()
+	return err
 }
 
-// Handle delivers one report message and makes its ack decision.
-func (d *Deliverer) Handle(ctx context.Context, m jetstream.Msg) {
-	rep, err := triaged.DecodeReport(m.Data())
-	if err != nil {
-		d.log.Error("report undecodable; dead-lettered", "subject", m.Subject(), "err", err)
-		d.metrics.deliveries.WithLabelValues(d.sink.Name(), "undecodable").Inc()
-		d.o.DeadLetters.Send(ctx, m, broker.ReasonUndecodable, fmt.Errorf("undecodable report: %w", err), d.o.RetryBackoff[0])
-		return
-	}
-	var channel string
-	if d.o.Route != nil {
-		var deliver bool
-		if channel, deliver = d.o.Route(rep); !deliver {
-			d.log.Debug("report not routed to this sink", "incident", rep.IncidentID, "report", rep.ID)
-			_ = m.Ack()
+// pollBacklog keeps the backlog gauge current without a NATS round trip per scrape.
+func (d *Deliverer) pollBacklog(ctx context.Context, c jetstream.Consumer) {
+	t := time.NewTicker(d.o.BacklogEvery)
+	defer t.Stop()
+	for {
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		info, err := c.Info(ictx)
+		cancel()
+		if err == nil {
+			d.metrics.backlog.WithLabelValues(d.sink.Name()).Set(float64(info.NumPending) + float64(info.NumAckPending))
+		}
+		select {
+		case <-ctx.Done():
 			return
+		case <-t.C:
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
-	defer cancel()
-	start := time.Now()
-	_, err = d.sink.Deliver(ctx, notify.Delivery{Report: rep, Channel: channel})
-	d.metrics.duration.WithLabelValues(d.sink.Name()).Observe(time.Since(start).Seconds())
-	if err != nil {
-		delay, n := broker.RetryDelay(m, d.o.RetryBackoff)
-		d.metrics.deliveries.WithLabelValues(d.sink.Name(), "failure").Inc()
-		if d.o.DeadLetters.Exhausted(m) {
-			d.o.DeadLetters.Send(ctx, m, broker.ReasonExhausted, fmt.Errorf("delivery to sink %s: %w", d.sink.Name(), err), delay)
-			return
-		}
-		d.log.Warn("delivery failed; will retry", "incident", rep.IncidentID, "report", rep.ID, "attempt", n, "retry_in", delay, "err", err)
-		_ = m.NakWithDelay(delay)
-		return
-	}
-	d.metrics.deliveries.WithLabelValues(d.sink.Name(), "success").Inc()
-	_ = m.Ack()
 }
