@@ -352,4 +352,3 @@ func fullReports(t *testing.T, r *running) []*triaged.Report {
 	}
 	return out
 }
-
