@@ -81,7 +81,8 @@ func metaOf(m slacktest.Message, key string) string {
 // resolution is a second reply and an edit of the root, marked resolved. The root is posted once.
 func TestSlackEndToEnd(t *testing.T) {
 	slk := slacktest.New(t, slackToken, slackChannels...)
-	r := start(t, app.Options{ConfigFile: slackConfig(t, slk, "50ms", "")})
+	const external = "https://triaged.example.com"
+	r := start(t, app.Options{ConfigFile: slackConfig(t, slk, "50ms", ""), ExternalURL: external})
 	r.postFile(t, "firing-3-alerts.json")
 	r.waitReports(t, 1)
 
@@ -102,6 +103,14 @@ func TestSlackEndToEnd(t *testing.T) {
 	}
 	if got := metaOf(root, "incident_id"); got != opened.IncidentID {
 		t.Errorf("root's incident_id %q, want %q", got, opened.IncidentID)
+	}
+	// The root's link to the full report is one the daemon serves.
+	link := "/api/v1/incidents/" + opened.IncidentID + "/report.md"
+	if !strings.Contains(slackText(root), "<"+external+link+"|full report>") {
+		t.Errorf("the root message lacks the link to %s:\n%s", external+link, slackText(root))
+	}
+	if code, body := r.get(t, link); code != 200 || !strings.Contains(body, "**Status**: INVESTIGATING") {
+		t.Errorf("GET %s: %d %.200s", link, code, body)
 	}
 	replies := slk.Replies("incidents", root.TS)
 	if len(replies) != 1 || replies[0].ThreadTS != root.TS || metaOf(replies[0], "report_id") != opened.ID ||
