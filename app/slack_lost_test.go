@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/triaged/triaged/app"
+	"github.com/triaged/triaged/internal/metrictest"
 	"github.com/triaged/triaged/internal/slacktest"
 	"github.com/triaged/triaged/internal/testkit"
 )
@@ -133,5 +134,32 @@ func writeBeside(t *testing.T, cfg, name, content string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(filepath.Dir(cfg), name), []byte(content+"\n"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSlackRateLimitedAndRefused: a 429 with Retry-After is retried and posts the report once;
+// a channel Slack does not know is refused for good: that report is dead-lettered, and the
+// other incidents go on.
+func TestSlackRateLimitedAndRefused(t *testing.T) {
+	slk := slacktest.New(t, slackToken, slackChannels...)
+	slk.FailNext("chat.postMessage", slacktest.Failure{Status: http.StatusTooManyRequests, RetryAfter: 1})
+	cfg := slackConfig(t, slk, "50ms", `services:
+  - name: checkout
+    channel: "#gone"
+`)
+	r := start(t, app.Options{ConfigFile: cfg})
+	r.postFile(t, "firing-3-alerts.json") // payments-api: the sink's channel
+	r.post(t, webhook("CheckoutDown", "2026-11-26T15:08:31Z"))
+	r.waitReports(t, 2)
+	for result, want := range map[string]float64{"rate_limited": 1, "permanent": 1, "success": 1} {
+		if got := metrictest.Value(t, r.app.Registry(), "triaged_notifications_total", "sink", "slack", "result", result); got != want {
+			t.Errorf("slack sink: %v reports %s, want %v", got, result, want)
+		}
+	}
+	if roots, replies, _ := slackPosts(slk); roots != 1 || replies != 1 {
+		t.Errorf("Slack accepted %d roots and %d replies, want 1 and 1", roots, replies)
+	}
+	if got := metrictest.Value(t, r.app.Registry(), "triaged_dead_letters_total"); got != 1 {
+		t.Errorf("%v dead letters, want 1", got)
 	}
 }
