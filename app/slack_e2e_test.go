@@ -228,7 +228,7 @@ func TestSlackCrashAfterRoot(t *testing.T) {
 	slk := slacktest.New(t, slackToken, slackChannels...)
 	slk.FailNext("chat.postMessage", slacktest.Failure{Status: 500, OnlyReplies: true})
 	storage := t.TempDir()
-	cfg := slackConfig(t, slk, "1s", "") // the retry is due after the daemon stopped
+	cfg := slackConfig(t, slk, "2s", "") // the retry is due after the daemon stopped
 	r := start(t, app.Options{StoragePath: storage, ConfigFile: cfg})
 	r.postFile(t, "firing-1-alert.json")
 	testkit.Eventually(t, testTimeout, "the reply failed once", func() bool {
