@@ -46,6 +46,7 @@ func TestCLI(t *testing.T) {
 		{"route-reports-json", []string{"route", "--config.file=testdata/config/routes.yml", "--report=testdata/reports.jsonl", "--output=json"}, ""},
 		{"route-webhook", []string{"route", "--config.file", "testdata/config/routes.yml", "--webhook", "testdata/webhook-firing-3.json", evalTime}, ""},
 		{"route-alert-stdin-no-routes", []string{"route", "--config.file", "testdata/config/good.yml", "--webhook", "-", evalTime}, `{"labels": {"alertname": "TargetDown", "service": "checkout", "instance": "c-1:9100"}, "startsAt": "2026-11-26T15:09:00Z"}`},
+		{"route-readme", []string{"route", "--config.file", readmeRoutesConfig, "--webhook", "../../testdata/alertmanager/firing-1-alert.json", evalTime}, ""},
 		{"route-no-match", []string{"route", "--config.file", "testdata/config/routes-p1.yml", "--webhook", "testdata/alert.json", evalTime}, ""},
 		{"route-bad-config", []string{"route", "--config.file", "testdata/config/routes-bad.yml", "--report", "testdata/reports.jsonl"}, ""},
 		{"route-bad-report", []string{"route", "--report", "testdata/bad-input.json"}, ""},
