@@ -57,7 +57,7 @@ func checkMattermostWebhook(c SinkConfig) []*fielderr.Error {
 }
 
 func checkTeams(c SinkConfig) []*fielderr.Error {
-	return checkHook(c, "teams", []string{"url_file"}, nil)
+	return checkHook(c, "teams", []string{"url_file"}, []string{"template"})
 }
 
 func checkWebhook(c SinkConfig) []*fielderr.Error {

@@ -32,7 +32,7 @@ func TestPlanHookSinks(t *testing.T) {
 			"url: a mattermost_webhook sink takes no url", "url_file: a mattermost_webhook sink needs url_file"}},
 		{SinkConfig{Type: "teams", URLFile: missing}, nil},
 		{SinkConfig{Type: "teams", URLFile: missing, Channel: "General", Path: "p", Template: "t"}, []string{
-			"path: a teams sink takes no path", "channel: a teams sink takes no channel", "template: a teams sink takes no template"}},
+			"path: a teams sink takes no path", "channel: a teams sink takes no channel"}},
 		{SinkConfig{Type: "webhook", URL: "http://hooks.example.com/triaged", SecretFile: missing}, nil},
 		{SinkConfig{Type: "webhook", URL: "ftp://hooks.example.com", TokenFile: "t"}, []string{
 			`url: "ftp://hooks.example.com" is not an http or https URL with a host`,

@@ -32,6 +32,8 @@ type teams struct {
 	url         string
 	externalURL string
 	client      hookClient
+	// renderer, when the sink has a template of its own, writes the card's sections.
+	renderer *Renderer
 }
 
 func openTeams(c SinkConfig, env SinkEnv) (Sink, func() error, error) {
@@ -43,7 +45,13 @@ func openTeams(c SinkConfig, env SinkEnv) (Sink, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &teams{url: raw, externalURL: env.ExternalURL, client: newHookClient(u)}, func() error { return nil }, nil
+	t := &teams{url: raw, externalURL: env.ExternalURL, client: newHookClient(u)}
+	if c.Template != "" {
+		if t.renderer, err = NewRenderer(c.Template); err != nil {
+			return nil, nil, fmt.Errorf("template: %w", err)
+		}
+	}
+	return t, func() error { return nil }, nil
 }
 
 func (t *teams) Name() string { return "teams" }
@@ -54,7 +62,15 @@ func (t *teams) Deliver(ctx context.Context, d Delivery) (*Thread, error) {
 	if d.Report == nil {
 		return nil, Permanent(errors.New("post report to teams: nil report"))
 	}
-	body, err := TeamsCard(d.Report, t.externalURL)
+	sections := teamsSections(d.Report)
+	if t.renderer != nil {
+		text, err := t.renderer.Markdown(d.Report)
+		if err != nil {
+			return nil, Permanent(fmt.Errorf("render report %s for teams: %w", d.Report.ID, err))
+		}
+		sections = teamsTemplateSections(string(text))
+	}
+	body, err := teamsCard(d.Report, t.externalURL, sections)
 	if err != nil {
 		return nil, Permanent(err)
 	}
@@ -72,6 +88,14 @@ type card = map[string]any
 // (having no <at> entity) mentions. Sections that would take the message past 28 KB are left out,
 // with a note pointing to the full report.
 func TeamsCard(rep *triaged.Report, externalURL string) ([]byte, error) {
+	if rep == nil {
+		return nil, errors.New("render teams card: nil report")
+	}
+	return teamsCard(rep, externalURL, teamsSections(rep))
+}
+
+// teamsCard is TeamsCard with the sections given: the built-in ones, or a sink template's.
+func teamsCard(rep *triaged.Report, externalURL string, sections []teamsPart) ([]byte, error) {
 	if rep == nil {
 		return nil, errors.New("render teams card: nil report")
 	}
@@ -121,7 +145,6 @@ func TeamsCard(rep *triaged.Report, externalURL string) ([]byte, error) {
 		return card{"type": "message", "attachments": []card{{
 			"contentType": "application/vnd.microsoft.card.adaptive", "content": content}}}
 	}
-	sections := teamsSections(rep)
 	left := 0
 	for i, s := range sections {
 		next := append(append([]card{}, body...), teamsSection(s.title, s.text)...)
@@ -184,13 +207,41 @@ func teamsText(s string) string {
 }
 
 func teamsSection(title, text string) []card {
-	return []card{
-		{"type": "TextBlock", "text": title, "weight": "Bolder", "separator": true, "wrap": true},
-		{"type": "TextBlock", "text": truncate(teamsSectionRunes, text), "wrap": true},
+	body := card{"type": "TextBlock", "text": truncate(teamsSectionRunes, text), "wrap": true}
+	if title == "" {
+		body["separator"] = true
+		return []card{body}
 	}
+	return []card{{"type": "TextBlock", "text": title, "weight": "Bolder", "separator": true, "wrap": true}, body}
 }
 
 type teamsPart struct{ title, text string }
+
+// teamsTemplateSections cuts a sink template's Markdown into the card's sections at its heading
+// lines ("#" to "######"), which TextBlocks do not render; text before the first heading is a
+// section without a title. The template's escaping of alert text (the renderer's md and code)
+// holds; bare URLs are broken like any alert text, so a template's links show as text and the
+// card's buttons carry the report's links.
+func teamsTemplateSections(markdown string) []teamsPart {
+	var out []teamsPart
+	cur := teamsPart{}
+	flush := func() {
+		cur.text = strings.TrimSpace(cur.text)
+		if cur.title != "" || cur.text != "" {
+			out = append(out, cur)
+		}
+	}
+	for line := range strings.SplitSeq(markdown, "\n") {
+		if t := strings.TrimLeft(line, "#"); len(t) < len(line) && len(line)-len(t) <= 6 && strings.HasPrefix(t, " ") {
+			flush()
+			cur = teamsPart{title: strings.TrimSpace(t)}
+			continue
+		}
+		cur.text += breakAutolinks(line) + "\n"
+	}
+	flush()
+	return out
+}
 
 // teamsSections are the report's sections in the order of the Markdown report, each as escaped
 // text; empty sections are left out.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +146,39 @@ func TestTeamsErrors(t *testing.T) {
 	if _, err := sink.Deliver(context.Background(), Delivery{Report: openedP1()}); !IsPermanent(err) ||
 		!strings.Contains(err.Error(), http.StatusText(http.StatusUnauthorized)) {
 		t.Errorf("unsigned URL: %v", err)
+	}
+}
+
+// TestTeamsTemplate: a teams sink's template writes the card's sections, one per heading, with
+// alert text as inert as in the built-in card; the headline, facts and buttons stay.
+func TestTeamsTemplate(t *testing.T) {
+	tm := chattest.NewTeams(t)
+	tmpl := filepath.Join(t.TempDir(), "teams.tmpl")
+	if err := os.WriteFile(tmpl, []byte("Paged by triaged.\n\n## Our summary\n{{.Summary}}\n\n## Who\nTeam {{.Team}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sink := openPlanned(t, SinkConfig{Name: "teams", Type: "teams", URLFile: secretFile(t, tm.WebhookURL()), Template: tmpl})
+	rep := hostile()
+	rep.Summary += " https://evil.example/x"
+	if _, err := sink.Deliver(context.Background(), Delivery{Report: rep}); err != nil {
+		t.Fatal(err)
+	}
+	cards := tm.Cards()
+	if len(cards) != 1 {
+		t.Fatalf("the workflow accepted %d cards, want 1", len(cards))
+	}
+	card := string(cards[0])
+	for _, want := range []string{`"text":"Paged by triaged."`, `"text":"Our summary"`, `"text":"Who"`, `"FactSet"`, `Action.OpenUrl`} {
+		if !strings.Contains(card, want) {
+			t.Errorf("the card lacks %s:\n%s", want, card)
+		}
+	}
+	for _, bad := range []string{"Recent changes", "https://evil.example"} {
+		if strings.Contains(card, bad) {
+			t.Errorf("the card has %q, which the template does not print or must stay inert:\n%s", bad, card)
+		}
+	}
+	if _, err := PlanSink(SinkConfig{Name: "teams", Type: "teams", URLFile: "u", Template: tmpl}); err != nil {
+		t.Errorf("a teams sink refused its template: %v", err)
 	}
 }
