@@ -49,6 +49,8 @@ type Trace struct {
 	// applied.
 	Decided bool
 	Err     error
+	// Reason is what a decision by this rule says: its description, or its name without one.
+	Reason string
 }
 
 // ExplainOptions say what Explain evaluates beyond the classification.
@@ -83,7 +85,7 @@ func (rs *RuleSet) Explain(a *triaged.Alert, svc triaged.Service, now time.Time,
 	var decided *rule
 	var severity triaged.Severity
 	for _, r := range rs.rules {
-		t := Trace{Stage: StageClassify, Rule: r.name, Pos: r.pos, When: r.when.text}
+		t := Trace{Stage: StageClassify, Rule: r.name, Pos: r.pos, When: r.when.text, Reason: r.reason}
 		if decided != nil && !opts.All {
 			t.Outcome = NotTried
 			x.Traces = append(x.Traces, t)
@@ -116,7 +118,7 @@ func (rs *RuleSet) Explain(a *triaged.Alert, svc triaged.Service, now time.Time,
 	if len(rs.escalations) > 0 {
 		eenv := newEscalationEnv(c, a, svc, opts.Enrichment, now)
 		for _, r := range rs.escalations {
-			t := Trace{Stage: StageEscalate, Rule: r.name, Pos: r.pos, When: r.when.text}
+			t := Trace{Stage: StageEscalate, Rule: r.name, Pos: r.pos, When: r.when.text, Reason: r.reason}
 			sev, ok, err := r.evalEscalation(m, eenv)
 			switch {
 			case err != nil:

@@ -28,19 +28,24 @@ var _ flag.Value = (*stringsFlag)(nil)
 // runExplain prints, for each alert of INPUT, every rule tried in order with its outcome, then
 // the decision: what a rule author needs to see why an alert got its severity.
 func runExplain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("explain", "[--rules FILE]... [--time RFC3339] [--time-zone NAME] [--facts FILE] [--all] INPUT", stderr)
+	fs := newFlagSet("explain", "[--rules FILE]... [--time RFC3339] [--time-zone NAME] [--facts FILE] [--all] [--output text|json] INPUT", stderr)
 	var ruleFiles stringsFlag
 	fs.Var(&ruleFiles, "rules", "rule `FILE` (repeatable, in order); the embedded default rules when none")
 	at := fs.String("time", "", "evaluation time, RFC 3339 (default: now)")
 	zone := fs.String("time-zone", "UTC", "time zone of hour, weekday and business_hours()")
 	factsFile := fs.String("facts", "", "JSON `FILE` of enrichment facts {\"changes\": [...], \"probes\": [...], \"logs\": [...]} for the escalation rules")
 	all := fs.Bool("all", false, "also try the rules after the one that decided")
+	output := fs.String("output", "text", "`FORMAT`: text, or json (one object per alert, a line each: decided severity, deciding rule, every rule tried)")
 	inputs, err := parseArgs(fs, args)
 	if err != nil {
 		return usageExit(err)
 	}
 	if len(inputs) != 1 {
 		fs.Usage()
+		return exitUsage
+	}
+	if *output != "text" && *output != "json" {
+		fmt.Fprintf(stderr, "triagetool explain: --output: unknown format %q: want text or json\n", *output)
 		return exitUsage
 	}
 	fail := func(format string, args ...any) int {
@@ -82,6 +87,14 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 		return fail("%s: %v", inputs[0], err)
 	}
 
+	if *output == "json" {
+		for i := range alerts {
+			if err := writeExplanationJSON(stdout, rs, &alerts[i], i, now, opts); err != nil {
+				return fail("%v", err)
+			}
+		}
+		return exitOK
+	}
 	files := strings.Join(rs.Files(), ", ")
 	if len(ruleFiles) == 0 {
 		files += " (embedded)"

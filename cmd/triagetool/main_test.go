@@ -67,6 +67,9 @@ func TestCLI(t *testing.T) {
 		{"explain-bad-time", []string{"explain", "--time", "yesterday", "testdata/alert.json"}, ""},
 		{"explain-no-input", []string{"explain", evalTime}, ""},
 		{"explain-help", []string{"explain", "-h"}, ""},
+		{"explain-json", []string{"explain", "--output", "json", "--rules", "testdata/good.rules.yml", "--facts", "testdata/facts.json", evalTime, "testdata/alerts-list.json"}, ""},
+		{"explain-json-default-rules", []string{"explain", "--output=json", evalTime, "testdata/webhook-firing-3.json"}, ""},
+		{"explain-bad-output", []string{"explain", "--output", "yaml", evalTime, "testdata/alert.json"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stdin = strings.NewReader(tc.stdin)
