@@ -81,7 +81,15 @@ func TestCorpus(t *testing.T) {
 			t.Errorf("corpus-expectations.yml: %s matches no alert of the corpus", key)
 		}
 	}
-	t.Log("\n" + confusionTable(table))
+	conf := confusionTable(table)
+	t.Log("\n" + conf)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), conf) {
+		t.Errorf("README.md does not show the corpus's confusion table; put this one there:\n%s", conf)
+	}
 }
 
 // confusionTable renders counts by author severity label (rows) and P-level (columns) as the
