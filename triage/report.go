@@ -206,6 +206,9 @@ func runbookFromAlert(a *triaged.Alert, cls triaged.Classification) *triaged.Run
 // section and is not repeated here.
 func observations(inc *triaged.Incident, a *triaged.Alert, cls triaged.Classification) []string {
 	var obs []string
+	if cls.Labels[MonitoringPipelineLabel] == "true" {
+		obs = append(obs, "The monitoring pipeline itself is impaired: other alerts may be missing, so silence elsewhere is no all-clear")
+	}
 	if n := len(inc.Members) + inc.MembersDropped; n > 1 {
 		obs = append(obs, fmt.Sprintf("Alertmanager grouped %d alerts into this incident (group %s)", n, inc.GroupKey))
 	}
@@ -220,6 +223,12 @@ func observations(inc *triaged.Incident, a *triaged.Alert, cls triaged.Classific
 	}
 	return obs
 }
+
+// MonitoringPipelineLabel is the classification label a rule sets to "true" on alerts about the
+// monitoring pipeline itself (Prometheus cannot reach Alertmanager, notifications or rule
+// evaluation failing); the report then says that other alerts may be missing. The built-in rules
+// set it.
+const MonitoringPipelineLabel = "other_alerts_may_be_missing"
 
 func trimmedMembers(inc *triaged.Incident) int {
 	n := 0
