@@ -58,6 +58,11 @@ func TestCorpus(t *testing.T) {
 		}
 		table[sev][int(c.Severity)-int(triaged.P1)]++
 
+		// The report says "other alerts may be missing" by this label (triage.MonitoringPipelineLabel).
+		if pipeline := c.Labels["other_alerts_may_be_missing"] == "true"; pipeline != (c.Rule == "monitoring-pipeline") {
+			t.Errorf("alert %d %s: rule %q, label other_alerts_may_be_missing %t", i+1, name, c.Rule, pipeline)
+		}
+
 		key := name + "@" + sev
 		exp, ok := want[key]
 		if !ok {
