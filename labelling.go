@@ -84,7 +84,7 @@ func (l Labelling) Env(a *Alert) (env, from string, assumed bool) {
 	if l.Environment == "" {
 		return "", none, false
 	}
-	return l.Environment, "assumed: " + none + "; defaults.environment", true
+	return l.Environment, "assumed from defaults.environment: " + none, true
 }
 
 // IsExporter reports whether the label value v names an exporter by l.Exporters.

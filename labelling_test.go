@@ -86,7 +86,7 @@ func TestEnvironmentDefault(t *testing.T) {
 		{"env label", "production", labelled("env", "staging"), "staging", "label env", false},
 		{"environment label", "production", labelled("environment", "dev"), "dev", "label environment", false},
 		{"env before environment", "", labelled("env", "a", "environment", "b"), "a", "label env", false},
-		{"assumed", "production", labelled("service", "x"), "production", "assumed: no env or environment label; defaults.environment", true},
+		{"assumed", "production", labelled("service", "x"), "production", "assumed from defaults.environment: no env or environment label", true},
 		{"no default: unknown", "", labelled("service", "x"), "", "no env or environment label", false},
 	}
 	for _, tt := range tests {
@@ -132,5 +132,21 @@ func TestCorpusServicesAreNotExporters(t *testing.T) {
 	// 127 before; the 75 left are the exporters scraped with job and instance labels only.
 	if before < 100 || after > before*2/3 {
 		t.Errorf("%d of %d alerts resolve to an exporter (%d with the old precedence): want at most two thirds", after, len(alerts), before)
+	}
+}
+
+// Sinks that show the environment as a field mark an assumed one.
+func TestEnvironmentShown(t *testing.T) {
+	for _, tc := range []struct {
+		rep  triaged.Report
+		want string
+	}{
+		{triaged.Report{Environment: "prod"}, "prod"},
+		{triaged.Report{Environment: "production", EnvironmentAssumed: true}, "production (assumed)"},
+		{triaged.Report{}, ""},
+	} {
+		if got := tc.rep.EnvironmentShown(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.rep, got, tc.want)
+		}
 	}
 }

@@ -30,7 +30,7 @@ type Service struct {
 	// configured default environment (EnvironmentAssumed); "" when none of them says.
 	Environment string `json:"environment,omitempty"`
 	// EnvironmentFrom says how Environment was decided, for the reader: "the service catalog",
-	// "label env", "assumed: no env or environment label; defaults.environment".
+	// "label env", "assumed from defaults.environment: no env or environment label".
 	EnvironmentFrom string `json:"environment_from,omitempty"`
 	// EnvironmentAssumed: no label or catalog entry said; Environment is the configured default,
 	// and a report must say so rather than present it as known.

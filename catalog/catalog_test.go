@@ -138,15 +138,15 @@ func TestResolveWithLabelling(t *testing.T) {
 	}{
 		{"the deployment, not kube-state-metrics, is in the catalog",
 			alert("service", "kube-state-metrics", "deployment", "checkout-api", "namespace", "payments"),
-			"checkout-api", "staging", "assumed: no stage label; defaults.environment", true},
+			"checkout-api", "staging", "assumed from defaults.environment: no stage label", true},
 		{"the configured environment label",
 			alert("deployment", "checkout-api", "stage", "dev"), "checkout-api", "dev", "label stage", false},
 		{"env is not a configured environment label",
-			alert("deployment", "checkout-api", "env", "prod"), "checkout-api", "staging", "assumed: no stage label; defaults.environment", true},
+			alert("deployment", "checkout-api", "env", "prod"), "checkout-api", "staging", "assumed from defaults.environment: no stage label", true},
 		{"the catalog entry's environment wins over the assumption",
 			alert("service", "orders"), "orders", "production", "the service catalog", false},
 		{"not in the catalog: still assumed",
-			alert("job", "billing"), "billing", "staging", "assumed: no stage label; defaults.environment", true},
+			alert("job", "billing"), "billing", "staging", "assumed from defaults.environment: no stage label", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
