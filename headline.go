@@ -38,7 +38,11 @@ func Headline(r *Report) string {
 	parts := []string{sev, cut(cmpOr(clean(r.AlertName), "alert"), headlineMaxValue)}
 	where := cut(cmpOr(clean(r.Service), "unknown service"), headlineMaxValue)
 	if env := clean(r.Environment); env != "" {
-		where += " (" + cut(env, headlineMaxEnv) + ")"
+		env = cut(env, headlineMaxEnv)
+		if r.EnvironmentAssumed {
+			env += ", assumed" // never silently the default environment
+		}
+		where += " (" + env + ")"
 	}
 	parts = append(parts, where)
 	if s := alertsPhrase(r); s != "" {

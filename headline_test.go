@@ -30,6 +30,9 @@ func TestHeadline(t *testing.T) {
 		want string
 	}{
 		{"opened", base(), "P2 HIGH · TargetDown · payments-api (staging) · 3 alerts firing · no deploys in 2h"},
+		// The configured default environment is never presented as known.
+		{"assumed environment", with(func(r *triaged.Report) { r.Environment, r.EnvironmentAssumed = "production", true }),
+			"P2 HIGH · TargetDown · payments-api (production, assumed) · 3 alerts firing · no deploys in 2h"},
 		{"one alert, window unknown", with(func(r *triaged.Report) { r.AlertsFiring, r.RecentChangesWindowMinutes = 1, 0 }),
 			"P2 HIGH · TargetDown · payments-api (staging) · 1 alert firing · no recent deploys"},
 		// A deploy index that could not see everything: no "no deploys", no "none suspect".

@@ -72,7 +72,12 @@ type Report struct {
 	Service     string `json:"service"`
 	ServiceFrom string `json:"service_from"`
 	Environment string `json:"environment,omitempty"`
-	Team        string `json:"team,omitempty"`
+	// EnvironmentFrom says how Environment was decided ("label env", "the service catalog",
+	// "assumed from defaults.environment: no env or environment label"); EnvironmentAssumed that it
+	// is the configured default, which the report must say rather than present as known.
+	EnvironmentFrom    string `json:"environment_from,omitempty"`
+	EnvironmentAssumed bool   `json:"environment_assumed,omitempty"`
+	Team               string `json:"team,omitempty"`
 	// Owners, Channel and Dependencies come from the service catalog.
 	Owners       []string `json:"owners,omitempty"`
 	Channel      string   `json:"channel,omitempty"`
@@ -278,4 +283,13 @@ type Deadlines struct {
 	Triage   time.Time  `json:"triage"`
 	Mitigate *time.Time `json:"mitigate,omitempty"` // nil where the workflow says "best effort"
 	Resolve  time.Time  `json:"resolve"`
+}
+
+// EnvironmentShown is the environment as a sink shows it: marked when it was only assumed
+// (defaults.environment), so the default is never presented as known; "" when unknown.
+func (r Report) EnvironmentShown() string {
+	if r.Environment != "" && r.EnvironmentAssumed {
+		return r.Environment + " (assumed)"
+	}
+	return r.Environment
 }

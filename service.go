@@ -6,12 +6,6 @@ import "fmt"
 // name.
 const UnknownService = "unknown"
 
-// ServiceLabels name an alert's service when the service catalog does not, tried in order.
-var ServiceLabels = []string{"service", "job", "app"}
-
-// EnvironmentLabels name an alert's environment when the service catalog does not, tried in order.
-var EnvironmentLabels = []string{"env", "environment"}
-
 // Catalogued says how the service catalog saw an alert. It is written as "none", "in_catalog"
 // or "not_in_catalog".
 type Catalogued int
@@ -32,11 +26,17 @@ const (
 type Service struct {
 	// Name is never empty: UnknownService when nothing names the service.
 	Name string `json:"name"`
-	// Environment is the catalog entry's, else the alert's env or environment label; "" when
-	// neither says.
+	// Environment is the catalog entry's, else the alert's first environment label, else the
+	// configured default environment (EnvironmentAssumed); "" when none of them says.
 	Environment string `json:"environment,omitempty"`
+	// EnvironmentFrom says how Environment was decided, for the reader: "the service catalog",
+	// "label env", "assumed from defaults.environment: no env or environment label".
+	EnvironmentFrom string `json:"environment_from,omitempty"`
+	// EnvironmentAssumed: no label or catalog entry said; Environment is the configured default,
+	// and a report must say so rather than present it as known.
+	EnvironmentAssumed bool `json:"environment_assumed,omitempty"`
 	// From says how Name was decided, for the reader: "the service catalog, label service",
-	// "label job; not in the service catalog", "no service, job or app label".
+	// "label deployment; not in the service catalog", "no service, app, … or job label".
 	From      string     `json:"from,omitempty"`
 	Catalogue Catalogued `json:"catalogue"`
 
@@ -53,28 +53,9 @@ type Service struct {
 // Known reports whether something named the service, so that its deploys can be looked up.
 func (s Service) Known() bool { return s.Name != "" && s.Name != UnknownService }
 
-// LabelledService is the service an alert's own labels name: the first non-empty label of
-// ServiceLabels, and the environment from EnvironmentLabels. It is the whole decision without a
-// service catalog, and the fallback with one.
-func LabelledService(a *Alert) Service {
-	s := Service{Name: UnknownService, From: "no service, job or app label", Environment: firstLabel(a, EnvironmentLabels)}
-	for _, l := range ServiceLabels {
-		if v := a.Labels[l]; v != "" {
-			s.Name, s.From = v, "label "+l
-			break
-		}
-	}
-	return s
-}
-
-func firstLabel(a *Alert, names []string) string {
-	for _, n := range names {
-		if v := a.Labels[n]; v != "" {
-			return v
-		}
-	}
-	return ""
-}
+// LabelledService is the service an alert's own labels name under DefaultLabelling: the whole
+// decision without a service catalog or a config, and what tests and tools use.
+func LabelledService(a *Alert) Service { return DefaultLabelling().Service(a) }
 
 var catalogueNames = [...]string{NoCatalog: "none", InCatalog: "in_catalog", NotInCatalog: "not_in_catalog"}
 

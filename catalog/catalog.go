@@ -4,7 +4,6 @@
 package catalog
 
 import (
-	"cmp"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -48,7 +47,8 @@ func (s *Service) Checks() []*probe.Compiled { return s.checks }
 func (s *Service) LogSources() []*logtail.Compiled { return s.sources }
 
 // Match says which alerts belong to a service. With neither field set, an alert belongs to the
-// service when its service label (else its job, else its app label) equals the service's name.
+// service when the label that names its service (the `defaults.service_labels` precedence) equals
+// the service's name.
 type Match struct {
 	// Labels must all be present with these exact values.
 	Labels map[string]string `yaml:"labels"`
@@ -67,6 +67,7 @@ type MatchEnv struct {
 type Catalog struct {
 	services []*Service
 	byName   map[string]*Service
+	labels   triaged.Labelling
 }
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -79,7 +80,7 @@ var matchSpec = exprpolicy.Spec{Env: MatchEnv{}, Kind: reflect.Bool, Yields: "tr
 // relative to the list ("[1].match.expr: ..."), all of them in one pass, so the config loader can
 // place each at its line and column.
 func Compile(services []Service) (*Catalog, []*fielderr.Error) {
-	c := &Catalog{byName: map[string]*Service{}}
+	c := &Catalog{byName: map[string]*Service{}, labels: triaged.DefaultLabelling()}
 	var errs []*fielderr.Error
 	for i := range services {
 		s := &services[i]
@@ -126,6 +127,24 @@ func oneLine(err error) string {
 	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "\n    ")
 }
 
+// WithLabelling returns the catalog deciding from l, not triaged.DefaultLabelling, what an
+// alert's labels say of its service and environment.
+func (c *Catalog) WithLabelling(l triaged.Labelling) *Catalog {
+	out := &Catalog{labels: l}
+	if c != nil {
+		out.services, out.byName = c.services, c.byName
+	}
+	return out
+}
+
+// Labelling is how the catalog reads an alert's labels.
+func (c *Catalog) Labelling() triaged.Labelling {
+	if c == nil {
+		return triaged.DefaultLabelling()
+	}
+	return c.labels
+}
+
 // Service returns the service called name, or nil.
 func (c *Catalog) Service(name string) *Service {
 	if c == nil {
@@ -148,8 +167,9 @@ func (c *Catalog) Len() int {
 // at run time does not match. A nil catalog is an empty one.
 func (c *Catalog) Resolve(a *triaged.Alert) triaged.Service {
 	svc, how := c.lookup(a)
+	labels := c.Labelling()
 	if svc == nil {
-		s := triaged.LabelledService(a)
+		s := labels.Service(a)
 		if c.Len() > 0 {
 			s.Catalogue = triaged.NotInCatalog
 			if s.Known() {
@@ -162,7 +182,8 @@ func (c *Catalog) Resolve(a *triaged.Alert) triaged.Service {
 	}
 	s := triaged.Service{
 		Name:            svc.Name,
-		Environment:     cmp.Or(svc.Environment, triaged.LabelledService(a).Environment),
+		Environment:     svc.Environment,
+		EnvironmentFrom: "the service catalog",
 		From:            "the service catalog, " + how,
 		Catalogue:       triaged.InCatalog,
 		Stack:           svc.Stack,
@@ -172,6 +193,9 @@ func (c *Catalog) Resolve(a *triaged.Alert) triaged.Service {
 		Channel:         svc.Channel,
 		Owners:          svc.Owners,
 		Dependencies:    svc.Dependencies,
+	}
+	if s.Environment == "" {
+		s.Environment, s.EnvironmentFrom, s.EnvironmentAssumed = labels.Env(a)
 	}
 	return s
 }
@@ -183,22 +207,20 @@ func (c *Catalog) lookup(a *triaged.Alert) (*Service, string) {
 		return nil, ""
 	}
 	env := MatchEnv{AlertName: a.Name(), Labels: a.Labels, Annotations: a.Annotations}
+	label, name, _ := c.labels.ServiceName(a)
 	for _, s := range c.services {
-		if how, ok := s.matches(a, &env); ok {
+		if how, ok := s.matches(a, &env, label, name); ok {
 			return s, how
 		}
 	}
 	return nil, ""
 }
 
-func (s *Service) matches(a *triaged.Alert, env *MatchEnv) (string, bool) {
+// matches says whether the alert belongs to s, given the label that names the alert's service and
+// its value ("" when none does).
+func (s *Service) matches(a *triaged.Alert, env *MatchEnv, label, name string) (string, bool) {
 	if len(s.Match.Labels) == 0 && s.match == nil {
-		for _, l := range triaged.ServiceLabels {
-			if v := a.Labels[l]; v != "" {
-				return "label " + l, v == s.Name
-			}
-		}
-		return "", false
+		return "label " + label, name != "" && name == s.Name
 	}
 	for k, v := range s.Match.Labels {
 		if a.Labels[k] != v {

@@ -41,11 +41,11 @@ func TestResolve(t *testing.T) {
 		{"job when no service label", alert("alertname", "X", "job", "checkout"), "checkout", "production", "the service catalog, label job", in},
 		{"service label wins over job", alert("alertname", "X", "service", "other", "job", "checkout", "env", "prod"), "other", "prod", "label service; not in the service catalog", out},
 		{"label matchers, all of them", alert("alertname", "X", "team", "pay", "tier", "1", "environment", "staging"), "payments", "staging", "the service catalog, match of catalog service payments", in},
-		{"label matchers, one missing", alert("alertname", "X", "team", "pay"), "unknown", "", "no service of the catalog matches, and no service, job or app label", out},
+		{"label matchers, one missing", alert("alertname", "X", "team", "pay"), "unknown", "", "no service of the catalog matches, and no label of defaults.service_labels", out},
 		{"expression", alert("alertname", "PostgresDown"), "db", "", "the service catalog, match of catalog service db", in},
 		{"expression on a label", alert("alertname", "X", "job", "postgres-exporter"), "db", "", "the service catalog, match of catalog service db", in},
 		{"a labelled service the catalog does not know", alert("alertname", "X", "app", "billing"), "billing", "", "label app; not in the service catalog", out},
-		{"nothing", alert("alertname", "X"), "unknown", "", "no service of the catalog matches, and no service, job or app label", out},
+		{"nothing", alert("alertname", "X"), "unknown", "", "no service of the catalog matches, and no label of defaults.service_labels", out},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,9 +67,9 @@ func TestResolveWithoutCatalog(t *testing.T) {
 		want, from string
 	}{
 		{alert("service", "checkout", "job", "x"), "checkout", "label service"},
-		{alert("job", "node", "app", "x"), "node", "label job"},
+		{alert("job", "node", "app", "x"), "x", "label app"},
 		{alert("app", "web"), "web", "label app"},
-		{alert("alertname", "X"), "unknown", "no service, job or app label"},
+		{alert("alertname", "X"), "unknown", "no label of defaults.service_labels"},
 	}
 	for _, tt := range tests {
 		s := none.Resolve(tt.alert)
@@ -115,5 +115,45 @@ func TestCompileErrors(t *testing.T) {
 		if !strings.HasPrefix(got[i], want[i]) {
 			t.Errorf("error %d: %q, want prefix %q", i, got[i], want[i])
 		}
+	}
+}
+
+// The catalog reads an alert's labels by the configured labelling: its precedence picks the name
+// a catalog entry is matched by, and its default environment fills in what neither the entry nor
+// a label says, marked as assumed.
+func TestResolveWithLabelling(t *testing.T) {
+	c, errs := catalog.Compile([]catalog.Service{{Name: "checkout-api"}, {Name: "orders", Environment: "production"}})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	c = c.WithLabelling(triaged.Labelling{
+		ServiceLabels: triaged.DefaultServiceLabels, Exporters: triaged.DefaultExporters,
+		EnvironmentLabels: []string{"stage"}, Environment: "staging",
+	})
+	tests := []struct {
+		name               string
+		alert              *triaged.Alert
+		want, env, envFrom string
+		assumed            bool
+	}{
+		{"the deployment, not kube-state-metrics, is in the catalog",
+			alert("service", "kube-state-metrics", "deployment", "checkout-api", "namespace", "payments"),
+			"checkout-api", "staging", "assumed from defaults.environment: no stage label", true},
+		{"the configured environment label",
+			alert("deployment", "checkout-api", "stage", "dev"), "checkout-api", "dev", "label stage", false},
+		{"env is not a configured environment label",
+			alert("deployment", "checkout-api", "env", "prod"), "checkout-api", "staging", "assumed from defaults.environment: no stage label", true},
+		{"the catalog entry's environment wins over the assumption",
+			alert("service", "orders"), "orders", "production", "the service catalog", false},
+		{"not in the catalog: still assumed",
+			alert("job", "billing"), "billing", "staging", "assumed from defaults.environment: no stage label", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := c.Resolve(tt.alert)
+			if s.Name != tt.want || s.Environment != tt.env || s.EnvironmentFrom != tt.envFrom || s.EnvironmentAssumed != tt.assumed {
+				t.Errorf("got %q in %q (%q, assumed %v), want %q in %q (%q, assumed %v)", s.Name, s.Environment, s.EnvironmentFrom, s.EnvironmentAssumed, tt.want, tt.env, tt.envFrom, tt.assumed)
+			}
+		})
 	}
 }

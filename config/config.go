@@ -37,8 +37,10 @@ type Config struct {
 	// every report.
 	Routes []route.Route `yaml:"routes"`
 
-	Enrichment Enrichment        `yaml:"enrichment"`
-	Services   []catalog.Service `yaml:"services"`
+	Enrichment Enrichment `yaml:"enrichment"`
+	// Defaults say an alert's service and environment when the service catalog does not.
+	Defaults Defaults          `yaml:"defaults"`
+	Services []catalog.Service `yaml:"services"`
 
 	// File is the path the config was loaded from; "" for the built-in defaults.
 	File string `yaml:"-"`
@@ -214,7 +216,8 @@ func Default() *Config {
 			"P3": {"Incident Commander", "Engineering Manager"},
 			"P4": {"Incident Commander"},
 		}},
-		Sinks: []Sink{{Name: "stdout", Type: "stdout"}},
+		Sinks:    []Sink{{Name: "stdout", Type: "stdout"}},
+		Defaults: defaultDefaults(),
 		Enrichment: Enrichment{
 			Timeout:              Duration(10 * time.Second),
 			Grace:                Duration(5 * time.Second),

@@ -150,6 +150,10 @@ func (e *Enricher) plan(a *triaged.Alert, svc triaged.Service, cls triaged.Class
 			Service: svc.Name, Dependencies: svc.Dependencies, Environment: svc.Environment,
 			AlertStart: a.StartsAt, Window: e.o.DeployWindow, SuspectWindow: e.o.SuspectWindow,
 		}
+		if svc.EnvironmentAssumed {
+			// An assumed environment must not hide a deploy recorded under another spelling.
+			q.Environment = ""
+		}
 		enr.ChangesWindow = cmp.Or(e.o.DeployWindow, deploy.DefaultWindow)
 		tasks = append(tasks, task{kind: KindDeploys, run: func(context.Context) finding {
 			c := e.o.Deploys.Correlate(q)

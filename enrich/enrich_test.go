@@ -230,7 +230,7 @@ func TestEnrichFromTheCatalog(t *testing.T) {
 			&deploy.Query{Service: "checkout", Environment: "production", Dependencies: []string{"payments"}}, []string{"probes", "runbook"}},
 		{"a catalog without it keeps the labelled service and its deploys", a, []catalog.Service{{Name: "payments"}}, "checkout", "label service; not in the service catalog",
 			&deploy.Query{Service: "checkout", Environment: "prod"}, []string{"probes", "logs", "runbook"}},
-		{"a catalog without it, nothing labelled", unlabelled, []catalog.Service{{Name: "payments"}}, "unknown", "no service of the catalog matches, and no service, job or app label",
+		{"a catalog without it, nothing labelled", unlabelled, []catalog.Service{{Name: "payments"}}, "unknown", "no service of the catalog matches, and no label of defaults.service_labels",
 			nil, []string{"recent_changes", "probes", "logs", "runbook"}},
 		{"no catalog", a, nil, "checkout", "label service",
 			&deploy.Query{Service: "checkout", Environment: "prod"}, []string{"probes", "logs", "runbook"}},
@@ -313,5 +313,24 @@ func TestLateFindingsWithinTheGrace(t *testing.T) {
 				t.Errorf("the late enrichment still says the probe is running: %q", after.Observations)
 			}
 		})
+	}
+}
+
+// An environment that was only assumed (defaults.environment) does not narrow the deploy lookup:
+// a deploy recorded as "prod" is still a recent change of an alert assumed to be in "production".
+func TestAssumedEnvironmentDoesNotNarrowDeploys(t *testing.T) {
+	a := checkoutAlert()
+	delete(a.Labels, "env")
+	delete(a.Labels, "environment")
+	cat := mustCatalog(t).WithLabelling(triaged.Labelling{ServiceLabels: []string{"service"}, EnvironmentLabels: []string{"env"}, Environment: "production"})
+	deploys := &recordingIndex{}
+	e := enrich.New(enrich.Options{Catalog: cat, Deploys: deploys, Registerer: prometheus.NewRegistry()})
+	svc := cat.Resolve(a)
+	if svc.Environment != "production" || !svc.EnvironmentAssumed {
+		t.Fatalf("environment %q (assumed %v), want production, assumed", svc.Environment, svc.EnvironmentAssumed)
+	}
+	e.Enrich(context.Background(), a, svc, triaged.Classification{Severity: triaged.P2})
+	if len(deploys.queries) != 1 || deploys.queries[0].Environment != "" || deploys.queries[0].Service != "checkout" {
+		t.Errorf("deploy lookups %+v, want one for checkout in any environment", deploys.queries)
 	}
 }

@@ -111,7 +111,7 @@ func compileCatalog(cfg *config.Config, probs *config.Problems) *catalog.Catalog
 	for _, fe := range errs {
 		probs.At("services"+fe.Field, "%s", fe.Msg)
 	}
-	return cat
+	return cat.WithLabelling(cfg.Labelling())
 }
 
 func compileRedactor(cfg *config.Config, probs *config.Problems) *redact.Redactor {

@@ -53,7 +53,7 @@ func (m *mmRenderer) root(rep *triaged.Report) string {
 	fmt.Fprintf(&b, "**Severity**: %s · **State**: %s", mmText(sev), mmText(reportState(rep)))
 	fmt.Fprintf(&b, " · **Service**: %s", mmText(cmpOrString(rep.Service, "unknown")))
 	if rep.Environment != "" {
-		fmt.Fprintf(&b, " · **Environment**: %s", mmText(rep.Environment))
+		fmt.Fprintf(&b, " · **Environment**: %s", mmText(rep.EnvironmentShown()))
 	}
 	c := rep.Counts()
 	fmt.Fprintf(&b, " · **Alerts**: %d firing", c.Firing)

@@ -144,6 +144,9 @@ func title(inc *triaged.Incident, open *triaged.Report) string {
 	}
 	s := cmpOr(name, "alert") + " on " + cmpOr(cmpOr(inc.Service.Name, open.Service), "an unknown service")
 	if env := cmpOr(inc.Service.Environment, open.Environment); env != "" {
+		if inc.Service.EnvironmentAssumed || (inc.Service.Environment == "" && open.EnvironmentAssumed) {
+			env += ", assumed"
+		}
 		s += " (" + env + ")"
 	}
 	return s

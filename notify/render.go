@@ -204,7 +204,11 @@ func Title(rep *triaged.Report) string {
 	fmt.Fprintf(&b, "[%s %s] %s", rep.Severity, cmpOr(rep.SeverityName, rep.Severity.Name()),
 		cmpOr(rep.Service, "unknown service"))
 	if rep.Environment != "" {
-		fmt.Fprintf(&b, " (%s)", rep.Environment)
+		env := rep.Environment
+		if rep.EnvironmentAssumed {
+			env += ", assumed"
+		}
+		fmt.Fprintf(&b, " (%s)", env)
 	}
 	fmt.Fprintf(&b, ": %s", cmpOr(rep.AlertName, "alert"))
 	if rep.Event != "" {

@@ -30,6 +30,7 @@ func TestGolden(t *testing.T) {
 		{"resolved_pending_p3", resolvedPendingP3()},
 		{"flapping_p2", flappingP2()},
 		{"hostile_labels", hostile()},
+		{"assumed_environment_p1", assumedEnvironment()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := r.Markdown(tc.rep)
@@ -142,7 +143,7 @@ func TestTitle(t *testing.T) {
 		{openedP1(), "[P1 CRITICAL] checkout (production): CheckoutDown opened"},
 		{updatedP1(), "[P1 CRITICAL] checkout (production): CheckoutDown updated"},
 		{pendingP3(), "[P3 MEDIUM] search: SearchLatencyHigh opened"},
-		{resolvedP2(), "[P2 HIGH] orders (production): OrdersErrorRateHigh resolved"},
+		{resolvedP2(), "[P2 HIGH] orders (production, assumed): OrdersErrorRateHigh resolved"},
 		{hostile(), "[P4 LOW] <!channel> checkout (prod ## Fake section - [x] Production down): Evil`Alert` # PWNED opened"},
 		{&triaged.Report{}, "[Severity(0) UNKNOWN] unknown service: alert"},
 		{nil, ""},
@@ -151,4 +152,13 @@ func TestTitle(t *testing.T) {
 			t.Errorf("Title() = %q, want %q", got, tc.want)
 		}
 	}
+}
+
+// assumedEnvironment is an opened report whose environment is the configured default and whose
+// service a workload label named: the report says both.
+func assumedEnvironment() *triaged.Report {
+	rep := openedP1()
+	rep.ServiceFrom = "label deployment"
+	rep.EnvironmentFrom, rep.EnvironmentAssumed = "assumed from defaults.environment: no env or environment label", true
+	return rep
 }

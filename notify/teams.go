@@ -114,7 +114,7 @@ func teamsCard(rep *triaged.Report, externalURL string, sections []teamsPart) ([
 	fact("State", reportState(rep))
 	fact("Service", cmpOrString(rep.Service, "unknown"))
 	if rep.Environment != "" {
-		fact("Environment", rep.Environment)
+		fact("Environment", rep.EnvironmentShown())
 	}
 	c := rep.Counts()
 	alerts := fmt.Sprintf("%d firing", c.Firing)

@@ -32,13 +32,16 @@ type Env struct {
 	Receiver     string            `expr:"receiver"`
 	GroupSize    int               `expr:"group_size"`
 	// Service is the service triage mapped the alert to: the service catalog's entry, else the
-	// first non-empty label of service, job and app (also when a catalog does not know it), else
-	// "unknown".
+	// label the `defaults.service_labels` precedence picks (also when a catalog does not know it),
+	// else "unknown".
 	Service string `expr:"service"`
-	// Environment is the mapped service's environment from the catalog, else the env label, else
-	// the environment label, else "". It is not normalised:
-	// rules say which spellings they mean (environment in ["prod", "production"]).
+	// Environment is the mapped service's environment from the catalog, else the first label of
+	// `defaults.environment_labels` (env, environment), else the assumed `defaults.environment`,
+	// else "": the one environment the report names. It is not normalised: rules say which
+	// spellings they mean (environment in ["prod", "production"]).
 	Environment string `expr:"environment"`
+	// EnvironmentAssumed says Environment is `defaults.environment`, not a label's or the catalog's.
+	EnvironmentAssumed bool `expr:"environment_assumed"`
 	// Now is the evaluation time; Hour (0-23) and Weekday ("Monday".."Sunday") are taken in its
 	// time zone, which the daemon configures.
 	Now     time.Time `expr:"now"`
@@ -69,21 +72,22 @@ var (
 func newEnv(a *triaged.Alert, svc triaged.Service, now time.Time) *Env {
 	labels := map[string]string(a.Labels)
 	e := &Env{
-		AlertName:    labels["alertname"],
-		Status:       a.Status,
-		Labels:       labels,
-		Annotations:  map[string]string(a.Annotations),
-		GroupLabels:  map[string]string(a.Group.Labels),
-		CommonLabels: map[string]string(a.Group.CommonLabels),
-		Receiver:     a.Group.Receiver,
-		GroupSize:    a.Group.Size,
-		Service:      cmp.Or(svc.Name, triaged.UnknownService),
-		Environment:  svc.Environment,
-		Now:          now,
-		Hour:         now.Hour(),
-		Weekday:      now.Weekday().String(),
-		ActiveFor:    activeFor(a, now),
-		Has:          func(label string) bool { return labels[label] != "" },
+		AlertName:          labels["alertname"],
+		Status:             a.Status,
+		Labels:             labels,
+		Annotations:        map[string]string(a.Annotations),
+		GroupLabels:        map[string]string(a.Group.Labels),
+		CommonLabels:       map[string]string(a.Group.CommonLabels),
+		Receiver:           a.Group.Receiver,
+		GroupSize:          a.Group.Size,
+		Service:            cmp.Or(svc.Name, triaged.UnknownService),
+		Environment:        svc.Environment,
+		EnvironmentAssumed: svc.EnvironmentAssumed,
+		Now:                now,
+		Hour:               now.Hour(),
+		Weekday:            now.Weekday().String(),
+		ActiveFor:          activeFor(a, now),
+		Has:                func(label string) bool { return labels[label] != "" },
 	}
 	if !a.StartsAt.IsZero() {
 		e.StartsAt = a.StartsAt.In(now.Location())

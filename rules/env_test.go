@@ -47,7 +47,7 @@ func TestEnvVocabulary(t *testing.T) {
 		`group_labels.alertname == "TargetDown" && receiver == "webhook" && group_size == 1`,
 		`common_labels.anything == "" && len(common_labels) == 0`,
 		`service == "api"`,
-		`environment == "prod"`,
+		`environment == "prod" && !environment_assumed`,
 		`hour == 15 && weekday == "Thursday"`,
 		`has("env") && !has("missing") && !has("empty")`,
 		`business_hours()`,
@@ -69,7 +69,8 @@ func TestServiceAndEnvironment(t *testing.T) {
 		environment string
 	}{
 		{[]string{"service", "checkout", "job", "api", "app", "web"}, "checkout", ""},
-		{[]string{"job", "api", "app", "web"}, "api", ""},
+		{[]string{"job", "api", "app", "web"}, "web", ""}, // the app before the scrape job
+		{[]string{"job", "kube-state-metrics", "deployment", "api"}, "api", ""},
 		{[]string{"app", "web"}, "web", ""},
 		{[]string{"service", "", "app", "web"}, "web", ""},
 		{nil, "unknown", ""},
@@ -245,5 +246,21 @@ func TestEnvSeesTheServiceItIsGiven(t *testing.T) {
 	}
 	if env := newEnv(a, triaged.Service{}, evalTime); env.Service != "unknown" || env.Environment != "" {
 		t.Fatalf("no service given: service %q environment %q, want unknown and none", env.Service, env.Environment)
+	}
+}
+
+// With a default environment configured, an alert without an environment label is seen by the
+// rules in that environment, marked as assumed: a default of staging engages staging rules.
+func TestEnvAssumedEnvironment(t *testing.T) {
+	l := triaged.DefaultLabelling()
+	l.Environment = "staging"
+	a := alert("TargetDown", "job", "api")
+	env := newEnv(a, l.Service(a), evalTime)
+	if !evalBool(t, `environment == "staging" && environment_assumed`, env) {
+		t.Errorf("environment %q (assumed %v), want staging, assumed", env.Environment, env.EnvironmentAssumed)
+	}
+	labelled := alert("TargetDown", "job", "api", "env", "prod")
+	if env := newEnv(labelled, l.Service(labelled), evalTime); env.Environment != "prod" || env.EnvironmentAssumed {
+		t.Errorf("labelled: environment %q (assumed %v), want prod, not assumed", env.Environment, env.EnvironmentAssumed)
 	}
 }

@@ -35,6 +35,8 @@ func BuildReport(inc *triaged.Incident, a *triaged.Alert, svc triaged.Service, c
 		Service:              svc.Name,
 		ServiceFrom:          svc.From,
 		Environment:          svc.Environment,
+		EnvironmentFrom:      svc.EnvironmentFrom,
+		EnvironmentAssumed:   svc.EnvironmentAssumed,
 		Team:                 cmp.Or(cls.Team, svc.Team, a.Labels["team"]),
 		Owners:               svc.Owners,
 		Channel:              svc.Channel,
