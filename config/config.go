@@ -38,6 +38,7 @@ type Config struct {
 	Routes []route.Route `yaml:"routes"`
 
 	Enrichment Enrichment        `yaml:"enrichment"`
+	Heartbeat  Heartbeat         `yaml:"heartbeat"`
 	Services   []catalog.Service `yaml:"services"`
 
 	// File is the path the config was loaded from; "" for the built-in defaults.
@@ -214,7 +215,8 @@ func Default() *Config {
 			"P3": {"Incident Commander", "Engineering Manager"},
 			"P4": {"Incident Commander"},
 		}},
-		Sinks: []Sink{{Name: "stdout", Type: "stdout"}},
+		Sinks:     []Sink{{Name: "stdout", Type: "stdout"}},
+		Heartbeat: defaultHeartbeat(),
 		Enrichment: Enrichment{
 			Timeout:              Duration(10 * time.Second),
 			Grace:                Duration(5 * time.Second),

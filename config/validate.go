@@ -25,6 +25,7 @@ func (c *Config) validate(p *Problems) {
 	c.validateEnrichment(v)
 	c.validateRules(v)
 	c.validateSinks(v)
+	c.validateHeartbeat(v)
 }
 
 // check records problems of the config's values; its helpers are the checks several sections make.

@@ -90,6 +90,9 @@ type Options struct {
 	// DefaultRecordMaxBytes without a connection. The members get what it leaves beside a report
 	// and its evidence (Policy.MembersMaxBytes), unless the policy sets their budget.
 	RecordMaxBytes int
+
+	// Heartbeat is the dead man's switch; its zero value tracks none.
+	Heartbeat Heartbeat
 }
 
 // Worker handles alert messages. It is safe for concurrent use by a pool.
@@ -99,6 +102,8 @@ type Worker struct {
 	metrics *metrics
 	keys    keyLocks
 	drops   *broker.DropWatch // what the alerts stream discarded untriaged, when full
+
+	heartbeat *heartbeatMetrics
 }
 
 // New returns a Worker.
@@ -135,8 +140,12 @@ func New(o Options) (*Worker, error) {
 	if o.Enricher == nil {
 		o.Enricher = notCollected{}
 	}
+	if len(o.Heartbeat.Matchers) > 0 {
+		o.Classifier = heartbeatClassifier{o.Classifier}
+	}
 	log := o.Logger.With("component", "triage")
-	return &Worker{o: o, log: log, metrics: newMetrics(o.Registerer), drops: broker.NewDropWatch(o.Registerer, log)}, nil
+	return &Worker{o: o, log: log, metrics: newMetrics(o.Registerer), drops: broker.NewDropWatch(o.Registerer, log),
+		heartbeat: newHeartbeatMetrics(o.Registerer)}, nil
 }
 
 // Run consumes the shared triage consumer with at most workers concurrent handlers until ctx
@@ -149,6 +158,7 @@ func (w *Worker) Run(ctx context.Context, c jetstream.Consumer, workers int, ack
 	defer stopPoll()
 	wg.Go(func() { w.pollPending(pollCtx, c) })
 	wg.Go(func() { w.runTimers(ctx, ackWait) })
+	wg.Go(func() { w.runHeartbeats(ctx) })
 	return broker.Run(ctx, c, broker.RunOptions{
 		Workers:         workers,
 		InProgressEvery: ackWait / 3,
@@ -297,7 +307,13 @@ func (w *Worker) triage(ctx context.Context, b *triaged.Batch) error {
 	done := w.stage("classify")
 	byKey := map[string][]arrival{}
 	var keys []string
+	beat := false
 	for _, a := range b.Split() {
+		if w.isHeartbeat(&a) {
+			// Taken out at the door (TakeHeartbeats); one that came another way is recorded here.
+			beat = beat || !a.Resolved()
+			continue
+		}
 		svc := w.o.Resolver.Resolve(&a)
 		k := w.o.Policy.key(b.Group, &a)
 		if _, ok := byKey[k]; !ok {
@@ -307,6 +323,9 @@ func (w *Worker) triage(ctx context.Context, b *triaged.Batch) error {
 	}
 	done()
 	var errs []error
+	if beat {
+		errs = append(errs, w.beat(ctx, b.Group.ExternalURL, b.ReceivedAt))
+	}
 	for _, k := range keys {
 		in := byKey[k]
 		err := w.change(ctx, bucketKey(k), b.ReceivedAt, func(prev *triaged.Incident) (*triaged.Incident, step) {
