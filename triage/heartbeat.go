@@ -213,7 +213,7 @@ func (w *Worker) raise(ctx context.Context, key string, rev uint64, rec beatReco
 	if err := w.putBeat(ctx, key, rev, rec); err != nil {
 		return // another replica raised it, or a heartbeat came: the next check sees which
 	}
-	w.log.Warn("heartbeat missing", "alertmanager", rec.URL, "since", rec.Last, "interval", w.o.Heartbeat.Interval)
+	w.log.Warn("heartbeat missing", "alertmanager", rec.URL, "key", key, "since", rec.Last, "interval", w.o.Heartbeat.Interval)
 	if err := w.triage(ctx, heartbeatBatch(rec.URL, rec.Since, time.Time{})); err != nil {
 		w.log.Error("raising the missing heartbeat failed; will retry", "alertmanager", rec.URL, "err", err)
 		if r, rev, err := w.loadBeat(ctx, key); err == nil && r != nil && r.Missing {
