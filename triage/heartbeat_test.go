@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/metrictest"
 	"github.com/triaged/triaged/internal/natstest"
 	"github.com/triaged/triaged/internal/testkit"
 	"github.com/triaged/triaged/triage"
@@ -95,5 +96,36 @@ func TestHeartbeatAcrossReplicas(t *testing.T) {
 	}
 	if reps[0].IncidentID != reps[1].IncidentID {
 		t.Errorf("the resolution is of incident %s, the opening of %s", reps[1].IncidentID, reps[0].IncidentID)
+	}
+}
+
+// dropper drops InfoInhibitor, as a rule with drop: true does, and classifies the rest P3.
+type dropper struct{}
+
+func (dropper) Classify(a *triaged.Alert, _ triaged.Service, _ time.Time) triaged.Classification {
+	if a.Name() == "InfoInhibitor" {
+		return triaged.Classification{Rule: "drop-info-inhibitor", Dropped: true}
+	}
+	return triaged.Classification{Severity: triaged.P3, Rule: "p3"}
+}
+
+// A dropped alert is acknowledged and counted, and joins no incident: of a webhook with a
+// dropped and a kept alert, only the kept one is reported.
+func TestDroppedAlertIsCountedNotReported(t *testing.T) {
+	e := newEnv(t)
+	_, _, reg := e.startWorkerWith(t, triage.Options{Classifier: dropper{}}, 1)
+	e.publishBatch(t, &triaged.Batch{ReceivedAt: time.Now(), Group: triaged.Group{Receiver: "r", Key: "{}:{}"}, Alerts: []template.Alert{
+		{Status: triaged.StatusFiring, Labels: template.KV{"alertname": "InfoInhibitor"}, StartsAt: time.Now().Add(-time.Hour)},
+	}})
+	e.publishBatch(t, &triaged.Batch{ReceivedAt: time.Now(), Group: triaged.Group{Receiver: "r", Key: "{}:{x}"}, Alerts: []template.Alert{
+		{Status: triaged.StatusFiring, Labels: template.KV{"alertname": "InfoInhibitor", "n": "2"}, StartsAt: time.Now().Add(-time.Hour)},
+		{Status: triaged.StatusFiring, Labels: template.KV{"alertname": "TargetDown"}, StartsAt: time.Now().Add(-time.Hour)},
+	}})
+	reps := e.reports(t, 1)
+	if len(reps[0].Alerts) != 1 || reps[0].Alerts[0].Labels["alertname"] != "TargetDown" {
+		t.Errorf("the report holds %v, want TargetDown alone", reps[0].Alerts)
+	}
+	if n := metrictest.Value(t, reg, "triaged_alerts_dropped_total", "rule", "drop-info-inhibitor"); n != 2 {
+		t.Errorf("triaged_alerts_dropped_total = %v, want 2", n)
 	}
 }

@@ -90,20 +90,19 @@ type Options struct {
 	// DefaultRecordMaxBytes without a connection. The members get what it leaves beside a report
 	// and its evidence (Policy.MembersMaxBytes), unless the policy sets their budget.
 	RecordMaxBytes int
-
 	// Heartbeat is the dead man's switch; its zero value tracks none.
 	Heartbeat Heartbeat
 }
 
 // Worker handles alert messages. It is safe for concurrent use by a pool.
 type Worker struct {
-	o       Options
-	log     *slog.Logger
-	metrics *metrics
-	keys    keyLocks
-	drops   *broker.DropWatch // what the alerts stream discarded untriaged, when full
-
+	o         Options
+	log       *slog.Logger
+	metrics   *metrics
+	keys      keyLocks
+	drops     *broker.DropWatch // what the alerts stream discarded untriaged, when full
 	heartbeat *heartbeatMetrics
+	dropped   *prometheus.CounterVec // alerts dropped by a rule, by rule
 }
 
 // New returns a Worker.
@@ -145,7 +144,7 @@ func New(o Options) (*Worker, error) {
 	}
 	log := o.Logger.With("component", "triage")
 	return &Worker{o: o, log: log, metrics: newMetrics(o.Registerer), drops: broker.NewDropWatch(o.Registerer, log),
-		heartbeat: newHeartbeatMetrics(o.Registerer)}, nil
+		heartbeat: newHeartbeatMetrics(o.Registerer), dropped: newDroppedCounter(o.Registerer)}, nil
 }
 
 // Run consumes the shared triage consumer with at most workers concurrent handlers until ctx
@@ -307,25 +306,24 @@ func (w *Worker) triage(ctx context.Context, b *triaged.Batch) error {
 	done := w.stage("classify")
 	byKey := map[string][]arrival{}
 	var keys []string
-	beat := false
 	for _, a := range b.Split() {
 		if w.isHeartbeat(&a) {
-			// Taken out at the door (TakeHeartbeats); one that came another way is recorded here.
-			beat = beat || !a.Resolved()
-			continue
+			continue // taken out at the door (TakeHeartbeats) and recorded; never reported
 		}
 		svc := w.o.Resolver.Resolve(&a)
+		cls := w.o.Classifier.Classify(&a, svc, w.o.Now())
+		if cls.Dropped {
+			w.dropped.WithLabelValues(cls.Rule).Inc()
+			continue
+		}
 		k := w.o.Policy.key(b.Group, &a)
 		if _, ok := byKey[k]; !ok {
 			keys = append(keys, k)
 		}
-		byKey[k] = append(byKey[k], arrival{alert: &a, cls: w.o.Classifier.Classify(&a, svc, w.o.Now())})
+		byKey[k] = append(byKey[k], arrival{alert: &a, cls: cls})
 	}
 	done()
 	var errs []error
-	if beat {
-		errs = append(errs, w.beat(ctx, b.Group.ExternalURL, b.ReceivedAt))
-	}
 	for _, k := range keys {
 		in := byKey[k]
 		err := w.change(ctx, bucketKey(k), b.ReceivedAt, func(prev *triaged.Incident) (*triaged.Incident, step) {
@@ -434,7 +432,7 @@ func (w *Worker) index(ctx context.Context, key string, prev *triaged.Incident, 
 func (w *Worker) investigate(ctx context.Context, inc *triaged.Incident) (triaged.Classification, func() (triaged.Enrichment, bool)) {
 	a := representative(inc)
 	inc.Service = w.o.Resolver.Resolve(a)
-	cls := w.o.Classifier.Classify(a, inc.Service, w.o.Now())
+	cls := undropped(w.o.Classifier.Classify(a, inc.Service, w.o.Now()), inc)
 	if inc.Severity.Valid() && inc.Severity < cls.Severity {
 		cls.Severity = inc.Severity // another member is more severe than the one enriched for
 	}
