@@ -27,12 +27,14 @@ func watchdogMatchers(t *testing.T) labels.Matchers {
 }
 
 // Two replicas watch one Alertmanager's heartbeat: when it stops, exactly one P1 incident opens;
-// when it resumes, it resolves. The heartbeat never reaches the alerts stream.
+// when it resumes, after the replicas restarted, it resolves. The heartbeat never reaches the alerts stream.
 func TestHeartbeatAcrossReplicas(t *testing.T) {
 	e := newEnv(t)
 	hb := triage.Heartbeat{Matchers: watchdogMatchers(t), Interval: 400 * time.Millisecond}
+	var stops []func()
 	for range 2 {
-		e.startWorkerWith(t, triage.Options{Classifier: newClassifier(triaged.P4), Heartbeat: hb}, 2)
+		stop, _, _ := e.startWorkerWith(t, triage.Options{Classifier: newClassifier(triaged.P4), Heartbeat: hb}, 2)
+		stops = append(stops, stop)
 	}
 	_, js := natstest.Connect(t, e.ns)
 	kv, err := js.KeyValue(context.Background(), names.IncidentsBucket())
@@ -67,6 +69,11 @@ func TestHeartbeatAcrossReplicas(t *testing.T) {
 		return int(info.State.Msgs)
 	}
 	testkit.Eventually(t, 10*time.Second, "the missing heartbeat reported", func() bool { return countReports() >= 1 })
+	// Both replicas restart: what they knew is in the bucket.
+	for _, stop := range stops {
+		stop()
+	}
+	e.startWorkerWith(t, triage.Options{Classifier: newClassifier(triaged.P4), Heartbeat: hb}, 2)
 	if err := door.TakeHeartbeats(context.Background(), webhook()); err != nil {
 		t.Fatal(err)
 	}
