@@ -231,6 +231,9 @@ type Classification struct {
 	Team           string
 	Runbook        string
 	Labels         map[string]string
+	// Dropped says a rule with `drop: true` decided: the alert is not triaged at all (counted,
+	// never reported); Severity is then 0.
+	Dropped bool `json:",omitempty"`
 }
 
 // EncodeReport is the report's JSON as it goes on the reports stream and into files: compact,

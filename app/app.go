@@ -248,6 +248,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		Registerer: a.registry,
 
 		ReportMaxBytes: a.cfg.Report.MaxBytes,
+		Heartbeat:      triage.Heartbeat{Matchers: a.cfg.HeartbeatMatchers(), Interval: a.cfg.Heartbeat.Interval.Std()},
 	})
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ func (a *App) routes() http.Handler {
 		PublishTimeout:   a.cfg.Ingest.PublishTimeout.Std(),
 		Limits:           a.cfg.Limits(),
 		MaxInflightBytes: a.cfg.Ingest.MaxInflightBytes,
+		Heartbeats:       a.worker.TakeHeartbeats,
 		Logger:           a.log.With("component", "ingest"),
 		Registerer:       a.registry,
 	})))

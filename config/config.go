@@ -38,6 +38,7 @@ type Config struct {
 	Routes []route.Route `yaml:"routes"`
 
 	Enrichment Enrichment `yaml:"enrichment"`
+	Heartbeat  Heartbeat  `yaml:"heartbeat"`
 	// Defaults say an alert's service and environment when the service catalog does not.
 	Defaults Defaults          `yaml:"defaults"`
 	Services []catalog.Service `yaml:"services"`
@@ -216,8 +217,9 @@ func Default() *Config {
 			"P3": {"Incident Commander", "Engineering Manager"},
 			"P4": {"Incident Commander"},
 		}},
-		Sinks:    []Sink{{Name: "stdout", Type: "stdout"}},
-		Defaults: defaultDefaults(),
+		Sinks:     []Sink{{Name: "stdout", Type: "stdout"}},
+		Heartbeat: defaultHeartbeat(),
+		Defaults:  defaultDefaults(),
 		Enrichment: Enrichment{
 			Timeout:              Duration(10 * time.Second),
 			Grace:                Duration(5 * time.Second),

@@ -26,6 +26,7 @@ func (c *Config) validate(p *Problems) {
 	c.validateRules(v)
 	c.validateSinks(v)
 	c.validateDefaults(v)
+	c.validateHeartbeat(v)
 }
 
 // check records problems of the config's values; its helpers are the checks several sections make.

@@ -32,9 +32,12 @@ type Options struct {
 	// MaxInflightBytes bounds the bodies being handled at once (at least MaxBodyBytes); a webhook
 	// that finds it taken waits up to PublishTimeout, then gets 503.
 	MaxInflightBytes int64
-	Logger           *slog.Logger
-	Registerer       prometheus.Registerer
-	Now              func() time.Time
+	// Heartbeats, when set, takes the heartbeat alerts (Watchdog) out of a webhook before it is
+	// stored, and records them; an error gets the webhook a 503, for Alertmanager to retry.
+	Heartbeats func(ctx context.Context, b *triaged.Batch) error
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
 }
 
 type metrics struct {
@@ -179,12 +182,21 @@ func (h *alertsHandler) serve(w http.ResponseWriter, r *http.Request, received t
 	if err != nil {
 		return 0, httpin.Errorf(http.StatusBadRequest, "%v", err)
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.opts.PublishTimeout)
+	defer cancel()
+	alerts := len(batch.Alerts)
+	if h.opts.Heartbeats != nil {
+		if err := h.opts.Heartbeats(ctx, batch); err != nil {
+			return 0, httpin.Errorf(http.StatusServiceUnavailable, "record heartbeat: %v", err)
+		}
+		if len(batch.Alerts) == 0 {
+			return alerts, nil
+		}
+	}
 	msgs, err := batch.Encode()
 	if err != nil {
 		return 0, err // our fault, not the sender's: a 500
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.opts.PublishTimeout)
-	defer cancel()
 	dups, err := h.pub.PublishAlerts(ctx, msgs)
 	if err != nil {
 		return 0, httpin.Errorf(http.StatusServiceUnavailable, "persist alerts: %v", err)
@@ -204,5 +216,5 @@ func (h *alertsHandler) serve(w http.ResponseWriter, r *http.Request, received t
 		h.metrics.truncatedAlerts.Add(float64(t))
 		h.opts.Logger.Warn("Alertmanager truncated a webhook: raise max_alerts on the receiver", "truncated_alerts", t, "group_key", batch.Group.Key)
 	}
-	return len(batch.Alerts), nil
+	return alerts, nil
 }

@@ -47,16 +47,22 @@ func TestCorpus(t *testing.T) {
 
 	rs := Default()
 	now := time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)
-	table := map[string]*[4]int{}
+	table := map[string]*[5]int{}
 	used := map[string]bool{}
 	for i := range alerts {
 		a := &alerts[i]
 		name, sev := a.Labels["alertname"], a.Labels["severity"]
 		c := rs.Classify(a, triaged.LabelledService(a), now)
 		if table[sev] == nil {
-			table[sev] = new([4]int)
+			table[sev] = new([5]int)
 		}
-		table[sev][int(c.Severity)-int(triaged.P1)]++
+		level := c.Severity.String()
+		if c.Dropped {
+			level = "drop"
+			table[sev][4]++
+		} else {
+			table[sev][int(c.Severity)-int(triaged.P1)]++
+		}
 
 		// The report says "other alerts may be missing" by this label (triage.MonitoringPipelineLabel).
 		if pipeline := c.Labels["other_alerts_may_be_missing"] == "true"; pipeline != (c.Rule == "monitoring-pipeline") {
@@ -77,8 +83,8 @@ func TestCorpus(t *testing.T) {
 		if len(exp.Levels) == 0 || exp.Why == "" {
 			t.Errorf("corpus-expectations.yml: %s: want levels and a reason (why)", key)
 		}
-		if !slices.Contains(exp.Levels, c.Severity.String()) {
-			t.Errorf("alert %d %s (%s): %s by rule %q, want one of %v: %s", i+1, name, sev, c.Severity, c.Rule, exp.Levels, exp.Why)
+		if !slices.Contains(exp.Levels, level) {
+			t.Errorf("alert %d %s (%s): %s by rule %q, want one of %v: %s", i+1, name, sev, level, c.Rule, exp.Levels, exp.Why)
 		}
 	}
 	for key := range want {
@@ -97,28 +103,28 @@ func TestCorpus(t *testing.T) {
 	}
 }
 
-// confusionTable renders counts by author severity label (rows) and P-level (columns) as the
-// Markdown table README.md shows.
-func confusionTable(table map[string]*[4]int) string {
+// confusionTable renders counts by author severity label (rows) and P-level or drop (columns) as
+// the Markdown table README.md shows.
+func confusionTable(table map[string]*[5]int) string {
 	var b strings.Builder
-	b.WriteString("| author's severity | P1 | P2 | P3 | P4 | total |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("| author's severity | P1 | P2 | P3 | P4 | dropped | total |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	rows := []string{"critical", "warning", "info", "none"}
 	for sev := range table {
 		if !slices.Contains(rows, sev) {
 			rows = append(rows, sev)
 		}
 	}
-	var total [4]int
+	var total [5]int
 	for _, sev := range rows {
 		r := table[sev]
 		if r == nil {
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d |\n", sev, r[0], r[1], r[2], r[3], r[0]+r[1]+r[2]+r[3])
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d |\n", sev, r[0], r[1], r[2], r[3], r[4], r[0]+r[1]+r[2]+r[3]+r[4])
 		for i := range total {
 			total[i] += r[i]
 		}
 	}
-	fmt.Fprintf(&b, "| total | %d | %d | %d | %d | %d |\n", total[0], total[1], total[2], total[3], total[0]+total[1]+total[2]+total[3])
+	fmt.Fprintf(&b, "| total | %d | %d | %d | %d | %d | %d |\n", total[0], total[1], total[2], total[3], total[4], total[0]+total[1]+total[2]+total[3]+total[4])
 	return b.String()
 }

@@ -115,7 +115,7 @@ func (rs *RuleSet) Explain(a *triaged.Alert, svc triaged.Service, now time.Time,
 	}
 
 	c := rs.stampVersion(x.Classification)
-	if len(rs.escalations) > 0 {
+	if len(rs.escalations) > 0 && !c.Dropped {
 		eenv := newEscalationEnv(c, a, svc, opts.Enrichment, now)
 		for _, r := range rs.escalations {
 			t := Trace{Stage: StageEscalate, Rule: r.name, Pos: r.pos, When: r.when.text, Reason: r.reason}

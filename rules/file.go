@@ -79,6 +79,8 @@ type ruleSpec struct {
 	team        string
 	runbook     string
 	labels      map[string]string
+	// drop: the alert is dropped, not classified (`drop: true`).
+	drop bool
 }
 
 func (r *ruleSpec) ref() string { return ruleRef(r.stage, r.index, r.name) }
@@ -215,17 +217,40 @@ func (d *decoder) rule(n *yaml.Node, stage Stage, index int) ruleSpec {
 			d.impact(v, ref, &r.impact)
 		case "labels":
 			r.labels = d.labels(v, ref)
+		case "drop":
+			r.drop = d.drop(v, ref, stage)
 		default:
-			d.Errorf(k, ref, "unknown key %q: want name, description, when, severity, impact, user_impact, team, runbook or labels", key)
+			d.Errorf(k, ref, "unknown key %q: want name, description, when, severity, impact, user_impact, team, runbook, labels or drop", key)
 		}
 	})
 	if !hasWhen {
 		d.Errorf(n, ref, "missing when: the condition under which the rule applies")
 	}
-	if !hasSeverity {
+	switch {
+	case r.drop && hasSeverity:
+		d.Errorf(n, ref, "a rule with drop: true gives no severity: the alert it matches is dropped, not reported; remove severity")
+	case !hasSeverity && !r.drop:
 		d.Errorf(n, ref, "missing severity: P1, P2, P3, P4 or an expression yielding one")
 	}
 	return r
+}
+
+// drop reads a rule's drop key: true or false, and only on a classification rule, since an
+// escalation comes after the alert was taken.
+func (d *decoder) drop(n *yaml.Node, rule string, stage Stage) bool {
+	s, ok := d.Scalar(n, rule, "drop")
+	if !ok {
+		return false
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil || (s != "true" && s != "false") {
+		d.Errorf(n, rule, "drop must be true or false, not %q", s)
+		return false
+	}
+	if b && stage == StageEscalate {
+		d.Errorf(n, rule, "drop is for classification rules (under rules:), not escalations")
+	}
+	return b
 }
 
 // expression reads an expression and the position of its first character.

@@ -43,7 +43,7 @@ func TestBadFiles(t *testing.T) {
 		"keys.bad.yml": {
 			"testdata/keys.bad.yml:2:1: unknown key \"groups\": want rules, escalations or default",
 			"testdata/keys.bad.yml:4:5: rule \"typo\": missing severity: P1, P2, P3, P4 or an expression yielding one",
-			"testdata/keys.bad.yml:6:5: rule \"typo\": unknown key \"severty\": want name, description, when, severity, impact, user_impact, team, runbook or labels",
+			"testdata/keys.bad.yml:6:5: rule \"typo\": unknown key \"severty\": want name, description, when, severity, impact, user_impact, team, runbook, labels or drop",
 			"testdata/keys.bad.yml:10:31: rule \"impact\": unknown impact \"outage\": want one of production_down, feature_degraded, data_integrity, security",
 			"testdata/keys.bad.yml:15:7: rule \"labels\": invalid label name \"page-now\": want [a-zA-Z_][a-zA-Z0-9_]*",
 			"testdata/keys.bad.yml:18:5: rule \"twice\": key \"when\" already set on line 17",

@@ -200,6 +200,14 @@ func (rs *RuleSet) ClassifyWithErrors(a *triaged.Alert, svc triaged.Service, now
 }
 
 func (rs *RuleSet) decide(r *rule, sev triaged.Severity) triaged.Classification {
+	if r.drop {
+		return triaged.Classification{
+			Rule:           r.name,
+			RuleSetVersion: rs.version,
+			Decisions:      []triaged.Decision{{Stage: string(StageClassify), Rule: r.name, Reason: "dropped: " + r.reason}},
+			Dropped:        true,
+		}
+	}
 	return triaged.Classification{
 		Severity:       sev,
 		Rule:           r.name,
@@ -236,7 +244,7 @@ func (rs *RuleSet) Escalate(c triaged.Classification, a *triaged.Alert, svc tria
 // skipped.
 func (rs *RuleSet) EscalateWithErrors(c triaged.Classification, a *triaged.Alert, svc triaged.Service, f triaged.Enrichment, now time.Time) (triaged.Classification, []RuleError) {
 	c = rs.stampVersion(c)
-	if len(rs.escalations) == 0 {
+	if len(rs.escalations) == 0 || c.Dropped {
 		return c, nil
 	}
 	env := newEscalationEnv(c, a, svc, f, now)

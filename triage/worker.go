@@ -90,15 +90,19 @@ type Options struct {
 	// DefaultRecordMaxBytes without a connection. The members get what it leaves beside a report
 	// and its evidence (Policy.MembersMaxBytes), unless the policy sets their budget.
 	RecordMaxBytes int
+	// Heartbeat is the dead man's switch; its zero value tracks none.
+	Heartbeat Heartbeat
 }
 
 // Worker handles alert messages. It is safe for concurrent use by a pool.
 type Worker struct {
-	o       Options
-	log     *slog.Logger
-	metrics *metrics
-	keys    keyLocks
-	drops   *broker.DropWatch // what the alerts stream discarded untriaged, when full
+	o         Options
+	log       *slog.Logger
+	metrics   *metrics
+	keys      keyLocks
+	drops     *broker.DropWatch // what the alerts stream discarded untriaged, when full
+	heartbeat *heartbeatMetrics
+	dropped   *prometheus.CounterVec // alerts dropped by a rule, by rule
 }
 
 // New returns a Worker.
@@ -135,8 +139,12 @@ func New(o Options) (*Worker, error) {
 	if o.Enricher == nil {
 		o.Enricher = notCollected{}
 	}
+	if len(o.Heartbeat.Matchers) > 0 {
+		o.Classifier = heartbeatClassifier{o.Classifier}
+	}
 	log := o.Logger.With("component", "triage")
-	return &Worker{o: o, log: log, metrics: newMetrics(o.Registerer), drops: broker.NewDropWatch(o.Registerer, log)}, nil
+	return &Worker{o: o, log: log, metrics: newMetrics(o.Registerer), drops: broker.NewDropWatch(o.Registerer, log),
+		heartbeat: newHeartbeatMetrics(o.Registerer), dropped: newDroppedCounter(o.Registerer)}, nil
 }
 
 // Run consumes the shared triage consumer with at most workers concurrent handlers until ctx
@@ -149,6 +157,7 @@ func (w *Worker) Run(ctx context.Context, c jetstream.Consumer, workers int, ack
 	defer stopPoll()
 	wg.Go(func() { w.pollPending(pollCtx, c) })
 	wg.Go(func() { w.runTimers(ctx, ackWait) })
+	wg.Go(func() { w.runHeartbeats(ctx) })
 	return broker.Run(ctx, c, broker.RunOptions{
 		Workers:         workers,
 		InProgressEvery: ackWait / 3,
@@ -298,12 +307,20 @@ func (w *Worker) triage(ctx context.Context, b *triaged.Batch) error {
 	byKey := map[string][]arrival{}
 	var keys []string
 	for _, a := range b.Split() {
+		if w.isHeartbeat(&a) {
+			continue // taken out at the door (TakeHeartbeats) and recorded; never reported
+		}
 		svc := w.o.Resolver.Resolve(&a)
+		cls := w.o.Classifier.Classify(&a, svc, w.o.Now())
+		if cls.Dropped {
+			w.dropped.WithLabelValues(cls.Rule).Inc()
+			continue
+		}
 		k := w.o.Policy.key(b.Group, &a)
 		if _, ok := byKey[k]; !ok {
 			keys = append(keys, k)
 		}
-		byKey[k] = append(byKey[k], arrival{alert: &a, cls: w.o.Classifier.Classify(&a, svc, w.o.Now())})
+		byKey[k] = append(byKey[k], arrival{alert: &a, cls: cls})
 	}
 	done()
 	var errs []error
@@ -415,7 +432,7 @@ func (w *Worker) index(ctx context.Context, key string, prev *triaged.Incident, 
 func (w *Worker) investigate(ctx context.Context, inc *triaged.Incident) (triaged.Classification, func() (triaged.Enrichment, bool)) {
 	a := representative(inc)
 	inc.Service = w.o.Resolver.Resolve(a)
-	cls := w.o.Classifier.Classify(a, inc.Service, w.o.Now())
+	cls := undropped(w.o.Classifier.Classify(a, inc.Service, w.o.Now()), inc)
 	if inc.Severity.Valid() && inc.Severity < cls.Severity {
 		cls.Severity = inc.Severity // another member is more severe than the one enriched for
 	}

@@ -212,6 +212,10 @@ func printExplanation(w io.Writer, rs *rules.RuleSet, a *triaged.Alert, i, n int
 	}
 
 	final := x.Final
+	if final.Dropped {
+		fmt.Fprintf(w, "  decision: dropped by rule %s: not triaged, never reported (triaged_alerts_dropped_total)\n", final.Rule)
+		return
+	}
 	fmt.Fprintf(w, "  decision: %s %s (%s, respond %s)\n", final.Severity, final.Severity.Name(), final.Severity.Description(), final.Severity.ResponseTimeText())
 	for _, d := range final.Decisions {
 		rule := d.Rule
@@ -236,8 +240,10 @@ func printTraces(w io.Writer, traces []rules.Trace) {
 			continue
 		}
 		outcome := t.Outcome.String()
-		if t.Outcome == rules.Matched {
+		if t.Outcome == rules.Matched && t.Severity.Valid() {
 			outcome += " " + t.Severity.String()
+		} else if t.Outcome == rules.Matched {
+			outcome += " drop"
 		}
 		if t.Decided && t.Stage == rules.StageClassify {
 			outcome += "  <- decides"

@@ -61,6 +61,7 @@ func TestCLI(t *testing.T) {
 		{"explain-list-all", []string{"explain", "testdata/alerts-list.json", "--rules=testdata/good.rules.yml", evalTime, "--all"}, ""},
 		{"explain-facts-zone", []string{"explain", "--rules", "testdata/good.rules.yml", "--facts", "testdata/facts.json", evalTime, "--time-zone", "Europe/Berlin", "testdata/alert.json"}, ""},
 		{"explain-stdin", []string{"explain", "--rules", "testdata/good.rules.yml", evalTime, "-"}, `{"labels": {"alertname": "TargetDown", "service": "checkout", "instance": "c-1:9100"}, "startsAt": "2026-11-26T15:09:00Z"}`},
+		{"explain-drop", []string{"explain", "--rules", "testdata/drop.rules.yml", evalTime, "-"}, `{"labels": {"alertname": "InfoInhibitor", "namespace": "monitoring"}, "startsAt": "2026-11-26T15:09:00Z"}`},
 		{"explain-bad-input", []string{"explain", evalTime, "testdata/bad-input.json"}, ""},
 		{"explain-empty-input", []string{"explain", evalTime, "-"}, " \n"},
 		{"explain-bad-rules", []string{"explain", "--rules", "testdata/bad.rules.yml", evalTime, "testdata/alert.json"}, ""},
