@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/load"
 	"github.com/triaged/triaged/rules"
 )
 
@@ -28,9 +29,10 @@ var _ flag.Value = (*stringsFlag)(nil)
 // runExplain prints, for each alert of INPUT, every rule tried in order with its outcome, then
 // the decision: what a rule author needs to see why an alert got its severity.
 func runExplain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("explain", "[--rules FILE]... [--time RFC3339] [--time-zone NAME] [--facts FILE] [--all] [--output text|json] INPUT", stderr)
+	fs := newFlagSet("explain", "[--rules FILE]... | [--config.file FILE] [--time RFC3339] [--time-zone NAME] [--facts FILE] [--all] [--output text|json] INPUT", stderr)
 	var ruleFiles stringsFlag
 	fs.Var(&ruleFiles, "rules", "rule `FILE` (repeatable, in order); the embedded default rules when none")
+	cfgFile := fs.String("config.file", "", "triaged configuration `FILE`: its rules, and its service catalog and defaults (environment, service labels) to decide each alert's service and environment as the daemon does")
 	at := fs.String("time", "", "evaluation time, RFC 3339 (default: now)")
 	zone := fs.String("time-zone", "UTC", "time zone of hour, weekday and business_hours()")
 	factsFile := fs.String("facts", "", "JSON `FILE` of enrichment facts {\"changes\": [...], \"probes\": [...], \"logs\": [...]} for the escalation rules")
@@ -65,8 +67,25 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	}
 	now = now.In(loc)
 
-	rs, err := rules.LoadFiles(ruleFiles...)
-	if err != nil {
+	if *cfgFile != "" && len(ruleFiles) > 0 {
+		fmt.Fprintln(stderr, "triagetool explain: --rules and --config.file: give one; the config names its own rule files")
+		return exitUsage
+	}
+	// Without a config, the alert's labels name its service and environment, as in a daemon
+	// without a service catalog or defaults.
+	resolve := triaged.LabelledService
+	var rs *rules.RuleSet
+	embedded := len(ruleFiles) == 0
+	if *cfgFile != "" {
+		parts, err := load.File(*cfgFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "triagetool explain: the config does not load:")
+			printErrors(stderr, err, "  ")
+			return exitFailure
+		}
+		rs, resolve = parts.Rules, parts.Catalog.Resolve
+		embedded = len(parts.Config.Rules.Files) == 0
+	} else if rs, err = rules.LoadFiles(ruleFiles...); err != nil {
 		fmt.Fprintln(stderr, "triagetool explain: the rules do not load:")
 		printErrors(stderr, err, "  ")
 		return exitFailure
@@ -89,21 +108,21 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 
 	if *output == "json" {
 		for i := range alerts {
-			if err := writeExplanationJSON(stdout, rs, &alerts[i], i, now, opts); err != nil {
+			if err := writeExplanationJSON(stdout, rs, &alerts[i], resolve(&alerts[i]), i, now, opts); err != nil {
 				return fail("%v", err)
 			}
 		}
 		return exitOK
 	}
 	files := strings.Join(rs.Files(), ", ")
-	if len(ruleFiles) == 0 {
+	if embedded {
 		files += " (embedded)"
 	}
 	fmt.Fprintf(stdout, "Rules:     %s, version %s\n", files, rs.Version())
 	fmt.Fprintf(stdout, "Evaluated: %s (%s)\n", now.Format(time.RFC3339), now.Format("Monday 15:04 MST"))
 	for i := range alerts {
 		fmt.Fprintln(stdout)
-		printExplanation(stdout, rs, &alerts[i], i, len(alerts), now, opts, *factsFile != "")
+		printExplanation(stdout, rs, &alerts[i], resolve(&alerts[i]), i, len(alerts), now, opts, *factsFile != "")
 	}
 	return exitOK
 }
@@ -182,10 +201,8 @@ func invalidJSON(data []byte, err error) error {
 	return errors.New("invalid JSON: " + triaged.DescribeJSONError(data, err))
 }
 
-func printExplanation(w io.Writer, rs *rules.RuleSet, a *triaged.Alert, i, n int, now time.Time, opts rules.ExplainOptions, haveFacts bool) {
-	// Without a service catalog at hand, the alert's labels name its service, as in the daemon
-	// without one.
-	x := rs.Explain(a, triaged.LabelledService(a), now, opts)
+func printExplanation(w io.Writer, rs *rules.RuleSet, a *triaged.Alert, svc triaged.Service, i, n int, now time.Time, opts rules.ExplainOptions, haveFacts bool) {
+	x := rs.Explain(a, svc, now, opts)
 	env := x.Env
 	fmt.Fprintf(w, "Alert %d of %d: %s, %s, active for %s\n", i+1, n, orNone(env.AlertName), env.Status, env.ActiveFor)
 	fmt.Fprintf(w, "  labels:  %s\n", formatLabels(env.Labels))

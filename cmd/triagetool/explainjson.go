@@ -40,8 +40,8 @@ type traceJSON struct {
 	Reason   string           `json:"reason"`
 }
 
-func writeExplanationJSON(w io.Writer, rs *rules.RuleSet, a *triaged.Alert, i int, now time.Time, opts rules.ExplainOptions) error {
-	x := rs.Explain(a, triaged.LabelledService(a), now, opts)
+func writeExplanationJSON(w io.Writer, rs *rules.RuleSet, a *triaged.Alert, svc triaged.Service, i int, now time.Time, opts rules.ExplainOptions) error {
+	x := rs.Explain(a, svc, now, opts)
 	rule := x.Classification.Rule
 	if rule == "" {
 		rule = rules.DefaultRuleName

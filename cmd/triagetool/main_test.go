@@ -62,6 +62,8 @@ func TestCLI(t *testing.T) {
 		{"explain-facts-zone", []string{"explain", "--rules", "testdata/good.rules.yml", "--facts", "testdata/facts.json", evalTime, "--time-zone", "Europe/Berlin", "testdata/alert.json"}, ""},
 		{"explain-stdin", []string{"explain", "--rules", "testdata/good.rules.yml", evalTime, "-"}, `{"labels": {"alertname": "TargetDown", "service": "checkout", "instance": "c-1:9100"}, "startsAt": "2026-11-26T15:09:00Z"}`},
 		{"explain-drop", []string{"explain", "--rules", "testdata/drop.rules.yml", evalTime, "-"}, `{"labels": {"alertname": "InfoInhibitor", "namespace": "monitoring"}, "startsAt": "2026-11-26T15:09:00Z"}`},
+		{"explain-config-defaults", []string{"explain", "--config.file", "testdata/config/defaults.yml", evalTime, "-"}, `{"labels": {"alertname": "KubePodCrashLooping", "severity": "critical", "deployment": "checkout-api", "job": "kube-state-metrics"}, "startsAt": "2026-11-26T15:09:00Z"}`},
+		{"explain-config-and-rules", []string{"explain", "--config.file", "testdata/config/defaults.yml", "--rules", "testdata/good.rules.yml", evalTime, "testdata/alert.json"}, ""},
 		{"explain-bad-input", []string{"explain", evalTime, "testdata/bad-input.json"}, ""},
 		{"explain-empty-input", []string{"explain", evalTime, "-"}, " \n"},
 		{"explain-bad-rules", []string{"explain", "--rules", "testdata/bad.rules.yml", evalTime, "testdata/alert.json"}, ""},
