@@ -57,19 +57,10 @@ func NewRenderer(templateFile string) (*Renderer, error) {
 		return nil, fmt.Errorf("parse embedded postmortem template: %w", err)
 	}
 	r := &Renderer{tmpl: t, root: defaultTemplateName}
-	if templateFile != "" {
-		text, err := os.ReadFile(templateFile)
-		if err != nil {
-			return nil, fmt.Errorf("load report template: %w", err)
-		}
-		// Named by its path, so text/template's errors read "template: PATH:LINE: ...".
-		u, err := t.New(templateFile).Parse(string(text))
-		if err != nil {
-			return nil, fmt.Errorf("load report template: %w", err)
-		}
-		if u.Tree != nil && !parse.IsEmptyTree(u.Tree.Root) {
-			r.root = templateFile
-		}
+	if whole, err := parseUserTemplate(t, templateFile); err != nil {
+		return nil, fmt.Errorf("load report template: %w", err)
+	} else if whole {
+		r.root = templateFile
 	}
 	for _, tt := range t.Templates() {
 		if tt.Tree != nil {
@@ -222,4 +213,23 @@ func cmpOr(s, fallback string) string {
 		return fallback
 	}
 	return s
+}
+
+// parseUserTemplate parses a user's template file ("" for none) on top of t: its {{define}}
+// blocks replace those of the same name, and it reports whether text outside them makes the file
+// a whole template of its own. The template is named by its path, so text/template's errors read
+// "template: PATH:LINE: ...".
+func parseUserTemplate(t *template.Template, templateFile string) (whole bool, err error) {
+	if templateFile == "" {
+		return false, nil
+	}
+	text, err := os.ReadFile(templateFile)
+	if err != nil {
+		return false, err
+	}
+	u, err := t.New(templateFile).Parse(string(text))
+	if err != nil {
+		return false, err
+	}
+	return u.Tree != nil && !parse.IsEmptyTree(u.Tree.Root), nil
 }

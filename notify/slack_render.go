@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/template"
-	"text/template/parse"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -99,18 +97,10 @@ func NewSlackRenderer(templateFile, externalURL string) (*SlackRenderer, error) 
 	if _, err := t.New("slack_root.tmpl").Parse(slackRootTemplate); err != nil {
 		return nil, fmt.Errorf("parse embedded Slack root template: %w", err)
 	}
-	if templateFile != "" {
-		text, err := os.ReadFile(templateFile)
-		if err != nil {
-			return nil, fmt.Errorf("load Slack template: %w", err)
-		}
-		u, err := t.New(templateFile).Parse(string(text))
-		if err != nil {
-			return nil, fmt.Errorf("load Slack template: %w", err)
-		}
-		if u.Tree != nil && !parse.IsEmptyTree(u.Tree.Root) {
-			r.report = templateFile
-		}
+	if whole, err := parseUserTemplate(t, templateFile); err != nil {
+		return nil, fmt.Errorf("load Slack template: %w", err)
+	} else if whole {
+		r.report = templateFile
 	}
 	for _, tt := range t.Templates() {
 		if tt.Tree != nil {
