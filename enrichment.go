@@ -22,6 +22,12 @@ type Enrichment struct {
 	Probes            []Probe
 	Logs              []LogTail
 	Runbook           *Runbook
+	// Metrics are what Prometheus said (the alert's own expression first, then the catalog's
+	// queries); MeasuredImpact the user impact computed from them, when the catalog marks queries
+	// for it. Graphs are the PNGs rendered of them: stored with the incident, never in its record.
+	Metrics        []MetricEvidence `json:",omitempty"`
+	MeasuredImpact *MeasuredImpact  `json:",omitempty"`
+	Graphs         []Graph          `json:"-"`
 	// Observations are findings in words that belong to no section of their own.
 	Observations []string
 	Pending      []string

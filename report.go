@@ -114,6 +114,12 @@ type Report struct {
 	Probes               []Probe   `json:"probes"`
 	Logs                 []LogTail `json:"logs"`
 	Runbook              *Runbook  `json:"runbook"`
+	// Metrics are what the service's Prometheus said at the opening: the alert's own expression
+	// first, then the catalog's queries (see MetricEvidence).
+	Metrics []MetricEvidence `json:"metrics,omitempty"`
+	// MeasuredImpact is the user impact in numbers, from which UserImpact's text came, or why it
+	// could not be measured.
+	MeasuredImpact *MeasuredImpact `json:"measured_impact,omitempty"`
 	Observations         []string  `json:"observations"`
 	Links                Links     `json:"links"`
 	Pending              []string  `json:"pending,omitempty"`
