@@ -16,6 +16,7 @@ import (
 	"github.com/triaged/triaged/internal/fielderr"
 	"github.com/triaged/triaged/logtail"
 	"github.com/triaged/triaged/probe"
+	"github.com/triaged/triaged/promquery"
 )
 
 // Service is one entry of the catalog, as written in the config's `services:` list.
@@ -34,8 +35,16 @@ type Service struct {
 	// Probes and Logs are run for every new incident of the service, concurrently.
 	Probes []probe.Spec   `yaml:"probes"`
 	Logs   []logtail.Spec `yaml:"logs"`
+	// Prometheus is the service's own query API, when its metrics are not in the one under the
+	// config's `prometheus:`.
+	Prometheus *promquery.Server `yaml:"prometheus"`
+	// Metrics are named PromQL queries run for every new incident of the service (the workflow's
+	// "Key Metrics to Monitor"); UserImpact names those that measure the user impact.
+	Metrics    []promquery.QuerySpec     `yaml:"metrics"`
+	UserImpact *promquery.UserImpactSpec `yaml:"user_impact"`
 
 	match   *vm.Program
+	queries []*promquery.Template
 	checks  []*probe.Compiled
 	sources []*logtail.Compiled
 }
@@ -45,6 +54,9 @@ func (s *Service) Checks() []*probe.Compiled { return s.checks }
 
 // LogSources are the service's compiled log sources, in config order.
 func (s *Service) LogSources() []*logtail.Compiled { return s.sources }
+
+// Queries are the service's compiled metrics queries, in config order.
+func (s *Service) Queries() []*promquery.Template { return s.queries }
 
 // Match says which alerts belong to a service. With neither field set, an alert belongs to the
 // service when the label that names its service (the `defaults.service_labels` precedence) equals
@@ -110,6 +122,12 @@ func Compile(services []Service) (*Catalog, []*fielderr.Error) {
 			errs = append(errs, fielderr.Under(fmt.Sprintf("%s.logs[%d]", at, j), err)...)
 			s.sources = append(s.sources, c)
 		}
+		if s.Prometheus != nil {
+			errs = append(errs, fielderr.Under(at+".prometheus", fielderr.Join(s.Prometheus.Validate()))...)
+		}
+		queries, qerrs := promquery.CompileQueries(s.Metrics, s.UserImpact)
+		errs = append(errs, fielderr.Under(at, fielderr.Join(qerrs))...)
+		s.queries = queries
 		for j, d := range s.Dependencies {
 			if d == s.Name {
 				errs = append(errs, fielderr.Errorf(fmt.Sprintf("%s.dependencies[%d]", at, j), "a service cannot depend on itself"))
