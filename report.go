@@ -120,9 +120,9 @@ type Report struct {
 	// MeasuredImpact is the user impact in numbers, from which UserImpact's text came, or why it
 	// could not be measured.
 	MeasuredImpact *MeasuredImpact `json:"measured_impact,omitempty"`
-	Observations         []string  `json:"observations"`
-	Links                Links     `json:"links"`
-	Pending              []string  `json:"pending,omitempty"`
+	Observations   []string        `json:"observations"`
+	Links          Links           `json:"links"`
+	Pending        []string        `json:"pending,omitempty"`
 	// PendingWhy says, per pending section, why it was not collected.
 	PendingWhy map[string]string `json:"pending_why,omitempty"`
 	// RecentChangesWindowMinutes is how far before the alert the deploy lookup looked, so the
