@@ -52,6 +52,8 @@ func TestEscalationMetricsVocabulary(t *testing.T) {
 		{`let m = metrics; m.error_ratio < 0.2`, true, false, false},
 		{`any(["error_ratio", "request_rate"], {metrics[#] < 0.2})`, true, false, false},
 		{`metrics.error_ratio * metrics.request_rate > 40`, true, false, false},
+		{`any(keys(metrics), {metrics[#] > 0.1})`, true, false, false},
+		{`any(values(metrics_error), {# contains "503"})`, false, false, true},
 		{`metrics.error_ratio * metrics.nonexistent < 1`, false, false, false},
 		// NaN is unequal to everything: `!=` and a negation are true without a value.
 		{`metrics.error_ratio != 0.12`, false, true, true},

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/triaged/triaged/catalog"
+	"github.com/triaged/triaged/config"
 	"github.com/triaged/triaged/internal/golden"
 )
 
@@ -15,8 +15,8 @@ import (
 // config warns about metric names the catalog does not define (issue 12).
 func TestCLIMetrics(t *testing.T) {
 	// The catalog's metric queries are not read yet (see catalogMetricNames): stand in for them.
-	defer func(f func(*catalog.Catalog) ([]string, bool)) { catalogMetricNames = f }(catalogMetricNames)
-	catalogMetricNames = func(*catalog.Catalog) ([]string, bool) {
+	defer func(f func(*config.Config) ([]string, bool)) { catalogMetricNames = f }(catalogMetricNames)
+	catalogMetricNames = func(*config.Config) ([]string, bool) {
 		return []string{"error_ratio", "request_rate"}, true
 	}
 	for _, tc := range []struct {
