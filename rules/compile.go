@@ -1,9 +1,11 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
+	"strings"
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
@@ -34,11 +36,22 @@ const (
 // compileExpr compiles one expression against env, expecting a result of the given kind: a
 // condition (bool) or a severity (string).
 func compileExpr(text string, env any, kind reflect.Kind) (*vm.Program, error) {
+	program, _, err := compileExprRefs(text, env, kind)
+	return program, err
+}
+
+// compileExprRefs is compileExpr that also returns the metric names the expression reads.
+func compileExprRefs(text string, env any, kind reflect.Kind) (*vm.Program, []metricRef, error) {
 	yields := "a condition"
 	if kind == reflect.String {
 		yields = `one of "P1".."P4"`
 	}
-	return exprpolicy.Compile(text, exprpolicy.Spec{Env: env, Kind: kind, Yields: yields, Split: "split it into several rules", In: "rules"})
+	metrics := &metricsPatch{}
+	program, err := exprpolicy.Compile(text, exprpolicy.Spec{
+		Env: env, Kind: kind, Yields: yields, Split: "split it into several rules", In: "rules",
+		Patch: []ast.Visitor{metrics},
+	})
+	return program, metrics.refs, err
 }
 
 // rule is a compiled rule: its text, its programs, and what lint needs to know about it.
@@ -55,6 +68,8 @@ type rule struct {
 	condition string
 	// reason is what a Decision made by this rule says.
 	reason string
+	// metricRefs are the metric names its expressions read by a literal (escalation rules).
+	metricRefs []exprMetricRef
 }
 
 // envFor returns the environment a stage's expressions are compiled against.
@@ -76,12 +91,21 @@ func compileRule(spec ruleSpec) (*rule, []error) {
 	r := &rule{ruleSpec: spec}
 	var errs []error
 	fail := func(src exprSource, key string, err error) {
+		if spec.stage == StageClassify {
+			explainEscalationName(err)
+		}
 		errs = append(errs, srcpos.Errorf(src.pos, spec.ref(), "%s: %w", key, err))
 	}
 	env := envFor(spec.stage)
+	addRefs := func(src exprSource, key string, refs []metricRef) {
+		for _, ref := range refs {
+			r.metricRefs = append(r.metricRefs, exprMetricRef{metricRef: ref, src: src, key: key})
+		}
+	}
 
 	if spec.when.text != "" {
-		program, err := compileExpr(spec.when.text, env, reflect.Bool)
+		program, refs, err := compileExprRefs(spec.when.text, env, reflect.Bool)
+		addRefs(spec.when, "when", refs)
 		if err != nil {
 			fail(spec.when, "when", err)
 		} else {
@@ -98,7 +122,8 @@ func compileRule(spec ruleSpec) (*rule, []error) {
 	case severityLiteral.MatchString(sev):
 		r.severityLiteral, _ = triaged.ParseSeverity(sev)
 	default:
-		program, err := compileExpr(sev, env, reflect.String)
+		program, refs, err := compileExprRefs(sev, env, reflect.String)
+		addRefs(spec.severity, "severity", refs)
 		switch {
 		case err != nil && looksLikeSeverity.MatchString(sev):
 			fail(spec.severity, "severity", fmt.Errorf("invalid severity %q: want P1, P2, P3, P4 or an expression yielding one", sev))
@@ -155,6 +180,30 @@ func constantBool(program *vm.Program) (value, ok bool) {
 	out, err := exprpolicy.Run(program, &EscalationEnv{})
 	b, ok := out.(bool)
 	return b, err == nil && ok
+}
+
+// escalationNames are the names only escalation rules see: EscalationEnv's own.
+var escalationNames = func() map[string]bool {
+	names := map[string]bool{}
+	t := reflect.TypeFor[EscalationEnv]()
+	for i := range t.NumField() {
+		if tag := t.Field(i).Tag.Get("expr"); tag != "" {
+			names[tag] = true
+		}
+	}
+	return names
+}()
+
+// explainEscalationName says why a classification rule does not know an escalation rule's name
+// (failed_probes, metrics): it is not misspelt, it is too early.
+func explainEscalationName(err error) {
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		return
+	}
+	if name, ok := strings.CutPrefix(fe.Message, "unknown name "); ok && escalationNames[name] {
+		fe.Message += ": only escalation rules see it (enrichment has not run yet when classification does)"
+	}
 }
 
 type visitFunc func(*ast.Node)

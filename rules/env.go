@@ -119,7 +119,7 @@ func isBusinessHours(t time.Time) bool {
 }
 
 // EscalationEnv is what an escalation rule sees: the alert's Env, the severity the earlier stages
-// decided, and the facts enrichment found.
+// decided, and the facts enrichment found, metrics included.
 type EscalationEnv struct {
 	Env
 	// Severity is the current severity, "P1".."P4": the classification, raised by the escalation
@@ -138,6 +138,24 @@ type EscalationEnv struct {
 	// errorLinePattern).
 	Logs       []LogFact `expr:"logs"`
 	ErrorLines []string  `expr:"error_lines"`
+
+	// Metrics are what the service's Prometheus said (metrics.go): by query name, the value now,
+	// the value before (the query's offset), the change in percent, of each query that gave one;
+	// reading a name that gave none yields NaN, never 0, so every comparison with it is false.
+	// MetricsTrend is "rising", "falling" or "steady", MetricsError why a query gave nothing.
+	Metrics       MetricValues `expr:"metrics"`
+	MetricsBefore MetricValues `expr:"metrics_before"`
+	MetricsChange MetricValues `expr:"metrics_change"`
+	MetricsTrend  MetricTexts  `expr:"metrics_trend"`
+	MetricsError  MetricTexts  `expr:"metrics_error"`
+	// HasMetric reports whether the query of that name gave a value now.
+	HasMetric func(name string) bool `expr:"has_metric"`
+	// FailingRatio (0..1), RequestRate and AffectedRPS (requests per second) are the measured user
+	// impact, NaN when not measured; ImpactMeasured says FailingRatio is known.
+	FailingRatio   float64 `expr:"failing_ratio"`
+	RequestRate    float64 `expr:"request_rate"`
+	AffectedRPS    float64 `expr:"affected_rps"`
+	ImpactMeasured bool    `expr:"impact_measured"`
 
 	// Raise returns the current severity raised by n levels, never beyond P1:
 	// raise(1) is "P2" when severity is "P3".
@@ -216,6 +234,7 @@ func newEscalationEnv(c triaged.Classification, a *triaged.Alert, svc triaged.Se
 			}
 		}
 	}
+	e.setMetrics(f)
 	e.Raise = func(levels int) string { return raise(e.Severity, levels) }
 	return e
 }

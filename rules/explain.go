@@ -3,6 +3,7 @@ package rules
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/triaged/triaged"
@@ -140,14 +141,18 @@ func (rs *RuleSet) Explain(a *triaged.Alert, svc triaged.Service, now time.Time,
 // factsJSON is the written form of enrichment facts in rule unit tests and `triagetool explain
 // --facts`: the report's field names for what escalation rules see.
 type factsJSON struct {
-	Changes []triaged.Change  `json:"changes"`
-	Probes  []triaged.Probe   `json:"probes"`
-	Logs    []triaged.LogTail `json:"logs"`
+	Changes        []triaged.Change         `json:"changes"`
+	Probes         []triaged.Probe          `json:"probes"`
+	Logs           []triaged.LogTail        `json:"logs"`
+	Metrics        []triaged.MetricEvidence `json:"metrics"`
+	MeasuredImpact *triaged.MeasuredImpact  `json:"measured_impact"`
 }
 
 // DecodeFacts reads enrichment facts written as JSON ({"changes": [...], "probes": [...],
-// "logs": [...]}, with the report's field names), strictly: an unknown field is an error. The
-// error is the JSON decoder's, so callers can place it in the input.
+// "logs": [...], "metrics": [...], "measured_impact": {...}}, with the report's field names),
+// strictly: an unknown field is an error. The error is the JSON decoder's, so callers can place
+// it in the input. A metric's change_percent, when not given, is computed from its now and
+// before as the enricher computes it.
 func DecodeFacts(data []byte) (triaged.Enrichment, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -155,5 +160,12 @@ func DecodeFacts(data []byte) (triaged.Enrichment, error) {
 	if err := dec.Decode(&f); err != nil {
 		return triaged.Enrichment{}, err
 	}
-	return triaged.Enrichment{Changes: f.Changes, Probes: f.Probes, Logs: f.Logs}, nil
+	for i := range f.Metrics {
+		m := &f.Metrics[i]
+		if m.ChangePercent == nil && m.Now != nil && m.Before != nil && *m.Before != 0 {
+			change := (*m.Now - *m.Before) / math.Abs(*m.Before) * 100
+			m.ChangePercent = &change
+		}
+	}
+	return triaged.Enrichment{Changes: f.Changes, Probes: f.Probes, Logs: f.Logs, Metrics: f.Metrics, MeasuredImpact: f.MeasuredImpact}, nil
 }

@@ -71,8 +71,18 @@ func TestBadFiles(t *testing.T) {
 			"testdata/sandbox.bad.yml:4:11: rule \"bad-duration\": when: invalid duration \"5 minutes\": want e.g. 90s, 15m, 1h30m (1:14)\n | active_for > duration(\"5 minutes\")\n | .............^",
 			"testdata/sandbox.bad.yml:7:11: rule \"wall-clock\": when: time.Time is not callable (1:1)\n | now() - starts_at > duration(\"1h\")\n | ^",
 			"testdata/sandbox.bad.yml:10:11: rule \"zone-files\": when: unknown name date (1:1)\n | date(\"2026-01-01\") < now\n | ^",
-			"testdata/sandbox.bad.yml:13:11: rule \"escalation-only-name\": when: unknown name failed_probes (1:5)\n | len(failed_probes) > 0\n | ....^",
+			"testdata/sandbox.bad.yml:13:11: rule \"escalation-only-name\": when: unknown name failed_probes: only escalation rules see it (enrichment has not run yet when classification does) (1:5)\n | len(failed_probes) > 0\n | ....^",
 			"testdata/sandbox.bad.yml:18:15: rule \"raise-from-severity\": severity: cannot use string as argument (type int) to call raise  (1:7)\n | raise(\"one\")\n | ......^",
+		},
+		// The metrics vocabulary (issue 12): escalation rules only, and typed.
+		"metrics.bad.yml": {
+			"testdata/metrics.bad.yml:4:11: rule \"metrics-before-enrichment\": when: unknown name metrics: only escalation rules see it (enrichment has not run yet when classification does) (1:1)\n | metrics.error_ratio > 0.1\n | ^",
+			"testdata/metrics.bad.yml:7:11: rule \"impact-before-enrichment\": when: unknown name failing_ratio: only escalation rules see it (enrichment has not run yet when classification does) (1:21)\n | alertname == \"X\" && failing_ratio > 0.5\n | ....................^",
+			"testdata/metrics.bad.yml:10:11: rule \"has-metric-before-enrichment\": when: unknown name has_metric: only escalation rules see it (enrichment has not run yet when classification does) (1:1)\n | has_metric(\"error_ratio\")\n | ^",
+			"testdata/metrics.bad.yml:14:11: rule \"ratio-as-text\": when: invalid operation: contains (mismatched types float64 and string) (1:21)\n | metrics.error_ratio contains \"0.1\"\n | ....................^",
+			"testdata/metrics.bad.yml:17:11: rule \"trend-as-number\": when: invalid operation: > (mismatched types string and int) (1:27)\n | metrics_trend.error_ratio > 1\n | ..........................^",
+			"testdata/metrics.bad.yml:20:11: rule \"has-metric-of-a-number\": when: cannot use int as argument (type string) to call has_metric  (1:12)\n | has_metric(1)\n | ...........^",
+			"testdata/metrics.bad.yml:23:11: rule \"a-metric-is-no-condition\": when: must yield a condition: expected bool, but got float64",
 		},
 		// Block scalars: the position is the block's first line, expr's (line:column) is within it.
 		"block.bad.yml": {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
@@ -129,15 +128,10 @@ func runCase(rs *RuleSet, tc *testCase) []string {
 	for _, re := range append(classifyErrs, escalateErrs...) {
 		diffs = append(diffs, fmt.Sprintf("rule error:  %v", re))
 	}
-	return diffs
-}
-
-func quoteList(items []string) string {
-	q := make([]string, len(items))
-	for i, s := range items {
-		q[i] = strconv.Quote(s)
+	if len(diffs) > 0 {
+		diffs = append(diffs, metricHints(rs, tc.facts)...)
 	}
-	return "[" + strings.Join(q, ", ") + "]"
+	return diffs
 }
 
 func impactList(imp triaged.Impact) []string {
@@ -397,7 +391,7 @@ func (d *decoder) facts(n *yaml.Node, ref string) triaged.Enrichment {
 	}
 	f, err := DecodeFacts(data)
 	if err != nil {
-		d.Errorf(n, ref, "facts: %v (want changes, probes and logs with the report's field names)", err)
+		d.Errorf(n, ref, "facts: %v (want changes, probes, logs, metrics and measured_impact with the report's field names)", err)
 	}
 	return f
 }

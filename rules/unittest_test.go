@@ -56,7 +56,7 @@ func TestBrokenTestFiles(t *testing.T) {
 			`testdata/unittest/broken.test.yml:13:7: case "bad alert": unknown alert key "labelz": want status, labels, annotations, starts_at, active_for, ends_at, receiver, group_labels, common_labels or group_size`,
 			`testdata/unittest/broken.test.yml:14:24: case "bad alert": expect.severity: invalid severity "P5": want one of P1, P2, P3, P4 (or "drop" for a dropped alert)`,
 			`testdata/unittest/broken.test.yml:14:28: case "bad alert": unknown expect key "rules": want severity, rule, escalations or impact`,
-			`testdata/unittest/broken.test.yml:17:12: case "both times": facts: json: unknown field "suspicious" (want changes, probes and logs with the report's field names)`,
+			`testdata/unittest/broken.test.yml:17:12: case "both times": facts: json: unknown field "suspicious" (want changes, probes, logs, metrics and measured_impact with the report's field names)`,
 			`testdata/unittest/broken.test.yml:16:12: case "both times": alert: set starts_at or active_for, not both`,
 			`testdata/unittest/broken.test.yml:18:13: case "both times": missing expect.severity`,
 			`testdata/unittest/broken.test.yml:19:5: case "nothing": missing alert`,

@@ -63,6 +63,7 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		} else {
 			fmt.Fprintf(stdout, "  Checking rule files %s\n", strings.Join(cfg.Rules.Files, ", "))
 			linted = reportRuleSet(stdout, stderr, parts.Rules, ", version "+parts.Rules.Version()) || linted
+			linted = checkMetricNames(stderr, parts.Rules, cfg) || linted
 		}
 		if len(cfg.Routes) > 0 {
 			fmt.Fprintf(stdout, "  SUCCESS: %d routes to %d sinks\n", len(cfg.Routes), len(cfg.Sinks))

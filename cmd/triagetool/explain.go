@@ -35,7 +35,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	cfgFile := fs.String("config.file", "", "triaged configuration `FILE`: its rules, and its service catalog and defaults (environment, service labels) to decide each alert's service and environment as the daemon does")
 	at := fs.String("time", "", "evaluation time, RFC 3339 (default: now)")
 	zone := fs.String("time-zone", "UTC", "time zone of hour, weekday and business_hours()")
-	factsFile := fs.String("facts", "", "JSON `FILE` of enrichment facts {\"changes\": [...], \"probes\": [...], \"logs\": [...]} for the escalation rules")
+	factsFile := fs.String("facts", "", "JSON `FILE` of enrichment facts {\"changes\": [...], \"probes\": [...], \"logs\": [...], \"metrics\": [...], \"measured_impact\": {...}} for the escalation rules")
 	all := fs.Bool("all", false, "also try the rules after the one that decided")
 	output := fs.String("output", "text", "`FORMAT`: text, or json (one object per alert, a line each: decided severity, deciding rule, every rule tried)")
 	inputs, err := parseArgs(fs, args)
@@ -208,6 +208,7 @@ func printExplanation(w io.Writer, rs *rules.RuleSet, a *triaged.Alert, svc tria
 	fmt.Fprintf(w, "  labels:  %s\n", formatLabels(env.Labels))
 	fmt.Fprintf(w, "  seen as: service=%q environment=%q hour=%d weekday=%q business_hours()=%t\n",
 		env.Service, env.Environment, env.Hour, env.Weekday, env.BusinessHours())
+	printMetricFacts(w, opts.Enrichment)
 
 	var classify, escalate []rules.Trace
 	for _, t := range x.Traces {

@@ -49,6 +49,9 @@ type Spec struct {
 	Split string
 	// In names the expressions in a refusal, e.g. "rules": "repeat() is not allowed in rules".
 	In string
+	// Patch are the vocabulary's own rewrites, run after the policy's checks and before type
+	// checking, e.g. the rules' reading of a metric without a value as NaN rather than 0.
+	Patch []ast.Visitor
 }
 
 // Compile compiles text under the policy. Every problem is a load error: one that expr places
@@ -58,6 +61,9 @@ func Compile(text string, s Spec) (*vm.Program, error) {
 	config := conf.CreateNew()
 	for _, opt := range options(s.Env, c) {
 		opt(config)
+	}
+	for _, v := range s.Patch {
+		expr.Patch(v)(config)
 	}
 	if s.Kind != reflect.Invalid {
 		expr.AsKind(s.Kind)(config)

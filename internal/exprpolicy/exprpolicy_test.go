@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 )
 
 type env struct {
@@ -75,5 +76,33 @@ func TestHeadline(t *testing.T) {
 	_, err := Compile(`now()`, spec)
 	if got := Headline(err); got != "unknown name now (1:1)" {
 		t.Errorf("Headline = %q", got)
+	}
+}
+
+// upperLabels rewrites every labels.x into upper(labels.x).
+type upperLabels struct{}
+
+func (upperLabels) Visit(n *ast.Node) {
+	if m, ok := (*n).(*ast.MemberNode); ok {
+		if id, ok := m.Node.(*ast.IdentifierNode); ok && id.Value == "labels" {
+			ast.Patch(n, &ast.BuiltinNode{Name: "upper", Arguments: []ast.Node{m}})
+		}
+	}
+}
+
+// TestSpecPatch: a vocabulary's own rewrite runs before type checking, so what it builds is
+// checked (and costed) like what the author wrote.
+func TestSpecPatch(t *testing.T) {
+	s := spec
+	s.Patch = []ast.Visitor{upperLabels{}}
+	p, err := Compile(`labels.team == "DB"`, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := Run(p, &env{Labels: map[string]string{"team": "db"}}); err != nil || out != true {
+		t.Errorf("patched: %v, %v; want true", out, err)
+	}
+	if _, err := Compile(`labels.team > 1`, s); err == nil || !strings.Contains(err.Error(), "mismatched types string and int") {
+		t.Errorf("a patched expression of the wrong type: %v", err)
 	}
 }

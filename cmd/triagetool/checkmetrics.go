@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/config"
+	"github.com/triaged/triaged/rules"
+)
+
+// catalogMetricNames returns the names of the metric queries the config's service catalog
+// defines, and whether it can say: with false, `check config` does not check the names the
+// escalation rules read. A variable, so that a test can give a catalog's names.
+var catalogMetricNames = func(cfg *config.Config) ([]string, bool) {
+	// The catalog's services do not carry their metric queries yet (issue 12, catalog part).
+	// Once they do (catalog.Service.Metrics), this is:
+	//	var names []string
+	//	for _, s := range cfg.Services { for _, q := range s.Metrics { names = append(names, q.Name) } }
+	//	return names, true
+	return nil, false
+}
+
+// checkMetricNames prints a warning for each metric an escalation rule reads that no service
+// of the catalog defines, and says whether there was any.
+func checkMetricNames(stderr io.Writer, rs *rules.RuleSet, cfg *config.Config) (linted bool) {
+	known, ok := catalogMetricNames(cfg)
+	if !ok {
+		return false
+	}
+	for _, w := range rs.CheckMetricNames(known) {
+		linted = true
+		fmt.Fprintf(stderr, "  WARNING: %s\n", w)
+	}
+	return linted
+}
+
+// printMetricFacts prints the metrics of --facts as the escalation rules read them: a value by
+// name, or why there is none (and so the metric reads NaN).
+func printMetricFacts(w io.Writer, f triaged.Enrichment) {
+	if len(f.Metrics) == 0 && f.MeasuredImpact == nil {
+		return
+	}
+	var parts []string
+	for _, m := range f.Metrics {
+		switch {
+		case m.Now != nil && !math.IsNaN(*m.Now):
+			parts = append(parts, fmt.Sprintf("%s=%s", m.Name, formatNumber(*m.Now)))
+		case m.Error != "":
+			parts = append(parts, fmt.Sprintf("%s: no value (%s)", m.Name, m.Error))
+		default:
+			parts = append(parts, m.Name+": no value")
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "  metrics: %s\n", strings.Join(parts, ", "))
+	}
+	if mi := f.MeasuredImpact; mi != nil {
+		fmt.Fprintf(w, "  impact:  failing_ratio=%s request_rate=%s affected_rps=%s\n",
+			formatValue(mi.FailingRatio), formatValue(mi.RequestRate), formatValue(mi.Affected))
+	}
+}
+
+func formatValue(v *float64) string {
+	if v == nil {
+		return "NaN"
+	}
+	return formatNumber(*v)
+}
+
+func formatNumber(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
