@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -84,12 +85,22 @@ func Start(t testing.TB, opts Options) *Prometheus {
 	cmd.Stdout, cmd.Stderr = out, out
 	ownProcessGroup(cmd)
 	begun := time.Now()
-	if err := cmd.Start(); err != nil {
+	started, exited := make(chan error), make(chan struct{})
+	var exitErr error
+	go func() {
+		// The parent-death signal fires when the thread that started the process ends, not the
+		// test binary: keep this goroutine on that thread until Prometheus has exited.
+		runtime.LockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			exitErr = cmd.Wait()
+		}
+		close(exited)
+	}()
+	if err := <-started; err != nil {
 		t.Fatalf("promtest: start %s: %v", bin, err)
 	}
-	exited := make(chan struct{})
-	var exitErr error
-	go func() { exitErr = cmd.Wait(); close(exited) }()
 	// Registered before any wait below can fail the test, so a failed start leaves nothing behind.
 	t.Cleanup(func() {
 		killGroup(cmd.Process.Pid)
@@ -106,9 +117,10 @@ func Start(t testing.TB, opts Options) *Prometheus {
 		}
 	}
 
+	probe := &http.Client{Timeout: 2 * time.Second} // a hung probe would stop the polling
 	testkit.Eventually(t, startWithin, "Prometheus ready at "+p.url, func() bool {
 		alive()
-		resp, err := http.Get(p.url + "/-/ready")
+		resp, err := probe.Get(p.url + "/-/ready")
 		if err != nil {
 			return false
 		}

@@ -24,11 +24,11 @@ import (
 )
 
 // The window of rate() in these tests: 2s, not 5s. Prometheus scrapes every second, and rate()
-// extrapolates the increase it sees to the window's edges only up to half a scrape interval
-// beyond the samples, so rate(x[5s]) reads low until five seconds of scrapes exist (2/5 of the
-// truth with two samples), while rate(x[2s]) is exact from the second scrape on: its two samples
-// lie within 1.1 intervals of both edges. With Prometheus 2.42 first scraping about 5 s after it
-// starts, [5s] would make this test last about 10 s instead of 7.
+// extrapolates the increase it sees only half a scrape interval past the window's first sample,
+// so rate(x[5s]) reads 30 % of the truth at the second scrape and reaches it four scrapes later,
+// while rate(x[2s]) is exact from the second scrape on: its two samples lie within 1.1 intervals
+// of both edges. With Prometheus 2.42 first scraping 5–6.5 s after it starts, [5s] would make
+// this test last about 10 s instead of 7.
 const (
 	errorRatio = `sum(rate(http_requests_total{code="500"}[2s])) / sum(rate(http_requests_total[2s]))`
 	reqRate    = `sum(rate(http_requests_total[2s]))`

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/model"
 )
 
 // Target is a scrape target whose metrics the test controls: the counter
@@ -97,6 +98,15 @@ func (tg *Target) SetGauge(name string, v float64, labelPairs ...string) {
 	}
 	if name == "http_requests_total" {
 		tg.t.Fatalf("promtest: SetGauge(%q): the name of the request counter", name)
+	}
+	// Prometheus 2.42 reads only the classic names, not the quoted UTF-8 ones client_golang allows.
+	if !model.LegacyValidation.IsValidMetricName(name) {
+		tg.t.Fatalf("promtest: SetGauge(%q): not a metric name Prometheus 2.42 can scrape", name)
+	}
+	for _, l := range names {
+		if !model.LegacyValidation.IsValidLabelName(l) {
+			tg.t.Fatalf("promtest: SetGauge(%q): %q is not a label name Prometheus 2.42 can scrape", name, l)
+		}
 	}
 	if _, err := prometheus.NewConstMetric(gaugeDesc(name, names), prometheus.GaugeValue, v, values...); err != nil {
 		tg.t.Fatalf("promtest: SetGauge(%q, %v, %q): %v", name, v, labelPairs, err)
