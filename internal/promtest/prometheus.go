@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,7 +60,11 @@ func Start(t testing.TB, opts Options) *Prometheus {
 	t.Helper()
 	bin := binary(t)
 	dir := t.TempDir()
-	cfgFile, err := writeConfig(dir, opts)
+	targets, err := scrapeURLs(opts.Targets)
+	if err != nil {
+		t.Fatalf("promtest: %v", err)
+	}
+	cfgFile, err := writeConfig(dir, targets, opts)
 	if err != nil {
 		t.Fatalf("promtest: %v", err)
 	}
@@ -128,12 +133,20 @@ func Start(t testing.TB, opts Options) *Prometheus {
 		return resp.StatusCode == http.StatusOK
 	})
 	ready := time.Since(begun)
-	if len(opts.Targets) > 0 {
-		testkit.Eventually(t, startWithin, "Prometheus scraped every target once", func() bool {
-			alive()
-			return p.scrapedAll(len(opts.Targets))
-		})
+	if len(targets) == 0 {
+		t.Logf("promtest: Prometheus at %s ready after %s", p.url, ready.Round(time.Millisecond))
+		return p
 	}
+	last := ""
+	testkit.Eventually(t, startWithin, "Prometheus scraped every target once", func() bool {
+		alive()
+		state, done := p.scrapeState(targets)
+		if state != last { // what it saw, should it never get there
+			t.Logf("promtest: targets: %s", state)
+			last = state
+		}
+		return done
+	})
 	t.Logf("promtest: Prometheus at %s ready after %s, targets scraped after %s",
 		p.url, ready.Round(time.Millisecond), time.Since(begun).Round(time.Millisecond))
 	return p
@@ -174,21 +187,34 @@ func (p *Prometheus) Value(ctx context.Context, promql string) (float64, error) 
 	return 0, fmt.Errorf("query %q: a %s, want one number", promql, v.Type())
 }
 
-// scrapedAll says whether Prometheus has n active targets and has scraped each successfully.
-// It asks the targets API rather than running a query, which would land in the query log.
-func (p *Prometheus) scrapedAll(n int) bool {
+// scrapeState says whether Prometheus has scraped each of targets successfully, and what it
+// knows of them. It asks the targets API rather than running a query, which would land in the
+// query log.
+func (p *Prometheus) scrapeState(targets []*url.URL) (state string, done bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	res, err := p.api.Targets(ctx)
-	if err != nil || len(res.Active) < n {
-		return false
+	if err != nil {
+		return err.Error(), false
 	}
+	if len(res.Active) == 0 {
+		return "none discovered yet", false
+	}
+	seen := map[string]bool{}
+	var parts []string
 	for _, a := range res.Active {
-		if a.Health != v1.HealthGood || a.LastScrape.IsZero() {
-			return false
+		seen[a.ScrapeURL] = a.Health == v1.HealthGood && !a.LastScrape.IsZero()
+		part := a.ScrapeURL + " " + string(a.Health)
+		if a.LastError != "" {
+			part += ": " + a.LastError
 		}
+		parts = append(parts, part)
 	}
-	return true
+	done = true
+	for _, u := range targets {
+		done = done && seen[u.String()]
+	}
+	return strings.Join(parts, "; "), done
 }
 
 // config is the part of prometheus.yml the harness writes.
@@ -224,26 +250,36 @@ type alertmanager struct {
 	StaticConfigs []staticConfig `yaml:"static_configs"`
 }
 
+// scrapeURLs checks the targets' URLs and returns each as Prometheus will name it in its
+// targets API: scheme, host and path (/metrics when empty), without a query or fragment.
+func scrapeURLs(targets []string) ([]*url.URL, error) {
+	var out []*url.URL
+	for _, raw := range targets {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("target %q: not an http(s) URL", raw)
+		}
+		clean := &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+		if clean.Path == "" {
+			clean.Path = "/metrics"
+		}
+		out = append(out, clean)
+	}
+	return out, nil
+}
+
 // writeConfig writes prometheus.yml (and the rule file) into dir and returns its path.
-func writeConfig(dir string, opts Options) (string, error) {
+func writeConfig(dir string, targets []*url.URL, opts Options) (string, error) {
 	var c config
 	c.Global.ScrapeInterval, c.Global.EvaluationInterval = "1s", "1s"
 	c.Global.QueryLogFile = filepath.Join(dir, "query.log")
-	if len(opts.Targets) > 0 {
+	if len(targets) > 0 {
 		sc := scrapeConfig{JobName: Job}
-		for _, raw := range opts.Targets {
-			u, err := url.Parse(raw)
-			if err != nil || u.Host == "" {
-				return "", fmt.Errorf("target %q: not an http(s) URL", raw)
-			}
-			path := u.Path
-			if path == "" {
-				path = "/metrics"
-			}
+		for _, u := range targets {
 			// One static config per target, so each keeps its own scheme and path.
 			sc.StaticConfigs = append(sc.StaticConfigs, staticConfig{
 				Targets: []string{u.Host},
-				Labels:  map[string]string{"__scheme__": u.Scheme, "__metrics_path__": path},
+				Labels:  map[string]string{"__scheme__": u.Scheme, "__metrics_path__": u.Path},
 			})
 		}
 		c.ScrapeConfigs = []scrapeConfig{sc}
@@ -257,7 +293,7 @@ func writeConfig(dir string, opts Options) (string, error) {
 	}
 	if opts.Alertmanager != "" {
 		u, err := url.Parse(opts.Alertmanager)
-		if err != nil || u.Host == "" {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return "", fmt.Errorf("alertmanager %q: not an http(s) URL", opts.Alertmanager)
 		}
 		c.Alerting = &alerting{Alertmanagers: []alertmanager{{

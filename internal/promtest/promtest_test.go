@@ -49,8 +49,11 @@ func TestPrometheusMeasuresTheTargetsRates(t *testing.T) {
 	tgt.SetRate("checkout", "200", 300)
 	tgt.SetRate("checkout", "500", 40)
 	tgt.SetRate("search", "200", 0) // a series that does not grow counts for nothing
+	// A second target with no series, named without its /metrics path: Start waits for it too,
+	// and it adds nothing.
+	empty := promtest.NewTarget(t)
 	begun := time.Now()
-	p := promtest.Start(t, promtest.Options{Targets: []string{tgt.URL()}})
+	p := promtest.Start(t, promtest.Options{Targets: []string{tgt.URL(), strings.TrimSuffix(empty.URL(), "/metrics")}})
 	ctx := context.Background()
 
 	var ratio, rate, lastRatio, lastRate float64
