@@ -291,6 +291,7 @@ func (a *App) topologyOptions() broker.TopologyOptions {
 	n := a.cfg.NATS
 	o.AlertsMaxBytes, o.ReportsMaxBytes, o.DeadLettersMaxBytes, o.IncidentsMaxBytes = n.AlertsMaxBytes, n.ReportsMaxBytes, n.DeadLettersMaxBytes, n.IncidentsMaxBytes
 	o.DeliveriesMaxBytes = n.DeliveriesMaxBytes
+	o.GraphsMaxBytes, o.GraphsMaxAge = n.GraphsMaxBytes, n.GraphsMaxAge.Std()
 	return o
 }
 

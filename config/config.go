@@ -82,13 +82,16 @@ type NATS struct {
 	// DeadLettersMaxAge is how long a message a consumer gave up on is kept for replay.
 	DeadLettersMaxAge Duration `yaml:"deadletters_max_age"`
 	// The size limits of the streams and the bucket (see broker.Ensure for what happens when full).
-	AlertsMaxBytes      int64  `yaml:"alerts_max_bytes"`
-	ReportsMaxBytes     int64  `yaml:"reports_max_bytes"`
-	DeadLettersMaxBytes int64  `yaml:"deadletters_max_bytes"`
-	DeploysMaxBytes     int64  `yaml:"deploys_max_bytes"`
-	IncidentsMaxBytes   int64  `yaml:"incidents_max_bytes"`
-	DeliveriesMaxBytes  int64  `yaml:"deliveries_max_bytes"`
-	EmbeddedListen      string `yaml:"embedded_listen_address"`
+	AlertsMaxBytes      int64 `yaml:"alerts_max_bytes"`
+	ReportsMaxBytes     int64 `yaml:"reports_max_bytes"`
+	DeadLettersMaxBytes int64 `yaml:"deadletters_max_bytes"`
+	DeploysMaxBytes     int64 `yaml:"deploys_max_bytes"`
+	IncidentsMaxBytes   int64 `yaml:"incidents_max_bytes"`
+	DeliveriesMaxBytes  int64 `yaml:"deliveries_max_bytes"`
+	// The graphs bucket: the metrics evidence's PNGs (see broker.TopologyOptions).
+	GraphsMaxBytes int64    `yaml:"graphs_max_bytes"`
+	GraphsMaxAge   Duration `yaml:"graphs_max_age"`
+	EmbeddedListen string   `yaml:"embedded_listen_address"`
 	// EmbeddedTokenFile holds the token a client of the embedded server's listener must present;
 	// required when that listener is not on loopback.
 	EmbeddedTokenFile string `yaml:"embedded_token_file"`
@@ -190,6 +193,8 @@ func Default() *Config {
 			DeploysMaxBytes:     deploy.DefaultMaxBytes,
 			IncidentsMaxBytes:   broker.DefaultIncidentsMaxBytes,
 			DeliveriesMaxBytes:  broker.DefaultDeliveriesMaxBytes,
+			GraphsMaxBytes:      broker.DefaultGraphsMaxBytes,
+			GraphsMaxAge:        Duration(30 * 24 * time.Hour),
 			// nats-server's own default: see README for what it risks.
 			EmbeddedSyncInterval: Duration(2 * time.Minute),
 		},

@@ -247,7 +247,7 @@ func TestRenderInf(t *testing.T) {
 }
 
 func TestSeriesBounded(t *testing.T) {
-	const n = 1_000_000
+	const n = 300_000
 	pts := make([]Point, n)
 	for i := range pts {
 		pts[i] = Point{T: t0.Add(time.Duration(i) * time.Second), V: 1 + float64(i%7)/100}
