@@ -231,6 +231,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		Classifier:    a.rules,
 		Escalator:     a.rules,
 		Enricher:      enricher,
+		Graphs:        broker.NewGraphStore(a.topology.Graphs),
 		HandleTimeout: a.cfg.Triage.Timeout.Std(),
 		RetryBackoff:  a.cfg.RetryBackoff(),
 		DeadLetters:   a.dead,
