@@ -52,6 +52,10 @@ var (
 	noteColor      = color.RGBA{R: 0x60, G: 0x60, B: 0x60, A: 0xff}
 )
 
+// maxValue bounds the values drawn as they are: beyond it, the axis's range would overflow, so
+// they are drawn at the edge like ±Inf.
+const maxValue = 1e300
+
 // dpi is the resolution the plot's lengths (in points) are drawn at.
 const dpi = 96
 
@@ -129,7 +133,7 @@ func build(s Spec, width vg.Length) *plot.Plot {
 		l.LineStyle = draw.LineStyle{Color: seriesColor, Width: vg.Points(1.5)}
 		p.Add(l)
 	}
-	if s.Threshold != nil && !math.IsNaN(*s.Threshold) && !math.IsInf(*s.Threshold, 0) {
+	if drawableThreshold(s.Threshold) {
 		p.Add(hline{y: *s.Threshold})
 	}
 	if !s.Marker.IsZero() {
@@ -170,9 +174,14 @@ func build(s Spec, width vg.Length) *plot.Plot {
 func series(pts []Point) plotter.XYs {
 	xy := make(plotter.XYs, 0, len(pts))
 	for _, q := range pts {
-		if !q.T.IsZero() {
-			xy = append(xy, plotter.XY{X: unix(q.T), Y: q.V})
+		if q.T.IsZero() {
+			continue
 		}
+		v := q.V
+		if math.Abs(v) > maxValue {
+			v = math.Inf(int(math.Copysign(1, v))) // drawn at the edge, as an infinity
+		}
+		xy = append(xy, plotter.XY{X: unix(q.T), Y: v})
 	}
 	if !slices.IsSortedFunc(xy, byX) {
 		slices.SortStableFunc(xy, byX)
@@ -276,8 +285,8 @@ func yRange(xy plotter.XYs, threshold *float64) (lo, hi float64, finite bool) {
 	if !drawable {
 		return 0, 0, false
 	}
-	if t := threshold; t != nil && !math.IsNaN(*t) && !math.IsInf(*t, 0) {
-		lo, hi = math.Min(lo, *t), math.Max(hi, *t)
+	if drawableThreshold(threshold) {
+		lo, hi = math.Min(lo, *threshold), math.Max(hi, *threshold)
 	}
 	switch {
 	case math.IsInf(lo, 1): // only infinities
@@ -294,6 +303,10 @@ func yRange(xy plotter.XYs, threshold *float64) (lo, hi float64, finite bool) {
 		return 0, hi + pad, true // a rate or a ratio does not go below 0
 	}
 	return lo - pad, hi + pad, true
+}
+
+func drawableThreshold(t *float64) bool {
+	return t != nil && !math.IsNaN(*t) && math.Abs(*t) <= maxValue
 }
 
 // segments splits xy at its NaNs into runs to draw as lines.

@@ -45,38 +45,52 @@ func render(t testing.TB, s Spec) image.Image {
 
 // near says whether c is within a small distance of want, per channel: anti-aliasing blends
 // the edges of a line, not its middle.
-func near(c color.Color, want color.RGBA) bool {
-	r, g, b, _ := c.RGBA()
-	d := func(a uint32, b uint8) int { return int(a>>8) - int(b) }
-	abs := func(x int) int { return max(x, -x) }
-	return abs(d(r, want.R)) <= 12 && abs(d(g, want.G)) <= 12 && abs(d(b, want.B)) <= 12
+func near(c, want color.RGBA) bool {
+	d := func(a, b uint8) bool { return int(a)-int(b) <= 12 && int(b)-int(a) <= 12 }
+	return d(c.R, want.R) && d(c.G, want.G) && d(c.B, want.B)
 }
 
 // rows counts, per row, the pixels of colour want; cols per column.
 func rows(img image.Image, want color.RGBA) []int {
 	b := img.Bounds()
 	n := make([]int, b.Dy())
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			if near(img.At(x, y), want) {
-				n[y-b.Min.Y]++
-			}
+	each(img, func(x, y int, c color.RGBA) {
+		if near(c, want) {
+			n[y]++
 		}
-	}
+	})
 	return n
 }
 
 func cols(img image.Image, want color.RGBA) []int {
 	b := img.Bounds()
 	n := make([]int, b.Dx())
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			if near(img.At(x, y), want) {
-				n[x-b.Min.X]++
+	each(img, func(x, y int, c color.RGBA) {
+		if near(c, want) {
+			n[x]++
+		}
+	})
+	return n
+}
+
+// each calls f with every pixel of img (opaque, as Render draws them), reading an RGBA image's
+// bytes directly: image.At is slow under the race detector.
+func each(img image.Image, f func(x, y int, c color.RGBA)) {
+	b := img.Bounds()
+	if m, ok := img.(*image.RGBA); ok {
+		for y := 0; y < b.Dy(); y++ {
+			row := m.Pix[y*m.Stride:]
+			for x := 0; x < b.Dx(); x++ {
+				f(x, y, color.RGBA{R: row[4*x], G: row[4*x+1], B: row[4*x+2], A: row[4*x+3]})
 			}
 		}
+		return
 	}
-	return n
+	for y := 0; y < b.Dy(); y++ {
+		for x := 0; x < b.Dx(); x++ {
+			f(x, y, color.RGBAModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.RGBA))
+		}
+	}
 }
 
 // lines are the indexes whose count is at least min.
@@ -94,7 +108,7 @@ func TestRenderSize(t *testing.T) {
 	for _, tt := range []struct{ w, h, wantW, wantH int }{
 		{0, 0, DefaultWidth, DefaultHeight},
 		{400, 200, 400, 200},
-		{1234, 567, 1234, 567},
+		{333, 167, 333, 167},
 		{MinWidth, MinHeight, MinWidth, MinHeight},
 	} {
 		img := render(t, Spec{Title: "size", Unit: "ratio", Points: ramp(100), Width: tt.w, Height: tt.h})
@@ -114,7 +128,7 @@ func TestRenderSizeOutOfBounds(t *testing.T) {
 }
 
 func TestRenderThresholdAndMarker(t *testing.T) {
-	const w, h = 800, 300
+	const w, h = 400, 150
 	for _, tt := range []struct {
 		name       string
 		threshold  float64
@@ -131,7 +145,7 @@ func TestRenderThresholdAndMarker(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			pts := ramp(241) // an hour
 			th := tt.threshold
-			img := render(t, Spec{Title: "error_ratio", Unit: "ratio", Points: pts, Threshold: &th, Marker: pts[tt.marker].T})
+			img := render(t, Spec{Title: "error_ratio", Unit: "ratio", Points: pts, Threshold: &th, Marker: pts[tt.marker].T, Width: w, Height: h})
 
 			ths := lines(rows(img, thresholdColor), w/3) // dashed: more than a third of the width
 			if len(ths) == 0 {
@@ -142,9 +156,9 @@ func TestRenderThresholdAndMarker(t *testing.T) {
 					t.Errorf("threshold colour in row %d, want rows %d to %d", y, tt.rowLo, tt.rowHi)
 				}
 			}
-			mks := lines(cols(img, markerColor), h/2) // solid: more than half the height
+			mks := lines(cols(img, markerColor), h/3) // solid, across the plot: more than a third of the height
 			if len(mks) == 0 {
-				t.Fatalf("no column holds the marker's colour across half the height")
+				t.Fatalf("no column holds the marker's colour across a third of the height")
 			}
 			for _, x := range mks {
 				if x < tt.colLo || x >= tt.colHi {
@@ -154,7 +168,7 @@ func TestRenderThresholdAndMarker(t *testing.T) {
 		})
 	}
 	t.Run("neither", func(t *testing.T) {
-		img := render(t, Spec{Title: "error_ratio", Unit: "ratio", Points: ramp(241)})
+		img := render(t, Spec{Title: "error_ratio", Unit: "ratio", Points: ramp(241), Width: w, Height: h})
 		if n := lines(rows(img, thresholdColor), 1); len(n) > 0 {
 			t.Errorf("threshold colour drawn without a threshold, rows %v", n)
 		}
@@ -168,6 +182,7 @@ func TestRenderThresholdAndMarker(t *testing.T) {
 }
 
 func TestRenderNoData(t *testing.T) {
+	const w, h = 400, 150
 	nan := []Point{{T: t0, V: math.NaN()}, {T: t0.Add(time.Minute), V: math.NaN()}}
 	th := 0.5
 	for name, s := range map[string]Spec{
@@ -176,8 +191,9 @@ func TestRenderNoData(t *testing.T) {
 		"zero times": {Title: "zero", Points: []Point{{V: 1}, {V: 2}}},
 	} {
 		t.Run(name, func(t *testing.T) {
+			s.Width, s.Height = w, h
 			img := render(t, s)
-			if b := img.Bounds(); b.Dx() != DefaultWidth || b.Dy() != DefaultHeight {
+			if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
 				t.Fatalf("bounds %v", b)
 			}
 			if n := lines(cols(img, seriesColor), 1); len(n) > 0 {
@@ -185,13 +201,11 @@ func TestRenderNoData(t *testing.T) {
 			}
 			// "no data" in the middle: dark grey text where the plot would be.
 			var text int
-			for y := DefaultHeight * 2 / 5; y < DefaultHeight*3/5; y++ {
-				for x := DefaultWidth * 2 / 5; x < DefaultWidth*3/5; x++ {
-					if near(img.At(x, y), noteColor) {
-						text++
-					}
+			each(img, func(x, y int, c color.RGBA) {
+				if y >= h*2/5 && y < h*3/5 && x >= w*2/5 && x < w*3/5 && near(c, noteColor) {
+					text++
 				}
-			}
+			})
 			if text < 20 {
 				t.Errorf("%d pixels of text in the middle, want the words \"no data\"", text)
 			}
@@ -208,7 +222,7 @@ func TestRenderGaps(t *testing.T) {
 	}
 	for name, pts := range map[string][]Point{"missing samples": missing, "NaN": nan} {
 		t.Run(name, func(t *testing.T) {
-			drawn := lines(cols(render(t, Spec{Title: "gaps", Points: pts}), seriesColor), 1)
+			drawn := lines(cols(render(t, Spec{Title: "gaps", Points: pts, Width: 400, Height: 150}), seriesColor), 1)
 			if len(drawn) == 0 {
 				t.Fatal("no series drawn")
 			}
@@ -228,7 +242,7 @@ func TestRenderGaps(t *testing.T) {
 
 func TestRenderInf(t *testing.T) {
 	top := func(pts []Point) int {
-		r := lines(rows(render(t, Spec{Title: "inf", Points: pts}), seriesColor), 1)
+		r := lines(rows(render(t, Spec{Title: "inf", Points: pts, Width: 400, Height: 150}), seriesColor), 1)
 		if len(r) == 0 {
 			t.Fatal("no series drawn")
 		}
@@ -245,6 +259,34 @@ func TestRenderInf(t *testing.T) {
 	top(withNegInf) // draws
 	top([]Point{{T: t0, V: math.Inf(1)}, {T: t0.Add(time.Minute), V: math.Inf(-1)}})
 }
+
+// Values and times at the ends of their ranges draw, in bounded time.
+func TestRenderExtremes(t *testing.T) {
+	th := -math.MaxFloat64
+	for name, s := range map[string]Spec{
+		"huge threshold":  {Points: ramp(10), Threshold: &th},
+		"huge values":     {Points: []Point{{T: t0, V: math.MaxFloat64}, {T: t0.Add(time.Minute), V: -math.MaxFloat64}}, Threshold: &th},
+		"tiny values":     {Points: []Point{{T: t0, V: math.SmallestNonzeroFloat64}, {T: t0.Add(time.Minute), V: 0}}},
+		"one point":       {Points: []Point{{T: t0, V: 3}}},
+		"same time":       {Points: []Point{{T: t0, V: 3}, {T: t0, V: 4}}},
+		"distant marker":  {Points: ramp(10), Marker: time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC)},
+		"distant samples": {Points: []Point{{T: time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC), V: 1}, {T: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), V: 2}}},
+		"NaN threshold":   {Points: ramp(10), Threshold: ptr(math.NaN())},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s.Title, s.Unit, s.Width, s.Height = name, "bytes", MinWidth, MinHeight
+			img := render(t, s)
+			if b := img.Bounds(); b.Dx() != MinWidth || b.Dy() != MinHeight {
+				t.Errorf("bounds %v", b)
+			}
+			if len(lines(cols(img, seriesColor), 1)) == 0 {
+				t.Error("no series drawn")
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func TestSeriesBounded(t *testing.T) {
 	const n = 300_000
@@ -268,7 +310,7 @@ func TestSeriesBounded(t *testing.T) {
 	if !slices.IsSortedFunc(xy, byX) {
 		t.Error("downsampled points out of time order")
 	}
-	render(t, Spec{Title: "huge", Points: pts})
+	render(t, Spec{Title: "huge", Points: pts, Width: MinWidth, Height: MinHeight})
 }
 
 func TestSeriesUnsorted(t *testing.T) {
@@ -336,6 +378,7 @@ func TestTimeTicks(t *testing.T) {
 		// In another zone, still UTC.
 		{t0.In(time.FixedZone("CET", 3600)), t0.Add(30 * time.Minute).In(time.FixedZone("CET", 3600)), []string{"14:00", "14:05", "14:10", "14:15", "14:20", "14:25", "14:30"}},
 		{t0, t0.Add(3 * 24 * time.Hour), []string{"Nov 27 00:00", "Nov 27 12:00", "Nov 28 00:00", "Nov 28 12:00", "Nov 29 00:00", "Nov 29 12:00"}},
+		{t0, t0.Add(800 * 24 * time.Hour), []string{"2026-12-13", "2027-03-23", "2027-07-01", "2027-10-09", "2028-01-17", "2028-04-26", "2028-08-04", "2028-11-12"}},
 		{t0, t0.Add(90 * time.Second), []string{"14:00:00", "14:00:15", "14:00:30", "14:00:45", "14:01:00", "14:01:15", "14:01:30"}},
 	} {
 		var got []string

@@ -34,11 +34,13 @@ func (timeTicks) Ticks(lo, hi float64) []plot.Tick {
 			break
 		}
 	}
-	for span/step > maxTimeTicks { // beyond a day: whole days
-		step += 86400
+	if span/step > maxTimeTicks { // beyond a week: whole days
+		step = math.Ceil(span/maxTimeTicks/86400) * 86400
 	}
 	format := "15:04"
 	switch {
+	case span > 180*86400:
+		format = "2006-01-02"
 	case step >= 86400:
 		format = "Jan 2"
 	case span > 86400:
