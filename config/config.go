@@ -82,16 +82,13 @@ type NATS struct {
 	// DeadLettersMaxAge is how long a message a consumer gave up on is kept for replay.
 	DeadLettersMaxAge Duration `yaml:"deadletters_max_age"`
 	// The size limits of the streams and the bucket (see broker.Ensure for what happens when full).
-	AlertsMaxBytes      int64 `yaml:"alerts_max_bytes"`
-	ReportsMaxBytes     int64 `yaml:"reports_max_bytes"`
-	DeadLettersMaxBytes int64 `yaml:"deadletters_max_bytes"`
-	DeploysMaxBytes     int64 `yaml:"deploys_max_bytes"`
-	IncidentsMaxBytes   int64 `yaml:"incidents_max_bytes"`
-	DeliveriesMaxBytes  int64 `yaml:"deliveries_max_bytes"`
-	// The graphs bucket: the metrics evidence's PNGs (see broker.TopologyOptions).
-	GraphsMaxBytes int64    `yaml:"graphs_max_bytes"`
-	GraphsMaxAge   Duration `yaml:"graphs_max_age"`
-	EmbeddedListen string   `yaml:"embedded_listen_address"`
+	AlertsMaxBytes      int64  `yaml:"alerts_max_bytes"`
+	ReportsMaxBytes     int64  `yaml:"reports_max_bytes"`
+	DeadLettersMaxBytes int64  `yaml:"deadletters_max_bytes"`
+	DeploysMaxBytes     int64  `yaml:"deploys_max_bytes"`
+	IncidentsMaxBytes   int64  `yaml:"incidents_max_bytes"`
+	DeliveriesMaxBytes  int64  `yaml:"deliveries_max_bytes"`
+	EmbeddedListen      string `yaml:"embedded_listen_address"`
 	// EmbeddedTokenFile holds the token a client of the embedded server's listener must present;
 	// required when that listener is not on loopback.
 	EmbeddedTokenFile string `yaml:"embedded_token_file"`
@@ -103,6 +100,9 @@ type NATS struct {
 	CredsFile    string  `yaml:"creds_file"`
 	NKeySeedFile string  `yaml:"nkey_seed_file"`
 	TLS          NATSTLS `yaml:"tls_config"`
+	// The graphs bucket of the metrics evidence's PNGs (see broker.TopologyOptions).
+	GraphsMaxBytes int64    `yaml:"graphs_max_bytes"`
+	GraphsMaxAge   Duration `yaml:"graphs_max_age"`
 }
 
 // Ingest bounds the webhook intake.
