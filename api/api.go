@@ -59,6 +59,9 @@ type Options struct {
 	MaxScan     int           // default DefaultMaxScan
 	Timeout     time.Duration // bounds each request; default DefaultTimeout
 	Logger      *slog.Logger
+
+	// Graphs is the graphs bucket, which the graph endpoint reads; without it, that answers 501.
+	Graphs Bucket
 }
 
 type handler struct {
@@ -68,9 +71,10 @@ type handler struct {
 
 // NewIncidentsHandler returns the handler of GET /api/v1/incidents and everything under
 // /api/v1/incidents/. It answers JSON, errors included ({"status":"error","error":"..."}),
-// except the Markdown documents: 400 for a bad parameter or id, naming it; 404 for an unknown
-// incident or path; 405 for any method but GET and HEAD; 410 for a report that retention
-// removed from the reports stream; 503 when NATS did not answer, so a retry may succeed.
+// except the Markdown documents and the PNG graphs: 400 for a bad parameter, id or graph name,
+// naming it; 404 for an unknown incident, graph or path; 405 for any method but GET and HEAD;
+// 410 for a report that retention removed from the reports stream; 503 when NATS did not
+// answer, so a retry may succeed.
 func NewIncidentsHandler(o Options) http.Handler {
 	if o.MaxScan <= 0 {
 		o.MaxScan = DefaultMaxScan
@@ -87,8 +91,9 @@ func NewIncidentsHandler(o Options) http.Handler {
 	h.mux.Handle("/api/v1/incidents/{id}", h.endpoint(h.incident))
 	h.mux.Handle("/api/v1/incidents/{id}/report.md", h.endpoint(h.reportMarkdown))
 	h.mux.Handle("/api/v1/incidents/{id}/postmortem.md", h.endpoint(h.postmortemMarkdown))
+	h.mux.Handle("/api/v1/incidents/{id}/graphs/{file}", h.endpoint(h.graph))
 	h.mux.Handle("/api/v1/incidents/", h.endpoint(func(_ http.ResponseWriter, r *http.Request) error {
-		return httpin.Errorf(http.StatusNotFound, "no such endpoint %s: want /api/v1/incidents, /api/v1/incidents/{id}, or {id}/report.md or {id}/postmortem.md under it", r.URL.Path)
+		return httpin.Errorf(http.StatusNotFound, "no such endpoint %s: want /api/v1/incidents, /api/v1/incidents/{id}, or {id}/report.md, {id}/postmortem.md or {id}/graphs/{name}.png under it", r.URL.Path)
 	}))
 	return h
 }

@@ -231,6 +231,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		Classifier:    a.rules,
 		Escalator:     a.rules,
 		Enricher:      enricher,
+		Graphs:        broker.NewGraphStore(a.topology.Graphs),
 		HandleTimeout: a.cfg.Triage.Timeout.Std(),
 		RetryBackoff:  a.cfg.RetryBackoff(),
 		DeadLetters:   a.dead,
@@ -291,6 +292,7 @@ func (a *App) topologyOptions() broker.TopologyOptions {
 	n := a.cfg.NATS
 	o.AlertsMaxBytes, o.ReportsMaxBytes, o.DeadLettersMaxBytes, o.IncidentsMaxBytes = n.AlertsMaxBytes, n.ReportsMaxBytes, n.DeadLettersMaxBytes, n.IncidentsMaxBytes
 	o.DeliveriesMaxBytes = n.DeliveriesMaxBytes
+	o.GraphsMaxBytes, o.GraphsMaxAge = n.GraphsMaxBytes, n.GraphsMaxAge.Std()
 	return o
 }
 

@@ -34,6 +34,9 @@ func TestTriageHealsItself(t *testing.T) {
 		{"incidents bucket", func(ctx context.Context, js jetstream.JetStream) error {
 			return js.DeleteKeyValue(ctx, names.IncidentsBucket())
 		}, "bucket TRIAGED_INCIDENTS"},
+		{"graphs bucket", func(ctx context.Context, js jetstream.JetStream) error {
+			return js.DeleteKeyValue(ctx, names.GraphsBucket())
+		}, "bucket TRIAGED_GRAPHS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,6 +36,7 @@ func (a *App) routes() http.Handler {
 		Renderer:    a.renderer,
 		Postmortems: a.postmortems(),
 		Logger:      a.log.With("component", "api"),
+		Graphs:      a.topology.Graphs,
 	})
 	mux.Handle("/api/v1/incidents", incidents)
 	mux.Handle("/api/v1/incidents/", incidents)

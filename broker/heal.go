@@ -41,6 +41,7 @@ func Objects(n Names, sinks []string) []Object {
 		{Kind: "stream", Name: n.DeploysStream()},
 		{Kind: "bucket", Name: n.IncidentsBucket()},
 		{Kind: "bucket", Name: n.DeliveriesBucket()},
+		{Kind: "bucket", Name: n.GraphsBucket()},
 		{Kind: "consumer", Name: n.TriageConsumer(), Stream: n.AlertsStream()},
 		{Kind: "consumer", Name: n.TimerConsumer(), Stream: n.AlertsStream()},
 	}

@@ -52,6 +52,9 @@ func TestDeletedObjectsAreRecreatedAndTriageResumes(t *testing.T) {
 		{"deliveries bucket", func(ctx context.Context, js jetstream.JetStream) error {
 			return js.DeleteKeyValue(ctx, names.DeliveriesBucket())
 		}, "bucket TRIAGED_DELIVERIES"},
+		{"graphs bucket", func(ctx context.Context, js jetstream.JetStream) error {
+			return js.DeleteKeyValue(ctx, names.GraphsBucket())
+		}, "bucket TRIAGED_GRAPHS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

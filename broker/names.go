@@ -88,6 +88,10 @@ func (n Names) IncidentsBucket() string { return n.upper + "_INCIDENTS" }
 // and the reports already delivered, keyed by sink and incident.
 func (n Names) DeliveriesBucket() string { return n.upper + "_DELIVERIES" }
 
+// GraphsBucket is the KV bucket of the incidents' PNG graphs, keyed "<incident id>.<graph name>"
+// (triaged.GraphKey).
+func (n Names) GraphsBucket() string { return n.upper + "_GRAPHS" }
+
 // DeploysStream holds deploy events from CI/CD, kept for the correlation window and more.
 func (n Names) DeploysStream() string { return n.upper + "_DEPLOYS" }
 

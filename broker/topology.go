@@ -32,6 +32,10 @@ type TopologyOptions struct {
 	// DeliveriesMaxBytes bounds the deliveries bucket (each sink's thread and delivered reports
 	// per incident), kept as long as the incidents (IncidentsMaxAge).
 	DeliveriesMaxBytes int64
+	// GraphsMaxBytes and GraphsMaxAge bound the graphs bucket (the metrics evidence's PNGs).
+	// When full, it refuses new graphs: the triage worker then reports without them.
+	GraphsMaxBytes int64
+	GraphsMaxAge   time.Duration
 	// MaxDeliveries bounds the deliveries of an alert or report message; past it, the message is
 	// dead-lettered (see DeadLetters). 0: unbounded.
 	MaxDeliveries int
@@ -50,6 +54,7 @@ const (
 	DefaultDeadLettersMaxBytes = 256 << 20
 	DefaultIncidentsMaxBytes   = 1 << 30
 	DefaultDeliveriesMaxBytes  = 256 << 20
+	DefaultGraphsMaxBytes      = 256 << 20
 )
 
 // DefaultTopologyOptions are the sizes used when the config says nothing.
@@ -66,6 +71,8 @@ func DefaultTopologyOptions() TopologyOptions {
 		DeadLettersMaxBytes: DefaultDeadLettersMaxBytes,
 		IncidentsMaxBytes:   DefaultIncidentsMaxBytes,
 		DeliveriesMaxBytes:  DefaultDeliveriesMaxBytes,
+		GraphsMaxBytes:      DefaultGraphsMaxBytes,
+		GraphsMaxAge:        30 * 24 * time.Hour,
 		MaxDeliveries:       10,
 		AckWait:             30 * time.Second,
 		MaxAckPending:       1000,
@@ -97,6 +104,7 @@ type Topology struct {
 	Timers      jetstream.Consumer
 	Incidents   jetstream.KeyValue
 	Deliveries  jetstream.KeyValue
+	Graphs      jetstream.KeyValue
 }
 
 // Ensure creates or updates the streams, the shared triage consumer and the buckets. It
@@ -215,7 +223,29 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 	if err != nil {
 		return nil, fmt.Errorf("create or update key-value bucket %s: %w%s", n.DeliveriesBucket(), err, storageHint(err))
 	}
+	// It refuses new graphs when full too, and nothing else waits on it: a graph that cannot be
+	// stored is left out of the report, which says why.
+	t.Graphs, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      n.GraphsBucket(),
+		Description: "triaged: PNG graphs of the incidents' metrics evidence, keyed by incident and graph",
+		History:     1,
+		TTL:         graphsMaxAge(o),
+		MaxBytes:    maxBytes(o.GraphsMaxBytes),
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create or update key-value bucket %s: %w%s", n.GraphsBucket(), err, storageHint(err))
+	}
 	return &t, nil
+}
+
+// graphsMaxAge is how long graphs are kept: GraphsMaxAge, or as long as the incidents.
+func graphsMaxAge(o TopologyOptions) time.Duration {
+	if o.GraphsMaxAge > 0 {
+		return o.GraphsMaxAge
+	}
+	return o.IncidentsMaxAge
 }
 
 // storageHint says what to do when JetStream cannot reserve a stream's max_bytes ("insufficient

@@ -100,6 +100,9 @@ type NATS struct {
 	CredsFile    string  `yaml:"creds_file"`
 	NKeySeedFile string  `yaml:"nkey_seed_file"`
 	TLS          NATSTLS `yaml:"tls_config"`
+	// The graphs bucket of the metrics evidence's PNGs (see broker.TopologyOptions).
+	GraphsMaxBytes int64    `yaml:"graphs_max_bytes"`
+	GraphsMaxAge   Duration `yaml:"graphs_max_age"`
 }
 
 // Ingest bounds the webhook intake.
@@ -190,6 +193,8 @@ func Default() *Config {
 			DeploysMaxBytes:     deploy.DefaultMaxBytes,
 			IncidentsMaxBytes:   broker.DefaultIncidentsMaxBytes,
 			DeliveriesMaxBytes:  broker.DefaultDeliveriesMaxBytes,
+			GraphsMaxBytes:      broker.DefaultGraphsMaxBytes,
+			GraphsMaxAge:        Duration(30 * 24 * time.Hour),
 			// nats-server's own default: see README for what it risks.
 			EmbeddedSyncInterval: Duration(2 * time.Minute),
 		},

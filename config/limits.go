@@ -72,6 +72,7 @@ func (c *Config) validateLimits(v check) {
 		{"nats.deploys_max_bytes", n.DeploysMaxBytes},
 		{"nats.incidents_max_bytes", n.IncidentsMaxBytes},
 		{"nats.deliveries_max_bytes", n.DeliveriesMaxBytes},
+		{"nats.graphs_max_bytes", n.GraphsMaxBytes},
 	} {
 		if s.n < minStreamBytes {
 			v.At(s.key, "%d is below the minimum of %d bytes (8 MiB)", s.n, minStreamBytes)

@@ -55,6 +55,7 @@ func (c *Config) validateNATS(v check) {
 	v.positive("nats.reports_max_age", n.ReportsMaxAge)
 	v.positive("nats.incidents_max_age", n.IncidentsMaxAge)
 	v.positive("nats.deadletters_max_age", n.DeadLettersMaxAge)
+	v.positive("nats.graphs_max_age", n.GraphsMaxAge)
 	if n.AlertsMaxAge > 0 && n.DuplicateWindow > n.AlertsMaxAge {
 		v.At("nats.duplicate_window", "%s is longer than nats.alerts_max_age %s", n.DuplicateWindow, n.AlertsMaxAge)
 	}

@@ -63,8 +63,9 @@ type Options struct {
 	Timers     jetstream.Consumer // the incident timers' consumer (broker's Topology.Timers); nil: none
 	Resolver   Resolver           // optional: without it the service comes from the alert's labels
 	Classifier Classifier
-	Escalator  Escalator // optional
-	Enricher   Enricher  // optional: without it the enrichment sections are reported as not collected
+	Escalator  Escalator  // optional
+	Enricher   Enricher   // optional: without it the enrichment sections are reported as not collected
+	Graphs     GraphStore // optional: keeps the enrichment's graphs (see storeGraphs); nil: none is linked
 	// HandleTimeout bounds the whole handling of one message, enrichment and every JetStream
 	// round trip included (the config's triage.timeout). Required.
 	HandleTimeout time.Duration
@@ -437,7 +438,7 @@ func (w *Worker) investigate(ctx context.Context, inc *triaged.Incident) (triage
 		cls.Severity = inc.Severity // another member is more severe than the one enriched for
 	}
 	done := w.stage("enrich")
-	enr, late := w.o.Enricher.Enrich(ctx, a, inc.Service, cls)
+	enr, late := w.enrich(ctx, inc.ID, a, inc.Service, cls)
 	done()
 	if w.o.Escalator != nil {
 		done = w.stage("escalate")
