@@ -37,7 +37,7 @@ type Renderer struct {
 // "headline"; per event "incident_report" (opened, reopened), "status_update" (updated),
 // "flapping" (updated while flapping) and "resolution" (resolved); and the sections "header",
 // "summary", "impact", "recent_changes", "observations", "probes", "logs", "response_team",
-// "communication", "runbook", "severity_decision", "alerts", "links", "gate", "next_steps",
+// "metrics", "metrics_at_opening", "user_impact", "communication", "runbook", "severity_decision", "alerts", "links", "gate", "next_steps",
 // "candidate_causes" and "footer". The postmortem (templates/postmortem.md.tmpl) prints the
 // evidence with "recent_changes", "probes", "logs" and "candidate_causes", so a user's version
 // of those blocks applies there too.
@@ -123,6 +123,14 @@ func funcMap() template.FuncMap {
 		"failing":       failing,
 		"first":         first,
 		"impactList":    impactList,
+		"alertMetric":   alertMetric,
+		"queryMetrics":  queryMetrics,
+		"metricValue":   metricValue,
+		"changePercent": changePercent,
+		"offset":        offset,
+		"threshold":     threshold,
+		"graphLink":     graphLink,
+		"codeList":      codeList,
 	}
 }
 
