@@ -71,7 +71,7 @@ func TestNewRendererBadTemplate(t *testing.T) {
 		{"typo in the flapping update", "{{define \"flapping\"}}{{.FlapAdvise}}{{end}}", `:1:23: executing "flapping"`},
 		{"typo in the status update", "{{define \"status_update\"}}{{.NextUpdateDue.Hour}}{{end}}", `:1:42: executing "status_update"`},
 		{"typo in the reopened report", "{{define \"header\"}}{{if eq .Event \"reopened\"}}{{.Deadlines.Mitigate.Day}}{{end}}{{end}}", `:1:58: executing "header"`},
-		{"typo in the metrics block", "{{define \"metrics\"}}{{range .Metrics}}{{.Nwo}}{{end}}{{end}}", `:1:41: executing "metrics"`},
+		{"typo in the metrics block", "{{define \"metrics\"}}{{range .Metrics}}{{.Nwo}}{{end}}{{end}}", `:1:40: executing "metrics"`},
 		{"typo in the metrics at the opening", "{{define \"metrics_at_opening\"}}{{with alertMetric .}}{{.CrossedAt.Hour}}{{end}}{{end}}", `:1:65: executing "metrics_at_opening"`},
 		{"typo in the logs block", "{{define \"logs\"}}{{range .Logs}}{{.Line}}{{end}}{{end}}", `:1:34: executing "logs"`},
 	} {
