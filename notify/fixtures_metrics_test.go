@@ -1,9 +1,13 @@
 package notify
 
 import (
+	"path/filepath"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/golden"
 )
 
 // The reports of an incident whose service's Prometheus was queried at the opening.
@@ -86,4 +90,27 @@ func measuredUpdateP1() *triaged.Report {
 	rep.Metrics, rep.MeasuredImpact = m.Metrics, m.MeasuredImpact
 	rep.UserImpact = m.UserImpact + " (measured at the opening)"
 	return rep
+}
+
+// The postmortem of an incident whose opening queried Prometheus names, in its timeline, when
+// the alert's expression crossed its threshold, and shows the metrics with their graphs.
+func TestPostmortemWithMetricsGolden(t *testing.T) {
+	r, err := NewRenderer("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, reports := checkoutIncident()
+	m := measuredP1()
+	inc.Evidence.Metrics, inc.Evidence.MeasuredImpact = m.Metrics, m.MeasuredImpact
+	for i := range inc.Evidence.Metrics {
+		inc.Evidence.Metrics[i].Graph = "" // the incident keeps none: the postmortem sets them
+	}
+	got, err := r.Postmortem(inc, reports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, filepath.Join("testdata", "postmortem_metrics_p1.md"), got)
+	if !strings.Contains(string(got), "| 09:24:38 | The alert's expression crossed its threshold (> 5 %); 12.3 % when the incident opened |") {
+		t.Error("the timeline does not name when the alert's expression crossed its threshold")
+	}
 }

@@ -2,33 +2,9 @@ package triage
 
 import (
 	"fmt"
-	"net/url"
-	"slices"
 
 	"github.com/triaged/triaged"
 )
-
-// reportMetrics copies the opening's metrics evidence into a report, with the path of each
-// graph stored with the incident. The copy keeps the evidence, which the incident shares, as it
-// was.
-func reportMetrics(incident string, ms []triaged.MetricEvidence) []triaged.MetricEvidence {
-	if len(ms) == 0 {
-		return nil
-	}
-	out := slices.Clone(ms)
-	for i := range out {
-		out[i].Graph = ""
-		if out[i].HasGraph {
-			out[i].Graph = GraphPath(incident, out[i].Name)
-		}
-	}
-	return out
-}
-
-// GraphPath is where the daemon serves the PNG graph of an incident's metric named name.
-func GraphPath(incident, name string) string {
-	return "/api/v1/incidents/" + url.PathEscape(incident) + "/graphs/" + url.PathEscape(name) + ".png"
-}
 
 // userImpact is the report's User Impact: the measured one when it was measured, else what the
 // rule or the alert's annotation said (stated), with why it was not measured when the catalog

@@ -39,7 +39,7 @@ func TestBuildReportCarriesTheMetrics(t *testing.T) {
 	if enr.Metrics[0].Graph != "" {
 		t.Error("BuildReport changed the incident's evidence")
 	}
-	if got := triage.GraphPath("a/b", "x y?"); got != "/api/v1/incidents/a%2Fb/graphs/x%20y%3F.png" {
+	if got := triaged.GraphPath("a/b", "x y?"); got != "/api/v1/incidents/a%2Fb/graphs/x%20y%3F.png" {
 		t.Errorf("GraphPath = %q, want the id and the name path-escaped", got)
 	}
 	if rep.MeasuredImpact == nil || rep.UserImpact != enr.MeasuredImpact.Text {
@@ -99,7 +99,7 @@ func TestTheResolutionCarriesTheOpeningsMetrics(t *testing.T) {
 	}
 	for _, rep := range []triaged.Report{opened, resolved} {
 		if len(rep.Metrics) != 2 || rep.Metrics[0].Now == nil || *rep.Metrics[0].Now != 0.12 ||
-			rep.Metrics[0].Graph != triage.GraphPath(rep.IncidentID, "alert") {
+			rep.Metrics[0].Graph != triaged.GraphPath(rep.IncidentID, "alert") {
 			t.Errorf("%s report metrics %+v; want the opening's, with the graph's path", rep.Event, rep.Metrics)
 		}
 	}

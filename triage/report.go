@@ -71,7 +71,7 @@ func BuildReport(inc *triaged.Incident, a *triaged.Alert, svc triaged.Service, c
 	if rep.UserImpact == "" {
 		rep.UserImpact = a.Annotations["impact"]
 	}
-	rep.Metrics, rep.MeasuredImpact = reportMetrics(inc.ID, enr.Metrics), enr.MeasuredImpact
+	rep.Metrics, rep.MeasuredImpact = triaged.WithGraphPaths(inc.ID, enr.Metrics), enr.MeasuredImpact
 	rep.UserImpact = userImpact(rep.UserImpact, enr.MeasuredImpact, event)
 	if inc.State == triaged.IncidentResolved {
 		rep.Status = triaged.ReportResolved
