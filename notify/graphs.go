@@ -1,8 +1,10 @@
 package notify
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/triaged/triaged"
 )
@@ -71,4 +73,38 @@ func cutUTF16(s string, n int) string {
 	}
 	head := cutAt(s, n-1)
 	return head + "…"
+}
+
+// metricLine is one metric in plain text, for the chat cards that do not render the report's
+// template: "error_ratio: 12.3 % at 09:27Z, 0.41 % 30 min before (+2910 %) ▁▂▃▅▇ · query …". ref is
+// the day the times are read against (the incident's start).
+func metricLine(m triaged.MetricEvidence, ref time.Time) string {
+	name := m.Name
+	if name == triaged.AlertExpressionMetric {
+		name = "Alert expression " + cmpOr(m.Expr, m.Query)
+	}
+	if m.Error != "" {
+		return name + ": not collected: " + m.Error
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s at %s, %s %s before", name, metricValue(m.Unit, m.Now), clock(ref, m.At), metricValue(m.Unit, m.Before), offset(m.BeforeOffsetMinutes))
+	if c := changePercent(m.ChangePercent); c != "" {
+		fmt.Fprintf(&b, " (%s)", c)
+	}
+	if t := threshold(m); t != "" {
+		fmt.Fprintf(&b, "; threshold %s", t)
+	}
+	if m.CrossedAt != nil {
+		fmt.Fprintf(&b, ", crossed at %s", clock(ref, *m.CrossedAt))
+	}
+	if m.Trend != "" {
+		fmt.Fprintf(&b, "; %s", m.Trend)
+	}
+	if m.Sparkline != "" {
+		fmt.Fprintf(&b, " %s", m.Sparkline)
+	}
+	if m.Name != triaged.AlertExpressionMetric && m.Query != "" {
+		fmt.Fprintf(&b, " · query %s", m.Query)
+	}
+	return b.String()
 }
