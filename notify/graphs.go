@@ -87,7 +87,11 @@ func metricLine(m triaged.MetricEvidence, ref time.Time) string {
 		return name + ": not collected: " + m.Error
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s at %s, %s %s before", name, metricValue(m.Unit, m.Now), clock(ref, m.At), metricValue(m.Unit, m.Before), offset(m.BeforeOffsetMinutes))
+	fmt.Fprintf(&b, "%s: %s", name, metricValue(m.Unit, m.Now))
+	if !m.At.IsZero() {
+		fmt.Fprintf(&b, " at %s", clock(ref, m.At))
+	}
+	fmt.Fprintf(&b, ", %s %s before", metricValue(m.Unit, m.Before), offset(m.BeforeOffsetMinutes))
 	if c := changePercent(m.ChangePercent); c != "" {
 		fmt.Fprintf(&b, " (%s)", c)
 	}
