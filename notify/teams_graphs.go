@@ -2,6 +2,7 @@ package notify
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/triaged/triaged"
 )
@@ -30,7 +31,11 @@ func teamsMetrics(rep *triaged.Report, externalURL string, list func([]string) [
 		}
 		text += l
 	}
-	return []teamsPart{{title: "Metrics", text: text, images: chatGraphs(rep, externalURL, teamsMaxURL)}}
+	title := "Metrics"
+	if rep.Event == triaged.EventUpdated || rep.Event == triaged.EventResolved {
+		title = "Metrics at the opening"
+	}
+	return []teamsPart{{title: title, text: text, images: chatGraphs(rep, externalURL, teamsMaxURL)}}
 }
 
 // withTeamsGraphs puts the graphs into a sink template's Metrics section, or a Graphs section of
@@ -40,7 +45,7 @@ func withTeamsGraphs(parts []teamsPart, rep *triaged.Report, externalURL string)
 	if len(g) == 0 {
 		return parts
 	}
-	if i := slices.IndexFunc(parts, func(p teamsPart) bool { return p.title == "Metrics" }); i >= 0 {
+	if i := slices.IndexFunc(parts, func(p teamsPart) bool { return strings.HasPrefix(p.title, "Metrics") }); i >= 0 {
 		parts[i].images = g
 		return parts
 	}
