@@ -76,6 +76,7 @@ type trimmer struct {
 	logsBefore []int  // each excerpt's LinesOmitted before: the excerpts are trimmed in place
 	notesFrom  []string
 	pairs      int // labels and annotations left out
+	metrics    metricCuts
 	cut, links bool
 }
 
@@ -120,6 +121,10 @@ func (t *trimmer) trim(rep *Report) {
 	if rb := rep.Runbook; rb != nil {
 		rb.Steps, rb.Why = keepFirst(rb.Steps, n), keepFirst(rb.Why, n)
 	}
+	rep.Metrics = t.metrics.trim(rep.Metrics, n)
+	if m := rep.MeasuredImpact; m != nil {
+		m.Queries = m.Queries[:min(len(m.Queries), n)]
+	}
 	c := cutValues(reflect.ValueOf(rep).Elem(), "", t.valueCap())
 	t.cut, t.links = t.cut || c.cut > 0, t.links || c.dropped > 0
 }
@@ -148,6 +153,7 @@ func (t *trimmer) notes(rep *Report, size int) []string {
 			note("logs of %s: the last %d lines kept, %d older left out", l.Source, len(l.Lines), d)
 		}
 	}
+	notes = append(notes, t.metrics.notes(len(rep.Metrics))...)
 	if t.cut {
 		note("values longer than %d bytes cut, each marked with how many bytes it lost", t.valueCap())
 	}
@@ -212,7 +218,7 @@ var firstLabels = []string{"alertname", "instance", "service", "severity", "summ
 
 // linkFields are the JSON names of fields that hold a link: a cut link would lead elsewhere, so
 // an overlong one is left out instead.
-var linkFields = []string{"url", "generator_url", "alertmanager", "generator", "silence", "architecture_doc"}
+var linkFields = []string{"url", "generator_url", "alertmanager", "generator", "silence", "architecture_doc", "graph"}
 
 type cutCount struct{ cut, dropped int }
 
@@ -311,12 +317,12 @@ func minimalReport(rep *Report, size, max int) *Report {
 		NextUpdateDue: rep.NextUpdateDue, PostmortemDue: rep.PostmortemDue, Flapping: rep.Flapping,
 	}
 	why := fmt.Sprintf("left out: the report was %d bytes, over its budget of %d bytes (report.max_bytes)", size, max)
-	for _, s := range []string{SectionRecentChanges, SectionProbes, SectionLogs, SectionRunbook} {
+	for _, s := range []string{SectionRecentChanges, SectionProbes, SectionLogs, SectionMetrics, SectionRunbook} {
 		m.Pend(s, why)
 	}
 	m.Headline = Headline(m)
 	m.Trimmed = []string{fmt.Sprintf("only what identifies the incident is kept: the report was %d bytes, over its budget of %d bytes (report.max_bytes), even trimmed; "+
-		"the alerts, recent changes, probes, logs, runbook, links, observations and severity decisions were left out", size, max)}
+		"the alerts, recent changes, probes, logs, metrics, runbook, links, observations and severity decisions were left out", size, max)}
 	return m
 }
 

@@ -282,5 +282,12 @@ func hostile() *triaged.Report {
 		}},
 		Pending: []string{"recent_changes", "probes"},
 		Links:   triaged.Links{Alertmanager: "data:text/html,<script>alert(1)</script>"},
+		Metrics: []triaged.MetricEvidence{
+			{Name: triaged.AlertExpressionMetric, Expr: "up{job=\"`x`\"} == 0 <!channel>", Query: "up", Unit: "<b>req</b>",
+				Now: ptr(1.0), Before: ptr(0.0), BeforeOffsetMinutes: 60, Sparkline: "▁`█", Series: 2,
+				SeriesLabels: map[string]string{"job": "[x](http://evil)", "odd.name": "<!here>"}, HasGraph: true, Graph: "javascript:alert(1)"},
+			{Name: "err`or [x](http://e)", Query: "sum(x{a=\"```\"})", Error: "Prometheus said [click](http://evil.example) @channel <@U024BE7LH>\n# heading"},
+		},
+		MeasuredImpact: &triaged.MeasuredImpact{Text: "1. numbered", Queries: []string{"q`1` <!channel>"}},
 	}
 }

@@ -81,7 +81,8 @@ func (m *mmRenderer) full(rep *triaged.Report, prefix string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fitRunes(prefix+inertAutolinks(string(text)), mmMaxRunes, fullReportURL(m.externalURL, rep)), nil
+	doc := mmGraphs(string(text), rep, m.externalURL)
+	return fitRunes(prefix+inertAutolinks(doc), mmMaxRunes, fullReportURL(m.externalURL, rep)), nil
 }
 
 // reportState is the incident's state in words: "INVESTIGATING", "INVESTIGATING (flapping)",

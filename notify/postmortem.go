@@ -113,6 +113,7 @@ func evidence(inc *triaged.Incident, open *triaged.Report, fromReport bool) *tri
 		return &triaged.Report{
 			RecentChanges: e.Changes, RecentChangesSummary: e.ChangesSummary, Probes: e.Probes,
 			Logs: e.Logs, Runbook: e.Runbook, Pending: e.Pending, PendingWhy: e.PendingWhy,
+			Metrics: triaged.WithGraphPaths(inc.ID, e.Metrics), MeasuredImpact: e.MeasuredImpact,
 		}
 	}
 	if fromReport {
@@ -120,11 +121,12 @@ func evidence(inc *triaged.Incident, open *triaged.Report, fromReport bool) *tri
 			RecentChanges: open.RecentChanges, RecentChangesSummary: open.RecentChangesSummary,
 			Probes: open.Probes, Logs: open.Logs, Runbook: open.Runbook,
 			Pending: open.Pending, PendingWhy: open.PendingWhy,
+			Metrics: open.Metrics, MeasuredImpact: open.MeasuredImpact,
 		}
 	}
 	why := "neither the incident nor a report of it carries the evidence of its opening"
 	ev := &triaged.Report{}
-	for _, s := range []string{triaged.SectionRecentChanges, triaged.SectionProbes, triaged.SectionLogs, triaged.SectionRunbook} {
+	for _, s := range []string{triaged.SectionRecentChanges, triaged.SectionProbes, triaged.SectionLogs, triaged.SectionMetrics, triaged.SectionRunbook} {
 		ev.Pending = append(ev.Pending, s)
 	}
 	ev.PendingWhy = map[string]string{}
@@ -193,6 +195,9 @@ func timeline(p *postmortem, reports []triaged.Report) []timelineEntry {
 	slices.SortStableFunc(changes, func(a, b triaged.Change) int { return a.Time.Compare(b.Time) })
 	for _, c := range changes {
 		add(c.Time, deployText(c))
+	}
+	if m := alertMetric(p.Evidence); m != nil && m.CrossedAt != nil {
+		add(*m.CrossedAt, crossingText(m))
 	}
 
 	episodes := inc.Episodes
@@ -372,4 +377,16 @@ func prefixed(prefix, s string) string {
 		return ""
 	}
 	return prefix + s
+}
+
+// crossingText is the timeline's row of when the alert's expression crossed its threshold.
+func crossingText(m *triaged.MetricEvidence) string {
+	s := "The alert's expression crossed its threshold"
+	if t := threshold(*m); t != "" {
+		s += " (" + t + ")"
+	}
+	if m.Now != nil {
+		s += "; " + metricValue(m.Unit, m.Now) + " when the incident opened"
+	}
+	return s
 }

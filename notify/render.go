@@ -36,11 +36,13 @@ type Renderer struct {
 // whole report of its own or contain only {{define}}s that replace some of the default's blocks:
 // "headline"; per event "incident_report" (opened, reopened), "status_update" (updated),
 // "flapping" (updated while flapping) and "resolution" (resolved); and the sections "header",
-// "summary", "impact", "recent_changes", "observations", "probes", "logs", "response_team",
+// "summary", "impact", "recent_changes", "observations", "probes", "logs", "metrics" (the
+// opening's, under a "### Metrics" heading the report prints when there is something to show),
+// "metrics_at_opening" (in updates and resolutions), "user_impact", "response_team",
 // "communication", "runbook", "severity_decision", "alerts", "links", "gate", "next_steps",
 // "candidate_causes" and "footer". The postmortem (templates/postmortem.md.tmpl) prints the
-// evidence with "recent_changes", "probes", "logs" and "candidate_causes", so a user's version
-// of those blocks applies there too.
+// evidence with "recent_changes", "probes", "logs", "metrics" and "candidate_causes", so a
+// user's version of those blocks applies there too.
 //
 // Every value a template prints is escaped for Markdown unless a function that builds Markdown
 // produced it (md, code, labels, link, codeBlock, checkbox, trusted), so a user template is as
@@ -123,6 +125,14 @@ func funcMap() template.FuncMap {
 		"failing":       failing,
 		"first":         first,
 		"impactList":    impactList,
+		"alertMetric":   alertMetric,
+		"queryMetrics":  queryMetrics,
+		"metricValue":   metricValue,
+		"changePercent": changePercent,
+		"offset":        offset,
+		"threshold":     threshold,
+		"graphLink":     graphLink,
+		"codeList":      codeList,
 	}
 }
 
@@ -179,6 +189,8 @@ func notCollected(rep *triaged.Report, section string) string {
 		return "no log sources are configured for this service yet"
 	case "runbook":
 		return "no runbook library is configured yet"
+	case triaged.SectionMetrics:
+		return "no Prometheus is configured for this service yet"
 	default:
 		return "triage does not collect " + strings.ReplaceAll(section, "_", " ") + " yet"
 	}

@@ -31,6 +31,10 @@ func TestGolden(t *testing.T) {
 		{"flapping_p2", flappingP2()},
 		{"hostile_labels", hostile()},
 		{"assumed_environment_p1", assumedEnvironment()},
+		{"metrics_measured_p1", measuredP1()},
+		{"metrics_prometheus_down_p1", prometheusDownP1()},
+		{"metrics_pending_p1", metricsPendingP1()},
+		{"metrics_updated_p1", measuredUpdateP1()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := r.Markdown(tc.rep)
@@ -67,6 +71,8 @@ func TestNewRendererBadTemplate(t *testing.T) {
 		{"typo in the flapping update", "{{define \"flapping\"}}{{.FlapAdvise}}{{end}}", `:1:23: executing "flapping"`},
 		{"typo in the status update", "{{define \"status_update\"}}{{.NextUpdateDue.Hour}}{{end}}", `:1:42: executing "status_update"`},
 		{"typo in the reopened report", "{{define \"header\"}}{{if eq .Event \"reopened\"}}{{.Deadlines.Mitigate.Day}}{{end}}{{end}}", `:1:58: executing "header"`},
+		{"typo in the metrics block", "{{define \"metrics\"}}{{range .Metrics}}{{.Nwo}}{{end}}{{end}}", `:1:40: executing "metrics"`},
+		{"typo in the metrics at the opening", "{{define \"metrics_at_opening\"}}{{with alertMetric .}}{{.CrossedAt.Hour}}{{end}}{{end}}", `:1:65: executing "metrics_at_opening"`},
 		{"typo in the logs block", "{{define \"logs\"}}{{range .Logs}}{{.Line}}{{end}}{{end}}", `:1:34: executing "logs"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

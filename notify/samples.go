@@ -15,6 +15,7 @@ func sampleReports() []*triaged.Report {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	end := start.Add(time.Hour)
 	mitigate, next, due := start.Add(30*time.Minute), start.Add(15*time.Minute), end.Add(5*24*time.Hour)
+	value := 0.5
 	full := triaged.Report{
 		SchemaVersion: triaged.ReportSchemaVersion, ID: "sample", IncidentID: "sample", Event: triaged.EventOpened,
 		Headline: "sample", Changes: []string{"sample"}, AlertsFiring: 1, AlertsResolved: 1,
@@ -42,10 +43,16 @@ func sampleReports() []*triaged.Report {
 		Runbook:      &triaged.Runbook{Title: "sample", Path: "sample.md", URL: "http://wiki.example/sample", Steps: []string{"step"}},
 		Observations: []string{"sample"},
 		Links:        triaged.Links{Alertmanager: "http://am.example", Generator: "http://prometheus.example", Silence: "http://am.example/silence"},
+		Metrics:      sampleMetrics(start, end),
+		MeasuredImpact: &triaged.MeasuredImpact{Text: "sample", FailingRatio: &value, RequestRate: &value, Affected: &value,
+			Queries: []string{"sample"}},
 	}
 	pending := full
+	// A failed query and an alert expression with nothing set, so a template's unguarded
+	// {{.CrossedAt.Hour}} fails at load.
+	pending.Metrics, pending.MeasuredImpact = full.Metrics[2:], &triaged.MeasuredImpact{Why: "sample"}
 	pending.Deadlines, pending.NextUpdateDue, pending.PostmortemDue, pending.EndedAt, pending.Runbook = nil, nil, nil, nil, nil
-	pending.Pending = []string{"recent_changes", "probes", "logs", "runbook", "observations", "sample"}
+	pending.Pending = []string{"recent_changes", "probes", "logs", "runbook", "observations", triaged.SectionMetrics, "sample"}
 
 	var out []*triaged.Report
 	for _, variant := range []struct {
@@ -98,4 +105,22 @@ func samplePostmortems() []samplePostmortem {
 	bare := *inc
 	bare.Evidence, bare.Episodes, bare.State, bare.ResolvedAt = nil, nil, triaged.IncidentOpen, nil
 	return []samplePostmortem{{inc, all}, {inc, nil}, {&bare, nil}, {&triaged.Incident{}, nil}}
+}
+
+// sampleMetrics are the alert's expression and a catalog query with every field set, and a
+// query that failed, so that each branch of the Metrics section runs.
+func sampleMetrics(start, end time.Time) []triaged.MetricEvidence {
+	v := 0.5
+	full := triaged.MetricEvidence{
+		Name: triaged.AlertExpressionMetric, Query: "sample", Expr: "sample > 0.1", Unit: "ratio", At: start,
+		Now: &v, Before: &v, BeforeOffsetMinutes: 60, ChangePercent: &v, Trend: "rising", Sparkline: "▁▅█",
+		WindowStart: start, WindowEnd: end, Series: 2, SeriesLabels: map[string]string{"instance": "sample"},
+		Threshold: &v, Comparison: ">", CrossedAt: &start, HasGraph: true, Graph: "/api/v1/incidents/sample/graphs/alert.png",
+	}
+	query := full
+	query.Name, query.Expr, query.Unit, query.Threshold, query.Comparison, query.CrossedAt = "sample", "", "req/s", nil, "", nil
+	query.Graph = "/api/v1/incidents/sample/graphs/sample.png"
+	failed := triaged.MetricEvidence{Name: "failed", Query: "sample", At: start, Error: "sample"}
+	bare := triaged.MetricEvidence{Name: triaged.AlertExpressionMetric}
+	return []triaged.MetricEvidence{full, query, failed, bare} // the last two: the pending sample's
 }

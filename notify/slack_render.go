@@ -45,6 +45,10 @@ type slackMessage struct {
 type slackBlock struct {
 	Type string     `json:"type"`
 	Text *slackText `json:"text,omitempty"`
+	// An image block's picture, description and title.
+	ImageURL string     `json:"image_url,omitempty"`
+	AltText  string     `json:"alt_text,omitempty"`
+	Title    *slackText `json:"title,omitempty"`
 }
 
 type slackText struct {
@@ -90,7 +94,8 @@ type SlackRenderer struct {
 // full report.
 func NewSlackRenderer(templateFile, externalURL string) (*SlackRenderer, error) {
 	r := &SlackRenderer{report: defaultTemplateName, external: strings.TrimRight(externalURL, "/")}
-	t := template.New(defaultTemplateName).Funcs(funcMap()).Funcs(slackFuncs(r.reportURL))
+	t := template.New(defaultTemplateName).Funcs(funcMap()).Funcs(slackFuncs(r.reportURL)).
+		Funcs(template.FuncMap{"graphLink": r.sgraphLink, "codeList": scodeList})
 	if _, err := t.Parse(defaultTemplate); err != nil {
 		return nil, fmt.Errorf("parse embedded report template: %w", err)
 	}
@@ -149,7 +154,7 @@ func (r *SlackRenderer) Root(rep *triaged.Report) (slackMessage, error) {
 	if err != nil {
 		return slackMessage{}, err
 	}
-	return r.fit(rep, splitSections(text, slackMaxSectionText)), nil
+	return r.fit(rep, splitSections(text, slackMaxSectionText), nil), nil
 }
 
 // Report is the full report, the reply in the incident's thread.
@@ -158,7 +163,7 @@ func (r *SlackRenderer) Report(rep *triaged.Report) (slackMessage, error) {
 	if err != nil {
 		return slackMessage{}, err
 	}
-	return r.fit(rep, splitSections(text, slackMaxSectionText)), nil
+	return r.fit(rep, splitSections(text, slackMaxSectionText), r.images(rep)), nil
 }
 
 // Whole is the root message followed by the full report, for sinks without threads.
@@ -172,19 +177,25 @@ func (r *SlackRenderer) Whole(rep *triaged.Report) (slackMessage, error) {
 		return slackMessage{}, err
 	}
 	parts := append(splitSections(root, slackMaxSectionText), splitSections(report, slackMaxSectionText)...)
-	return r.fit(rep, parts), nil
+	return r.fit(rep, parts, r.images(rep)), nil
 }
 
-// fit makes the message of sections, its text the headline (what notifications and clients
-// without blocks show). Sections past Slack's limits are left out, and a last section says so
-// and links to the full report.
-func (r *SlackRenderer) fit(rep *triaged.Report, sections []string) slackMessage {
+// fit makes the message of sections and then the images of the graphs, its text the headline
+// (what notifications and clients without blocks show). Sections past Slack's limits are left
+// out, and a last section says so and links to the full report; the images keep their blocks.
+func (r *SlackRenderer) fit(rep *triaged.Report, sections []string, images []slackBlock) slackMessage {
+	m := r.fitSections(rep, sections, slackMaxBlocks-len(images))
+	m.Blocks = append(m.Blocks, images...)
+	return m
+}
+
+func (r *SlackRenderer) fitSections(rep *triaged.Report, sections []string, maxBlocks int) slackMessage {
 	m := slackMessage{Text: escapeMrkdwn(headline(rep)), Parse: "none"}
 	total := slackLen(m.Text)
 	for _, s := range sections {
 		total += slackLen(s)
 	}
-	if len(sections) <= slackMaxBlocks && total <= slackMaxMessage {
+	if len(sections) <= maxBlocks && total <= slackMaxMessage {
 		for _, s := range sections {
 			m.Blocks = append(m.Blocks, section(s))
 		}
@@ -195,7 +206,7 @@ func (r *SlackRenderer) fit(rep *triaged.Report, sections []string) slackMessage
 	budget := slackMaxMessage - slackLen(marker) - 40 // the counts in the final marker
 	kept := 0
 	for _, s := range sections {
-		if kept+1 >= slackMaxBlocks || total+slackLen(s) > budget {
+		if kept+1 >= maxBlocks || total+slackLen(s) > budget {
 			break
 		}
 		m.Blocks = append(m.Blocks, section(s))

@@ -19,6 +19,10 @@ func TestSlackGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	noExternal, err := NewSlackRenderer("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		rep  *triaged.Report
@@ -34,6 +38,10 @@ func TestSlackGolden(t *testing.T) {
 		{"reply_resolved_p1", resolvedP1(), r.Report},
 		{"reply_hostile", hostile(), r.Report},
 		{"webhook_reopened_p1", reopenedP1(), r.Whole},
+		{"reply_metrics_p1", measuredP1(), r.Report},
+		{"reply_prometheus_down_p1", prometheusDownP1(), r.Report},
+		{"webhook_metrics_p1", measuredP1(), r.Whole},
+		{"reply_metrics_no_external_url", measuredP1(), noExternal.Report},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := tc.msg(tc.rep)
@@ -52,6 +60,10 @@ func TestSlackGolden(t *testing.T) {
 			// The mrkdwn as a person reads it, to review the goldens' diffs by eye.
 			var text []string
 			for _, b := range m.Blocks {
+				if b.Type == "image" {
+					text = append(text, "[image "+b.Title.Text+" "+b.ImageURL+"]\n"+b.AltText)
+					continue
+				}
 				text = append(text, b.Text.Text)
 			}
 			golden.Check(t, filepath.Join("testdata", "slack", tc.name+".txt"), []byte(strings.Join(text, "\n\n----- block -----\n\n")+"\n"))

@@ -62,13 +62,13 @@ func (t *teams) Deliver(ctx context.Context, d Delivery) (*Thread, error) {
 	if d.Report == nil {
 		return nil, Permanent(errors.New("post report to teams: nil report"))
 	}
-	sections := teamsSections(d.Report)
+	sections := teamsSections(d.Report, t.externalURL)
 	if t.renderer != nil {
 		text, err := t.renderer.Markdown(d.Report)
 		if err != nil {
 			return nil, Permanent(fmt.Errorf("render report %s for teams: %w", d.Report.ID, err))
 		}
-		sections = teamsTemplateSections(string(text))
+		sections = withTeamsGraphs(teamsTemplateSections(string(text)), d.Report, t.externalURL)
 	}
 	body, err := teamsCard(d.Report, t.externalURL, sections)
 	if err != nil {
@@ -91,7 +91,7 @@ func TeamsCard(rep *triaged.Report, externalURL string) ([]byte, error) {
 	if rep == nil {
 		return nil, errors.New("render teams card: nil report")
 	}
-	return teamsCard(rep, externalURL, teamsSections(rep))
+	return teamsCard(rep, externalURL, teamsSections(rep, externalURL))
 }
 
 // teamsCard is TeamsCard with the sections given: the built-in ones, or a sink template's.
@@ -147,7 +147,7 @@ func teamsCard(rep *triaged.Report, externalURL string, sections []teamsPart) ([
 	}
 	left := 0
 	for i, s := range sections {
-		next := append(append([]card{}, body...), teamsSection(s.title, s.text)...)
+		next := append(append([]card{}, body...), teamsSection(s)...)
 		if data, err := marshalCard(msg(next)); err != nil {
 			return nil, err
 		} else if len(data) > teamsMaxBytes-teamsReserve {
@@ -206,16 +206,26 @@ func teamsText(s string) string {
 	return s
 }
 
-func teamsSection(title, text string) []card {
-	body := card{"type": "TextBlock", "text": truncate(teamsSectionRunes, text), "wrap": true}
-	if title == "" {
-		body["separator"] = true
-		return []card{body}
+func teamsSection(p teamsPart) []card {
+	var out []card
+	if p.title != "" {
+		out = append(out, card{"type": "TextBlock", "text": p.title, "weight": "Bolder", "separator": true, "wrap": true})
 	}
-	return []card{{"type": "TextBlock", "text": title, "weight": "Bolder", "separator": true, "wrap": true}, body}
+	if p.text != "" {
+		body := card{"type": "TextBlock", "text": truncate(teamsSectionRunes, p.text), "wrap": true}
+		if p.title == "" {
+			body["separator"] = true
+		}
+		out = append(out, body)
+	}
+	return append(out, teamsImages(p.images)...)
 }
 
-type teamsPart struct{ title, text string }
+// teamsPart is a section of the card: a title, its text, and the graphs it shows.
+type teamsPart struct {
+	title, text string
+	images      []chatGraph
+}
 
 // teamsTemplateSections cuts a sink template's Markdown into the card's sections at its heading
 // lines ("#" to "######"), which TextBlocks do not render; text before the first heading is a
@@ -245,7 +255,7 @@ func teamsTemplateSections(markdown string) []teamsPart {
 
 // teamsSections are the report's sections in the order of the Markdown report, each as escaped
 // text; empty sections are left out.
-func teamsSections(rep *triaged.Report) []teamsPart {
+func teamsSections(rep *triaged.Report, externalURL string) []teamsPart {
 	var out []teamsPart
 	add := func(title string, lines ...string) {
 		var kept []string
@@ -255,7 +265,7 @@ func teamsSections(rep *triaged.Report) []teamsPart {
 			}
 		}
 		if len(kept) > 0 {
-			out = append(out, teamsPart{title, strings.Join(kept, "\n")})
+			out = append(out, teamsPart{title: title, text: strings.Join(kept, "\n")})
 		}
 	}
 	list := func(items []string) []string {
@@ -276,6 +286,9 @@ func teamsSections(rep *triaged.Report) []teamsPart {
 	if im := impactList(rep.Impact); im != "" {
 		impact = strings.TrimSpace(impact + "\n" + teamsText(im))
 	}
+	if m := rep.MeasuredImpact; m != nil && m.Text != "" && len(m.Queries) > 0 {
+		impact += "\n" + teamsText("measured by "+strings.Join(m.Queries, " and "))
+	}
 	add("Impact", impact)
 	var changes []string
 	for _, c := range rep.RecentChanges {
@@ -283,6 +296,7 @@ func teamsSections(rep *triaged.Report) []teamsPart {
 	}
 	add("Recent changes", append([]string{teamsText(rep.RecentChangesSummary)}, list(changes)...)...)
 	add("Observations", list(rep.Observations)...)
+	out = append(out, teamsMetrics(rep, externalURL, list)...)
 	var probes []string
 	for _, p := range rep.Probes {
 		state := "OK"

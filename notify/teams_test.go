@@ -38,6 +38,10 @@ func TestTeamsCards(t *testing.T) {
 		{"teams_opened_p1.json", openedP1()},
 		{"teams_resolved_p1.json", resolvedP1()},
 		{"teams_hostile.json", hostile()},
+		{"teams_metrics_p1.json", measuredP1()},
+		{"teams_prometheus_down_p1.json", prometheusDownP1()},
+		{"teams_metrics_pending_p1.json", metricsPendingP1()},
+		{"teams_metrics_updated_p1.json", measuredUpdateP1()},
 	} {
 		if th, err := sink.Deliver(context.Background(), Delivery{Report: tc.rep}); err != nil || th != nil {
 			t.Fatalf("Deliver(%s) = %v, %v", tc.rep.ID, th, err)

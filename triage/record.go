@@ -118,7 +118,7 @@ func (t *recordTrimmer) trimEvidence(r *record, n, vc int) {
 		var cp triaged.Enrichment
 		if err != nil || json.Unmarshal(data, &cp) != nil {
 			cp = triaged.Enrichment{}
-			for _, s := range []string{triaged.SectionRecentChanges, triaged.SectionProbes, triaged.SectionLogs, triaged.SectionRunbook} {
+			for _, s := range []string{triaged.SectionRecentChanges, triaged.SectionProbes, triaged.SectionLogs, triaged.SectionMetrics, triaged.SectionRunbook} {
 				cp.Pend(s, "left out: the incident's record was too big for NATS")
 			}
 		}
@@ -140,6 +140,15 @@ func (t *recordTrimmer) trimEvidence(r *record, n, vc int) {
 			l.Lines, l.LinesOmitted, l.Truncated = l.Lines[d:], l.LinesOmitted+d, true
 			t.note("evidence: logs of %s, the last %d lines kept", l.Source, 2*n)
 		}
+	}
+	var cut []string
+	e.Metrics, cut = triaged.TrimMetrics(e.Metrics, n)
+	for _, c := range cut {
+		t.note("evidence: %s", c)
+	}
+	if m := e.MeasuredImpact; m != nil && len(m.Queries) > n {
+		m.Queries = m.Queries[:n]
+		t.note("evidence: the first %d queries of the measured impact kept", n)
 	}
 	if d := len(e.Observations) - n; d > 0 {
 		// The last one says the evidence was trimmed.

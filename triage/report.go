@@ -69,11 +69,10 @@ func BuildReport(inc *triaged.Incident, a *triaged.Alert, svc triaged.Service, c
 	rep.ID = fmt.Sprintf("%s.%d.%s", inc.ID, inc.Seq, event)
 	rep.Alerts, rep.AlertsFiring, rep.AlertsResolved, rep.AlertsOmitted = reportAlerts(inc)
 	if rep.UserImpact == "" {
-		rep.UserImpact = "Unknown: no rule or annotation states it yet"
-		if v := a.Annotations["impact"]; v != "" {
-			rep.UserImpact = v
-		}
+		rep.UserImpact = a.Annotations["impact"]
 	}
+	rep.Metrics, rep.MeasuredImpact = triaged.WithGraphPaths(inc.ID, enr.Metrics), enr.MeasuredImpact
+	rep.UserImpact = userImpact(rep.UserImpact, enr.MeasuredImpact, event)
 	if inc.State == triaged.IncidentResolved {
 		rep.Status = triaged.ReportResolved
 		if inc.ResolvedAt != nil {

@@ -58,6 +58,8 @@ func TestMattermostRefuses(t *testing.T) {
 		{"unknown channel", "POST", posts, mm.Token, map[string]any{"channel_id": strings.Repeat("z", 26), "message": "x"}, 403},
 		{"no message", "POST", posts, mm.Token, map[string]any{"channel_id": ch}, 400},
 		{"too long", "POST", posts, mm.Token, map[string]any{"channel_id": ch, "message": strings.Repeat("é", MattermostMaxRunes+1)}, 400},
+		{"picture of a path", "POST", posts, mm.Token, map[string]any{"channel_id": ch, "message": "![graph](/api/v1/incidents/x/graphs/alert.png)"}, 400},
+		{"picture of another scheme", "POST", posts, mm.Token, map[string]any{"channel_id": ch, "message": "text ![a \\] b](javascript:alert(1))"}, 400},
 		{"unknown root", "POST", posts, mm.Token, map[string]any{"channel_id": ch, "message": "x", "root_id": strings.Repeat("p", 26)}, 400},
 		{"root in another channel", "POST", posts, mm.Token, map[string]any{"channel_id": other, "message": "x", "root_id": root.ID}, 400},
 		{"root is a reply", "POST", posts, mm.Token, map[string]any{"channel_id": ch, "message": "x", "root_id": reply.ID}, 400},
@@ -109,6 +111,9 @@ func TestTeamsRefuses(t *testing.T) {
 		{"unknown element", card(map[string]any{"type": "AdaptiveCard", "version": "1.4", "body": []any{map[string]any{"type": "Marquee"}}}), 400},
 		{"javascript button", card(map[string]any{"type": "AdaptiveCard", "version": "1.4", "body": good["body"],
 			"actions": []any{map[string]any{"type": "Action.OpenUrl", "title": "x", "url": "javascript:alert(1)"}}}), 400},
+		{"image without url", card(map[string]any{"type": "AdaptiveCard", "version": "1.4", "body": []any{map[string]any{"type": "Image", "altText": "graph"}}}), 400},
+		{"image of a path", card(map[string]any{"type": "AdaptiveCard", "version": "1.4", "body": []any{map[string]any{"type": "Image", "url": "/api/v1/incidents/x/graphs/alert.png"}}}), 400},
+		{"image with empty altText", card(map[string]any{"type": "AdaptiveCard", "version": "1.4", "body": []any{map[string]any{"type": "Image", "url": "https://t.example/g.png", "altText": ""}}}), 400},
 		{"too large", card(map[string]any{"type": "AdaptiveCard", "version": "1.4", "body": []any{
 			map[string]any{"type": "TextBlock", "text": strings.Repeat("x", TeamsMaxBytes)}}}), 413},
 	} {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -241,10 +243,18 @@ func (m *Mattermost) channel(id string) bool {
 }
 
 // checkMessage applies Mattermost's rule for a message: present, at most 16,383 characters.
+// It also refuses a Markdown picture whose URL is not absolute http(s): Mattermost would take
+// it and show a broken picture (it resolves a path on itself), which a test must catch.
 func checkMessage(w http.ResponseWriter, msg string) bool {
 	if msg == "" {
 		mmError(w, http.StatusBadRequest, "model.post.is_valid.msg.app_error", "Invalid Message: empty")
 		return false
+	}
+	for _, m := range mdImage.FindAllStringSubmatch(msg, -1) {
+		if u, err := url.Parse(m[1]); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			mmError(w, http.StatusBadRequest, "model.post.is_valid.msg.app_error", "Invalid Message: picture "+strconv.Quote(m[1])+" is not an http(s) URL")
+			return false
+		}
 	}
 	if n := utf8.RuneCountInString(msg); n > MattermostMaxRunes {
 		mmError(w, http.StatusBadRequest, "model.post.is_valid.msg.app_error", "Invalid Message: "+strconv.Itoa(n)+" characters")
@@ -353,6 +363,9 @@ func (m *Mattermost) serveHook(w http.ResponseWriter, r *http.Request, key strin
 	w.Header().Set("Content-Type", "text/plain")
 	_, _ = w.Write([]byte("ok"))
 }
+
+// mdImage is a Markdown picture, ![alt](url), with its URL.
+var mdImage = regexp.MustCompile(`!\[(?:[^\]\\]|\\.)*\]\(([^)\s]*)`)
 
 func cmp(s, fallback string) string {
 	if s == "" {

@@ -86,7 +86,8 @@ func (tm *Teams) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 // CheckTeamsMessage checks what Teams needs of a workflow message with an Adaptive Card: the
 // message type, the card's content type, type and version, a body of known elements with their
-// required fields, and Action.OpenUrl buttons with http(s) URLs.
+// required fields (an Image's http(s) url among them), and Action.OpenUrl buttons with http(s)
+// URLs.
 func CheckTeamsMessage(data []byte) error {
 	var msg struct {
 		Type        string `json:"type"`
@@ -155,6 +156,18 @@ func checkElements(els []map[string]any) error {
 			}
 			if err := checkElements(items); err != nil {
 				return fmt.Errorf("[%d].items%w", i, err)
+			}
+		case "Image":
+			// Teams fetches the picture itself: a path or another scheme shows nothing.
+			raw, _ := e["url"].(string)
+			u, err := url.Parse(raw)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("[%d]: an Image needs an http(s) url, not %q", i, raw)
+			}
+			if alt, ok := e["altText"]; ok {
+				if s, ok := alt.(string); !ok || s == "" {
+					return fmt.Errorf("[%d]: an Image's altText must be text", i)
+				}
 			}
 		default:
 			return fmt.Errorf("[%d]: unknown element type %v", i, e["type"])

@@ -29,13 +29,22 @@ const (
 	MaxBlocks      = 50
 	MaxSectionText = 3000
 	MaxMessage     = 40000
+	// An image block's image_url, alt_text and title
+	// (https://api.slack.com/reference/block-kit/blocks#image).
+	MaxImageURL   = 3000
+	MaxImageAlt   = 2000
+	MaxImageTitle = 2000
 )
 
-// Block is a block of a message; the server knows sections, context, divider and header.
+// Block is a block of a message; the server knows sections, context, divider, header and image.
 type Block struct {
 	Type     string `json:"type"`
 	Text     *Text  `json:"text,omitempty"`
 	Elements []Text `json:"elements,omitempty"`
+	// An image block's picture (an http(s) URL Slack fetches), its description and title.
+	ImageURL string `json:"image_url,omitempty"`
+	AltText  string `json:"alt_text,omitempty"`
+	Title    *Text  `json:"title,omitempty"`
 }
 
 // Text is a text object.
@@ -316,6 +325,10 @@ func check(m Message) string {
 				total += Len(e.Text)
 			}
 		case "divider":
+		case "image":
+			if !validImage(b) {
+				return "invalid_blocks"
+			}
 		default:
 			return "invalid_blocks"
 		}
@@ -327,6 +340,19 @@ func check(m Message) string {
 		return "invalid_metadata_format"
 	}
 	return ""
+}
+
+// validImage says whether an image block has what Slack requires: an http(s) image_url Slack
+// can fetch, an alt_text, a plain_text title if any, each within its limit.
+func validImage(b Block) bool {
+	u, err := url.Parse(b.ImageURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || Len(b.ImageURL) > MaxImageURL {
+		return false
+	}
+	if strings.TrimSpace(b.AltText) == "" || Len(b.AltText) > MaxImageAlt || b.Text != nil {
+		return false
+	}
+	return b.Title == nil || b.Title.Type == "plain_text" && b.Title.Text != "" && Len(b.Title.Text) <= MaxImageTitle
 }
 
 // Len counts s as Slack's limits do, in UTF-16 code units.

@@ -29,6 +29,10 @@ func call(t *testing.T, s *Server, method, auth, contentType, body string) (int,
 	return resp.StatusCode, out
 }
 
+func image(u, alt string) string {
+	return `{"type":"image","image_url":"` + u + `","alt_text":"` + alt + `","title":{"type":"plain_text","text":"graph"}}`
+}
+
 func section(n int) string {
 	return `{"type":"section","text":{"type":"mrkdwn","text":"` + strings.Repeat("x", n) + `"}}`
 }
@@ -54,6 +58,12 @@ func TestServerRefusesWhatSlackRefuses(t *testing.T) {
 		{"no text", "chat.postMessage", "Bearer " + token, js, `{"channel":"incidents"}`, "no_text"},
 		{"51 blocks", "chat.postMessage", "Bearer " + token, js, `{"channel":"incidents","text":"x","blocks":[` + blocks50 + `]}`, "invalid_blocks"},
 		{"section of 3001", "chat.postMessage", "Bearer " + token, js, `{"channel":"incidents","text":"x","blocks":[` + section(3001) + `]}`, "invalid_blocks"},
+		{"image without alt_text", "chat.postMessage", "Bearer " + token, js, `{"channel":"incidents","text":"x","blocks":[` + image("https://triaged.example/g.png", "") + `]}`, "invalid_blocks"},
+		{"image without image_url", "chat.postMessage", "Bearer " + token, js, `{"channel":"incidents","text":"x","blocks":[` + image("", "graph") + `]}`, "invalid_blocks"},
+		{"image of a relative path", "chat.postMessage", "Bearer " + token, js, `{"channel":"incidents","text":"x","blocks":[` + image("/api/v1/incidents/x/graphs/alert.png", "graph") + `]}`, "invalid_blocks"},
+		{"image_url of 3001", "chat.postMessage", "Bearer " + token, js, `{"channel":"incidents","text":"x","blocks":[` + image("https://t.example/"+strings.Repeat("g", 3001-18), "graph") + `]}`, "invalid_blocks"},
+		{"alt_text of 2001", "chat.postMessage", "Bearer " + token, js, `{"channel":"incidents","text":"x","blocks":[` + image("https://t.example/g.png", strings.Repeat("a", 2001)) + `]}`, "invalid_blocks"},
+		{"image title in mrkdwn", "chat.postMessage", "Bearer " + token, js, `{"channel":"incidents","text":"x","blocks":[{"type":"image","image_url":"https://t.example/g.png","alt_text":"g","title":{"type":"mrkdwn","text":"*g*"}}]}`, "invalid_blocks"},
 		{"message of 40001", "chat.postMessage", "Bearer " + token, js, `{"channel":"incidents","text":"` + strings.Repeat("x", 40001) + `"}`, "msg_too_long"},
 		{"unknown thread", "chat.postMessage", "Bearer " + token, js, `{"channel":"incidents","text":"x","thread_ts":"1.000001"}`, "thread_not_found"},
 		{"bad metadata", "chat.postMessage", "Bearer " + token, js, `{"channel":"incidents","text":"x","metadata":{"event_type":"a b","event_payload":{}}}`, "invalid_metadata_format"},
@@ -66,8 +76,11 @@ func TestServerRefusesWhatSlackRefuses(t *testing.T) {
 			t.Errorf("%s: answer %v, want error %s", tc.name, got, tc.want)
 		}
 	}
-	if n := len(s.Accepted()); n != 1 {
-		t.Errorf("%d calls recorded, want only the valid one", n)
+	if _, ok := call(t, s, "chat.postMessage", "Bearer "+token, js, `{"channel":"incidents","text":"x","blocks":[`+image("https://t.example/"+strings.Repeat("g", 3000-18), strings.Repeat("a", 2000))+`]}`); ok["ok"] != true {
+		t.Errorf("an image block at Slack's limits is refused: %v", ok)
+	}
+	if n := len(s.Accepted()); n != 2 {
+		t.Errorf("%d calls recorded, want only the two valid ones", n)
 	}
 
 	s.FailNext("chat.postMessage", Failure{Status: 429, RetryAfter: 3})
