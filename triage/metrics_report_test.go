@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/alertmanager/template"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/broker"
 	"github.com/triaged/triaged/triage"
 )
 
@@ -82,14 +83,16 @@ func TestUserImpact(t *testing.T) {
 type metricsEnricher struct{}
 
 func (metricsEnricher) Enrich(context.Context, *triaged.Alert, triaged.Service, triaged.Classification) (triaged.Enrichment, func() (triaged.Enrichment, bool)) {
-	return metricsEnrichment(), nil
+	enr := metricsEnrichment()
+	enr.Graphs = []triaged.Graph{{Name: triaged.AlertExpressionMetric, PNG: []byte("\x89PNG not a real one")}}
+	return enr, nil
 }
 
 // The resolution is built from the evidence the incident stored at the opening: it carries the
 // opening's metrics and says the impact was measured then.
 func TestTheResolutionCarriesTheOpeningsMetrics(t *testing.T) {
 	e := newEnv(t)
-	e.startWorkerWith(t, triage.Options{Classifier: newClassifier(triaged.P2), Enricher: metricsEnricher{}}, 1)
+	e.startWorkerWith(t, triage.Options{Classifier: newClassifier(triaged.P2), Enricher: metricsEnricher{}, Graphs: broker.NewGraphStore(e.topo.Graphs)}, 1)
 	e.publish(t, "firing-1-alert.json")
 	opened := e.reports(t, 1)[0]
 	e.publish(t, "firing-1-alert.json", func(a *template.Alert) { a.Status, a.EndsAt = triaged.StatusResolved, time.Now() })
