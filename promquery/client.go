@@ -1,0 +1,209 @@
+package promquery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/triaged/triaged/internal/confval"
+)
+
+// DefaultMaxResponseBytes bounds one answer of the query API: a query that matches far more
+// series than a report can show is cut off rather than read into memory whole.
+const DefaultMaxResponseBytes = 4 << 20
+
+// HTTPConfig is Prometheus' http_config. Decoding it validates it as Prometheus does, and a
+// problem is placed at the http_config key (commoncfg's own decoder says only what is wrong).
+type HTTPConfig struct {
+	commoncfg.HTTPClientConfig `yaml:",inline"`
+}
+
+// UnmarshalYAML decodes and validates the block, placing a problem at its node.
+func (h *HTTPConfig) UnmarshalYAML(n *yaml.Node) error {
+	var c commoncfg.HTTPClientConfig
+	if err := n.Decode(&c); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return err
+		}
+		return &confval.ValueError{Node: n, Msg: err.Error()}
+	}
+	h.HTTPClientConfig = c
+	return nil
+}
+
+// Client asks one Prometheus-compatible query API.
+type Client struct {
+	server   Server
+	api      v1.API
+	prefixes []string
+}
+
+// NewClient returns a client of s; maxBytes bounds one answer (0: DefaultMaxResponseBytes).
+// Relative file paths of s.HTTP must have been made absolute (SetDirectory) already.
+func NewClient(s Server, maxBytes int64) (*Client, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxResponseBytes
+	}
+	hc, err := commoncfg.NewClientFromConfig(s.HTTP.HTTPClientConfig, "triaged")
+	if err != nil {
+		return nil, fmt.Errorf("prometheus %s: http_config: %w", s.URL, err)
+	}
+	hc.Transport = limitedTransport{next: hc.Transport, max: maxBytes}
+	ac, err := api.NewClient(api.Config{Address: s.URL, Client: hc})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus %s: %w", s.URL, err)
+	}
+	c := &Client{server: s, api: v1.NewAPI(ac)}
+	for _, u := range append([]string{s.URL}, s.ExternalURLs...) {
+		c.prefixes = append(c.prefixes, strings.TrimRight(u, "/")+"/")
+	}
+	return c, nil
+}
+
+// URL is the server's base URL.
+func (c *Client) URL() string { return c.server.URL }
+
+// Generated says whether an alert's generator URL points at this server: it starts with the
+// server's URL or one of its external URLs.
+func (c *Client) Generated(generatorURL string) bool {
+	for _, p := range c.prefixes {
+		if strings.HasPrefix(generatorURL, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// instant evaluates query at ts; the server is told how long it has, so it stops too.
+func (c *Client) instant(ctx context.Context, query string, ts time.Time) (model.Value, error) {
+	v, _, _, err := c.api.Query(ctx, query, ts, timeoutOpt(ctx)...)
+	return v, err
+}
+
+func (c *Client) rangeQuery(ctx context.Context, query string, r v1.Range) (model.Value, error) {
+	v, _, _, err := c.api.QueryRange(ctx, query, r, timeoutOpt(ctx)...)
+	return v, err
+}
+
+func timeoutOpt(ctx context.Context) []v1.Option {
+	if d, ok := ctx.Deadline(); ok {
+		if left := time.Until(d); left > 0 {
+			return []v1.Option{v1.WithTimeout(left)}
+		}
+	}
+	return nil
+}
+
+// errTooLarge is an answer over the size bound.
+type errTooLarge struct{ max int64 }
+
+func (e errTooLarge) Error() string {
+	return fmt.Sprintf("the answer is larger than %d bytes (prometheus.max_response_bytes): narrow the query (sum by, topk)", e.max)
+}
+
+// limitedTransport fails the reading of a response body past max bytes.
+type limitedTransport struct {
+	next http.RoundTripper
+	max  int64
+}
+
+func (t limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{ReadCloser: resp.Body, left: t.max, max: t.max}
+	return resp, nil
+}
+
+type limitedBody struct {
+	io.ReadCloser
+	left, max int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells an answer of exactly max bytes from a longer one.
+		var one [1]byte
+		if n, _ := b.ReadCloser.Read(one[:]); n > 0 {
+			return 0, errTooLarge{b.max}
+		}
+		return b.ReadCloser.Read(p)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+// describe says why a query gave nothing, in words a responder reads in the report, and the
+// outcome it counts as.
+func describe(ctx context.Context, err error, budget time.Duration) (string, string) {
+	var tooLarge errTooLarge
+	var apiErr *v1.Error
+	var netErr net.Error
+	var urlErr *url.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:
+		return fmt.Sprintf("no answer within %s", budget.Round(time.Millisecond)), OutcomeTimeout
+	case errors.As(err, &tooLarge):
+		return tooLarge.Error(), OutcomeError
+	case errors.As(err, &apiErr):
+		return apiMessage(apiErr), OutcomeError
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return fmt.Sprintf("no answer within %s", budget.Round(time.Millisecond)), OutcomeTimeout
+	case errors.As(err, &urlErr):
+		return "Prometheus could not be reached: " + urlErr.Err.Error(), OutcomeError
+	}
+	return err.Error(), OutcomeError
+}
+
+// apiMessage reads the client library's error: an HTTP status other than 400 and 422 carries
+// the body as Detail; 400 and 422 are the API's own refusal of the query.
+func apiMessage(e *v1.Error) string {
+	status := ""
+	if _, code, ok := strings.Cut(e.Msg, "error: "); ok && (e.Type == v1.ErrServer || e.Type == v1.ErrClient) {
+		status = code
+	}
+	if status == "" {
+		if e.Type == v1.ErrBadData || e.Type == v1.ErrExec || e.Type == v1.ErrClient {
+			return "Prometheus refused the query: " + oneLine(e.Msg, 300)
+		}
+		return fmt.Sprintf("Prometheus: %s: %s", e.Type, oneLine(e.Msg, 300))
+	}
+	detail := e.Detail
+	var body struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal([]byte(detail), &body) == nil && body.Error != "" {
+		detail = body.Error
+	}
+	if detail = oneLine(detail, 300); detail == "" {
+		return "Prometheus answered " + status
+	}
+	return "Prometheus answered " + status + ": " + detail
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}
