@@ -113,9 +113,9 @@ func (ae AlertExpr) holds(v float64) bool {
 // crossedAt is when the alert's condition last began to hold at or before start (a step's
 // leeway, as the points are a step apart): with a comparison, the first point of the last run
 // of points that satisfy it; without, the first point of the run of points start falls in, a
-// missing point ending a run. Nil when the run began before the window (its first point) or
+// missing point ending a run. Nil when the run began before the window (at its first step) or
 // no point at or before start holds.
-func (ae AlertExpr) crossedAt(pts []graph.Point, start time.Time, step time.Duration) *time.Time {
+func (ae AlertExpr) crossedAt(pts []graph.Point, from, start time.Time, step time.Duration) *time.Time {
 	last := -1
 	for i, p := range pts {
 		if p.T.After(start.Add(step)) {
@@ -137,7 +137,7 @@ func (ae AlertExpr) crossedAt(pts []graph.Point, start time.Time, step time.Dura
 	for i > 0 && ae.holds(pts[i-1].V) && pts[i].T.Sub(pts[i-1].T) <= step+step/2 {
 		i--
 	}
-	if i == 0 {
+	if i == 0 && pts[0].T.Sub(from) < step {
 		return nil
 	}
 	t := pts[i].T

@@ -224,7 +224,7 @@ func (j *job) assemble(ctx context.Context, req Request, step time.Duration) []g
 	ev.Sparkline = sparkline(pts, ev.WindowStart, ev.WindowEnd)
 	ev.Trend = trend(pts)
 	if j.alert != nil {
-		ev.CrossedAt = j.alert.crossedAt(pts, req.AlertStart, step)
+		ev.CrossedAt = j.alert.crossedAt(pts, ev.WindowStart, req.AlertStart, step)
 	}
 	return pts
 }
