@@ -51,8 +51,8 @@ func compile(t *testing.T, name, query, unit string) *promquery.Template {
 func request(c *promquery.Client, queries ...*promquery.Template) promquery.Request {
 	return promquery.Request{
 		Now: now, AlertStart: alertStart, Server: c, Queries: queries,
-		Labels: map[string]string{"alertname": "HighErrorRate", "job": "checkout", "severity": "page"},
-		Values: promquery.Values{Service: "checkout", AlertName: "HighErrorRate", Labels: map[string]string{"job": "checkout"}},
+		Labels:  map[string]string{"alertname": "HighErrorRate", "job": "checkout", "severity": "page"},
+		Values:  promquery.Values{Service: "checkout", AlertName: "HighErrorRate", Labels: map[string]string{"job": "checkout"}},
 		Timeout: 5 * time.Second, Before: time.Hour, Window: time.Hour,
 	}
 }
