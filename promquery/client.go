@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -58,7 +59,12 @@ func NewClient(s Server, maxBytes int64) (*Client, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxResponseBytes
 	}
-	hc, err := commoncfg.NewClientFromConfig(s.HTTP.HTTPClientConfig, "triaged")
+	hcfg := s.HTTP.HTTPClientConfig
+	if reflect.DeepEqual(hcfg, commoncfg.HTTPClientConfig{}) {
+		// No http_config written (a service's own server): Prometheus' defaults, as when one is.
+		hcfg = commoncfg.DefaultHTTPClientConfig
+	}
+	hc, err := commoncfg.NewClientFromConfig(hcfg, "triaged")
 	if err != nil {
 		return nil, fmt.Errorf("prometheus %s: http_config: %w", s.URL, err)
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/internal/confval"
@@ -31,14 +30,6 @@ type Server struct {
 	// HTTP is the client's basic auth, bearer token (file), TLS and proxy settings, as in
 	// Prometheus' and Alertmanager's own http_config.
 	HTTP HTTPConfig `yaml:"http_config"`
-}
-
-// UnmarshalYAML decodes a service's own server with Prometheus' http_config defaults (follow
-// redirects, HTTP/2) where the block leaves them out, as under the top-level `prometheus:`.
-func (s *Server) UnmarshalYAML(n *yaml.Node) error {
-	type plain Server
-	*s = Server{HTTP: HTTPConfig{commoncfg.DefaultHTTPClientConfig}}
-	return n.Decode((*plain)(s))
 }
 
 // Settings is the `prometheus:` block of the config: the server, and how every incident's
