@@ -13,8 +13,12 @@ import (
 	"github.com/triaged/triaged/graph"
 )
 
-// AlertBefore is how far back the alert expression's "before" value is taken.
-const AlertBefore = time.Hour
+const (
+	// AlertBefore is how far back the alert expression's "before" value is taken.
+	AlertBefore = time.Hour
+	// MaxWindow bounds the range a window's query spans.
+	MaxWindow = 8 * 24 * time.Hour
+)
 
 // Request is what the queries of one incident need.
 type Request struct {
@@ -78,7 +82,12 @@ func Collect(ctx context.Context, req Request, m *Metrics) Result {
 	if req.AlertStart.IsZero() || req.AlertStart.After(req.Now) {
 		req.AlertStart = req.Now
 	}
+	// An alert that started long before its opening (a long group_wait, a restart) does not
+	// stretch the window past MaxWindow.
 	from := req.AlertStart.Add(-req.Window).Truncate(time.Second)
+	if earliest := req.Now.Add(-MaxWindow); from.Before(earliest) {
+		from = earliest
+	}
 	rng := v1.Range{Start: from, End: req.Now, Step: step(req.Now.Sub(from))}
 
 	var jobs []*job
