@@ -339,3 +339,38 @@ func TestAuthReachesTheServer(t *testing.T) {
 		})
 	}
 }
+
+// What keeps a query from giving a value is said in its evidence.
+func TestWhyNoValue(t *testing.T) {
+	srv := promfake.New(t)
+	srv.Set(`up`, promfake.Series{Labels: map[string]string{"job": "payments"}, Value: func(time.Time) float64 { return 0 }})
+	closed := promfake.New(t)
+	closed.Close()
+	for _, tt := range []struct {
+		name string
+		req  func() promquery.Request
+		want string
+	}{
+		{"a placeholder without a value", func() promquery.Request {
+			return request(client(t, srv, commoncfg.HTTPClientConfig{}), compile(t, "x", `x{pod=$labels.pod}`, ""))
+		}, "not queried: the alert has no value for $labels.pod"},
+		{"no series", func() promquery.Request {
+			return request(client(t, srv, commoncfg.HTTPClientConfig{}), compile(t, "x", `x`, ""))
+		}, "no series: the query matched nothing at 2026-03-01T12:00:00Z"},
+		{"unreachable", func() promquery.Request {
+			return request(client(t, closed, commoncfg.HTTPClientConfig{}), compile(t, "x", `x`, ""))
+		}, "Prometheus could not be reached: "},
+		{"no series of the alert", func() promquery.Request {
+			req := request(nil)
+			req.AlertServer, req.GeneratorURL = client(t, srv, commoncfg.HTTPClientConfig{}), generator(srv, "up == 0")
+			return req
+		}, "none of the 1 series of the expression has the alert's labels"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res := promquery.Collect(context.Background(), tt.req(), nil)
+			if len(res.Metrics) != 1 || !strings.HasPrefix(res.Metrics[0].Error, tt.want) || res.Metrics[0].Now != nil {
+				t.Errorf("evidence %+v, want the error %q", res.Metrics, tt.want)
+			}
+		})
+	}
+}
