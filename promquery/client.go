@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -96,14 +97,49 @@ func (c *Client) Generated(generatorURL string) bool {
 
 // instant evaluates query at ts; the server is told how long it has, so it stops too.
 func (c *Client) instant(ctx context.Context, query string, ts time.Time) (model.Value, error) {
+	ctx, st := withStatus(ctx)
 	v, _, _, err := c.api.Query(ctx, query, ts, timeoutOpt(ctx)...)
-	return v, err
+	return v, st.wrap(err)
 }
 
 func (c *Client) rangeQuery(ctx context.Context, query string, r v1.Range) (model.Value, error) {
+	ctx, st := withStatus(ctx)
 	v, _, _, err := c.api.QueryRange(ctx, query, r, timeoutOpt(ctx)...)
-	return v, err
+	return v, st.wrap(err)
 }
+
+// status is the HTTP status of a request's (last) response, kept by the transport: the client
+// library says it only in words.
+type status struct{ code atomic.Int32 }
+
+type statusKey struct{}
+
+func withStatus(ctx context.Context) (context.Context, *status) {
+	st := &status{}
+	return context.WithValue(ctx, statusKey{}, st), st
+}
+
+// wrap makes the library's error of an HTTP status that is not the API's own refusal (400, 422)
+// a statusError with the body's message.
+func (st *status) wrap(err error) error {
+	var apiErr *v1.Error
+	code := int(st.code.Load())
+	if err == nil || !errors.As(err, &apiErr) || code/100 == 2 || code == 0 || code == http.StatusBadRequest || code == http.StatusUnprocessableEntity {
+		return err
+	}
+	return &statusError{code: code, detail: apiErr.Detail, err: err}
+}
+
+// statusError is an answer with an HTTP status other than the API's: a proxy's 502, an
+// overloaded server's 503, a 500.
+type statusError struct {
+	code   int
+	detail string
+	err    error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
 
 func timeoutOpt(ctx context.Context) []v1.Option {
 	if d, ok := ctx.Deadline(); ok {
@@ -131,6 +167,9 @@ func (t limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(r)
 	if err != nil {
 		return nil, err
+	}
+	if st, ok := r.Context().Value(statusKey{}).(*status); ok {
+		st.code.Store(int32(resp.StatusCode))
 	}
 	resp.Body = &limitedBody{ReadCloser: resp.Body, left: t.max, max: t.max}
 	return resp, nil
@@ -162,6 +201,7 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 // outcome it counts as.
 func describe(ctx context.Context, err error, budget time.Duration) (string, string) {
 	var tooLarge errTooLarge
+	var stErr *statusError
 	var apiErr *v1.Error
 	var netErr net.Error
 	var urlErr *url.Error
@@ -170,8 +210,10 @@ func describe(ctx context.Context, err error, budget time.Duration) (string, str
 		return fmt.Sprintf("no answer within %s", budget.Round(time.Millisecond)), OutcomeTimeout
 	case errors.As(err, &tooLarge):
 		return tooLarge.Error(), OutcomeError
+	case errors.As(err, &stErr):
+		return answered(stErr), OutcomeError
 	case errors.As(err, &apiErr):
-		return apiMessage(apiErr), OutcomeError
+		return "Prometheus refused the query: " + oneLine(apiErr.Msg, 300), OutcomeError
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return fmt.Sprintf("no answer within %s", budget.Round(time.Millisecond)), OutcomeTimeout
 	case errors.As(err, &urlErr):
@@ -180,20 +222,10 @@ func describe(ctx context.Context, err error, budget time.Duration) (string, str
 	return err.Error(), OutcomeError
 }
 
-// apiMessage reads the client library's error: an HTTP status other than 400 and 422 carries
-// the body as Detail; 400 and 422 are the API's own refusal of the query.
-func apiMessage(e *v1.Error) string {
-	status := ""
-	if _, code, ok := strings.Cut(e.Msg, "error: "); ok && (e.Type == v1.ErrServer || e.Type == v1.ErrClient) {
-		status = code
-	}
-	if status == "" {
-		if e.Type == v1.ErrBadData || e.Type == v1.ErrExec || e.Type == v1.ErrClient {
-			return "Prometheus refused the query: " + oneLine(e.Msg, 300)
-		}
-		return fmt.Sprintf("Prometheus: %s: %s", e.Type, oneLine(e.Msg, 300))
-	}
-	detail := e.Detail
+// answered says what a server answered with an HTTP error: the API's error message when the body
+// is the API's JSON, else the body's first few hundred bytes.
+func answered(e *statusError) string {
+	detail := e.detail
 	var body struct {
 		Error string `json:"error"`
 	}
@@ -201,15 +233,15 @@ func apiMessage(e *v1.Error) string {
 		detail = body.Error
 	}
 	if detail = oneLine(detail, 300); detail == "" {
-		return "Prometheus answered " + status
+		return fmt.Sprintf("Prometheus answered %d", e.code)
 	}
-	return "Prometheus answered " + status + ": " + detail
+	return fmt.Sprintf("Prometheus answered %d: %s", e.code, detail)
 }
 
 func oneLine(s string, max int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > max {
-		s = s[:max] + "…"
+		s = strings.ToValidUTF8(s[:max], "") + "…"
 	}
 	return s
 }

@@ -272,6 +272,16 @@ func TestFailingPrometheus(t *testing.T) {
 			http.Error(w, `{"status":"error","errorType":"internal","error":"storage is on fire"}`, http.StatusInternalServerError)
 			return true
 		}},
+		{"refused", "Prometheus refused the query: 1:1: parse error: unknown function", promquery.OutcomeError, 0, func(w http.ResponseWriter, _ *http.Request, _ promfake.Request) bool {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			w.Write([]byte(`{"status":"error","errorType":"bad_data","error":"1:1: parse error: unknown function"}`))
+			return true
+		}},
+		{"a proxy's 502", "Prometheus answered 502: Bad Gateway", promquery.OutcomeError, 0, func(w http.ResponseWriter, _ *http.Request, _ promfake.Request) bool {
+			http.Error(w, "Bad Gateway", http.StatusBadGateway)
+			return true
+		}},
 		{"hanging", "no answer within 300ms", promquery.OutcomeTimeout, 0, func(_ http.ResponseWriter, r *http.Request, _ promfake.Request) bool {
 			<-r.Context().Done()
 			return true
