@@ -158,6 +158,8 @@ func TestMetricsPending(t *testing.T) {
 		{"no Prometheus", nil, []catalog.Service{checkoutWithMetrics()}, "no Prometheus is configured (prometheus: in the config)"},
 		{"no queries", servers(t, prom.URL, nil), []catalog.Service{{Name: "checkout"}},
 			"service checkout has no metrics queries in the catalog and the alert's generator URL is not of the configured Prometheus"},
+		{"queries but no server", servers(t, "", map[string]*promquery.Server{"payments": {URL: prom.URL}}), []catalog.Service{checkoutWithMetrics(), {Name: "payments"}},
+			"service checkout has metrics queries but no Prometheus to ask (neither prometheus: nor its own prometheus: is configured) and the alert's generator URL is not of the configured Prometheus"},
 		{"not in the catalog", servers(t, prom.URL, nil), []catalog.Service{{Name: "payments"}},
 			"service checkout is not in the service catalog and the alert's generator URL is not of the configured Prometheus"},
 	} {

@@ -40,20 +40,18 @@ func (e *Enricher) metricsTasks(a *triaged.Alert, svc triaged.Service, enr *tria
 		Before:       settings.Before.Std(),
 		Window:       settings.Window.Std(),
 	}
-	inCatalog := false
+	why := "service " + svc.Name + " is not in the service catalog"
 	if svc.Catalogue == triaged.InCatalog && e.o.Catalog != nil {
 		if entry := e.o.Catalog.Service(svc.Name); entry != nil {
-			inCatalog = true
+			why = "service " + svc.Name + " has no metrics queries in the catalog"
 			if req.Server = servers.ForService(svc.Name); req.Server != nil {
 				req.Queries, req.Impact = entry.Queries(), entry.UserImpact
+			} else if len(entry.Queries()) > 0 {
+				why = "service " + svc.Name + " has metrics queries but no Prometheus to ask (neither prometheus: nor its own prometheus: is configured)"
 			}
 		}
 	}
 	if len(req.Queries) == 0 && req.AlertServer == nil {
-		why := "service " + svc.Name + " has no metrics queries in the catalog"
-		if !inCatalog {
-			why = "service " + svc.Name + " is not in the service catalog"
-		}
 		enr.Pend(triaged.SectionMetrics, why+" and the alert's generator URL is not of the configured Prometheus")
 		return nil
 	}
