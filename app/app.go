@@ -30,6 +30,7 @@ import (
 	"github.com/triaged/triaged/broker"
 	"github.com/triaged/triaged/config"
 	"github.com/triaged/triaged/deploy"
+	"github.com/triaged/triaged/graph"
 	"github.com/triaged/triaged/enrich"
 	"github.com/triaged/triaged/load"
 	"github.com/triaged/triaged/notify"
@@ -111,6 +112,7 @@ type App struct {
 	rules    *rules.Engine
 	deploys  *deploy.Index
 	worker   *triage.Worker
+	enricher *enrich.Enricher
 	renderer *notify.Renderer // the report template, for the sinks and the incidents API
 
 	auth     *webAuth
@@ -208,7 +210,11 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 
-	enricher := enrich.New(enrich.Options{
+	prom, err := prometheusServers(a.cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.enricher = enrich.New(enrich.Options{
 		Catalog:        parts.Catalog,
 		Deploys:        a.deploys,
 		Runbooks:       parts.Runbooks,
@@ -220,6 +226,8 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		SuspectWindow:  enr.SuspectWindow.Std(),
 		Logger:         a.log,
 		Registerer:     a.registry,
+		Prometheus:     prom,
+		RenderGraph:    graph.Render,
 	})
 
 	a.worker, err = triage.New(triage.Options{
@@ -230,7 +238,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		Resolver:      parts.Catalog,
 		Classifier:    a.rules,
 		Escalator:     a.rules,
-		Enricher:      enricher,
+		Enricher:      a.enricher,
 		Graphs:        broker.NewGraphStore(a.topology.Graphs),
 		HandleTimeout: a.cfg.Triage.Timeout.Std(),
 		RetryBackoff:  a.cfg.RetryBackoff(),
@@ -420,10 +428,10 @@ func (a *App) shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Reload re-reads the rule files and the bearer token files. Each is swapped whole or not at
-// all: a failed reload keeps what was in force.
+// Reload re-reads the rule files and the bearer token files, and builds the Prometheus clients
+// anew. Each is swapped whole or not at all: a failed reload keeps what was in force.
 func (a *App) Reload() error {
-	return errors.Join(a.rules.Reload(), a.auth.reload())
+	return errors.Join(a.rules.Reload(), a.auth.reload(), a.reloadPrometheus())
 }
 
 // Ready reports whether triaged can take webhooks now: NATS connected, and every stream,

@@ -17,6 +17,7 @@ import (
 	"github.com/triaged/triaged/deploy"
 	"github.com/triaged/triaged/internal/confval"
 	"github.com/triaged/triaged/notify"
+	"github.com/triaged/triaged/promquery"
 	"github.com/triaged/triaged/route"
 )
 
@@ -38,7 +39,10 @@ type Config struct {
 	Routes []route.Route `yaml:"routes"`
 
 	Enrichment Enrichment `yaml:"enrichment"`
-	Heartbeat  Heartbeat  `yaml:"heartbeat"`
+	// Prometheus is the query API the metrics evidence of every incident comes from (a service
+	// of the catalog may name its own).
+	Prometheus promquery.Settings `yaml:"prometheus"`
+	Heartbeat  Heartbeat          `yaml:"heartbeat"`
 	// Defaults say an alert's service and environment when the service catalog does not.
 	Defaults Defaults          `yaml:"defaults"`
 	Services []catalog.Service `yaml:"services"`
@@ -222,9 +226,10 @@ func Default() *Config {
 			"P3": {"Incident Commander", "Engineering Manager"},
 			"P4": {"Incident Commander"},
 		}},
-		Sinks:     []Sink{{Name: "stdout", Type: "stdout"}},
-		Heartbeat: defaultHeartbeat(),
-		Defaults:  defaultDefaults(),
+		Sinks:      []Sink{{Name: "stdout", Type: "stdout"}},
+		Heartbeat:  defaultHeartbeat(),
+		Prometheus: promquery.DefaultSettings(),
+		Defaults:   defaultDefaults(),
 		Enrichment: Enrichment{
 			Timeout:              Duration(10 * time.Second),
 			Grace:                Duration(5 * time.Second),

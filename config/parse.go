@@ -128,7 +128,12 @@ func (c *Config) resolvePaths() {
 	for i := range c.Enrichment.RunbookDirs {
 		c.Enrichment.RunbookDirs[i] = abs(c.Enrichment.RunbookDirs[i])
 	}
+	// Prometheus' http_config resolves its own files (password_file, credentials_file, TLS).
+	c.Prometheus.HTTP.SetDirectory(dir)
 	for i := range c.Services {
+		if p := c.Services[i].Prometheus; p != nil {
+			p.HTTP.SetDirectory(dir)
+		}
 		for j := range c.Services[i].Logs {
 			if f := c.Services[i].Logs[j].File; f != nil {
 				f.Path = abs(f.Path)

@@ -23,6 +23,7 @@ func (c *Config) validate(p *Problems) {
 	c.validateReport(v)
 	c.validateBudget(v)
 	c.validateEnrichment(v)
+	c.validatePrometheus(v)
 	c.validateRules(v)
 	c.validateSinks(v)
 	c.validateDefaults(v)

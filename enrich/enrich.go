@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,8 +15,10 @@ import (
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/catalog"
 	"github.com/triaged/triaged/deploy"
+	"github.com/triaged/triaged/graph"
 	"github.com/triaged/triaged/logtail"
 	"github.com/triaged/triaged/probe"
+	"github.com/triaged/triaged/promquery"
 	"github.com/triaged/triaged/redact"
 	"github.com/triaged/triaged/runbooks"
 )
@@ -47,13 +50,20 @@ type Options struct {
 	SuspectWindow  time.Duration
 	Logger         *slog.Logger
 	Registerer     prometheus.Registerer
+	// Prometheus are the query APIs the metrics evidence comes from; nil: none is configured
+	// (SetPrometheus swaps them on a reload). RenderGraph draws a PNG of a query's window;
+	// nil draws none.
+	Prometheus  *promquery.Servers
+	RenderGraph func(graph.Spec) ([]byte, error)
 }
 
 // Enricher gathers the enrichment of new incidents. It is safe for concurrent use.
 type Enricher struct {
-	o       Options
-	log     *slog.Logger
-	metrics *metrics
+	o           Options
+	log         *slog.Logger
+	metrics     *metrics
+	prom        atomic.Pointer[promquery.Servers]
+	promMetrics *promquery.Metrics
 }
 
 // New returns an Enricher.
@@ -67,7 +77,9 @@ func New(o Options) *Enricher {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Enricher{o: o, log: o.Logger.With("component", "enrich"), metrics: newMetrics(o.Registerer)}
+	e := &Enricher{o: o, log: o.Logger.With("component", "enrich"), metrics: newMetrics(o.Registerer), promMetrics: promquery.NewMetrics(o.Registerer)}
+	e.prom.Store(o.Prometheus)
+	return e
 }
 
 // errDeadline is the cause given to enrichers cut off by the incident's deadline.
@@ -88,6 +100,8 @@ func (e *Enricher) Enrich(ctx context.Context, a *triaged.Alert, svc triaged.Ser
 	defer cancel()
 	var base triaged.Enrichment
 	tasks := e.plan(a, svc, cls, &base)
+	deadline, _ := ctx.Deadline()
+	tasks = append(tasks, e.metricsTasks(a, svc, &base, deadline)...)
 	findings := e.run(ctx, taskCtx, tasks)
 	e.count(a, tasks, findings)
 	enr = e.assemble(base, svc, tasks, findings)

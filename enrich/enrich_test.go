@@ -227,13 +227,13 @@ func TestEnrichFromTheCatalog(t *testing.T) {
 		wantPending []string
 	}{
 		{"in the catalog", a, []catalog.Service{svc}, "checkout", "the service catalog, label service",
-			&deploy.Query{Service: "checkout", Environment: "production", Dependencies: []string{"payments"}}, []string{"probes", "runbook"}},
+			&deploy.Query{Service: "checkout", Environment: "production", Dependencies: []string{"payments"}}, []string{"probes", "runbook", "metrics"}},
 		{"a catalog without it keeps the labelled service and its deploys", a, []catalog.Service{{Name: "payments"}}, "checkout", "label service; not in the service catalog",
-			&deploy.Query{Service: "checkout", Environment: "prod"}, []string{"probes", "logs", "runbook"}},
+			&deploy.Query{Service: "checkout", Environment: "prod"}, []string{"probes", "logs", "runbook", "metrics"}},
 		{"a catalog without it, nothing labelled", unlabelled, []catalog.Service{{Name: "payments"}}, "unknown", "no service of the catalog matches, and no label of defaults.service_labels",
-			nil, []string{"recent_changes", "probes", "logs", "runbook"}},
+			nil, []string{"recent_changes", "probes", "logs", "runbook", "metrics"}},
 		{"no catalog", a, nil, "checkout", "label service",
-			&deploy.Query{Service: "checkout", Environment: "prod"}, []string{"probes", "logs", "runbook"}},
+			&deploy.Query{Service: "checkout", Environment: "prod"}, []string{"probes", "logs", "runbook", "metrics"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,6 +47,8 @@ func (e *Enricher) merge(enr *triaged.Enrichment, tasks []task, findings []findi
 				rb.Why = f.runbook.Reasons
 				enr.Runbook = &rb
 			}
+		case f.metrics != nil:
+			enr.Metrics, enr.MeasuredImpact, enr.Graphs = f.metrics.evidence, f.metrics.impact, f.metrics.graphs
 		}
 	}
 }
@@ -58,6 +60,8 @@ func placeholder(enr *triaged.Enrichment, t task, err error) {
 		enr.Probes = append(enr.Probes, triaged.Probe{Name: t.name, OK: false, Error: err.Error()})
 	case KindLogs:
 		enr.Logs = append(enr.Logs, triaged.LogTail{Source: t.name, Lines: []string{}, Error: err.Error()})
+	case KindMetrics:
+		enr.Pend(triaged.SectionMetrics, "not collected: "+err.Error())
 	}
 }
 

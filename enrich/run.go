@@ -23,9 +23,10 @@ const (
 	KindProbe   Kind = "probe"
 	KindLogs    Kind = "logs"
 	KindRunbook Kind = "runbook"
+	KindMetrics Kind = "metrics"
 )
 
-var kinds = []Kind{KindDeploys, KindProbe, KindLogs, KindRunbook}
+var kinds = []Kind{KindDeploys, KindProbe, KindLogs, KindRunbook, KindMetrics}
 
 // Outcome is how one enricher's run ended, the value of the "outcome" metric label.
 type Outcome string
@@ -65,6 +66,7 @@ type finding struct {
 	probe   *triaged.Probe
 	logs    *triaged.LogTail
 	runbook *runbooks.Result
+	metrics *metricsFinding
 	err     error
 	outcome Outcome
 	elapsed time.Duration

@@ -29,7 +29,7 @@ type Server struct {
 	ExternalURLs []string `yaml:"external_urls"`
 	// HTTP is the client's basic auth, bearer token (file), TLS and proxy settings, as in
 	// Prometheus' and Alertmanager's own http_config.
-	HTTP commoncfg.HTTPClientConfig `yaml:"http_config"`
+	HTTP HTTPConfig `yaml:"http_config"`
 }
 
 // Settings is the `prometheus:` block of the config: the server, and how every incident's
@@ -46,6 +46,8 @@ type Settings struct {
 	Window confval.Duration `yaml:"window"`
 	// Graphs says whether a PNG graph is rendered of each query.
 	Graphs bool `yaml:"graphs"`
+	// MaxResponseBytes bounds one answer of the query API (the series and points it carries).
+	MaxResponseBytes int64 `yaml:"max_response_bytes"`
 }
 
 // Defaults of Settings.
@@ -63,10 +65,12 @@ const (
 // no metrics evidence.
 func DefaultSettings() Settings {
 	return Settings{
-		Timeout: confval.Duration(DefaultTimeout),
-		Before:  confval.Duration(DefaultBefore),
-		Window:  confval.Duration(DefaultWindow),
-		Graphs:  true,
+		Server:           Server{HTTP: HTTPConfig{commoncfg.DefaultHTTPClientConfig}},
+		MaxResponseBytes: DefaultMaxResponseBytes,
+		Timeout:          confval.Duration(DefaultTimeout),
+		Before:           confval.Duration(DefaultBefore),
+		Window:           confval.Duration(DefaultWindow),
+		Graphs:           true,
 	}
 }
 
@@ -128,6 +132,9 @@ func (s *Settings) Validate() []*fielderr.Error {
 	}
 	if s.Window <= 0 || s.Window.Std() > 7*24*time.Hour {
 		errs = append(errs, fielderr.Errorf("window", "must be positive and at most 7d"))
+	}
+	if s.MaxResponseBytes < 1024 || s.MaxResponseBytes > 1<<30 {
+		errs = append(errs, fielderr.Errorf("max_response_bytes", "%d is out of range 1024..1073741824", s.MaxResponseBytes))
 	}
 	return errs
 }
