@@ -44,10 +44,12 @@ prometheus:
   url: prometheus:9090/api/v1
   window: 30d
   external_urls: ["http://p/?x=1"]
+  before: 30s
 `, []string{
 			`triaged.yml:2:8: prometheus.url: "prometheus:9090/api/v1" is not an http(s) URL with a host`,
 			"triaged.yml:3:11: prometheus.window: must be positive and at most 7d",
 			`triaged.yml:4:19: prometheus.external_urls[0]: "http://p/?x=1" has a query or fragment`,
+			"triaged.yml:5:11: prometheus.before: 30s: must be at least 1m",
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

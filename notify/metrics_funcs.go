@@ -148,7 +148,7 @@ func offset(minutes int) string {
 	h, m := minutes/60, minutes%60
 	switch {
 	case minutes <= 0:
-		return "before"
+		return "< 1 min"
 	case h == 0:
 		return fmt.Sprintf("%d min", m)
 	case m == 0:

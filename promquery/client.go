@@ -141,13 +141,24 @@ type statusError struct {
 func (e *statusError) Error() string { return e.err.Error() }
 func (e *statusError) Unwrap() error { return e.err }
 
+// timeoutOpt tells the server the time left. The client sends it as Go writes a duration, which
+// Prometheus 2.x refuses unless it is whole in its unit ("5s", "800ms", not "4.9995s"), so it is
+// cut to whole seconds, or whole milliseconds under a second.
 func timeoutOpt(ctx context.Context) []v1.Option {
-	if d, ok := ctx.Deadline(); ok {
-		if left := time.Until(d); left > 0 {
-			return []v1.Option{v1.WithTimeout(left)}
-		}
+	d, ok := ctx.Deadline()
+	if !ok {
+		return nil
 	}
-	return nil
+	left := time.Until(d)
+	if left >= time.Second {
+		left = left.Truncate(time.Second)
+	} else {
+		left = left.Truncate(time.Millisecond)
+	}
+	if left <= 0 {
+		return nil
+	}
+	return []v1.Option{v1.WithTimeout(left)}
 }
 
 // errTooLarge is an answer over the size bound.

@@ -127,8 +127,8 @@ func (s *Settings) Validate() []*fielderr.Error {
 	if s.Timeout <= 0 {
 		errs = append(errs, fielderr.Errorf("timeout", "must be positive"))
 	}
-	if s.Before <= 0 {
-		errs = append(errs, fielderr.Errorf("before", "must be positive"))
+	if s.Before.Std() < time.Minute {
+		errs = append(errs, fielderr.Errorf("before", "%s: must be at least 1m (reports count it in minutes)", s.Before))
 	}
 	if s.Window <= 0 || s.Window.Std() > 7*24*time.Hour {
 		errs = append(errs, fielderr.Errorf("window", "must be positive and at most 7d"))

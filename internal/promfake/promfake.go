@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -100,6 +101,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		err = fmt.Errorf("no such endpoint %s", r.URL.Path)
 	}
+	if err == nil && r.Form.Has("timeout") {
+		err = parseTimeout(r.Form.Get("timeout"))
+	}
 	if err == nil {
 		_, err = parser.NewParser(parser.Options{EnableExperimentalFunctions: true}).ParseExpr(req.Query)
 	}
@@ -158,6 +162,18 @@ func parseTime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("time %q: %v", s, err)
 	}
 	return time.UnixMilli(int64(math.Round(f * 1000))).UTC(), nil
+}
+
+// parseTimeout accepts a timeout as Prometheus 2.x does: seconds as a number, or a Prometheus
+// duration ("5s", "1m30s", "800ms"), not Go's "5.5s".
+func parseTimeout(s string) error {
+	if _, err := strconv.ParseFloat(s, 64); err == nil {
+		return nil
+	}
+	if _, err := model.ParseDuration(s); err != nil {
+		return fmt.Errorf("timeout %q: %v", s, err)
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
