@@ -24,28 +24,10 @@ import (
 	"github.com/triaged/triaged/internal/testkit"
 )
 
-// syncBuffer collects what the stdout sink prints.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type running struct {
 	app    *app.App
 	url    string
-	stdout *syncBuffer
+	stdout *testkit.SyncBuffer
 	stop   func() error
 }
 
@@ -58,7 +40,7 @@ func start(t *testing.T, o app.Options) *running {
 	if o.StoragePath == "" {
 		o.StoragePath = t.TempDir()
 	}
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	o.Stdout = out
 	if testing.Verbose() && o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

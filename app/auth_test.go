@@ -13,6 +13,7 @@ import (
 
 	"github.com/triaged/triaged/app"
 	"github.com/triaged/triaged/internal/metrictest"
+	"github.com/triaged/triaged/internal/testkit"
 )
 
 const (
@@ -192,7 +193,7 @@ func canceled() context.Context {
 // TestUnauthenticatedBeyondLoopback: serving all interfaces without auth takes the explicit
 // flag, and says so at start and on every reload.
 func TestUnauthenticatedBeyondLoopback(t *testing.T) {
-	var log syncBuffer
+	var log testkit.SyncBuffer
 	r := start(t, app.Options{ListenAddress: ":0", AllowUnauthenticated: true, Logger: textLogger(&log)})
 	const warning = `level=WARN msg="serving without authentication beyond this host`
 	if n := strings.Count(log.String(), warning); n != 1 {
@@ -219,7 +220,7 @@ func TestNoWarningWithAuthOrLoopback(t *testing.T) {
 		"loopback, no auth":     {ListenAddress: "localhost:0", AllowUnauthenticated: true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			var log syncBuffer
+			var log testkit.SyncBuffer
 			o.Logger = textLogger(&log)
 			r := start(t, o)
 			if err := r.app.Reload(); err != nil {

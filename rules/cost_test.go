@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/testkit"
 )
 
 // TestReloadRefusesCostlyRules: a rule whose cost grows with the alert (the repeat() that ran
@@ -66,7 +67,7 @@ rules:
     severity: P2
 `)
 	reg := prometheus.NewRegistry()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	e, err := NewEngine([]string{path}, EngineOptions{Registerer: reg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
@@ -36,7 +35,7 @@ func TestReloadWhileClassifying(t *testing.T) {
 	dir := t.TempDir()
 	path := writeFile(t, dir, "rules.yml", rulesV1)
 	reg := prometheus.NewRegistry()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	e, err := NewEngine([]string{path}, EngineOptions{Registerer: reg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +146,7 @@ escalations:
   - {name: broken, when: 'failed_probes[3].ok', severity: P1}
 `)
 	reg := prometheus.NewRegistry()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	e, err := NewEngine([]string{path}, EngineOptions{Registerer: reg, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -235,22 +234,4 @@ func unwrapAll(err error) error {
 		}
 		err = next
 	}
-}
-
-// syncBuffer is a bytes.Buffer that loggers in several goroutines may write.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
