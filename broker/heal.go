@@ -39,6 +39,7 @@ func Objects(n Names, sinks []string) []Object {
 		{Kind: "stream", Name: n.ReportsStream()},
 		{Kind: "stream", Name: n.DeadLettersStream()},
 		{Kind: "stream", Name: n.DeploysStream()},
+		{Kind: "stream", Name: n.HistoryStream()},
 		{Kind: "bucket", Name: n.IncidentsBucket()},
 		{Kind: "bucket", Name: n.DeliveriesBucket()},
 		{Kind: "bucket", Name: n.GraphsBucket()},

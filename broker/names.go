@@ -84,6 +84,15 @@ func (n Names) SinkConsumer(sink string) string { return n.prefix + "-sink-" + s
 // IncidentsBucket is the KV bucket of incident state, keyed by alert fingerprint.
 func (n Names) IncidentsBucket() string { return n.upper + "_INCIDENTS" }
 
+// HistoryStream keeps the alerts as triage handled them, for backtests of candidate rules.
+func (n Names) HistoryStream() string { return n.upper + "_HISTORY" }
+
+// HistorySubject is the subject of a history record of a kind: PREFIX.history.<kind>.
+func (n Names) HistorySubject(kind string) string { return n.prefix + ".history." + kind }
+
+// HistorySubjects is the history stream's subject filter.
+func (n Names) HistorySubjects() string { return n.prefix + ".history.>" }
+
 // DeliveriesBucket is the KV bucket of what each sink delivered of each incident: its thread
 // and the reports already delivered, keyed by sink and incident.
 func (n Names) DeliveriesBucket() string { return n.upper + "_DELIVERIES" }

@@ -36,6 +36,10 @@ type TopologyOptions struct {
 	// When full, it refuses new graphs: the triage worker then reports without them.
 	GraphsMaxBytes int64
 	GraphsMaxAge   time.Duration
+	// HistoryMaxAge and HistoryMaxBytes bound the history stream (the alerts as triage handled
+	// them, for backtests); when full, it drops its oldest records.
+	HistoryMaxAge   time.Duration
+	HistoryMaxBytes int64
 	// MaxDeliveries bounds the deliveries of an alert or report message; past it, the message is
 	// dead-lettered (see DeadLetters). 0: unbounded.
 	MaxDeliveries int
@@ -55,7 +59,12 @@ const (
 	DefaultIncidentsMaxBytes   = 1 << 30
 	DefaultDeliveriesMaxBytes  = 256 << 20
 	DefaultGraphsMaxBytes      = 256 << 20
+	DefaultHistoryMaxBytes     = 1 << 30
 )
+
+// DefaultHistoryMaxAge is how long the history keeps an alert: two weeks of traffic to backtest a
+// candidate rule set on.
+const DefaultHistoryMaxAge = 14 * 24 * time.Hour
 
 // DefaultTopologyOptions are the sizes used when the config says nothing.
 func DefaultTopologyOptions() TopologyOptions {
@@ -73,6 +82,8 @@ func DefaultTopologyOptions() TopologyOptions {
 		DeliveriesMaxBytes:  DefaultDeliveriesMaxBytes,
 		GraphsMaxBytes:      DefaultGraphsMaxBytes,
 		GraphsMaxAge:        30 * 24 * time.Hour,
+		HistoryMaxAge:       DefaultHistoryMaxAge,
+		HistoryMaxBytes:     DefaultHistoryMaxBytes,
 		MaxDeliveries:       10,
 		AckWait:             30 * time.Second,
 		MaxAckPending:       1000,
@@ -105,6 +116,7 @@ type Topology struct {
 	Incidents   jetstream.KeyValue
 	Deliveries  jetstream.KeyValue
 	Graphs      jetstream.KeyValue
+	History     jetstream.Stream
 }
 
 // Ensure creates or updates the streams, the shared triage consumer and the buckets. It
@@ -236,6 +248,23 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create or update key-value bucket %s: %w%s", n.GraphsBucket(), err, storageHint(err))
+	}
+	// History is kept for backtests only: nothing waits on it, and when full its oldest records
+	// go. Compressed: records repeat their group's labels and annotations.
+	t.History, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        n.HistoryStream(),
+		Description: "triaged: the alerts as triage handled them, for backtests of candidate rules",
+		Subjects:    []string{n.HistorySubjects()},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Compression: jetstream.S2Compression,
+		Replicas:    o.Replicas,
+		MaxAge:      o.HistoryMaxAge,
+		MaxBytes:    maxBytes(o.HistoryMaxBytes),
+		Discard:     jetstream.DiscardOld,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create or update stream %s: %w%s", n.HistoryStream(), err, storageHint(err))
 	}
 	return &t, nil
 }
