@@ -171,7 +171,7 @@ func (a *Analyzer) forDuration(r Row, incs []*incident) *Suggestion {
 	}
 	p90 := percentile(quick, 0.9)
 	return &Suggestion{Kind: "for", Change: "for: " + minuteAbove(p90),
-		Why: fmt.Sprintf("%d of %d incidents resolved on their own within %s, 90%% of those within %s; add it to any for: the alerting rule has",
+		Why: fmt.Sprintf("%d of %d incidents resolved on their own within %s, 90%% of those within %s; on top of the for: its alerting rule has now",
 			r.AutoResolved, r.Incidents, short(a.opts.QuickWithin), short(p90))}
 }
 

@@ -82,8 +82,11 @@ func openNATSSource(natsURL, prefix, storagePath string, timeout time.Duration) 
 		return nil, names, nil, fmt.Errorf("--storage.path: %w", err)
 	}
 	unlock, err := broker.LockStore(dir)
+	if errors.Is(err, broker.ErrStoreInUse) {
+		return nil, names, nil, fmt.Errorf("--storage.path: %s is in use by a running triaged (it holds %s): read its history from its NATS with --nats.url, or stop it first", storagePath, filepath.Join(dir, "LOCK"))
+	}
 	if err != nil {
-		return nil, names, nil, fmt.Errorf("%w (while triaged runs, read its history with --nats.url)", err)
+		return nil, names, nil, err
 	}
 	ns, err := broker.StartEmbedded(broker.EmbeddedOptions{StoreDir: dir})
 	if err != nil {

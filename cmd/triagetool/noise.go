@@ -202,6 +202,7 @@ type progress struct {
 	began, last   time.Time
 	shown         bool
 	read, total   int
+	printed       int // the count last printed
 	stream        string
 	terminalStyle bool
 }
@@ -232,7 +233,7 @@ func (p *progress) print() {
 	} else {
 		fmt.Fprintln(p.w, line)
 	}
-	p.shown = true
+	p.shown, p.printed = true, p.read
 }
 
 // done prints the last count, when progress was shown or is forced.
@@ -240,8 +241,9 @@ func (p *progress) done(run *noiseRun) {
 	if !p.shown && !p.force {
 		return
 	}
-	p.read = run.Read
-	p.print()
+	if p.read = run.Read; !p.shown || p.printed != p.read {
+		p.print()
+	}
 	if p.terminalStyle {
 		fmt.Fprintln(p.w)
 	}
