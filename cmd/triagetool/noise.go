@@ -97,7 +97,7 @@ func runNoise(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	from := start
-	if run.OldestKept != nil && run.OldestKept.After(from) {
+	if run.OldestKept != nil && run.OldestKept.After(from) && run.OldestKept.Before(end) {
 		from = *run.OldestKept
 	}
 	run.Result = an.Result(from, end)
@@ -145,7 +145,7 @@ func readReports(ctx context.Context, js jetstream.JetStream, names broker.Names
 	}
 	prog.stream = run.Stream
 	defer prog.done(&run)
-	total := 0
+	total, fromFirst := 0, false
 	for {
 		batch, err := cons.FetchNoWait(min(500, maxReports-run.Read))
 		if err != nil {
@@ -160,17 +160,19 @@ func readReports(ctx context.Context, js jetstream.JetStream, names broker.Names
 			got++
 			run.Read++
 			pending = meta.NumPending
+			if run.Read == 1 {
+				total = run.Read + int(pending)
+				fromFirst = meta.Sequence.Stream <= info.State.FirstSeq
+			}
 			rep, err := triaged.DecodeReport(m.Data())
 			if err != nil {
 				run.Undecodable++
 				continue
 			}
-			if run.Read == 1 {
-				total = run.Read + int(pending)
-				if meta.Sequence.Stream <= info.State.FirstSeq {
-					t := rep.TriagedAt.UTC()
-					run.OldestKept = &t
-				}
+			if fromFirst && run.OldestKept == nil {
+				// Nothing before the window's start is kept: the history begins here.
+				t := rep.TriagedAt.UTC()
+				run.OldestKept = &t
 			}
 			if rep.TriagedAt.Before(start) || rep.TriagedAt.After(end) {
 				continue
@@ -251,16 +253,21 @@ func (p *progress) done(run *noiseRun) {
 
 // summaryLine is the last line on stderr: what was read, and whether the bound cut it short.
 func summaryLine(run noiseRun) string {
-	line := fmt.Sprintf("triagetool noise: %d reports of %d incidents from %s, %s to %s; %d alertnames, %d rules, %d services ranked",
-		run.Reports, run.Incidents, run.Stream, run.From.Format(time.RFC3339), run.To.Format(time.RFC3339), len(run.AlertNames), len(run.Rules), len(run.Services))
+	line := fmt.Sprintf("triagetool noise: %s of %s from %s, %s to %s; %s, %s, %s ranked",
+		count(run.Reports, "report", "reports"), count(run.Incidents, "incident", "incidents"), run.Stream,
+		run.From.Format(time.RFC3339), run.To.Format(time.RFC3339), count(len(run.AlertNames), "alertname", "alertnames"),
+		count(len(run.Rules), "rule", "rules"), count(len(run.Services), "service", "services"))
 	if run.Undecodable > 0 {
-		line += fmt.Sprintf("; %d messages were not reports and were skipped", run.Undecodable)
+		line += fmt.Sprintf("; %s not a report, skipped", count(run.Undecodable, "message was", "messages were"))
 	}
 	if run.Truncated {
 		line += fmt.Sprintf("; stopped at --max-reports %d: the newest reports of the window were not read", run.MaxReports)
 	}
 	return line
 }
+
+// count is n with the noun that fits it: "1 report", "2 reports".
+func count(n int, one, many string) string { return fmt.Sprintf("%d %s", n, plural(n, one, many)) }
 
 func limit(rows []noise.Row, n int) []noise.Row {
 	if n > 0 && len(rows) > n {

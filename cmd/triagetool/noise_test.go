@@ -85,6 +85,8 @@ func TestNoiseCLI(t *testing.T) {
 		{"noise-max-reports", []string{"noise", "--nats.url={url}", noiseEnd, "--max-reports", "10", "--progress"}},
 		// A window after the history: nothing to rank.
 		{"noise-empty-window", []string{"noise", "--nats.url={url}", "--time=2027-06-01T00:00:00Z", "--since", "1w"}},
+		// A window before the history: its oldest report does not move the window's start.
+		{"noise-before-history", []string{"noise", "--nats.url={url}", "--time=2026-10-15T00:00:00Z", "--since", "2w"}},
 		{"noise-other-prefix", []string{"noise", "--nats.url={url}", "--nats.prefix", "other", noiseEnd}},
 		{"noise-bad-since", []string{"noise", "--since", "a month"}},
 		{"noise-bad-output", []string{"noise", "--output", "yaml"}},
@@ -165,5 +167,32 @@ func TestREADMENoiseSample(t *testing.T) {
 	}
 	if got := stdout.String(); got != want {
 		t.Errorf("README.md's sample of %s differs from the output (-README +output):\n%s", cmdLine, golden.Diff(want, got))
+	}
+}
+
+// TestNoiseReadsEveryBatch reads a history longer than one fetch, with a message on the reports
+// subjects that is not a report, which is counted and skipped.
+func TestNoiseReadsEveryBatch(t *testing.T) {
+	ns := natstest.Server(t)
+	_, js := natstest.Connect(t, ns)
+	var h noisetest.History
+	for i := range 600 { // 1,200 reports: three fetches
+		start := noiseBegin.Add(time.Duration(i) * time.Hour)
+		h.Open(noisetest.Brief, start).Resolve(start.Add(10 * time.Second))
+	}
+	publishHistory(t, js, h.Reports())
+	if _, err := js.Publish(context.Background(), "triaged.reports.opened.P1", []byte("not a report")); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"noise", "--nats.url", ns.ClientURL(), noiseEnd, "--output", "csv"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	want := "triagetool noise: 1200 reports of 600 incidents from TRIAGED_REPORTS, 2026-11-01T00:00:00Z to 2026-11-30T12:00:00Z; 1 alertname, 1 rule, 1 service ranked; 1 message was not a report, skipped\n"
+	if stderr.String() != want {
+		t.Errorf("stderr:\n%s\nwant\n%s", stderr.String(), want)
+	}
+	if !strings.Contains(stdout.String(), "alertname,ProbeFailed,") {
+		t.Errorf("stdout:\n%s", stdout.String())
 	}
 }

@@ -33,7 +33,7 @@ func noiseKinds(run noiseRun) []struct {
 func writeNoiseTable(w io.Writer, run noiseRun, top int) error {
 	fmt.Fprintf(w, "Noise in %s from %s to %s (%s days): %d reports of %d incidents\n",
 		run.Stream, run.From.Format(time.RFC3339), run.To.Format(time.RFC3339), strconv.FormatFloat(run.Days, 'f', -1, 64), run.Reports, run.Incidents)
-	if run.OldestKept != nil {
+	if run.OldestKept != nil && run.From.Equal(*run.OldestKept) {
 		fmt.Fprintf(w, "The stream holds no report older than %s: the window starts there.\n", run.OldestKept.Format(time.RFC3339))
 	}
 	if run.Truncated {
