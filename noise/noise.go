@@ -7,6 +7,7 @@
 package noise
 
 import (
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -219,19 +220,13 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
-	rank := int(float64(len(s))*p + 0.999999)
+	rank := int(math.Ceil(float64(len(s)) * p))
 	return s[min(max(rank, 1), len(s))-1]
 }
 
 // minuteAbove is the shortest whole number of minutes longer than d, as Prometheus writes it.
 func minuteAbove(d time.Duration) string {
 	return strconv.Itoa(int(d/time.Minute)+1) + "m"
-}
-
-// minuteAtLeast is d rounded up to a whole number of minutes, at least 1m.
-func minuteAtLeast(d time.Duration) string {
-	m := (d + time.Minute - 1) / time.Minute
-	return strconv.Itoa(int(max(m, 1))) + "m"
 }
 
 // short writes d as people read it: 52s, 4m10s, 2h5m.
