@@ -8,6 +8,9 @@ import (
 	"syscall"
 )
 
+// ErrStoreInUse is LockStore's error when another process holds the store's lock.
+var ErrStoreInUse = errors.New("in use by another triaged")
+
 // LockStore takes the lock of an embedded server's storage directory, creating the directory:
 // two daemons on one store would corrupt it, so the second is refused at once. It also proves
 // the directory writable before the server is started, which otherwise fails slowly and
@@ -24,7 +27,7 @@ func LockStore(dir string) (release func() error, err error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("--storage.path: %s is in use by another triaged (it holds %s); give each daemon its own storage path, or share an external NATS with --nats.url", dir, path)
+			return nil, fmt.Errorf("--storage.path: %s is %w (it holds %s); give each daemon its own storage path, or share an external NATS with --nats.url", dir, ErrStoreInUse, path)
 		}
 		return nil, fmt.Errorf("--storage.path: lock %s: %w", path, err)
 	}

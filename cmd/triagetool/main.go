@@ -1,7 +1,7 @@
 // Command triagetool is the rule author's and operator's tool for triaged, shaped like promtool:
 // it checks rule files, runs their unit tests, explains how the rules decide an alert, shows
-// which sinks a report is routed to, records a deploy from a CI job, and lists and replays the
-// messages triaged gave up on.
+// which sinks a report is routed to, records a deploy from a CI job, lists and replays the
+// messages triaged gave up on; it ranks the noisiest alerts with what to change about them.
 //
 //	triagetool check rules FILE...
 //	triagetool test rules TESTFILE...
@@ -10,6 +10,7 @@
 //	triagetool deploy record --service NAME [--version V] [--environment ENV] ... [--url URL] [--token-file FILE]
 //	triagetool dead-letters list [--nats.url URL]
 //	triagetool dead-letters replay [--nats.url URL] ID
+//	triagetool noise [--since 30d] [--nats.url URL | --storage.path DIR] [--output table|json|csv]
 //
 // Exit codes: 0 success, 1 errors or failed tests, 2 wrong usage, 3 lint findings only.
 package main
@@ -50,6 +51,8 @@ Commands:
   dead-letters list [flags]    list the messages triaged gave up on, with why (--nats.url: the daemon's NATS)
   dead-letters replay [flags] ID
                                publish dead letter ID again where it came from, then delete it
+  noise [flags]                rank alertnames, rules and services by noise in the reports of --since 30d, with
+                               suggestions (--nats.url: a running daemon's NATS; --storage.path: a stopped one's)
 
 Run "triagetool COMMAND SUBCOMMAND -h" for the flags of a command.
 `
@@ -73,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDeploy(rest, stdout, stderr)
 	case "dead-letters":
 		return runDeadLetters(rest, stdout, stderr)
+	case "noise":
+		return runNoise(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
