@@ -71,6 +71,8 @@ type ReloadStatus struct {
 // Status is the rule set in force and what it decided since it was installed.
 type Status struct {
 	Rules *RuleSet
+	// Embedded: no rule file is configured; the built-in default.rules.yml is in force.
+	Embedded bool
 	// Classify and Escalate list the rules of each stage in evaluation order; Default counts the
 	// alerts no classification rule decided.
 	Classify []RuleStatus
@@ -85,7 +87,7 @@ type Status struct {
 // The counts are read while alerts may be counted, each one atomically.
 func (e *Engine) Status() Status {
 	cur := e.current.Load()
-	st := Status{Rules: cur.rules, Installed: cur.installed}
+	st := Status{Rules: cur.rules, Embedded: len(e.files) == 0, Installed: cur.installed}
 	if r := e.lastReload.Load(); r != nil {
 		st.LastReload = *r
 	}
