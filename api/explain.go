@@ -200,8 +200,10 @@ func describeToken(tok json.Token) string {
 		return "a string"
 	case nil:
 		return "null"
+	case bool:
+		return "true or false"
 	default:
-		return fmt.Sprintf("%T", tok)
+		return "a number"
 	}
 }
 

@@ -168,6 +168,8 @@ func TestRulesExplain(t *testing.T) {
 		{"too-many-alerts", "POST", `{"webhook": ` + string(captured(t, "firing-10-alerts.json")) + `}`, 413, `10 alerts, at most 5`},
 		{"rules-too-big", "POST", `{"alert": ` + oneAlert + `, "rules": ` + str(strings.Repeat("# padding\n", 500)) + `}`, 413, `larger than the limit of 4096 bytes`},
 		{"get", "GET", ``, 405, `method GET not allowed`},
+		{"not-an-object", "POST", `[` + oneAlert + `]`, 400, `want an object with \"alert\" or \"webhook\", not a list`},
+		{"truncated", "POST", "{\"alert\": {\"labels\":\n", 400, `line 2, column 1`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, b := rulesRequest(t, h, tc.method, "/api/v1/rules/explain", []byte(tc.body))
