@@ -1,5 +1,6 @@
 // Package api serves the incidents API: read-only JSON and Markdown views of the incidents kept
-// in the incidents bucket, with their reports from the reports stream.
+// in the incidents bucket, with their reports from the reports stream; and the rules API
+// (rules.go): the rules in force, and explanations of alerts by them or by a candidate.
 package api
 
 import (

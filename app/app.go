@@ -115,6 +115,9 @@ type App struct {
 	enricher *enrich.Enricher
 	renderer *notify.Renderer // the report template, for the sinks and the incidents API
 
+	// resolve is the service catalog's, for the rules API to decide services as triage does.
+	resolve func(*triaged.Alert) triaged.Service
+
 	auth     *webAuth
 	listener net.Listener
 	server   *http.Server
@@ -160,6 +163,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	}
 	a.cfg = parts.Config
 	a.renderer = parts.Renderer
+	a.resolve = parts.Catalog.Resolve
 	a.names, err = broker.NewNames(a.cfg.NATS.Prefix)
 	if err != nil {
 		return nil, err

@@ -40,6 +40,12 @@ func (a *App) routes() http.Handler {
 	})
 	mux.Handle("/api/v1/incidents", incidents)
 	mux.Handle("/api/v1/incidents/", incidents)
+	rulesAPI := api.NewRulesHandler(api.RulesOptions{
+		Rules: a.rules, Resolve: a.resolve, Location: a.cfg.Location(), Logger: a.log.With("component", "api"),
+	})
+	mux.Handle("/api/v1/rules", rulesAPI)
+	// Explain runs rule text the request brings: a write endpoint, as far as trust goes.
+	mux.Handle("/api/v1/rules/explain", a.auth.require("/api/v1/rules/explain", rulesAPI))
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(a.registry, promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{
 		Registry:          a.registry,
 		EnableOpenMetrics: true,
@@ -63,7 +69,7 @@ func (a *App) routes() http.Handler {
 	})))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "triaged\n\nPOST /api/v1/alerts   Alertmanager webhook (v4)\nPOST /api/v1/deploys  deploy events from CI/CD\nGET  /api/v1/incidents incidents, newest first; /{id}, /{id}/report.md, /{id}/postmortem.md\nGET  /metrics         Prometheus metrics\nGET  /-/healthy        liveness\nGET  /-/ready          readiness\nPOST /-/reload         reload the rule files\n\nrules version %s\n", a.rules.Current().Version())
+		fmt.Fprintf(w, "triaged\n\nPOST /api/v1/alerts   Alertmanager webhook (v4)\nPOST /api/v1/deploys  deploy events from CI/CD\nGET  /api/v1/incidents incidents, newest first; /{id}, /{id}/report.md, /{id}/postmortem.md\nGET  /api/v1/rules     the rules in force, their match counts, the last reload\nPOST /api/v1/rules/explain  explain an alert or webhook, optionally with candidate rules\nGET  /metrics         Prometheus metrics\nGET  /-/healthy        liveness\nGET  /-/ready          readiness\nPOST /-/reload         reload the rule files\n\nrules version %s\n", a.rules.Current().Version())
 	})
 	return mux
 }

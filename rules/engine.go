@@ -42,6 +42,8 @@ type Engine struct {
 	// a reload is escalated by the same rules.
 	previous atomic.Pointer[loadedRules]
 	reloadMu sync.Mutex // one reload at a time: SIGHUP, /-/reload and file watching may coincide
+	// lastReload is the outcome of the latest load, for Status.
+	lastReload atomic.Pointer[ReloadStatus]
 }
 
 // loadedRules is a RuleSet with its metric series looked up once, so that counting a match costs
@@ -50,6 +52,9 @@ type loadedRules struct {
 	rules    *RuleSet
 	matches  map[Stage]map[string]prometheus.Counter
 	failures map[Stage]map[string]prometheus.Counter
+	// stats count per compiled rule, for Status; they start at zero with each rule set.
+	stats     *ruleSetStats
+	installed time.Time
 }
 
 type engineMetrics struct {
@@ -111,6 +116,7 @@ func NewEngine(files []string, opts EngineOptions) (*Engine, error) {
 		}
 	}
 	e.swap(rs)
+	e.recordReload(nil)
 	return e, nil
 }
 
@@ -131,9 +137,12 @@ func (e *Engine) Reload() error {
 		e.metrics.reloadSuccessful.Set(0)
 		e.logger.Error("reloading rules failed, keeping the current rules",
 			"files", e.files, "version", e.Current().Version(), "err", err)
-		return fmt.Errorf("reload rules: %w", err)
+		err = fmt.Errorf("reload rules: %w", err)
+		e.recordReload(err)
+		return err
 	}
 	e.swap(rs)
+	e.recordReload(nil)
 	return nil
 }
 
@@ -143,6 +152,9 @@ func (e *Engine) swap(rs *RuleSet) {
 		rules:    rs,
 		matches:  map[Stage]map[string]prometheus.Counter{},
 		failures: map[Stage]map[string]prometheus.Counter{},
+		stats:    newRuleSetStats(rs),
+		// Every load installs a new rule set, even of unchanged files: its counts start here.
+		installed: time.Now().UTC(),
 	}
 	for _, stage := range []Stage{StageClassify, StageEscalate} {
 		next.matches[stage] = map[string]prometheus.Counter{}
@@ -190,12 +202,16 @@ func (e *Engine) swap(rs *RuleSet) {
 // zone, counting the deciding rule and any rule that failed.
 func (e *Engine) Classify(a *triaged.Alert, svc triaged.Service, now time.Time) triaged.Classification {
 	cur := e.current.Load()
-	c, errs := cur.rules.ClassifyWithErrors(a, svc, now.In(e.location))
+	c, i, errs := cur.rules.classify(a, svc, now.In(e.location))
 	rule := c.Rule
 	if rule == "" {
 		rule = DefaultRuleName
 	}
 	cur.count(StageClassify, rule)
+	if i < 0 {
+		i = len(cur.stats.classify) - 1 // the default's
+	}
+	cur.stats.classify[i].count(now)
 	e.failed(cur, a, errs)
 	return c
 }
@@ -209,7 +225,7 @@ func (e *Engine) Escalate(c triaged.Classification, a *triaged.Alert, svc triage
 		cur = prev
 	}
 	n := len(c.Decisions)
-	c, errs := cur.rules.EscalateWithErrors(c, a, svc, f, now.In(e.location))
+	c, errs := cur.rules.escalate(c, a, svc, f, now.In(e.location), func(i int) { cur.stats.escalate[i].count(now) })
 	for _, d := range c.Decisions[n:] {
 		cur.count(StageEscalate, d.Rule)
 	}

@@ -135,6 +135,11 @@ type RuleInfo struct {
 	Name        string
 	Description string
 	Pos         Position
+	// When is the condition as written; Severity the severity as written (P1..P4 or an
+	// expression), "" for a rule that drops what it matches (Drop).
+	When     string
+	Severity string
+	Drop     bool
 }
 
 // Rules lists the rules of a stage in evaluation order.
@@ -145,7 +150,8 @@ func (rs *RuleSet) Rules(stage Stage) []RuleInfo {
 	}
 	infos := make([]RuleInfo, len(list))
 	for i, r := range list {
-		infos[i] = RuleInfo{Stage: stage, Name: r.name, Description: r.description, Pos: r.pos}
+		infos[i] = RuleInfo{Stage: stage, Name: r.name, Description: r.description, Pos: r.pos,
+			When: r.when.text, Severity: r.severity.text, Drop: r.drop}
 	}
 	return infos
 }
@@ -161,6 +167,13 @@ func (rs *RuleSet) Classify(a *triaged.Alert, svc triaged.Service, now time.Time
 // ClassifyWithErrors is Classify that also returns the rules that failed at run time and were
 // skipped.
 func (rs *RuleSet) ClassifyWithErrors(a *triaged.Alert, svc triaged.Service, now time.Time) (triaged.Classification, []RuleError) {
+	c, _, errs := rs.classify(a, svc, now)
+	return c, errs
+}
+
+// classify is ClassifyWithErrors that also returns the index of the deciding rule in rs.rules,
+// -1 when the default applied, so that the engine counts matches per compiled rule.
+func (rs *RuleSet) classify(a *triaged.Alert, svc triaged.Service, now time.Time) (triaged.Classification, int, []RuleError) {
 	env := newEnv(a, svc, now)
 	m := exprpolicy.Borrow()
 	defer exprpolicy.Return(m)
@@ -173,30 +186,31 @@ func (rs *RuleSet) ClassifyWithErrors(a *triaged.Alert, svc triaged.Service, now
 		case err != nil:
 			// Some rule failed: go rule by rule from the start, which finds and skips it.
 		case i < 0:
-			return rs.defaultClassification(), nil
+			return rs.defaultClassification(), -1, nil
 		default:
 			r := rs.rules[i]
 			sev, err := r.evalSeverity(m, env)
 			if err == nil {
-				return rs.decide(r, sev), nil
+				return rs.decide(r, sev), i, nil
 			}
 			errs = append(errs, RuleError{Stage: StageClassify, Rule: r.name, Err: err})
 			start = i + 1
 		}
 	}
-	for _, r := range rs.rules[start:] {
+	for i := start; i < len(rs.rules); i++ {
+		r := rs.rules[i]
 		ok, err := r.evalCondition(m, env)
 		if err == nil && ok {
 			var sev triaged.Severity
 			if sev, err = r.evalSeverity(m, env); err == nil {
-				return rs.decide(r, sev), errs
+				return rs.decide(r, sev), i, errs
 			}
 		}
 		if err != nil {
 			errs = append(errs, RuleError{Stage: StageClassify, Rule: r.name, Err: err})
 		}
 	}
-	return rs.defaultClassification(), errs
+	return rs.defaultClassification(), -1, errs
 }
 
 func (rs *RuleSet) decide(r *rule, sev triaged.Severity) triaged.Classification {
@@ -243,6 +257,12 @@ func (rs *RuleSet) Escalate(c triaged.Classification, a *triaged.Alert, svc tria
 // EscalateWithErrors is Escalate that also returns the rules that failed at run time and were
 // skipped.
 func (rs *RuleSet) EscalateWithErrors(c triaged.Classification, a *triaged.Alert, svc triaged.Service, f triaged.Enrichment, now time.Time) (triaged.Classification, []RuleError) {
+	return rs.escalate(c, a, svc, f, now, nil)
+}
+
+// escalate is EscalateWithErrors that calls applied, when not nil, with the index in
+// rs.escalations of each rule that applied.
+func (rs *RuleSet) escalate(c triaged.Classification, a *triaged.Alert, svc triaged.Service, f triaged.Enrichment, now time.Time, applied func(int)) (triaged.Classification, []RuleError) {
 	c = rs.stampVersion(c)
 	if len(rs.escalations) == 0 || c.Dropped {
 		return c, nil
@@ -252,7 +272,7 @@ func (rs *RuleSet) EscalateWithErrors(c triaged.Classification, a *triaged.Alert
 	defer exprpolicy.Return(m)
 
 	var errs []RuleError
-	for _, r := range rs.escalations {
+	for i, r := range rs.escalations {
 		sev, ok, err := r.evalEscalation(m, env)
 		if err != nil {
 			errs = append(errs, RuleError{Stage: StageEscalate, Rule: r.name, Err: err})
@@ -261,6 +281,9 @@ func (rs *RuleSet) EscalateWithErrors(c triaged.Classification, a *triaged.Alert
 		if ok {
 			c = r.apply(c, sev)
 			env.Severity = c.Severity.String()
+			if applied != nil {
+				applied(i)
+			}
 		}
 	}
 	return c, errs

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -101,7 +99,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	alerts, err := decodeAlerts(data)
+	alerts, err := rules.DecodeAlerts(data)
 	if err != nil {
 		return fail("%s: %v", inputs[0], err)
 	}
@@ -147,53 +145,6 @@ func readFacts(path string) (triaged.Enrichment, error) {
 		return f, fmt.Errorf("%s: %w", path, invalidJSON(data, err))
 	}
 	return f, nil
-}
-
-// decodeAlerts reads what people have at hand: an Alertmanager webhook payload (an object with
-// "alerts"), a list of alerts (as Alertmanager's API lists them), or a single alert. An alert
-// without a status is taken as firing.
-func decodeAlerts(data []byte) ([]triaged.Alert, error) {
-	data = bytes.TrimSpace(data)
-	var alerts []triaged.Alert
-	switch {
-	case len(data) == 0:
-		return nil, errors.New("empty input: want a JSON alert, list of alerts or webhook payload")
-	case data[0] == '[':
-		if err := json.Unmarshal(data, &alerts); err != nil {
-			return nil, invalidJSON(data, err)
-		}
-	default:
-		var probe struct {
-			Alerts json.RawMessage `json:"alerts"`
-		}
-		if err := json.Unmarshal(data, &probe); err != nil {
-			return nil, invalidJSON(data, err)
-		}
-		if probe.Alerts == nil {
-			var a triaged.Alert
-			if err := json.Unmarshal(data, &a); err != nil {
-				return nil, invalidJSON(data, err)
-			}
-			alerts = append(alerts, a)
-			break
-		}
-		// Not triaged.DecodeWebhook: explain takes hand-written webhooks that the daemon would
-		// refuse (no version, no status), so it maps without validating.
-		var w triaged.Webhook
-		if err := json.Unmarshal(data, &w); err != nil {
-			return nil, invalidJSON(data, err)
-		}
-		alerts = w.Batch(time.Time{}).Split()
-	}
-	if len(alerts) == 0 {
-		return nil, errors.New("no alerts in the input")
-	}
-	for i := range alerts {
-		if alerts[i].Status == "" {
-			alerts[i].Status = triaged.StatusFiring
-		}
-	}
-	return alerts, nil
 }
 
 // invalidJSON is the reason INPUT or --facts does not decode, with its line and column.

@@ -15,6 +15,7 @@ import (
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/load"
 	"github.com/triaged/triaged/route"
+	"github.com/triaged/triaged/rules"
 	"github.com/triaged/triaged/triage"
 )
 
@@ -95,7 +96,7 @@ func runRoute(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail("%v", err)
 		}
-		alerts, err := decodeAlerts(data)
+		alerts, err := rules.DecodeAlerts(data)
 		if err != nil {
 			return fail("%s: %v", *webhookFile, err)
 		}
