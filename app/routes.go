@@ -40,6 +40,7 @@ func (a *App) routes() http.Handler {
 	})
 	mux.Handle("/api/v1/incidents", incidents)
 	mux.Handle("/api/v1/incidents/", incidents)
+	mux.Handle("/api/v1/rules/shadow", api.NewShadowHandler(a.shadowRules(), a.log.With("component", "api")))
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(a.registry, promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{
 		Registry:          a.registry,
 		EnableOpenMetrics: true,

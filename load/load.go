@@ -27,12 +27,14 @@ import (
 
 // Parts are a config and everything it names, built and checked.
 type Parts struct {
-	Config   *config.Config
-	Rules    *rules.RuleSet // rules.files, or the built-in rules
-	Runbooks *runbooks.Library
-	Catalog  *catalog.Catalog
-	Redactor *redact.Redactor
-	Renderer *notify.Renderer
+	Config *config.Config
+	Rules  *rules.RuleSet // rules.files, or the built-in rules
+	// ShadowRules are rules.shadow_files, nil when there are none.
+	ShadowRules *rules.RuleSet
+	Runbooks    *runbooks.Library
+	Catalog     *catalog.Catalog
+	Redactor    *redact.Redactor
+	Renderer    *notify.Renderer
 	// Sinks are checked, in config order, and not opened: the daemon opens each, with its
 	// teardown beside it.
 	Sinks []*notify.SinkPlan
@@ -67,13 +69,14 @@ func build(cfg *config.Config, probs *config.Problems) (*Parts, error) {
 		return nil, probs.Err() // the file did not decode: there is nothing to build from
 	}
 	p := &Parts{
-		Config:   cfg,
-		Rules:    loadRules(cfg, probs),
-		Runbooks: loadRunbooks(cfg, probs),
-		Catalog:  compileCatalog(cfg, probs),
-		Redactor: compileRedactor(cfg, probs),
-		Renderer: loadTemplate(cfg, probs),
-		Sinks:    planSinks(cfg, probs),
+		Config:      cfg,
+		Rules:       loadRules(cfg, probs),
+		ShadowRules: loadShadowRules(cfg, probs),
+		Runbooks:    loadRunbooks(cfg, probs),
+		Catalog:     compileCatalog(cfg, probs),
+		Redactor:    compileRedactor(cfg, probs),
+		Renderer:    loadTemplate(cfg, probs),
+		Sinks:       planSinks(cfg, probs),
 	}
 	p.Router, p.Warnings = compileRoutes(cfg, p.Sinks, probs)
 	if err := probs.Err(); err != nil {
@@ -87,6 +90,16 @@ func loadRules(cfg *config.Config, probs *config.Problems) *rules.RuleSet {
 		return nil // the config has reported the empty file name at its key
 	}
 	rs, err := rules.LoadFiles(cfg.Rules.Files...)
+	probs.Add(err) // each problem placed in its rule file
+	return rs
+}
+
+func loadShadowRules(cfg *config.Config, probs *config.Problems) *rules.RuleSet {
+	files := cfg.Rules.ShadowFiles
+	if len(files) == 0 || slices.ContainsFunc(files, func(f string) bool { return strings.TrimSpace(f) == "" }) {
+		return nil // none, or the config has reported the empty file name at its key
+	}
+	rs, err := rules.LoadFiles(files...)
 	probs.Add(err) // each problem placed in its rule file
 	return rs
 }
