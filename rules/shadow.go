@@ -44,6 +44,8 @@ type ShadowOptions struct {
 	// MaxDisagreements is how many of the latest disagreements are kept;
 	// DefaultShadowMaxDisagreements when not positive.
 	MaxDisagreements int
+	// Now is the clock of ShadowStatus.Since; time.Now when nil.
+	Now func() time.Time
 }
 
 // Shadow is a candidate rule set evaluated beside the rules in force: it classifies (and
@@ -55,6 +57,7 @@ type Shadow struct {
 	location *time.Location
 	logger   *slog.Logger
 	max      int
+	now      func() time.Time
 
 	evaluations   *prometheus.CounterVec
 	disagreements *prometheus.CounterVec
@@ -131,6 +134,7 @@ func NewShadow(files []string, opts ShadowOptions) (*Shadow, error) {
 		location: e.location,
 		logger:   e.logger,
 		max:      opts.MaxDisagreements,
+		now:      opts.Now,
 		evaluations: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "triaged_rules_shadow_evaluations_total",
 			Help: `Alerts the shadow rules (rules.shadow_files) decided beside the rules in force, by stage: "classify" (every alert triaged) or "escalate" (every incident investigated).`,
@@ -146,6 +150,9 @@ func NewShadow(files []string, opts ShadowOptions) (*Shadow, error) {
 	}
 	if s.max <= 0 {
 		s.max = DefaultShadowMaxDisagreements
+	}
+	if s.now == nil {
+		s.now = time.Now
 	}
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(shadowInfo{e})
@@ -280,7 +287,7 @@ func (s *Shadow) sync(version string) bool {
 }
 
 func (s *Shadow) reset(version string) {
-	s.version, s.since = version, time.Now()
+	s.version, s.since = version, s.now()
 	s.counted = map[Stage]int64{StageClassify: 0, StageEscalate: 0}
 	s.moves = map[[2]string]int64{}
 	s.latest, s.next = nil, 0

@@ -10,6 +10,7 @@
 //	triagetool deploy record --service NAME [--version V] [--environment ENV] ... [--url URL] [--token-file FILE]
 //	triagetool dead-letters list [--nats.url URL]
 //	triagetool dead-letters replay [--nats.url URL] ID
+//	triagetool shadow [--web.url URL] [--output json]
 //
 // Exit codes: 0 success, 1 errors or failed tests, 2 wrong usage, 3 lint findings only.
 package main
@@ -50,6 +51,8 @@ Commands:
   dead-letters list [flags]    list the messages triaged gave up on, with why (--nats.url: the daemon's NATS)
   dead-letters replay [flags] ID
                                publish dead letter ID again where it came from, then delete it
+  shadow [flags]               what a running daemon's shadow rules (rules.shadow_files) disagreed on with
+                               the rules in force (--web.url; exit 1 when they disagreed)
 
 Run "triagetool COMMAND SUBCOMMAND -h" for the flags of a command.
 `
@@ -73,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDeploy(rest, stdout, stderr)
 	case "dead-letters":
 		return runDeadLetters(rest, stdout, stderr)
+	case "shadow":
+		return runShadow(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
