@@ -32,13 +32,17 @@ func runShadow(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageExit(err)
 	}
-	if len(rest) > 0 || *limit < 0 || (*output != "text" && *output != "json") {
-		fs.Usage()
-		return exitUsage
-	}
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "triagetool shadow: "+format+"\n", args...)
 		return exitUsage
+	}
+	switch {
+	case len(rest) > 0:
+		return fail("unexpected argument %q", rest[0])
+	case *limit < 0:
+		return fail("--limit: %d is negative: want the number of disagreements to show, 0 for all", *limit)
+	case *output != "text" && *output != "json":
+		return fail("--output: %q is not a format: want text or json", *output)
 	}
 	endpoint := shadowURL(*server, *limit)
 	st, err := fetchShadow(endpoint, *timeout)
