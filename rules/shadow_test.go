@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/testkit"
 )
 
 const (
@@ -246,5 +248,46 @@ triaged_rules_shadow_info{version="`+inForce.Version()+`"} 1
 func TestNewShadowWithoutFiles(t *testing.T) {
 	if _, err := NewShadow(nil, ShadowOptions{}); err == nil {
 		t.Error("no error")
+	}
+}
+
+// TestShadowWatch: a candidate edited on disk is picked up by itself, and what was kept of the
+// previous one is gone.
+func TestShadowWatch(t *testing.T) {
+	inForce, err := LoadFiles(inForceFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	candidate, err := os.ReadFile(candidateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeFile(t, t.TempDir(), "candidate.rules.yml", string(candidate))
+	s, _ := newTestShadow(t, path, ShadowOptions{})
+	feed(t, s, inForce, shadowStream())
+	first := s.Status(0).Version
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Watch(ctx) }()
+	defer func() { cancel(); <-done }()
+	// As in TestWatchReloadsChangedFiles: write again until the watch, set up meanwhile, sees it.
+	var lastWrite time.Time
+	testkit.Eventually(t, 10*time.Second, "the watch reloads the changed candidate", func() bool {
+		if s.Current().Version() != first {
+			return true
+		}
+		if time.Since(lastWrite) > 400*time.Millisecond {
+			tmp := path + ".tmp"
+			writeFile(t, filepath.Dir(path), "candidate.rules.yml.tmp", string(candidate)+"  - name: extra\n    when: alertname == \"Extra\"\n    severity: P1\n")
+			if err := os.Rename(tmp, path); err != nil {
+				t.Fatal(err)
+			}
+			lastWrite = time.Now()
+		}
+		return false
+	})
+	if st := s.Status(0); st.Version == first || st.Disagreements != 0 || len(st.Latest) != 0 {
+		t.Errorf("after the candidate changed on disk: version %s (was %s), %d disagreements kept", st.Version, first, st.Disagreements)
 	}
 }
