@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,5 +86,30 @@ func TestShadowCLI(t *testing.T) {
 			got = strings.ReplaceAll(got, strings.TrimPrefix(c.url, "http://"), "triaged.test:9095")
 			golden.Check(t, filepath.Join("testdata", "golden", c.name+".golden"), []byte(got))
 		})
+	}
+}
+
+// TestREADMEShadowSample: the README's `triagetool shadow` sample is what the tool prints (the
+// golden file of TestShadowCLI), with the candidate where a daemon would have it.
+func TestREADMEShadowSample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fence = "```console\n$ triagetool shadow --web.url http://localhost:9095\n"
+	i := bytes.Index(readme, []byte(fence))
+	if i < 0 {
+		t.Fatal("README.md has no console block starting with $ triagetool shadow")
+	}
+	sample, _, _ := strings.Cut(string(readme[i+len(fence):]), "```")
+	gold, err := os.ReadFile("testdata/golden/shadow-disagreements.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ := strings.Cut(string(gold), "--- stdout\n")
+	out, _, _ = strings.Cut(out, "--- stderr\n")
+	out = strings.Replace(out, "../../rules/testdata/shadow/candidate.rules.yml", "/etc/triaged/candidate.rules.yml", 1)
+	if sample != out {
+		t.Errorf("README.md's triagetool shadow sample differs from what it prints:\n%s", golden.Diff(out, sample))
 	}
 }
