@@ -27,14 +27,12 @@ import (
 
 // Parts are a config and everything it names, built and checked.
 type Parts struct {
-	Config *config.Config
-	Rules  *rules.RuleSet // rules.files, or the built-in rules
-	// ShadowRules are rules.shadow_files, nil when there are none.
-	ShadowRules *rules.RuleSet
-	Runbooks    *runbooks.Library
-	Catalog     *catalog.Catalog
-	Redactor    *redact.Redactor
-	Renderer    *notify.Renderer
+	Config   *config.Config
+	Rules    *rules.RuleSet // rules.files, or the built-in rules
+	Runbooks *runbooks.Library
+	Catalog  *catalog.Catalog
+	Redactor *redact.Redactor
+	Renderer *notify.Renderer
 	// Sinks are checked, in config order, and not opened: the daemon opens each, with its
 	// teardown beside it.
 	Sinks []*notify.SinkPlan
@@ -44,6 +42,8 @@ type Parts struct {
 	// Warnings are lint findings of the config, each placed at its key: valid, but almost
 	// certainly not meant (a sink no route names). `triagetool check config` prints them.
 	Warnings []string
+	// ShadowRules are rules.shadow_files, nil when there are none.
+	ShadowRules *rules.RuleSet
 }
 
 // File loads the config at path, "" for the built-in defaults, and builds every part it names.
@@ -69,16 +69,16 @@ func build(cfg *config.Config, probs *config.Problems) (*Parts, error) {
 		return nil, probs.Err() // the file did not decode: there is nothing to build from
 	}
 	p := &Parts{
-		Config:      cfg,
-		Rules:       loadRules(cfg, probs),
-		ShadowRules: loadShadowRules(cfg, probs),
-		Runbooks:    loadRunbooks(cfg, probs),
-		Catalog:     compileCatalog(cfg, probs),
-		Redactor:    compileRedactor(cfg, probs),
-		Renderer:    loadTemplate(cfg, probs),
-		Sinks:       planSinks(cfg, probs),
+		Config:   cfg,
+		Rules:    loadRules(cfg, probs),
+		Runbooks: loadRunbooks(cfg, probs),
+		Catalog:  compileCatalog(cfg, probs),
+		Redactor: compileRedactor(cfg, probs),
+		Renderer: loadTemplate(cfg, probs),
+		Sinks:    planSinks(cfg, probs),
 	}
 	p.Router, p.Warnings = compileRoutes(cfg, p.Sinks, probs)
+	p.ShadowRules = loadShadowRules(cfg, probs)
 	if err := probs.Err(); err != nil {
 		return nil, err
 	}
