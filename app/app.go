@@ -110,6 +110,7 @@ type App struct {
 	healer   *broker.Healer      // recreates what goes missing of the topology; readiness asks it
 	dead     *broker.DeadLetters // shared by the triage worker, its timers and every sink
 	rules    *rules.Engine
+	shadow   *rules.Shadow // rules.shadow_files; nil when there are none
 	deploys  *deploy.Index
 	worker   *triage.Worker
 	enricher *enrich.Enricher
@@ -210,6 +211,11 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 
+	classifier, escalator, err := a.setupShadow(parts)
+	if err != nil {
+		return nil, err
+	}
+
 	if err := a.setupSinks(ctx, topo, parts); err != nil {
 		return nil, err
 	}
@@ -240,8 +246,8 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		Incidents:     a.topology.Incidents,
 		Timers:        a.topology.Timers,
 		Resolver:      parts.Catalog,
-		Classifier:    a.rules,
-		Escalator:     a.rules,
+		Classifier:    classifier,
+		Escalator:     escalator,
 		Enricher:      a.enricher,
 		Graphs:        broker.NewGraphStore(a.topology.Graphs),
 		HandleTimeout: a.cfg.Triage.Timeout.Std(),
@@ -432,10 +438,11 @@ func (a *App) shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Reload re-reads the rule files and the bearer token files, and builds the Prometheus clients
-// anew. Each is swapped whole or not at all: a failed reload keeps what was in force.
+// Reload re-reads the rule files, the shadow rule files and the bearer token files, and builds
+// the Prometheus clients anew. Each is swapped whole or not at all: a failed reload keeps what
+// was in force.
 func (a *App) Reload() error {
-	return errors.Join(a.rules.Reload(), a.auth.reload(), a.reloadPrometheus())
+	return errors.Join(a.rules.Reload(), a.reloadShadow(), a.auth.reload(), a.reloadPrometheus())
 }
 
 // Ready reports whether triaged can take webhooks now: NATS connected, and every stream,

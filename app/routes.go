@@ -42,10 +42,17 @@ func (a *App) routes() http.Handler {
 	mux.Handle("/api/v1/incidents/", incidents)
 	rulesAPI := api.NewRulesHandler(api.RulesOptions{
 		Rules: a.rules, Resolve: a.resolve, Location: a.cfg.Location(), Logger: a.log.With("component", "api"),
+		ShadowSummary: func() any {
+			if a.shadow == nil {
+				return nil
+			}
+			return a.shadow.Status(10) // the latest ten; /api/v1/rules/shadow has them all
+		},
 	})
 	mux.Handle("/api/v1/rules", rulesAPI)
 	// Explain runs rule text the request brings: a write endpoint, as far as trust goes.
 	mux.Handle("/api/v1/rules/explain", a.auth.require("/api/v1/rules/explain", rulesAPI))
+	mux.Handle("/api/v1/rules/shadow", api.NewShadowHandler(a.shadowRules(), a.log.With("component", "api")))
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(a.registry, promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{
 		Registry:          a.registry,
 		EnableOpenMetrics: true,

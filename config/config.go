@@ -162,6 +162,10 @@ type Triage struct {
 type Rules struct {
 	Files    []string `yaml:"files"`
 	Timezone string   `yaml:"timezone"`
+	// ShadowFiles are a candidate rule set evaluated beside the rules in force, never deciding
+	// anything; where they disagree is counted and the latest ShadowMaxDisagreements are kept.
+	ShadowFiles            []string `yaml:"shadow_files"`
+	ShadowMaxDisagreements int      `yaml:"shadow_max_disagreements"`
 }
 
 // Report overrides the Markdown report template and bounds what one report may weigh.
@@ -219,7 +223,7 @@ func Default() *Config {
 			FlapWindow:     Duration(30 * time.Minute),
 			FlapStable:     Duration(10 * time.Minute),
 		},
-		Rules: Rules{Timezone: "UTC"},
+		Rules: Rules{Timezone: "UTC", ShadowMaxDisagreements: 200},
 		Report: Report{MaxBytes: triaged.DefaultReportMaxBytes, Escalation: map[string][]string{
 			"P1": {"Incident Commander", "Engineering Manager", "CTO", "CEO (if customer-facing)"},
 			"P2": {"Incident Commander", "Engineering Manager", "CTO (if not resolved in 2 hours)"},

@@ -119,6 +119,9 @@ func (c *Config) resolvePaths() {
 	for i := range c.Rules.Files {
 		c.Rules.Files[i] = abs(c.Rules.Files[i])
 	}
+	for i := range c.Rules.ShadowFiles {
+		c.Rules.ShadowFiles[i] = abs(c.Rules.ShadowFiles[i])
+	}
 	c.Report.Template = abs(c.Report.Template)
 	c.NATS.resolvePaths(abs)
 	for i := range c.Sinks {

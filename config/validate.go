@@ -174,6 +174,12 @@ func (c *Config) validateRules(v check) {
 			v.At(fmt.Sprintf("rules.files[%d]", i), "empty file name")
 		}
 	}
+	for i, f := range c.Rules.ShadowFiles {
+		if strings.TrimSpace(f) == "" {
+			v.At(fmt.Sprintf("rules.shadow_files[%d]", i), "empty file name")
+		}
+	}
+	v.inRange("rules.shadow_max_disagreements", c.Rules.ShadowMaxDisagreements, 1, 100_000)
 }
 
 // maxSinkConcurrency bounds sinks[].concurrency: its consumer holds eight times as many reports.

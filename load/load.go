@@ -42,6 +42,8 @@ type Parts struct {
 	// Warnings are lint findings of the config, each placed at its key: valid, but almost
 	// certainly not meant (a sink no route names). `triagetool check config` prints them.
 	Warnings []string
+	// ShadowRules are rules.shadow_files, nil when there are none.
+	ShadowRules *rules.RuleSet
 }
 
 // File loads the config at path, "" for the built-in defaults, and builds every part it names.
@@ -76,6 +78,7 @@ func build(cfg *config.Config, probs *config.Problems) (*Parts, error) {
 		Sinks:    planSinks(cfg, probs),
 	}
 	p.Router, p.Warnings = compileRoutes(cfg, p.Sinks, probs)
+	p.ShadowRules = loadShadowRules(cfg, probs)
 	if err := probs.Err(); err != nil {
 		return nil, err
 	}
@@ -87,6 +90,16 @@ func loadRules(cfg *config.Config, probs *config.Problems) *rules.RuleSet {
 		return nil // the config has reported the empty file name at its key
 	}
 	rs, err := rules.LoadFiles(cfg.Rules.Files...)
+	probs.Add(err) // each problem placed in its rule file
+	return rs
+}
+
+func loadShadowRules(cfg *config.Config, probs *config.Problems) *rules.RuleSet {
+	files := cfg.Rules.ShadowFiles
+	if len(files) == 0 || slices.ContainsFunc(files, func(f string) bool { return strings.TrimSpace(f) == "" }) {
+		return nil // none, or the config has reported the empty file name at its key
+	}
+	rs, err := rules.LoadFiles(files...)
 	probs.Add(err) // each problem placed in its rule file
 	return rs
 }

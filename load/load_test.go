@@ -143,3 +143,46 @@ func TestUndecodableConfig(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestShadowRules: rules.shadow_files are loaded as rule files are, their problems placed in
+// their files, and an empty name at its key.
+func TestShadowRules(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	write("candidate.rules.yml", "default: P3\nrules:\n  - name: x\n    when: alertname == \"X\"\n    severity: P2\n")
+	p, err := load.File(write("good.yml", "rules:\n  shadow_files: [candidate.rules.yml]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ShadowRules == nil || p.ShadowRules.Files()[0] != filepath.Join(dir, "candidate.rules.yml") || p.ShadowRules.DefaultSeverity().String() != "P3" {
+		t.Errorf("shadow rules %+v, want candidate.rules.yml resolved against the config", p.ShadowRules)
+	}
+	if p.Rules.Version() == p.ShadowRules.Version() {
+		t.Error("the shadow rules are the rules in force")
+	}
+	if p, err := load.File(write("none.yml", "rules:\n  files: []\n")); err != nil || p.ShadowRules != nil {
+		t.Errorf("no shadow files: %v, %v", p.ShadowRules, err)
+	}
+
+	broken := write("broken.rules.yml", "rules:\n  - name: broken\n    when: lables.x == \"y\"\n    severity: P1\n")
+	if _, err = load.File(write("broken.yml", "rules:\n  shadow_files: [broken.rules.yml]\n")); err == nil || !strings.Contains(err.Error(), broken+`:3:11: rule "broken": when: unknown name lables`) {
+		t.Errorf("a broken shadow file: %v", err)
+	}
+	cfg := write("bad.yml", "rules:\n  shadow_files: [broken.rules.yml, \"\"]\n  shadow_max_disagreements: 0\n")
+	_, err = load.File(cfg)
+	for _, w := range []string{
+		cfg + `:2:36: rules.shadow_files[1]: empty file name`,
+		cfg + `:3:29: rules.shadow_max_disagreements: 0 is out of range 1..100000`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+}

@@ -433,7 +433,7 @@ func (w *Worker) index(ctx context.Context, key string, prev *triaged.Incident, 
 func (w *Worker) investigate(ctx context.Context, inc *triaged.Incident) (triaged.Classification, func() (triaged.Enrichment, bool)) {
 	a := representative(inc)
 	inc.Service = w.o.Resolver.Resolve(a)
-	cls := undropped(w.o.Classifier.Classify(a, inc.Service, w.o.Now()), inc)
+	cls := undropped(unshadowed(w.o.Classifier).Classify(a, inc.Service, w.o.Now()), inc)
 	if inc.Severity.Valid() && inc.Severity < cls.Severity {
 		cls.Severity = inc.Severity // another member is more severe than the one enriched for
 	}

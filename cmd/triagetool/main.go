@@ -11,6 +11,7 @@
 //	triagetool dead-letters list [--nats.url URL]
 //	triagetool dead-letters replay [--nats.url URL] ID
 //	triagetool noise [--since 30d] [--nats.url URL | --storage.path DIR] [--output table|json|csv]
+//	triagetool shadow [--web.url URL] [--output json]
 //
 // Exit codes: 0 success, 1 errors or failed tests, 2 wrong usage, 3 lint findings only.
 package main
@@ -53,6 +54,8 @@ Commands:
                                publish dead letter ID again where it came from, then delete it
   noise [flags]                rank alertnames, rules and services by noise in the reports of --since 30d, with
                                suggestions (--nats.url: a running daemon's NATS; --storage.path: a stopped one's)
+  shadow [flags]               what a running daemon's shadow rules (rules.shadow_files) disagreed on with
+                               the rules in force (--web.url; exit 1 when they disagreed)
 
 Run "triagetool COMMAND SUBCOMMAND -h" for the flags of a command.
 `
@@ -78,6 +81,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDeadLetters(rest, stdout, stderr)
 	case "noise":
 		return runNoise(rest, stdout, stderr)
+	case "shadow":
+		return runShadow(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
