@@ -230,6 +230,10 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		RenderGraph:    graph.Render,
 	})
 
+	hist, err := a.setupHistory()
+	if err != nil {
+		return nil, err
+	}
 	a.worker, err = triage.New(triage.Options{
 		JetStream:     a.js,
 		Names:         a.names,
@@ -258,6 +262,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 
 		ReportMaxBytes: a.cfg.Report.MaxBytes,
 		Heartbeat:      triage.Heartbeat{Matchers: a.cfg.HeartbeatMatchers(), Interval: a.cfg.Heartbeat.Interval.Std()},
+		History:        hist,
 	})
 	if err != nil {
 		return nil, err
@@ -301,6 +306,7 @@ func (a *App) topologyOptions() broker.TopologyOptions {
 	o.AlertsMaxBytes, o.ReportsMaxBytes, o.DeadLettersMaxBytes, o.IncidentsMaxBytes = n.AlertsMaxBytes, n.ReportsMaxBytes, n.DeadLettersMaxBytes, n.IncidentsMaxBytes
 	o.DeliveriesMaxBytes = n.DeliveriesMaxBytes
 	o.GraphsMaxBytes, o.GraphsMaxAge = n.GraphsMaxBytes, n.GraphsMaxAge.Std()
+	o.HistoryMaxAge, o.HistoryMaxBytes = n.HistoryMaxAge.Std(), n.HistoryMaxBytes
 	return o
 }
 
