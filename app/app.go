@@ -240,6 +240,10 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		RenderGraph:    graph.Render,
 	})
 
+	hist, err := a.setupHistory()
+	if err != nil {
+		return nil, err
+	}
 	a.worker, err = triage.New(triage.Options{
 		JetStream:     a.js,
 		Names:         a.names,
@@ -268,6 +272,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 
 		ReportMaxBytes: a.cfg.Report.MaxBytes,
 		Heartbeat:      triage.Heartbeat{Matchers: a.cfg.HeartbeatMatchers(), Interval: a.cfg.Heartbeat.Interval.Std()},
+		History:        hist,
 	})
 	if err != nil {
 		return nil, err
@@ -311,6 +316,7 @@ func (a *App) topologyOptions() broker.TopologyOptions {
 	o.AlertsMaxBytes, o.ReportsMaxBytes, o.DeadLettersMaxBytes, o.IncidentsMaxBytes = n.AlertsMaxBytes, n.ReportsMaxBytes, n.DeadLettersMaxBytes, n.IncidentsMaxBytes
 	o.DeliveriesMaxBytes = n.DeliveriesMaxBytes
 	o.GraphsMaxBytes, o.GraphsMaxAge = n.GraphsMaxBytes, n.GraphsMaxAge.Std()
+	o.HistoryMaxAge, o.HistoryMaxBytes = n.HistoryMaxAge.Std(), n.HistoryMaxBytes
 	return o
 }
 

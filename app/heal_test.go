@@ -37,6 +37,9 @@ func TestTriageHealsItself(t *testing.T) {
 		{"graphs bucket", func(ctx context.Context, js jetstream.JetStream) error {
 			return js.DeleteKeyValue(ctx, names.GraphsBucket())
 		}, "bucket TRIAGED_GRAPHS"},
+		{"history stream", func(ctx context.Context, js jetstream.JetStream) error {
+			return js.DeleteStream(ctx, names.HistoryStream())
+		}, "stream TRIAGED_HISTORY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -181,7 +181,7 @@ func (a *App) setupHealer() {
 		sinks[i] = s.Name
 	}
 	a.healer = broker.NewHealer(a.js, broker.HealerOptions{
-		Objects:    broker.Objects(a.names, sinks),
+		Objects:    a.healedObjects(sinks),
 		Repair:     a.ensureTopology,
 		Interval:   healInterval,
 		Conn:       a.nc,

@@ -37,7 +37,8 @@ type TopologyOptions struct {
 	GraphsMaxBytes int64
 	GraphsMaxAge   time.Duration
 	// HistoryMaxAge and HistoryMaxBytes bound the history stream (the alerts as triage handled
-	// them, for backtests); when full, it drops its oldest records.
+	// them, for backtests); when full, it drops its oldest records. HistoryMaxAge 0 keeps no
+	// history: Ensure does not create the stream (nor delete one that exists).
 	HistoryMaxAge   time.Duration
 	HistoryMaxBytes int64
 	// MaxDeliveries bounds the deliveries of an alert or report message; past it, the message is
@@ -249,8 +250,13 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 	if err != nil {
 		return nil, fmt.Errorf("create or update key-value bucket %s: %w%s", n.GraphsBucket(), err, storageHint(err))
 	}
+	if o.HistoryMaxAge <= 0 {
+		return &t, nil
+	}
 	// History is kept for backtests only: nothing waits on it, and when full its oldest records
-	// go. Compressed: records repeat their group's labels and annotations.
+	// go. Compressed: records repeat their group's labels and annotations. The duplicate window
+	// makes the records of a redelivered alert message, written again under the same ids, count
+	// once.
 	t.History, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        n.HistoryStream(),
 		Description: "triaged: the alerts as triage handled them, for backtests of candidate rules",
@@ -261,6 +267,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, n Names, o TopologyOpti
 		Replicas:    o.Replicas,
 		MaxAge:      o.HistoryMaxAge,
 		MaxBytes:    maxBytes(o.HistoryMaxBytes),
+		Duplicates:  min(o.DuplicateWindow, o.HistoryMaxAge),
 		Discard:     jetstream.DiscardOld,
 	})
 	if err != nil {

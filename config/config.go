@@ -107,6 +107,10 @@ type NATS struct {
 	// The graphs bucket of the metrics evidence's PNGs (see broker.TopologyOptions).
 	GraphsMaxBytes int64    `yaml:"graphs_max_bytes"`
 	GraphsMaxAge   Duration `yaml:"graphs_max_age"`
+	// The history stream of the alerts triage handled, for backtests (history.go); max age 0
+	// keeps none.
+	HistoryMaxAge   Duration `yaml:"history_max_age"`
+	HistoryMaxBytes int64    `yaml:"history_max_bytes"`
 }
 
 // Ingest bounds the webhook intake.
@@ -203,6 +207,8 @@ func Default() *Config {
 			DeliveriesMaxBytes:  broker.DefaultDeliveriesMaxBytes,
 			GraphsMaxBytes:      broker.DefaultGraphsMaxBytes,
 			GraphsMaxAge:        Duration(30 * 24 * time.Hour),
+			HistoryMaxAge:       Duration(broker.DefaultHistoryMaxAge),
+			HistoryMaxBytes:     broker.DefaultHistoryMaxBytes,
 			// nats-server's own default: see README for what it risks.
 			EmbeddedSyncInterval: Duration(2 * time.Minute),
 		},

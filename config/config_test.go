@@ -54,7 +54,7 @@ func TestBadFilesNameTheKeyAndPosition(t *testing.T) {
 		want []string
 	}{
 		{"unknown-key.bad.yml", []string{
-			`testdata/unknown-key.bad.yml:3:3: nats.replica: unknown key (known keys: alerts_max_age, alerts_max_bytes, creds_file, deadletters_max_age, deadletters_max_bytes, deliveries_max_bytes, deploys_max_bytes, duplicate_window, embedded_listen_address, embedded_sync_always, embedded_sync_interval, embedded_token_file, graphs_max_age, graphs_max_bytes, incidents_max_age, incidents_max_bytes, nkey_seed_file, prefix, replicas, reports_max_age, reports_max_bytes, tls_config)`,
+			`testdata/unknown-key.bad.yml:3:3: nats.replica: unknown key (known keys: alerts_max_age, alerts_max_bytes, creds_file, deadletters_max_age, deadletters_max_bytes, deliveries_max_bytes, deploys_max_bytes, duplicate_window, embedded_listen_address, embedded_sync_always, embedded_sync_interval, embedded_token_file, graphs_max_age, graphs_max_bytes, history_max_age, history_max_bytes, incidents_max_age, incidents_max_bytes, nkey_seed_file, prefix, replicas, reports_max_age, reports_max_bytes, tls_config)`,
 			`testdata/unknown-key.bad.yml:6:3: triage.wrkers: unknown key`,
 		}},
 		{"bad-values.bad.yml", []string{

@@ -73,6 +73,7 @@ func (c *Config) validateLimits(v check) {
 		{"nats.incidents_max_bytes", n.IncidentsMaxBytes},
 		{"nats.deliveries_max_bytes", n.DeliveriesMaxBytes},
 		{"nats.graphs_max_bytes", n.GraphsMaxBytes},
+		{"nats.history_max_bytes", n.HistoryMaxBytes},
 	} {
 		if s.n < minStreamBytes {
 			v.At(s.key, "%d is below the minimum of %d bytes (8 MiB)", s.n, minStreamBytes)

@@ -61,6 +61,7 @@ func (c *Config) validateNATS(v check) {
 		v.At("nats.duplicate_window", "%s is longer than nats.alerts_max_age %s", n.DuplicateWindow, n.AlertsMaxAge)
 	}
 	c.validateNATSAccess(v)
+	c.validateHistory(v)
 }
 
 func (c *Config) validateIngest(v check) {

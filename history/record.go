@@ -57,6 +57,10 @@ type Record struct {
 	// Evidence is what enrichment found at an opening, as the escalation rules read it (without
 	// graphs, probe bodies and log lines escalation does not read); nil on alert records.
 	Evidence *triaged.Enrichment `json:"evidence,omitempty"`
+	// EvidenceOmitted says what of the evidence was left out to keep the record within its
+	// bound (triage.HistoryEvidenceMaxBytes), "" when nothing was: a replay of escalation may
+	// then differ from what happened.
+	EvidenceOmitted string `json:"evidence_omitted,omitempty"`
 }
 
 // Encode is the record's JSON.

@@ -93,6 +93,9 @@ type Options struct {
 	RecordMaxBytes int
 	// Heartbeat is the dead man's switch; its zero value tracks none.
 	Heartbeat Heartbeat
+	// History keeps every alert classified and every (re)opening for backtests (history.go);
+	// nil keeps none.
+	History HistoryWriter
 }
 
 // Worker handles alert messages. It is safe for concurrent use by a pool.
@@ -312,7 +315,7 @@ func (w *Worker) triage(ctx context.Context, b *triaged.Batch) error {
 			continue // taken out at the door (TakeHeartbeats) and recorded; never reported
 		}
 		svc := w.o.Resolver.Resolve(&a)
-		cls := w.o.Classifier.Classify(&a, svc, w.o.Now())
+		cls := w.classify(b, &a, svc) // and its history record
 		if cls.Dropped {
 			w.dropped.WithLabelValues(cls.Rule).Inc()
 			continue
@@ -440,11 +443,7 @@ func (w *Worker) investigate(ctx context.Context, inc *triaged.Incident) (triage
 	done := w.stage("enrich")
 	enr, late := w.enrich(ctx, inc.ID, a, inc.Service, cls)
 	done()
-	if w.o.Escalator != nil {
-		done = w.stage("escalate")
-		cls = w.o.Escalator.Escalate(cls, a, inc.Service, enr, w.o.Now())
-		done()
-	}
+	cls = w.escalate(cls, a, inc, &enr) // and the opening's history record
 	inc.Severity, inc.Decisions, inc.Evidence = cls.Severity, cls.Decisions, &enr
 	return cls, late
 }
