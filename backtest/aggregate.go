@@ -129,10 +129,28 @@ func (g *aggregate) err() error {
 	if g.mismatched == 0 {
 		return nil
 	}
-	versions := slices.Sorted(maps.Keys(g.mismatchVersions))
-	return fmt.Errorf("%w: %d of %d records were decided by rule set version %s, the baseline is version %s",
-		ErrVersionMismatch, g.mismatched, g.alerts+g.openings, strings.Join(versions, ", "), g.o.Baseline.Version())
+	return &VersionMismatchError{
+		Records: g.mismatched, Of: g.alerts + g.openings,
+		Versions: slices.Sorted(maps.Keys(g.mismatchVersions)), Baseline: g.o.Baseline.Version(),
+	}
 }
+
+// VersionMismatchError says which records were decided by other rules than a baseline given
+// as the rules in force (Options.InForce). It is ErrVersionMismatch.
+type VersionMismatchError struct {
+	// Records of Of were decided by Versions (at most five named), not by Baseline.
+	Records, Of int
+	Versions    []string
+	Baseline    string
+}
+
+func (e *VersionMismatchError) Error() string {
+	return fmt.Sprintf("%d of %d records were decided by rule set version %s, not by the baseline's %s",
+		e.Records, e.Of, strings.Join(e.Versions, ", "), e.Baseline)
+}
+
+// Is makes errors.Is(err, ErrVersionMismatch) hold.
+func (e *VersionMismatchError) Is(target error) bool { return target == ErrVersionMismatch }
 
 func (g *aggregate) result() *Result {
 	r := &Result{

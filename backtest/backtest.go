@@ -165,8 +165,16 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		batch = make([]outcome, 0, batchSize)
 		return nil
 	}
+	var first, last time.Time
 	stats, readErr := src(ctx, func(rec history.Record) error {
 		seq++
+		// The records are in the order they were stored, not quite that of their evaluation.
+		if first.IsZero() || rec.At.Before(first) {
+			first = rec.At
+		}
+		if rec.At.After(last) {
+			last = rec.At
+		}
 		stage := StageClassify
 		switch {
 		case rec.Kind == history.KindOpening && rec.Evidence != nil:
@@ -201,7 +209,7 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		return nil, err
 	}
 	res := agg.result()
-	res.First, res.Last, res.Undecodable, res.Truncated = stats.First, stats.Last, stats.Skipped, stats.Truncated
+	res.First, res.Last, res.Undecodable, res.Truncated = first, last, stats.Skipped, stats.Truncated
 	return res, nil
 }
 

@@ -76,8 +76,8 @@ func TestRunVersionMismatch(t *testing.T) {
 	if !errors.Is(err, ErrVersionMismatch) {
 		t.Fatalf("err = %v", err)
 	}
-	want := "10 of 10 records were decided by rule set version 0123456789ab, the baseline is version " + base.Version()
-	if got := err.Error(); got != ErrVersionMismatch.Error()+": "+want {
+	want := "10 of 10 records were decided by rule set version 0123456789ab, not by the baseline's " + base.Version()
+	if got := err.Error(); got != want {
 		t.Errorf("err = %q", got)
 	}
 	// Without InForce, the baseline is whatever the user says.

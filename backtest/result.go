@@ -16,7 +16,7 @@ import (
 type Result struct {
 	Baseline  RuleSetInfo `json:"baseline"`
 	Candidate RuleSetInfo `json:"candidate"`
-	// First and Last are the evaluation times of the first and last record read.
+	// First and Last are the earliest and the latest evaluation time of the records read.
 	First time.Time `json:"first"`
 	Last  time.Time `json:"last"`
 	// Alerts were classified; Openings classified and escalated over their stored evidence.

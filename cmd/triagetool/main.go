@@ -10,6 +10,7 @@
 //	triagetool deploy record --service NAME [--version V] [--environment ENV] ... [--url URL] [--token-file FILE]
 //	triagetool dead-letters list [--nats.url URL]
 //	triagetool dead-letters replay [--nats.url URL] ID
+//	triagetool backtest --rules FILE... [--baseline FILE...] [--since 7d] [--nats.url URL | --storage.path DIR]
 //
 // Exit codes: 0 success, 1 errors or failed tests, 2 wrong usage, 3 lint findings only.
 package main
@@ -50,6 +51,7 @@ Commands:
   dead-letters list [flags]    list the messages triaged gave up on, with why (--nats.url: the daemon's NATS)
   dead-letters replay [flags] ID
                                publish dead letter ID again where it came from, then delete it
+  backtest [flags]             replay the daemon's history through candidate rules (--rules): what changes
 
 Run "triagetool COMMAND SUBCOMMAND -h" for the flags of a command.
 `
@@ -73,6 +75,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDeploy(rest, stdout, stderr)
 	case "dead-letters":
 		return runDeadLetters(rest, stdout, stderr)
+	case "backtest":
+		return runBacktest(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
