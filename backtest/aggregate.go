@@ -49,12 +49,19 @@ func (g *aggregate) add(batch []outcome) error {
 				g.mismatchVersions[oc.mismatch]++
 			}
 		}
-		if oc.stage == StageClassify {
+		switch oc.stage {
+		case StageClassify:
 			g.alerts++
 			g.classify[sevIndex(oc.before.sev)][sevIndex(oc.after.sev)]++
-		} else {
+		case StageEscalate:
 			g.openings++
 			g.escalate[sevIndex(oc.before.sev)][sevIndex(oc.after.sev)]++
+		case stageNoEvidence:
+			g.openingsWithoutEvidence++
+			continue
+		default:
+			g.unknownKinds++
+			continue
 		}
 		g.incident(oc)
 		if oc.before == oc.after {
@@ -73,7 +80,7 @@ func (g *aggregate) add(batch []outcome) error {
 		}
 	}
 	if g.o.Progress != nil {
-		g.o.Progress(g.alerts + g.openings)
+		g.o.Progress(g.alerts + g.openings + g.openingsWithoutEvidence + g.unknownKinds)
 	}
 	return nil
 }

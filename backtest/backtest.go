@@ -50,7 +50,8 @@ type Options struct {
 	Incidents int
 	// Listed is how many changed incidents the result lists (all are counted).
 	Listed int
-	// Progress, when set, is called from one goroutine with the records evaluated so far.
+	// Progress, when set, is called from one goroutine with the records done so far (replayed,
+	// or counted and skipped), after each batch.
 	Progress func(done int)
 }
 
@@ -88,6 +89,10 @@ const (
 	StageClassify = "classify"
 	// StageEscalate: an incident opening, classified and escalated over its stored evidence.
 	StageEscalate = "escalate"
+
+	// Records that are counted, not replayed: openings without evidence, unknown kinds.
+	stageNoEvidence = "no-evidence"
+	stageUnknown    = "unknown"
 )
 
 // outcome is one record replayed under both rule sets.
@@ -126,7 +131,9 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 			defer wg.Done()
 			for b := range batches {
 				for i := range b {
-					evaluate(&b[i], &o)
+					if b[i].rec != nil {
+						evaluate(&b[i], &o)
+					}
 				}
 				select {
 				case results <- b:
@@ -175,18 +182,21 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		if rec.At.After(last) {
 			last = rec.At
 		}
-		stage := StageClassify
+		oc := outcome{seq: seq, stage: StageClassify}
 		switch {
 		case rec.Kind == history.KindOpening && rec.Evidence != nil:
-			stage = StageEscalate
+			oc.stage = StageEscalate
 		case rec.Kind == history.KindOpening:
-			agg.openingsWithoutEvidence++ // only this goroutine touches it until the end
-			return nil
+			oc.stage = stageNoEvidence
 		case rec.Kind != history.KindAlert:
-			agg.unknownKinds++
-			return nil
+			oc.stage = stageUnknown
 		}
-		batch = append(batch, outcome{seq: seq, stage: stage, rec: &rec, group: rec.Group, alertname: rec.Alert.Name(), service: rec.Service.Name})
+		if oc.stage == StageClassify || oc.stage == StageEscalate {
+			oc.rec, oc.group, oc.alertname, oc.service = &rec, rec.Group, rec.Alert.Name(), rec.Service.Name
+		}
+		// Records not replayed go the same way, so that the aggregate counts them in order with
+		// the others and the progress reaches the total.
+		batch = append(batch, oc)
 		if len(batch) == batchSize {
 			return send()
 		}

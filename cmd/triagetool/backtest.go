@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -82,7 +84,10 @@ func runBacktest(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	// Ctrl-C ends the replay and, with it, the embedded server on a stopped daemon's store.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	js, names, closeSource, err := openBacktestSource(ctx, *natsURL, *prefix, *storage)
 	if err != nil {
