@@ -298,3 +298,38 @@ func TestBacktestStoragePath(t *testing.T) {
 	}
 	golden.Check(t, filepath.Join("testdata", "golden", "backtest-storage-missing.golden"), []byte(got))
 }
+
+// TestREADMEBacktestSample holds the README's excerpt of backtest's output to the golden file
+// of the same run: every line it shows, the tool prints.
+func TestREADMEBacktestSample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fence = "```console\n$ triagetool backtest "
+	i := bytes.Index(readme, []byte(fence))
+	if i < 0 {
+		t.Fatal("README.md has no console block starting with $ triagetool backtest")
+	}
+	block, _, ok := strings.Cut(string(readme[i+len("```console\n"):]), "```")
+	if !ok {
+		t.Fatal("README.md: the triagetool backtest block is not closed")
+	}
+	out, err := os.ReadFile("testdata/golden/backtest-text.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := strings.ReplaceAll(string(out), "testdata/backtest/", "")
+	for _, line := range strings.Split(strings.TrimSpace(block), "\n")[1:] {
+		if line == "..." {
+			continue
+		}
+		// A line cut short in the README ends in "…".
+		if cut, ok := strings.CutSuffix(line, "…"); ok {
+			line = cut
+		}
+		if !strings.Contains(printed, line) {
+			t.Errorf("README.md's backtest sample shows a line the tool does not print:\n%s", line)
+		}
+	}
+}

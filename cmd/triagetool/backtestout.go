@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -14,7 +15,15 @@ import (
 // printBacktest prints a backtest's result as tables: the rule sets, the transition matrices,
 // the changes per alertname and per service with their examples, the incidents, what the bounds
 // left out, and the summary line last.
-func printBacktest(w io.Writer, o *backtestOutput) {
+func printBacktest(out io.Writer, o *backtestOutput) {
+	// Tables whose last column is empty in a row would end it in spaces: trimmed at the end.
+	var buf bytes.Buffer
+	w := &buf
+	defer func() {
+		for line := range strings.Lines(buf.String()) {
+			fmt.Fprintln(out, strings.TrimRight(line, " \n"))
+		}
+	}()
 	r := o.Result
 	base := strings.Join(r.Baseline.Files, ", ")
 	if o.BuiltinBaseline {
