@@ -164,6 +164,9 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		if len(batch) == 0 {
 			return nil
 		}
+		if err := context.Cause(ctx); err != nil {
+			return err // before the select, which may pick a free slot over a context that ended
+		}
 		select {
 		case batches <- batch:
 		case <-ctx.Done():

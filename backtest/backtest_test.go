@@ -148,3 +148,30 @@ func TestRunBounds(t *testing.T) {
 		t.Errorf("incidents %+v, left out %+v", res.Incidents, res.LeftOut)
 	}
 }
+
+// TestRunSourceFails: a source that fails midway, or a context that ends, ends Run with that
+// error and leaves no goroutine behind (TestMain checks).
+func TestRunSourceFails(t *testing.T) {
+	base := parseRules(t, "base.yml", ruleFile(10, false))
+	recs := generate(2000, base.Version())
+	broken := errors.New("stream gone")
+	src := func(ctx context.Context, fn func(history.Record) error) (history.Stats, error) {
+		for i, r := range recs {
+			if i == 1000 {
+				return history.Stats{}, broken
+			}
+			if err := fn(r); err != nil {
+				return history.Stats{}, err
+			}
+		}
+		return history.Stats{}, nil
+	}
+	if _, err := Run(context.Background(), src, Options{Baseline: base, Candidate: base, Workers: 2}); !errors.Is(err, broken) {
+		t.Errorf("err = %v, want %v", err, broken)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Run(ctx, sliceSource(recs), Options{Baseline: base, Candidate: base, Workers: 2}); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}

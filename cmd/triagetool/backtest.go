@@ -122,6 +122,9 @@ func runBacktest(args []string, stdout, stderr io.Writer) int {
 		return usage("no --baseline, and the built-in rules (version %s) were not the rules in force: %d of %d records were decided by rule set version %s; give the rule files in force then with --baseline",
 			vm.Baseline, vm.Records, vm.Of, strings.Join(vm.Versions, ", "))
 	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return usage("the backtest took longer than --timeout %s: %v", *timeout, err)
+	}
 	if err != nil {
 		return usage("%v", err)
 	}
