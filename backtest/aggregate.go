@@ -40,7 +40,7 @@ func newAggregate(o *Options) *aggregate {
 	}
 }
 
-func (g *aggregate) add(batch []outcome) error {
+func (g *aggregate) add(batch []outcome) {
 	for i := range batch {
 		oc := &batch[i]
 		if oc.mismatch != "" {
@@ -82,7 +82,6 @@ func (g *aggregate) add(batch []outcome) error {
 	if g.o.Progress != nil {
 		g.o.Progress(g.alerts + g.openings + g.openingsWithoutEvidence + g.unknownKinds)
 	}
-	return nil
 }
 
 // key adds a changed outcome to the changes of one alertname or service, unless the map is full.

@@ -119,8 +119,6 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		return nil, errors.New("backtest: both a baseline and a candidate rule set are needed")
 	}
 	o.defaults()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 
 	batches := make(chan []outcome, o.Workers*2)
 	results := make(chan []outcome, o.Workers*2)
@@ -144,18 +142,12 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		}()
 	}
 	agg := newAggregate(&o)
-	aggDone := make(chan error, 1)
+	aggDone := make(chan struct{})
 	go func() {
-		var err error
+		defer close(aggDone)
 		for b := range results {
-			if err == nil {
-				err = agg.add(b)
-				if err != nil {
-					cancel(err)
-				}
-			}
+			agg.add(b)
 		}
-		aggDone <- err
 	}()
 
 	seq := 0
@@ -211,10 +203,7 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 	close(batches)
 	wg.Wait()
 	close(results)
-	aggErr := <-aggDone
-	if aggErr != nil {
-		return nil, aggErr
-	}
+	<-aggDone
 	if readErr != nil {
 		return nil, readErr
 	}
