@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	_ "time/tzdata" // Europe/Berlin on hosts without a zone database
 
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/history"
@@ -173,5 +174,30 @@ func TestRunSourceFails(t *testing.T) {
 	cancel()
 	if _, err := Run(ctx, sliceSource(recs), Options{Baseline: base, Candidate: base, Workers: 2}); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+// TestRunTimeZone: a record is evaluated at the time it was, in the rules' time zone: 08:30 UTC
+// is 09:30 in Berlin, within a rule's office hours there and not in UTC.
+func TestRunTimeZone(t *testing.T) {
+	base := parseRules(t, "base.yml", "default: P3\nrules: []\n")
+	cand := parseRules(t, "cand.yml", "default: P3\nrules:\n  - name: office-hours\n    when: hour >= 9 && hour < 17\n    severity: P2\n")
+	recs := generate(1, base.Version())
+	recs[0].At = time.Date(2026, 11, 26, 8, 30, 0, 0, time.UTC)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		loc     *time.Location
+		changed int
+	}{{nil, 0}, {time.UTC, 0}, {berlin, 1}} {
+		res, err := Run(context.Background(), sliceSource(recs), Options{Baseline: base, Candidate: cand, Location: tc.loc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Changed != tc.changed {
+			t.Errorf("in %v: %d changed, want %d", tc.loc, res.Changed, tc.changed)
+		}
 	}
 }
