@@ -12,6 +12,7 @@
 //	triagetool dead-letters replay [--nats.url URL] ID
 //	triagetool noise [--since 30d] [--nats.url URL | --storage.path DIR] [--output table|json|csv]
 //	triagetool shadow [--web.url URL] [--output json]
+//	triagetool backtest --rules FILE... [--baseline FILE...] [--since 7d] [--nats.url URL | --storage.path DIR]
 //
 // Exit codes: 0 success, 1 errors or failed tests, 2 wrong usage, 3 lint findings only.
 package main
@@ -56,6 +57,7 @@ Commands:
                                suggestions (--nats.url: a running daemon's NATS; --storage.path: a stopped one's)
   shadow [flags]               what a running daemon's shadow rules (rules.shadow_files) disagreed on with
                                the rules in force (--web.url; exit 1 when they disagreed)
+  backtest [flags]             replay the daemon's history through candidate rules (--rules): what changes
 
 Run "triagetool COMMAND SUBCOMMAND -h" for the flags of a command.
 `
@@ -83,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runNoise(rest, stdout, stderr)
 	case "shadow":
 		return runShadow(rest, stdout, stderr)
+	case "backtest":
+		return runBacktest(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
