@@ -76,7 +76,7 @@ func (a *App) routes() http.Handler {
 	})))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "triaged\n\nPOST /api/v1/alerts   Alertmanager webhook (v4)\nPOST /api/v1/deploys  deploy events from CI/CD\nGET  /api/v1/incidents incidents, newest first; /{id}, /{id}/report.md, /{id}/postmortem.md\nGET  /api/v1/rules     the rules in force, their match counts, the last reload\nPOST /api/v1/rules/explain  explain an alert or webhook, optionally with candidate rules\nGET  /metrics         Prometheus metrics\nGET  /-/healthy        liveness\nGET  /-/ready          readiness\nPOST /-/reload         reload the rule files\n\nrules version %s\n", a.rules.Current().Version())
+		fmt.Fprintf(w, "triaged\n\nPOST /api/v1/alerts   Alertmanager webhook (v4)\nPOST /api/v1/deploys  deploy events from CI/CD\nGET  /api/v1/incidents incidents, newest first; /{id}, /{id}/report.md, /{id}/postmortem.md, /{id}/graphs/{name}.png\nGET  /api/v1/rules     the rules in force, their match counts, the last reload\nPOST /api/v1/rules/explain  explain an alert or webhook, optionally with candidate rules\nGET  /api/v1/rules/shadow  what the shadow rules (rules.shadow_files) disagreed on\nGET  /metrics         Prometheus metrics\nGET  /-/healthy        liveness\nGET  /-/ready          readiness\nPOST /-/reload         reload the rule files\n\nrules version %s\n", a.rules.Current().Version())
 	})
 	return mux
 }
