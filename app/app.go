@@ -182,6 +182,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if err := a.connectNATS(); err != nil {
 		return nil, err
 	}
+	a.registerNATSMetrics()
 	a.js, err = jetstream.New(a.nc)
 	if err != nil {
 		return nil, fmt.Errorf("JetStream context: %w", err)

@@ -75,6 +75,21 @@ func TestStartsBeforeNATS(t *testing.T) {
 		code, _ := status(web + "/-/ready")
 		return code == 200
 	})
+	if _, metrics := status(web + "/metrics"); !strings.Contains(metrics, "\ntriaged_nats_connected 1\n") {
+		t.Errorf("/metrics once NATS is up lacks triaged_nats_connected 1")
+	}
+	ns.Shutdown() // and the connection is lost: /metrics is served by now, and says so
+	testkit.Eventually(t, 5*time.Second, "triaged_nats_connected 0 once NATS is gone", func() bool {
+		_, metrics := status(web + "/metrics")
+		return strings.Contains(metrics, "\ntriaged_nats_connected 0\n")
+	})
+	ns.WaitForShutdown()
+	ns = natsserver.RunServer(&opts) // back, so that the shutdown below drains a live connection
+	testkit.Eventually(t, 10*time.Second, "ready and triaged_nats_connected 1 once NATS is back", func() bool {
+		code, _ := status(web + "/-/ready")
+		_, metrics := status(web + "/metrics")
+		return code == 200 && strings.Contains(metrics, "\ntriaged_nats_connected 1\n")
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
