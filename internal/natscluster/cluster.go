@@ -47,7 +47,7 @@ type node struct {
 
 // Start starts a three-node cluster on free loopback ports, each node with JetStream on file
 // storage in a temporary directory of its own, and returns once every node is healthy and the
-// cluster has a JetStream meta leader. It fails the test if the cluster does not form.
+// cluster has a JetStream meta leader and can place a stream of three replicas. It fails the test if the cluster does not form.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
 	bin := Binary(t)
@@ -88,6 +88,7 @@ func Start(t testing.TB) *Cluster {
 	for i := range Size {
 		c.WaitHealthy(i)
 	}
+	c.waitPlacement()
 	t.Logf("natscluster: %d nodes at %s healthy after %s", Size, c.URLs(), time.Since(begun).Round(time.Millisecond))
 	return c
 }
@@ -171,12 +172,13 @@ func (c *Cluster) Kill(i int) {
 }
 
 // Restart starts killed node i again on its ports and store, and waits until it is healthy:
-// caught up with the meta leader.
+// caught up with the meta leader, and the cluster can place an R3 stream again.
 func (c *Cluster) Restart(i int) {
 	c.t.Helper()
 	begun := time.Now()
 	c.start(Binary(c.t), i)
 	c.WaitHealthy(i)
+	c.waitPlacement()
 	c.t.Logf("natscluster: restarted %s, healthy after %s", c.nodes[i].name, time.Since(begun).Round(time.Millisecond))
 }
 
@@ -211,6 +213,7 @@ func (c *Cluster) Continue(i int) {
 	}
 	begun := time.Now()
 	c.WaitHealthy(i)
+	c.waitPlacement()
 	c.t.Logf("natscluster: continued %s, healthy after %s", n.name, time.Since(begun).Round(time.Millisecond))
 }
 
