@@ -123,6 +123,7 @@ func reportsOnStream(t *testing.T, r *running) map[triaged.Event]int {
 
 // streamReport is what the test reads of a report on the stream.
 type streamReport struct {
+	ID         string        `json:"id"`
 	Event      triaged.Event `json:"event"`
 	GroupKey   string        `json:"group_key"`
 	IncidentID string        `json:"incident_id"`
