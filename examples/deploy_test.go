@@ -9,10 +9,12 @@ package examples_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
+	"github.com/triaged/triaged/app"
 	"github.com/triaged/triaged/load"
 	"github.com/triaged/triaged/rules"
 )
@@ -564,5 +567,36 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 	// An unknown key or a bad value is only a warning (exit 0) naming the unit: both fail here.
 	if err != nil || bytes.Contains(out, []byte("triaged.service")) {
 		t.Fatalf("systemd-analyze verify %s: %v\n%s", unitFile, err, out)
+	}
+}
+
+// TestKubernetesSecretPlaceholderRefused holds secret.yaml's promise: its placeholder token is
+// refused at start, so the example cannot run with a token everyone knows.
+func TestKubernetesSecretPlaceholderRefused(t *testing.T) {
+	_, m := loadKustomization(t)
+	dir := t.TempDir()
+	for key, value := range m.secret.StringData {
+		file := filepath.Join(dir, key)
+		if err := os.WriteFile(file, []byte(value+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// Cancelled before the start: the token files are read before anything waits, so a
+		// placeholder is refused, and an accepted token ends in the cancellation instead of a
+		// wait for the NATS that is not there.
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		a, err := app.New(ctx, app.Options{
+			ListenAddress:  "127.0.0.1:0",
+			NATSURL:        "nats://127.0.0.1:1",
+			AuthTokenFiles: []string{file},
+			Logger:         slog.New(slog.DiscardHandler),
+		})
+		if err == nil {
+			_ = a.Run(ctx)
+			t.Fatalf("secret.yaml: the daemon starts with the placeholder token of key %s", key)
+		}
+		if !strings.Contains(err.Error(), file) {
+			t.Errorf("the refusal does not name the token file %s: %v", file, err)
+		}
 	}
 }
