@@ -20,6 +20,9 @@ var (
 	handled   = outcome{decided: true}
 	errKnown  = errors.New("delivered already")
 	kvTimeout = 10 * time.Second
+	// recordFor bounds how long the outcome of a delivered report is retried: longer than a
+	// JetStream leader election, shorter than holding the incident's lane for good.
+	recordFor = 30 * time.Second
 )
 
 // step delivers the first report of lane l, or says how long the lane must wait for an earlier
@@ -118,9 +121,19 @@ func (d *Deliverer) step(e *engine, l *lane, it *item) outcome {
 func (d *Deliverer) delivered(ctx context.Context, key string, rec *record, rev uint64, it *item, th *notify.Thread) outcome {
 	rep := it.rep
 	var err error
-	for attempt := range 3 {
+	// A NATS node lost takes the bucket's leader with it for seconds; giving up sooner would
+	// deliver the report again, which a sink that cannot find what it posted shows twice. The
+	// lane keeps the message in progress meanwhile (heartbeat), so no other replica takes it.
+	deadline := time.Now().Add(recordFor)
+	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				break
+			}
+			select {
+			case <-time.After(min(time.Duration(attempt)*200*time.Millisecond, 2*time.Second)):
+			case <-ctx.Done():
+			}
 		}
 		kctx, cancel := context.WithTimeout(ctx, kvTimeout)
 		_, _, err = d.records.update(kctx, key, rec, rev, func(r *record) error {

@@ -374,3 +374,47 @@ func TestRouteSkipsAndPicksTheChannel(t *testing.T) {
 		t.Errorf("notifications_total{result=unrouted} = %v, want 1", got)
 	}
 }
+
+// The outcome of a delivered report cannot be recorded for a while: the deliveries bucket lost
+// its leader with a NATS node (here: deleted, and made again 1.5 s later, longer than the 0.6 s
+// the outcome was once retried for). The outcome is recorded once the bucket is back, and the
+// report is not delivered again — which a sink that cannot find what it posted (stdout, a file, a
+// webhook) would show twice.
+func TestDeliveryIsRecordedOnceTheBucketIsBack(t *testing.T) {
+	e := newEnv(t, broker.DefaultTopologyOptions())
+	ctx := context.Background()
+	sink := &chat{}
+	var once sync.Once
+	back := make(chan struct{})
+	sink.hook = func(notify.Delivery) error {
+		once.Do(func() {
+			if err := e.js.DeleteKeyValue(ctx, e.names.DeliveriesBucket()); err != nil {
+				t.Error(err)
+			}
+			go func() {
+				defer close(back)
+				time.Sleep(1500 * time.Millisecond) // the outage
+				if _, err := broker.Ensure(ctx, e.js, e.names, e.o); err != nil {
+					t.Error(err)
+				}
+			}()
+		})
+		return nil
+	}
+	r := e.start(sink, outbox.Options{})
+	e.publish(report("inc", 1, triaged.EventOpened))
+	<-back
+	e.publish(report("inc", 2, triaged.EventResolved))
+	testkit.Eventually(t, 10*time.Second, "the resolution delivered", func() bool { return len(sink.got()) >= 2 })
+	r.stop(t)
+	checkThreads(t, sink.got(), map[string][]string{"inc": {"inc.1.opened", "inc.2.resolved"}})
+	var openings []notify.Delivery
+	for _, c := range sink.attempts() {
+		if c.Report.ID == "inc.1.opened" {
+			openings = append(openings, c)
+		}
+	}
+	if len(openings) != 1 {
+		t.Errorf("the opening was delivered %d times (maybe-posted: %v), want once: its outcome was not recorded when the bucket came back", len(openings), openings[len(openings)-1].MaybePosted)
+	}
+}
