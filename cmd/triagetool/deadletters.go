@@ -51,23 +51,15 @@ func addNATSFlags(fs *flag.FlagSet) natsFlags {
 
 // open connects and returns the dead-letters stream; done ends the connection.
 func (f natsFlags) open(ctx context.Context) (js jetstream.JetStream, names broker.Names, s jetstream.Stream, done func(), err error) {
-	names, err = broker.NewNames(*f.prefix)
+	js, names, done, err = openNATSSource(*f.url, *f.prefix, "", *f.timeout)
 	if err != nil {
-		return nil, names, nil, nil, fmt.Errorf("--nats.prefix: %w", err)
+		return nil, names, nil, nil, err
 	}
-	nc, err := nats.Connect(*f.url, nats.Name("triagetool"), nats.Timeout(*f.timeout))
-	if err != nil {
-		return nil, names, nil, nil, fmt.Errorf("connect to NATS at %s: %w", *f.url, err)
+	if s, err = js.Stream(ctx, names.DeadLettersStream()); err != nil {
+		done()
+		return nil, names, nil, nil, fmt.Errorf("stream %s at %s: %w", names.DeadLettersStream(), broker.RedactURLs(*f.url), err)
 	}
-	js, err = jetstream.New(nc)
-	if err == nil {
-		s, err = js.Stream(ctx, names.DeadLettersStream())
-	}
-	if err != nil {
-		nc.Close()
-		return nil, names, nil, nil, fmt.Errorf("stream %s at %s: %w", names.DeadLettersStream(), *f.url, err)
-	}
-	return js, names, s, nc.Close, nil
+	return js, names, s, done, nil
 }
 
 // deadLettersList prints every dead letter, oldest first: its id (the stream sequence, which
