@@ -285,7 +285,11 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		a.rules.Watch, // rule files edited on disk are reloaded like on SIGHUP
 	)
 
-	a.front.set(a.routes())
+	handler, err := a.routes()
+	if err != nil {
+		return nil, err
+	}
+	a.front.set(handler)
 	return a, nil
 }
 

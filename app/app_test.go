@@ -217,7 +217,7 @@ func TestWebhookToReportEndToEnd(t *testing.T) {
 		t.Errorf("GET /api/v1/incidents/%s/postmortem.md: %d %s", id, code, body)
 	}
 
-	for path, want := range map[string]string{"/-/healthy": "Healthy", "/-/ready": "Ready", "/": "POST /api/v1/alerts"} {
+	for path, want := range map[string]string{"/-/healthy": "Healthy", "/-/ready": "Ready", "/": `href="/rules"`} {
 		if code, body := r.get(t, path); code != 200 || !strings.Contains(body, want) {
 			t.Errorf("GET %s: %d %q", path, code, body)
 		}

@@ -12,8 +12,9 @@ import (
 	"github.com/triaged/triaged/ingest"
 )
 
-// routes registers every endpoint in one place: the API, then the operational endpoints.
-func (a *App) routes() http.Handler {
+// routes registers every endpoint in one place: the API, the operational endpoints, and the
+// web UI for every other path.
+func (a *App) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/alerts", a.auth.require("/api/v1/alerts", ingest.NewAlertsHandler(broker.NewAlertPublisher(a.js, a.names), ingest.Options{
 		MaxBodyBytes:     a.cfg.Ingest.MaxBodyBytes,
@@ -74,11 +75,12 @@ func (a *App) routes() http.Handler {
 		}
 		fmt.Fprintln(w, "rules reloaded")
 	})))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "triaged\n\nPOST /api/v1/alerts   Alertmanager webhook (v4)\nPOST /api/v1/deploys  deploy events from CI/CD\nGET  /api/v1/incidents incidents, newest first; /{id}, /{id}/report.md, /{id}/postmortem.md, /{id}/graphs/{name}.png\nGET  /api/v1/rules     the rules in force, their match counts, the last reload\nPOST /api/v1/rules/explain  explain an alert or webhook, optionally with candidate rules\nGET  /api/v1/rules/shadow  what the shadow rules (rules.shadow_files) disagreed on\nGET  /metrics         Prometheus metrics\nGET  /-/healthy        liveness\nGET  /-/ready          readiness\nPOST /-/reload         reload the rule files\n\nrules version %s\n", a.rules.Current().Version())
-	})
-	return mux
+	webUI, err := a.webUI()
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", webUI)
+	return mux, nil
 }
 
 // postmortems is the renderer as the incidents API's postmortem renderer, or nil while the
