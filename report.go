@@ -82,6 +82,9 @@ type Report struct {
 	Owners       []string `json:"owners,omitempty"`
 	Channel      string   `json:"channel,omitempty"`
 	Dependencies []string `json:"dependencies,omitempty"`
+	// IncidentChannel is the incident's own channel in the sink rendering the report; nil on
+	// the reports stream (see IncidentChannel).
+	IncidentChannel *IncidentChannel `json:"incident_channel,omitempty"`
 	Summary      string   `json:"summary"`
 	Description  string   `json:"description,omitempty"`
 	UserImpact   string   `json:"user_impact"`

@@ -100,6 +100,12 @@ type channel struct {
 	id, name string
 	member   bool
 	msgs     []*stored // in the order posted
+
+	// Of the channels the app creates or manages.
+	topic, purpose, creator string
+	archived                bool
+	members                 []string
+	pins                    []string
 }
 
 // Server is the fake Slack. URL()+"/api/" is the Web API base URL.
@@ -113,15 +119,21 @@ type Server struct {
 	fail     map[string][]Failure // by method, the next answers
 	seq      int
 	epoch    int64 // seconds of the first ts: now, so a sink's "the last hours" finds them
+
+	revoked map[string]bool // scopes taken from the app
+	users   []User
+	groups  map[string][]string // user groups by handle: their users' IDs
+	created []string            // names of the channels conversations.create made
 }
 
 // New starts a server that accepts token and knows the channels named (their IDs are C0000001,
 // C0000002, … in order; the app is a member of each). It stops when the test ends.
 func New(t testing.TB, token string, channels ...string) *Server {
-	s := &Server{Token: token, epoch: time.Now().Unix(), channels: map[string]*channel{}, fail: map[string][]Failure{}}
+	s := &Server{Token: token, epoch: time.Now().Unix(), channels: map[string]*channel{}, fail: map[string][]Failure{},
+		revoked: map[string]bool{}, groups: map[string][]string{}}
 	for i, name := range channels {
 		id := fmt.Sprintf("C%07d", i+1)
-		s.channels[id] = &channel{id: id, name: strings.TrimPrefix(name, "#"), member: true}
+		s.channels[id] = &channel{id: id, name: strings.TrimPrefix(name, "#"), member: true, members: []string{BotUserID}}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/{method}", s.api)
@@ -260,6 +272,9 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if !s.scoped(w, method) {
+		return
+	}
 	switch method {
 	case "chat.postMessage", "chat.update":
 		if ct != "application/json" {
@@ -294,7 +309,19 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		}
 		s.read(w, method, form)
 	default:
-		refuse(w, "unknown_method")
+		if _, known := methodScopes[method]; !known && method != "auth.test" {
+			refuse(w, "unknown_method")
+			return
+		}
+		form, err := url.ParseQuery(string(body))
+		if ct != "application/x-www-form-urlencoded" || err != nil {
+			refuse(w, "invalid_form_data") // the sinks send these methods forms
+			return
+		}
+		if s.failure(w, method, false) {
+			return
+		}
+		s.manage(w, method, form)
 	}
 }
 
@@ -387,6 +414,10 @@ func (c *channel) find(ts string) *stored {
 func (s *Server) post(w http.ResponseWriter, m Message) {
 	c := s.channelFor(w, m.Channel, false)
 	if c == nil {
+		return
+	}
+	if c.archived {
+		refuse(w, "is_archived")
 		return
 	}
 	if code := check(m); code != "" {
