@@ -12,8 +12,9 @@ import (
 
 // channelService is what a chat sink does for incident channels in its own API.
 type channelService interface {
-	// open creates the incident's channel or finds the one an earlier attempt created.
-	open(ctx context.Context, rep *triaged.Report) (*IncidentChannel, error)
+	// createChannel creates the incident's channel or finds the one an earlier attempt
+	// created.
+	createChannel(ctx context.Context, rep *triaged.Report) (*IncidentChannel, error)
 	unarchive(ctx context.Context, ic *IncidentChannel) error
 	// scopeHint says, for a report, which scope or permission is missing.
 	scopeHint(scope string) string
@@ -48,7 +49,7 @@ func (k *channelKeeper) incident(ctx context.Context, svc channelService, d Deli
 			return th, nil, nil
 		}
 		var err error
-		if ic, err = svc.open(ctx, rep); err != nil {
+		if ic, err = svc.createChannel(ctx, rep); err != nil {
 			if !IsPermanent(err) {
 				return th, nil, fmt.Errorf("open the incident channel: %w", err)
 			}

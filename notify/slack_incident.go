@@ -105,10 +105,6 @@ func (s *Slack) whoami(ctx context.Context) (*slackSelf, error) {
 	return &me, nil
 }
 
-func (s *Slack) open(ctx context.Context, rep *triaged.Report) (*IncidentChannel, error) {
-	return s.openChannel(ctx, rep)
-}
-
 func (s *Slack) unarchive(ctx context.Context, ic *IncidentChannel) error {
 	return s.api.form(ctx, "conversations.unarchive", url.Values{"channel": {ic.ID}}, nil)
 }
@@ -117,10 +113,10 @@ func (s *Slack) scopeHint(scope string) string {
 	return fmt.Sprintf("the Slack app lacks the %s scope", cmpOr(scope, "needed"))
 }
 
-// openChannel creates the incident's channel, or finds the one an earlier attempt (a crash, a
+// createChannel creates the incident's channel, or finds the one an earlier attempt (a crash, a
 // replica racing) created: by name, then by the marker in its purpose. A name another
 // incident's channel holds moves on to the next ("-2" …).
-func (s *Slack) openChannel(ctx context.Context, rep *triaged.Report) (*IncidentChannel, error) {
+func (s *Slack) createChannel(ctx context.Context, rep *triaged.Report) (*IncidentChannel, error) {
 	base, err := s.ch.policy.channelName(rep)
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("name the incident channel: %w", err))
