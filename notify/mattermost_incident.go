@@ -162,6 +162,9 @@ func (m *mattermost) postIncident(ctx context.Context, th *Thread, rep *triaged.
 			return th, nil
 		}
 	}
+	if rep.Event == triaged.EventResolved {
+		m.postmortemNote(ctx, ic, rep, maybePosted)
+	}
 	if header := truncate(mmMaxHeader, triaged.Headline(rep)); ic.Topic != header {
 		body, _ := json.Marshal(map[string]string{"header": header})
 		_, err := m.call(ctx, "set the header of "+ic.Name, http.MethodPut, "/api/v4/channels/"+url.PathEscape(ic.ID)+"/patch", body)
@@ -223,6 +226,9 @@ func (m *mattermost) invite(ctx context.Context, ic *IncidentChannel, rep *triag
 	if len(missed) == 0 {
 		return
 	}
+	if noted, err := m.findPart(ctx, ic.ID, rep.IncidentID, "note"); err != nil || noted {
+		return // listed by an earlier attempt
+	}
 	p := mmPost{ChannelID: ic.ID, Message: "Not added, please add by hand: " + mmText(strings.Join(missed, ", ")),
 		Props: map[string]any{mmPropIncident: rep.IncidentID, mmPropPart: "note"}}
 	if _, err := m.post(ctx, rep, p); err != nil {
@@ -252,12 +258,7 @@ func (m *mattermost) Archive(ctx context.Context, incidentID string, th *Thread)
 		return th, err
 	}
 	if !closed {
-		msg := "This incident is resolved and this channel is archived now."
-		if link := postmortemLink(m.ch.external, incidentID); link != "" {
-			msg += " Postmortem skeleton: [postmortem.md](" + link + ")"
-		} else {
-			msg += " Postmortem skeleton: `GET /api/v1/incidents/" + pathEscape(incidentID) + "/postmortem.md` on triaged"
-		}
+		msg := "This incident is resolved and this channel is archived now. " + m.postmortemText(incidentID)
 		body, _ := json.Marshal(mmPost{ChannelID: ic.ID, Message: msg, Props: map[string]any{mmPropIncident: incidentID, mmPropPart: "closing"}})
 		if _, err := m.call(ctx, "post the closing message in "+ic.Name, http.MethodPost, "/api/v4/posts", body); err != nil {
 			m.ch.metrics.step(m.ch.sink, "archive", err)
@@ -303,4 +304,26 @@ func (m *mattermost) findPart(ctx context.Context, channel, incidentID, part str
 		}
 	}
 	return false, nil
+}
+
+// postmortemNote follows the resolution in the incident channel with the link to the
+// postmortem skeleton; a failure costs the note, not the delivery.
+func (m *mattermost) postmortemNote(ctx context.Context, ic *IncidentChannel, rep *triaged.Report, maybePosted bool) {
+	if maybePosted {
+		if found, err := m.findPart(ctx, ic.ID, rep.IncidentID, "postmortem"); err != nil || found {
+			return
+		}
+	}
+	p := mmPost{ChannelID: ic.ID, Message: "Resolved. Next: the postmortem. " + m.postmortemText(rep.IncidentID),
+		Props: map[string]any{mmPropIncident: rep.IncidentID, mmPropReport: rep.ID, mmPropPart: "postmortem"}}
+	if _, err := m.post(ctx, rep, p); err != nil {
+		m.logger.Warn("the postmortem's link not posted in the incident channel", "channel", ic.Name, "err", err)
+	}
+}
+
+func (m *mattermost) postmortemText(incidentID string) string {
+	if link := postmortemLink(m.ch.external, incidentID); link != "" {
+		return "Postmortem skeleton: [postmortem.md](" + link + ")"
+	}
+	return "Postmortem skeleton: `GET /api/v1/incidents/" + pathEscape(incidentID) + "/postmortem.md` on triaged"
 }

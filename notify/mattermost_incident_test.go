@@ -136,3 +136,35 @@ func TestMattermostIncidentChannelForbidden(t *testing.T) {
 		t.Errorf("created %q", mm.CreatedChannels())
 	}
 }
+
+// TestMattermostIncidentChannelFoundByName: an attempt whose record was lost (a crash before
+// the outcome was saved) finds the channel by name and its marker, and posts nothing twice; an
+// incident whose name another's channel holds gets the next name.
+func TestMattermostIncidentChannelFoundByName(t *testing.T) {
+	mm := chattest.NewMattermost(t)
+	mm.AddChannel("ops", "incidents")
+	sink := mmIncidentSink(t, mm, &IncidentChannelConfig{})
+	first, err := sink.Deliver(context.Background(), Delivery{Report: openedP1()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := sink.Deliver(context.Background(), Delivery{Report: openedP1(), MaybePosted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mm.CreatedChannels(); len(got) != 1 || again.Incident == nil || again.Incident.ID != first.Incident.ID {
+		t.Fatalf("created %q; the retry got %+v, want the first channel %+v", got, again.Incident, first.Incident)
+	}
+	if n := len(mm.Posts()); n != 4 {
+		t.Errorf("%d posts, want the root, its reply, the report in the channel and the note of whom it could not add, once each", n)
+	}
+	other := openedP1()
+	other.IncidentID, other.ID = "other", "other.1.opened"
+	th, err := sink.Deliver(context.Background(), Delivery{Report: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th.Incident == nil || th.Incident.Name != p1Channel+"-2" {
+		t.Errorf("another incident of the same name got %+v, want %s-2", th.Incident, p1Channel)
+	}
+}

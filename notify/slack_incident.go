@@ -23,8 +23,9 @@ const (
 
 // The event types of the messages a Slack sink posts in an incident channel besides reports.
 const (
-	slackNoteEvent    = "triaged_note"    // who could not be invited
-	slackClosingEvent = "triaged_closing" // the closing message before archiving
+	slackNoteEvent       = "triaged_note"       // who could not be invited
+	slackClosingEvent    = "triaged_closing"    // the closing message before archiving
+	slackPostmortemEvent = "triaged_postmortem" // the postmortem's link after the resolution
 )
 
 // slackConv is a channel as conversations.create and conversations.list give it.
@@ -202,6 +203,9 @@ func (s *Slack) postIncident(ctx context.Context, th *Thread, rep *triaged.Repor
 		s.log.Error("slack: report not posted in the incident channel; it is in the team channel", "sink", s.name, "report", rep.ID, "channel", ic.Name, "err", err)
 		return th, nil
 	}
+	if rep.Event == triaged.EventResolved {
+		s.postmortemNote(ctx, ic, rep, maybePosted)
+	}
 	headline := truncate(slackMaxTopic, triaged.Headline(rep))
 	if ic.Topic != headline {
 		err := s.api.form(ctx, "conversations.setTopic", url.Values{"channel": {ic.ID}, "topic": {headline}}, nil)
@@ -247,4 +251,28 @@ func (s *Slack) postIn(ctx context.Context, ch string, rep *triaged.Report, mayb
 		return "", err
 	}
 	return resp.TS, nil
+}
+
+// postmortemNote follows the resolution in the incident channel with the link to the
+// postmortem skeleton, the workflow's next step. A failure costs the note, not the delivery.
+func (s *Slack) postmortemNote(ctx context.Context, ic *IncidentChannel, rep *triaged.Report, maybePosted bool) {
+	if maybePosted {
+		if ts, err := s.lookup(ctx, ic.ID, "", slackPostmortemEvent, "report_id", rep.ID); err != nil || ts != "" {
+			return
+		}
+	}
+	m := slackMessage{Channel: ic.ID, Text: "Resolved. Next: the postmortem. " + s.postmortemText(rep.IncidentID),
+		Metadata: slackMeta(slackPostmortemEvent, rep)}
+	if _, err := s.api.post(ctx, "chat.postMessage", m); err != nil {
+		s.log.Warn("slack: the postmortem's link not posted in the incident channel", "sink", s.name, "channel", ic.Name, "err", err)
+	}
+}
+
+// postmortemText links the incident's postmortem skeleton, or names its endpoint when
+// triaged's external URL is unknown.
+func (s *Slack) postmortemText(incidentID string) string {
+	if link := postmortemLink(s.ch.external, incidentID); link != "" {
+		return "Postmortem skeleton: <" + link + "|postmortem.md>"
+	}
+	return "Postmortem skeleton: GET /api/v1/incidents/" + slackEscape(pathEscape(incidentID)) + "/postmortem.md on triaged"
 }

@@ -276,6 +276,25 @@ func TestSlackIncidentChannelArchive(t *testing.T) {
 	if at := th.Incident.ArchiveAt; at == nil || time.Until(*at) < 59*time.Minute {
 		t.Fatalf("the resolution scheduled the archive at %v, want in an hour", at)
 	}
+	msgs := srv.Roots(p1Channel)
+	if note := msgs[len(msgs)-1]; note.Metadata == nil || note.Metadata.EventType != slackPostmortemEvent ||
+		!strings.Contains(note.Text, "/api/v1/incidents/"+res.IncidentID+"/postmortem.md|postmortem.md>") {
+		t.Errorf("after the resolution the incident channel's last message is %q, want the postmortem's link", note.Text)
+	}
+	// Reopened before the archive: the same channel, the archive called off; resolved again.
+	re := reopenedP1()
+	re.IncidentID, re.ID = res.IncidentID, res.IncidentID+".2.reopened"
+	if th, err = sink.Deliver(context.Background(), Delivery{Report: re, Thread: th}); err != nil {
+		t.Fatal(err)
+	}
+	msgs = srv.Roots(p1Channel)
+	if th.Incident.ArchiveAt != nil || len(srv.Created()) != 1 || metaOf(msgs[len(msgs)-1], "report_id") != re.ID {
+		t.Fatalf("reopened: %+v, channels %q; want the one channel reused and the archive called off", th.Incident, srv.Created())
+	}
+	res.ID = res.IncidentID + ".3.resolved"
+	if th, err = sink.Deliver(context.Background(), Delivery{Report: res, Thread: th}); err != nil {
+		t.Fatal(err)
+	}
 	a, ok := AsArchiver(sink)
 	if !ok {
 		t.Fatal("a slack sink with archive_after is no Archiver")
@@ -307,8 +326,7 @@ func TestSlackIncidentChannelArchive(t *testing.T) {
 	}
 	// Reopened after the archive: a bot cannot unarchive; the report says so, the team
 	// channel has it.
-	re := reopenedP1()
-	re.IncidentID, re.ID = res.IncidentID, res.IncidentID+".2.reopened"
+	re.ID = res.IncidentID + ".4.reopened"
 	th.Incident.Archived = true
 	th3, err := sink.Deliver(context.Background(), Delivery{Report: re, Thread: th})
 	if err != nil {

@@ -140,6 +140,9 @@ func (s *Slack) invite(ctx context.Context, ic *IncidentChannel, rep *triaged.Re
 	if len(missed) == 0 {
 		return
 	}
+	if ts, err := s.lookup(ctx, ic.ID, "", slackNoteEvent, "incident_id", rep.IncidentID); err != nil || ts != "" {
+		return // listed by an earlier attempt
+	}
 	text := "Not invited, please invite by hand: " + slackEscape(strings.Join(slices.Compact(missed), ", "))
 	m := slackMessage{Channel: ic.ID, Text: text, Metadata: &slackMetadata{EventType: slackNoteEvent,
 		EventPayload: map[string]string{"incident_id": rep.IncidentID}}}
@@ -185,12 +188,7 @@ func (s *Slack) Archive(ctx context.Context, incidentID string, th *Thread) (*Th
 		return th, err
 	}
 	if ts == "" {
-		text := "This incident is resolved and this channel is archived now."
-		if link := postmortemLink(s.ch.external, incidentID); link != "" {
-			text += " Postmortem skeleton: <" + link + "|postmortem.md>"
-		} else {
-			text += " Postmortem skeleton: GET /api/v1/incidents/" + slackEscape(pathEscape(incidentID)) + "/postmortem.md on triaged"
-		}
+		text := "This incident is resolved and this channel is archived now. " + s.postmortemText(incidentID)
 		m := slackMessage{Channel: ic.ID, Text: text, Metadata: &slackMetadata{EventType: slackClosingEvent,
 			EventPayload: map[string]string{"incident_id": incidentID}}}
 		if _, err := s.api.post(ctx, "chat.postMessage", m); err != nil {
