@@ -13,6 +13,7 @@ import (
 
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/app"
+	"github.com/triaged/triaged/internal/chattest"
 	"github.com/triaged/triaged/internal/metrictest"
 	"github.com/triaged/triaged/internal/natstest"
 	"github.com/triaged/triaged/internal/slacktest"
@@ -233,5 +234,53 @@ func TestIncidentChannelMissingScope(t *testing.T) {
 	}
 	if got := metrictest.Value(t, r.app.Registry(), "triaged_incident_channels_total", "sink", "slack", "result", "missing_scope"); got < 1 {
 		t.Errorf("triaged_incident_channels_total{result=missing_scope} = %v, want at least 1", got)
+	}
+}
+
+// TestMattermostIncidentChannelEndToEnd: a mattermost bot sink with incident_channel creates the
+// P2 incident's channel in the team of its channel, adds the on-call and pins the report.
+func TestMattermostIncidentChannelEndToEnd(t *testing.T) {
+	mm := chattest.NewMattermost(t)
+	team := mm.AddChannel("ops", "incidents")
+	mm.AddUser(chattest.MMUser{ID: "ucarol", Username: "carol"})
+	cfg := configFile(t, reportAtOnce+`triage:
+  retry_backoff: [50ms]
+rules:
+  files: [sev.rules.yml]
+services:
+  - name: checkout
+    oncall: carol
+sinks:
+  - name: stdout
+    type: stdout
+  - name: mattermost
+    type: mattermost
+    url: `+mm.URL+`
+    token_file: mm-token
+    channel: ops/incidents
+    incident_channel:
+      min_severity: P2
+`)
+	dir := filepath.Dir(cfg)
+	for name, text := range map[string]string{"mm-token": mm.Token + "\n", "sev.rules.yml": channelRules} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := start(t, app.Options{ConfigFile: cfg})
+	r.post(t, tieredWebhook("CheckoutDown", "2026-11-26T15:08:31Z", "", "1"))
+	r.waitReports(t, 1)
+	const name = "incident-20261126-checkout-checkoutdown"
+	ch, ok := mm.Channel("ops", name)
+	if !ok || !slices.Equal(mm.CreatedChannels(), []string{name}) {
+		t.Fatalf("channels created %q, want %s", mm.CreatedChannels(), name)
+	}
+	if !slices.Contains(ch.Members, "ucarol") || len(ch.Pinned) != 1 {
+		t.Errorf("members %q, pinned %q; want carol in, the report pinned", ch.Members, ch.Pinned)
+	}
+	for _, p := range mm.Posts() {
+		if p.ChannelID == team && p.RootID == "" && !strings.Contains(p.Message, "/ops/channels/"+name) {
+			t.Errorf("the team channel's root does not link the incident channel:\n%s", p.Message)
+		}
 	}
 }
