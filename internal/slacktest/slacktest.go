@@ -1,6 +1,8 @@
 // Package slacktest is a local Slack for tests: an HTTP server with the Web API methods a sink
-// uses (chat.postMessage, chat.update, conversations.history, conversations.replies) and
-// incoming webhooks, which checks each request the way Slack does — token, content type,
+// uses (chat.postMessage, chat.update, conversations.history, conversations.replies; for
+// incident channels conversations.create, setPurpose, setTopic, invite, list, archive,
+// pins.add, users.list, users.lookupByEmail, usergroups.list, auth.test, each needing its
+// scope) and incoming webhooks, which checks each request the way Slack does — token, content type,
 // required fields, block and text limits, threads and edits of messages that exist, metadata —
 // answers errors, 429s and 5xx on demand, and records everything it accepted, so tests assert on
 // what a channel would show.
@@ -178,32 +180,6 @@ func (s *Server) Accepted() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.accepted)
-}
-
-// Roots are the top-level messages of a channel (by name or ID), as they stand now.
-func (s *Server) Roots(name string) []Message {
-	return s.messages(name, func(m *stored) bool { return m.ThreadTS == "" })
-}
-
-// Replies are the replies in the thread of root ts, oldest first.
-func (s *Server) Replies(name, ts string) []Message {
-	return s.messages(name, func(m *stored) bool { return m.ThreadTS == ts })
-}
-
-func (s *Server) messages(name string, keep func(*stored) bool) []Message {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Message
-	if c := s.lookup(name); c != nil {
-		for _, m := range c.msgs {
-			if keep(m) {
-				msg := m.Message
-				msg.TS = m.TS
-				out = append(out, msg)
-			}
-		}
-	}
-	return out
 }
 
 func (s *Server) lookup(ref string) *channel {
