@@ -3,6 +3,7 @@ package app_test
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -215,7 +216,8 @@ func TestIncidentChannelTwoReplicas(t *testing.T) {
 func TestIncidentChannelMissingScope(t *testing.T) {
 	slk := channelSlack(t)
 	slk.RevokeScope("channels:manage")
-	r := start(t, app.Options{ConfigFile: channelConfig(t, slk, "")})
+	logs := &testkit.SyncBuffer{}
+	r := start(t, app.Options{ConfigFile: channelConfig(t, slk, ""), Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	r.post(t, tieredWebhook("CheckoutDown", "2026-11-26T15:08:31Z", "", "1"))
 	r.waitReports(t, 1)
 	r.post(t, tieredWebhook("CheckoutDown", "2026-11-26T15:08:31Z", "2026-11-26T15:18:31Z", "1"))
@@ -231,6 +233,10 @@ func TestIncidentChannelMissingScope(t *testing.T) {
 	if !strings.Contains(slackText(replies[0]), "no dedicated channel: the Slack app lacks the channels:manage scope") ||
 		!strings.Contains(slackText(roots[0]), "*Incident channel*: not opened: the Slack app lacks the channels:manage scope") {
 		t.Errorf("the opening report or the root does not say the scope is missing:\n%s\n%s", slackText(roots[0]), slackText(replies[0]))
+	}
+	if l := logs.String(); !strings.Contains(l, "level=ERROR msg=\"slack: incident channel not created: a scope or permission is missing") ||
+		!strings.Contains(l, "missing_scope=channels:manage") {
+		t.Errorf("no clear log line naming the missing scope:\n%s", l)
 	}
 	if got := metrictest.Value(t, r.app.Registry(), "triaged_incident_channels_total", "sink", "slack", "result", "missing_scope"); got < 1 {
 		t.Errorf("triaged_incident_channels_total{result=missing_scope} = %v, want at least 1", got)

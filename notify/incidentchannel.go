@@ -108,7 +108,8 @@ func (p *channelPolicy) channelName(rep *triaged.Report) (string, error) {
 }
 
 // channelSlug makes s a channel name both Slack and Mattermost take: lower case, runs of
-// anything but letters, digits and '_' made one '-', no '-' at either end, at most maxLen bytes.
+// anything but letters, digits and '_' made one '-', a letter or digit at either end, at most
+// maxLen bytes.
 func channelSlug(s string, maxLen int) string {
 	var b strings.Builder
 	dash := false
@@ -126,9 +127,10 @@ func channelSlug(s string, maxLen int) string {
 	}
 	out := b.String()
 	if len(out) > maxLen {
-		out = strings.TrimRight(out[:maxLen], "-")
+		out = out[:maxLen]
 	}
-	return out
+	// Mattermost wants a letter or digit at either end.
+	return strings.Trim(out, "-_")
 }
 
 // channelNames are the names to try, in order: base, then base-2 … base-9, shortened to fit.
@@ -136,7 +138,7 @@ func channelNames(base string, maxLen int) []string {
 	out := []string{base}
 	for i := 2; i <= channelNameTries; i++ {
 		suffix := "-" + strconv.Itoa(i)
-		out = append(out, strings.TrimRight(base[:min(len(base), maxLen-len(suffix))], "-")+suffix)
+		out = append(out, strings.TrimRight(base[:min(len(base), maxLen-len(suffix))], "-_")+suffix)
 	}
 	return out
 }

@@ -87,7 +87,8 @@ func (k *channelKeeper) unavailable(svc channelService, rep *triaged.Report, err
 	if errors.As(err, &ms) {
 		k.metrics.open(k.sink, channelMissingScope)
 		k.log.Error(k.service+": incident channel not created: a scope or permission is missing; the reports go to the team channel only",
-			"sink", k.sink, "incident", rep.IncidentID, "missing_scope", ms.Scope, "err", err)
+			"sink", k.sink, "incident", rep.IncidentID, "missing_scope", ms.Scope,
+			"fix", "grant it (Slack: the scopes of examples/slack-app-manifest.yml, then reinstall the app; Mattermost: the bot's role), see README \"Incident channels\"", "err", err)
 		return svc.scopeHint(ms.Scope)
 	}
 	k.metrics.open(k.sink, channelFailed)

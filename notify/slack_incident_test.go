@@ -373,6 +373,7 @@ func TestChannelSlug(t *testing.T) {
 		"incident-20260314-Checkout API-ServiceDown": "incident-20260314-checkout-api-servicedown",
 		"#Incident__x  ÿ--y-":                        "incident__x-y",
 		"---":                                        "",
+		"_x_":                                        "x",
 	} {
 		if got := channelSlug(in, 80); got != want {
 			t.Errorf("channelSlug(%q) = %q, want %q", in, got, want)
