@@ -82,12 +82,15 @@ type Report struct {
 	Owners       []string `json:"owners,omitempty"`
 	Channel      string   `json:"channel,omitempty"`
 	Dependencies []string `json:"dependencies,omitempty"`
-	Summary      string   `json:"summary"`
-	Description  string   `json:"description,omitempty"`
-	UserImpact   string   `json:"user_impact"`
-	Stack        string   `json:"stack,omitempty"`
-	ArchDoc      string   `json:"architecture_doc,omitempty"`
-	Impact       Impact   `json:"impact"`
+	// IncidentChannel is the incident's own channel in the sink rendering the report; nil on
+	// the reports stream (see IncidentChannel).
+	IncidentChannel *IncidentChannel `json:"incident_channel,omitempty"`
+	Summary         string           `json:"summary"`
+	Description     string           `json:"description,omitempty"`
+	UserImpact      string           `json:"user_impact"`
+	Stack           string           `json:"stack,omitempty"`
+	ArchDoc         string           `json:"architecture_doc,omitempty"`
+	Impact          Impact           `json:"impact"`
 
 	StartedAt  time.Time  `json:"started_at"`
 	EndedAt    *time.Time `json:"ended_at,omitempty"`

@@ -329,7 +329,8 @@ func (a *App) topologyOptions() broker.TopologyOptions {
 // consumer and a deliverer.
 func (a *App) setupSinks(ctx context.Context, topo broker.TopologyOptions, parts *load.Parts) error {
 	metrics := outbox.NewMetrics(a.registry)
-	env := notify.SinkEnv{Stdout: a.opts.Stdout, Renderer: parts.Renderer, ExternalURL: a.opts.ExternalURL, Logger: a.log}
+	env := notify.SinkEnv{Stdout: a.opts.Stdout, Renderer: parts.Renderer, ExternalURL: a.opts.ExternalURL, Logger: a.log,
+		ChannelMetrics: notify.NewChannelMetrics(a.registry)}
 	for _, plan := range parts.Sinks {
 		sink, closeSink, err := plan.Open(env)
 		if err != nil {

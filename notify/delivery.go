@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -22,6 +23,11 @@ type Delivery struct {
 	// service (triaged stopped after sending and before recording the outcome): a sink that
 	// can tell looks for the message before posting it again.
 	MaybePosted bool
+	// Save records th as the incident's thread in this sink at once, before Deliver returns:
+	// a sink that creates something it must never create twice (an incident channel) saves it
+	// before announcing it, so a crash or another replica finds it. Nil: nothing to save to
+	// (the sink then goes on without).
+	Save func(ctx context.Context, th *Thread) error
 }
 
 // Thread is what a chat sink keeps of one incident so that any replica, after any restart, can
@@ -34,6 +40,10 @@ type Thread struct {
 	// RootURL links to the root message, when the service gives one (for the incidents API and
 	// the web UI).
 	RootURL string `json:"root_url,omitempty"`
+	// Incident is the incident's own channel, when the sink opened one (incident_channel).
+	// A Thread may hold it before the root message exists (RootID ""): the channel was
+	// recorded before the team channel was told of it.
+	Incident *IncidentChannel `json:"incident_channel,omitempty"`
 }
 
 // RetryAfterError is a failure the service asked to be retried no sooner than After (HTTP 429

@@ -29,6 +29,9 @@ type SinkConfig struct {
 	Channel    string `yaml:"channel"`     // the default channel when routing names none
 	SecretFile string `yaml:"secret_file"` // the HMAC key of a generic webhook
 	Template   string `yaml:"template"`    // a template file replacing the sink's default
+	// IncidentChannel opens a channel of its own for each serious incident (slack and
+	// mattermost bot sinks); nil: none.
+	IncidentChannel *IncidentChannelConfig `yaml:"incident_channel,omitempty"`
 }
 
 // SinkEnv is what opening a sink may use besides its settings.
@@ -39,6 +42,15 @@ type SinkEnv struct {
 	// links to the full report (ExternalURL + "/api/v1/incidents/{id}/report.md"); "" when unknown.
 	ExternalURL string
 	Logger      *slog.Logger // never nil when opened by the daemon
+	// ChannelMetrics count incident channels; nil: counted but not exported.
+	ChannelMetrics *ChannelMetrics
+}
+
+func (e SinkEnv) channelMetrics() *ChannelMetrics {
+	if e.ChannelMetrics == nil {
+		return NewChannelMetrics(nil)
+	}
+	return e.ChannelMetrics
 }
 
 // kind is one kind of sink: the settings it takes, checked without touching anything outside the
@@ -119,7 +131,11 @@ func PlanSink(c SinkConfig) (*SinkPlan, error) {
 		return nil, fielderr.Errorf("type", "unknown sink type %q (known: %s)", c.Type, strings.Join(SinkTypes(), ", "))
 	}
 	k := &kinds[i]
-	if errs := k.check(c); len(errs) > 0 {
+	errs := k.check(c)
+	if c.IncidentChannel != nil && c.Type != "slack" && c.Type != "mattermost" {
+		errs = append(errs, fielderr.Errorf("incident_channel", "a %s sink takes no incident_channel: only the slack and mattermost bot sinks open channels", c.Type))
+	}
+	if len(errs) > 0 {
 		return nil, fielderr.Join(errs)
 	}
 	return &SinkPlan{cfg: c, kind: k}, nil

@@ -49,7 +49,13 @@ func checkMattermost(c SinkConfig) []*fielderr.Error {
 			errs = append(errs, fielderr.Errorf("channel", "%q is neither a channel id (26 letters and digits) nor team/channel-name", c.Channel))
 		}
 	}
-	return errs
+	if c.IncidentChannel != nil {
+		if team, _, ok := strings.Cut(strings.TrimPrefix(c.Channel, "#"), "/"); !ok || team == "" {
+			errs = append(errs, fielderr.Errorf("incident_channel", "needs the team to create channels in: set the sink's channel as team/channel-name"))
+		}
+	}
+	_, perrs := newChannelPolicy(c.IncidentChannel, mmMaxChannelName)
+	return append(errs, perrs...)
 }
 
 func checkMattermostWebhook(c SinkConfig) []*fielderr.Error {

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/fielderr"
 )
 
 const (
@@ -42,6 +43,8 @@ type mattermost struct {
 
 	mu       sync.Mutex
 	channels map[string]string // "team/name" → channel id
+
+	ch *mmChannels // nil without incident_channel
 }
 
 type mmPost struct {
@@ -65,7 +68,17 @@ func openMattermost(c SinkConfig, env SinkEnv) (Sink, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	var ch *mmChannels
+	if policy, errs := newChannelPolicy(c.IncidentChannel, mmMaxChannelName); len(errs) > 0 {
+		return nil, nil, fielderr.Join(errs)
+	} else if policy != nil {
+		team, _, _ := strings.Cut(strings.TrimPrefix(c.Channel, "#"), "/")
+		ch = &mmChannels{team: team, channelKeeper: &channelKeeper{policy: policy, metrics: env.channelMetrics(),
+			external: strings.TrimRight(env.ExternalURL, "/"), sink: cmpOr(c.Name, "mattermost"), service: "mattermost",
+			log: loggerOr(env.Logger).With("component", "notify", "sink", c.Name)}}
+	}
 	return &mattermost{
+		ch:   ch,
 		base: strings.TrimSuffix(u.String(), "/"), token: token, defaultChannel: c.Channel,
 		render: &mmRenderer{report: r, externalURL: env.ExternalURL}, client: newHookClient(u),
 		logger:   loggerOr(env.Logger).With("component", "notify", "sink", c.Name, "target", u.Scheme+"://"+u.Host),
@@ -84,26 +97,42 @@ func (m *mattermost) Deliver(ctx context.Context, d Delivery) (*Thread, error) {
 	if rep == nil {
 		return d.Thread, Permanent(errors.New("post report to mattermost: nil report"))
 	}
+	th, shown, err := m.ch.keeper().incident(ctx, m, d, d.Thread)
+	if err != nil {
+		return th, err
+	}
+	rep = withShown(rep, shown)
+	d.Report, d.Thread = rep, th
 	full, err := m.render.full(rep, "")
 	if err != nil {
-		return d.Thread, Permanent(err)
+		return th, Permanent(err)
 	}
 	root := m.render.root(rep)
-	if d.Thread != nil {
-		err := m.update(ctx, d, root, full)
-		if hookStatus(err) != http.StatusNotFound {
-			return d.Thread, err
+	var out *Thread
+	if th != nil && th.RootID != "" {
+		out, err = th, m.update(ctx, d, root, full)
+		if hookStatus(err) == http.StatusNotFound {
+			// The root post was deleted: the incident gets a new thread in the same channel,
+			// which the outbox records in place of the old one.
+			m.logger.Info("root post gone, opening a new thread", "report", rep.ID, "incident", rep.IncidentID, "post", th.RootID)
+			out, err = m.open(ctx, th.Channel, d, root, full)
 		}
-		// The root post was deleted: the incident gets a new thread in the same channel,
-		// which the outbox records in place of the old one.
-		m.logger.Info("root post gone, opening a new thread", "report", rep.ID, "incident", rep.IncidentID, "post", d.Thread.RootID)
-		return m.open(ctx, d.Thread.Channel, d, root, full)
+	} else {
+		ch, cerr := m.channelID(ctx, d.Channel)
+		if cerr != nil {
+			return th, cerr
+		}
+		out, err = m.open(ctx, ch, d, root, full)
 	}
-	ch, err := m.channelID(ctx, d.Channel)
+	if out == nil {
+		out = th
+	} else if th != nil && out != th {
+		out.Incident = th.Incident
+	}
 	if err != nil {
-		return nil, err
+		return out, err
 	}
-	return m.open(ctx, ch, d, root, full)
+	return m.postIncident(ctx, out, rep, full, d.MaybePosted)
 }
 
 // open posts the root message in channel ch and the full report as its first reply.

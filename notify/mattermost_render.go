@@ -64,6 +64,16 @@ func (m *mmRenderer) root(rep *triaged.Report) string {
 	if s := suspectChange(rep); s != nil {
 		fmt.Fprintf(&b, "**Suspect change**: %s\n", mmText(changeLine(s)))
 	}
+	if ic := rep.IncidentChannel; ic != nil {
+		switch {
+		case ic.Unavailable != "":
+			fmt.Fprintf(&b, "**Incident channel**: not opened: %s\n", mmText(ic.Unavailable))
+		case ic.URL != "":
+			fmt.Fprintf(&b, "**Incident channel**: %s\n", link(ic.Name, ic.URL))
+		default:
+			fmt.Fprintf(&b, "**Incident channel**: %s\n", mmText(ic.Name))
+		}
+	}
 	var links []string
 	for _, l := range reportLinks(rep, m.externalURL) {
 		links = append(links, string(link(l.text, l.url)))

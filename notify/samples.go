@@ -47,7 +47,9 @@ func sampleReports() []*triaged.Report {
 		MeasuredImpact: &triaged.MeasuredImpact{Text: "sample", FailingRatio: &value, RequestRate: &value, Affected: &value,
 			Queries: []string{"sample"}},
 	}
+	full.IncidentChannel = &triaged.IncidentChannel{Name: "#sample", URL: "https://chat.example/sample"}
 	pending := full
+	pending.IncidentChannel = &triaged.IncidentChannel{Unavailable: "sample"}
 	// A failed query and an alert expression with nothing set, so a template's unguarded
 	// {{.CrossedAt.Hour}} fails at load.
 	pending.Metrics, pending.MeasuredImpact = full.Metrics[2:], &triaged.MeasuredImpact{Why: "sample"}

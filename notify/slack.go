@@ -42,6 +42,8 @@ type Slack struct {
 
 	mu      sync.Mutex
 	replied *recentIDs // reports whose reply this process posted, so a retry only updates the root
+
+	ch *slackChannels // nil without incident_channel
 }
 
 var _ Sink = (*Slack)(nil)
@@ -56,18 +58,25 @@ func (s *Slack) Deliver(ctx context.Context, d Delivery) (*Thread, error) {
 	if rep == nil {
 		return d.Thread, Permanent(errors.New("slack: nil report"))
 	}
-	th := d.Thread
+	th, shown, err := s.ch.keeper().incident(ctx, s, d, d.Thread)
+	if err != nil {
+		return th, fmt.Errorf("report %s: %w", rep.ID, err)
+	}
+	rep = withShown(rep, shown)
 	opened := false
-	if th == nil {
+	if th == nil || th.RootID == "" {
 		ch := cmpOr(d.Channel, s.channel)
 		if ch == "" {
-			return nil, Permanent(fmt.Errorf("slack: report %s: no channel: set the sink's channel or route the report to one", rep.ID))
+			return th, Permanent(fmt.Errorf("slack: report %s: no channel: set the sink's channel or route the report to one", rep.ID))
 		}
-		var err error
-		if th, err = s.openThread(ctx, ch, rep, d.MaybePosted); err != nil {
-			return nil, fmt.Errorf("report %s: %w", rep.ID, err)
+		root, err := s.openThread(ctx, ch, rep, d.MaybePosted)
+		if err != nil {
+			return th, fmt.Errorf("report %s: %w", rep.ID, err)
 		}
-		opened = true
+		if th != nil {
+			root.Incident = th.Incident
+		}
+		th, opened = root, true
 	}
 	if err := s.reply(ctx, th, rep, d.MaybePosted); err != nil {
 		return th, fmt.Errorf("report %s: %w", rep.ID, err)
@@ -87,6 +96,10 @@ func (s *Slack) Deliver(ctx context.Context, d Delivery) (*Thread, error) {
 			s.log.Warn("slack: the root message could not be updated; the report is in its thread",
 				"sink", s.name, "report", rep.ID, "channel", th.Channel, "ts", th.RootID, "err", err)
 		}
+	}
+	th, err = s.postIncident(ctx, th, rep, d.MaybePosted)
+	if err != nil {
+		return th, fmt.Errorf("report %s: %w", rep.ID, err)
 	}
 	return th, nil
 }
@@ -181,6 +194,8 @@ func checkSlack(c SinkConfig) []*fielderr.Error {
 			errs = append(errs, fielderr.Errorf("url", "%v", err))
 		}
 	}
+	_, perrs := newChannelPolicy(c.IncidentChannel, slackMaxChannelName)
+	errs = append(errs, perrs...)
 	return append(errs, refuse(c, "slack", "path", "url_file", "secret_file")...)
 }
 
@@ -231,7 +246,15 @@ func openSlack(c SinkConfig, env SinkEnv) (Sink, func() error, error) {
 	if !strings.HasSuffix(base, "/") {
 		base += "/"
 	}
+	var ch *slackChannels
+	if policy, errs := newChannelPolicy(c.IncidentChannel, slackMaxChannelName); len(errs) > 0 {
+		return nil, nil, fielderr.Join(errs)
+	} else if policy != nil {
+		ch = &slackChannels{channelKeeper: &channelKeeper{policy: policy, metrics: env.channelMetrics(),
+			external: strings.TrimRight(env.ExternalURL, "/"), log: loggerOr(env.Logger), sink: cmpOr(c.Name, "slack"), service: "slack"}}
+	}
 	return &Slack{
+		ch:      ch,
 		name:    cmpOr(c.Name, "slack"),
 		api:     &slackAPI{base: base, token: token, hc: &http.Client{Timeout: slackTimeout}},
 		r:       r,

@@ -79,6 +79,20 @@ func (c *slackAPI) read(ctx context.Context, method string, form url.Values) (*s
 }
 
 func (c *slackAPI) do(ctx context.Context, method, contentType string, body []byte) (*slackResponse, error) {
+	data, err := c.send(ctx, method, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	var out slackResponse
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("slack %s: answer is not JSON: %w", method, err)
+	}
+	return &out, slackRefusal(method, out.OK, out.Error, out.Needed)
+}
+
+// send posts one call and returns Slack's answer, or the error of an HTTP status that is not
+// 2xx.
+func (c *slackAPI) send(ctx context.Context, method, contentType string, body []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+method, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("slack %s: %w", method, err)
@@ -100,24 +114,45 @@ func (c *slackAPI) do(ctx context.Context, method, contentType string, body []by
 	if len(data) > slackMaxResponse {
 		return nil, fmt.Errorf("slack %s: answer larger than %d bytes", method, slackMaxResponse)
 	}
-	var out slackResponse
-	if err := json.Unmarshal(data, &out); err != nil {
-		return nil, fmt.Errorf("slack %s: answer is not JSON: %w", method, err)
+	return data, nil
+}
+
+// slackRefusal is the error of an ok:false answer, nil for ok:true: transient for the codes a
+// retry may mend, else a PermanentError; missing_scope is also a missingScopeError naming the
+// scope Slack says is needed.
+func slackRefusal(method string, ok bool, code, needed string) error {
+	if ok {
+		return nil
 	}
-	if !out.OK {
-		msg := fmt.Sprintf("slack %s: %s", method, cmpOr(out.Error, "ok:false without an error code"))
-		if out.Needed != "" {
-			msg += " (needs " + out.Needed + ")"
-		}
-		if hint := slackHints[out.Error]; hint != "" {
-			msg += ": " + hint
-		}
-		if slices.Contains(slackTransient, out.Error) {
-			return &out, errors.New(msg)
-		}
-		return &out, Permanent(errors.New(msg))
+	msg := fmt.Sprintf("slack %s: %s", method, cmpOr(code, "ok:false without an error code"))
+	if needed != "" {
+		msg += " (needs " + needed + ")"
 	}
-	return &out, nil
+	if hint := slackHints[code]; hint != "" {
+		msg += ": " + hint
+	}
+	if slices.Contains(slackTransient, code) {
+		return errors.New(msg)
+	}
+	err := Permanent(&slackCodeError{code: code, msg: msg})
+	if code == "missing_scope" {
+		return Permanent(&missingScopeError{Scope: needed, Err: &slackCodeError{code: code, msg: msg}})
+	}
+	return err
+}
+
+// slackCodeError is an ok:false answer, with Slack's error code.
+type slackCodeError struct{ code, msg string }
+
+func (e *slackCodeError) Error() string { return e.msg }
+
+// slackCode is the error code of a refusal, "" for other errors.
+func slackCode(err error) string {
+	var e *slackCodeError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return ""
 }
 
 // find looks for a message of triaged's among the channel's recent messages (thread "") or the

@@ -105,9 +105,18 @@ func (d *Deliverer) step(e *engine, l *lane, it *item) outcome {
 		return d.retry(ctx, it, err)
 	}
 
+	// A sink saves what it must never create twice (an incident channel) before announcing it.
+	save := func(sctx context.Context, th *notify.Thread) error {
+		nrec, nrev, err := d.records.update(sctx, l.key, rec, rev, func(r *record) error { r.Thread = th; return nil })
+		if err != nil {
+			return err
+		}
+		rec, rev = nrec, nrev
+		return nil
+	}
 	dctx, dcancel := context.WithTimeout(ctx, d.o.Timeout)
 	start := time.Now()
-	th, err := d.sink.Deliver(dctx, notify.Delivery{Report: rep, Channel: channel, Thread: rec.Thread, MaybePosted: maybe})
+	th, err := d.sink.Deliver(dctx, notify.Delivery{Report: rep, Channel: channel, Thread: rec.Thread, MaybePosted: maybe, Save: save})
 	dcancel()
 	d.metrics.duration.WithLabelValues(d.sink.Name()).Observe(time.Since(start).Seconds())
 	if err != nil {
@@ -156,6 +165,7 @@ func (d *Deliverer) delivered(ctx context.Context, key string, rec *record, rev 
 		_ = it.m.NakWithDelay(delay)
 		return handled
 	}
+	d.scheduleArchive(ctx, rep.IncidentID, th)
 	_ = it.m.Ack()
 	now := time.Now()
 	sev := rep.Severity.String()

@@ -98,6 +98,10 @@ type Options struct {
 	Route func(rep *triaged.Report) (channel string, deliver bool)
 	// BacklogEvery is how often the backlog gauge is read from NATS (0: 5s).
 	BacklogEvery time.Duration
+	// ArchiveEvery is how often the incident channels due for archiving are looked for, when
+	// the sink archives them (notify.Archiver; 0: a quarter of its archive_after, between
+	// 100ms and 30s).
+	ArchiveEvery time.Duration
 	Logger       *slog.Logger
 }
 
@@ -154,6 +158,9 @@ func (d *Deliverer) Run(ctx context.Context, c jetstream.Consumer) error {
 	pollCtx, stopPoll := context.WithCancel(context.WithoutCancel(ctx))
 	wg.Go(func() { e.heartbeat(pollCtx, ackWait/3) })
 	wg.Go(func() { d.pollBacklog(pollCtx, c) })
+	if a, ok := notify.AsArchiver(d.sink); ok {
+		wg.Go(func() { d.runArchiver(ctx, a) })
+	}
 	err := broker.Feed(ctx, c, 2*d.o.Concurrency, d.log, e.dispatch)
 	e.stop()
 	stopPoll()

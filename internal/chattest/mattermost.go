@@ -1,5 +1,6 @@
-// Package chattest runs local stand-ins for chat services — Mattermost's REST API and incoming
-// webhooks, a Microsoft Teams Workflows webhook — that check each request the way the service
+// Package chattest runs local stand-ins for chat services — Mattermost's REST API (posts, and
+// for incident channels channels, members, users, pins, archive, each refused with 403 when a
+// test denies the bot its permission) and incoming webhooks, a Microsoft Teams Workflows webhook — that check each request the way the service
 // would, answer errors and 429 with Retry-After on demand, and record what they accepted, so a
 // sink's tests assert on what reached the channel.
 package chattest
@@ -88,6 +89,7 @@ type Post struct {
 	RootID    string         `json:"root_id"`
 	Message   string         `json:"message"`
 	Props     map[string]any `json:"props,omitempty"`
+	IsPinned  bool           `json:"is_pinned,omitempty"`
 }
 
 // Patch is an accepted edit of a post.
@@ -102,7 +104,13 @@ type HookMessage struct {
 	Props   map[string]any `json:"props"`
 }
 
-type mmChannel struct{ id, team, name string }
+type mmChannel struct {
+	id, team, name string
+	// Of the channels the bot creates or manages.
+	display, purpose, header, creator string
+	deleted                           bool
+	members                           []string
+}
 
 // Mattermost is a Mattermost server's REST API (posts, patches, channel lookup, a channel's
 // posts) for a bot with Token, and one incoming webhook at HookURL.
@@ -113,12 +121,17 @@ type Mattermost struct {
 
 	mu       sync.Mutex
 	hookKey  string
-	channels []mmChannel
+	channels []*mmChannel
 	posts    map[string]*Post
 	order    []string // post ids, oldest first
 	patches  []Patch
 	hooks    []HookMessage
 	nextID   int
+
+	denied  map[string]bool   // permissions taken from the bot
+	users   []MMUser          // found by e-mail or username
+	teams   map[string]string // team name → id
+	created []string          // names of the channels the API created
 }
 
 // NewMattermost starts a fake Mattermost server, closed when the test ends.
@@ -137,7 +150,8 @@ func (m *Mattermost) AddChannel(team, name string) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := m.newID("c")
-	m.channels = append(m.channels, mmChannel{id, team, name})
+	m.teamID(team)
+	m.channels = append(m.channels, &mmChannel{id: id, team: team, name: name, members: []string{MattermostBotID}})
 	return id
 }
 
@@ -233,13 +247,14 @@ func (m *Mattermost) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		mmError(w, http.StatusNotFound, "app.channel.get_by_name.missing.app_error", "Channel does not exist.")
+	case m.serveChannels(w, r, parts):
 	default:
 		mmError(w, http.StatusNotFound, "api.context.404.app_error", "Sorry, we could not find the page.")
 	}
 }
 
 func (m *Mattermost) channel(id string) bool {
-	return slices.ContainsFunc(m.channels, func(c mmChannel) bool { return c.id == id })
+	return slices.ContainsFunc(m.channels, func(c *mmChannel) bool { return c.id == id })
 }
 
 // checkMessage applies Mattermost's rule for a message: present, at most 16,383 characters.
@@ -271,6 +286,10 @@ func (m *Mattermost) createPost(w http.ResponseWriter, r *http.Request) {
 	}
 	if !m.channel(p.ChannelID) {
 		mmError(w, http.StatusForbidden, "api.context.permissions.app_error", "You do not have the appropriate permissions.")
+		return
+	}
+	if m.find(p.ChannelID).deleted {
+		mmError(w, http.StatusForbidden, "api.post.create_post.can_not_post_to_deleted.error", "Can not post to deleted channel.")
 		return
 	}
 	if !checkMessage(w, p.Message) {
@@ -355,7 +374,7 @@ func (m *Mattermost) serveHook(w http.ResponseWriter, r *http.Request, key strin
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if h.Channel != "" && !slices.ContainsFunc(m.channels, func(c mmChannel) bool { return c.name == h.Channel }) {
+	if h.Channel != "" && !slices.ContainsFunc(m.channels, func(c *mmChannel) bool { return c.name == h.Channel }) {
 		mmError(w, http.StatusForbidden, "web.incoming_webhook.channel.app_error", "Couldn't find the channel.")
 		return
 	}

@@ -110,3 +110,29 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Permalink(channelID, ts string) string {
 	return s.URL + "/archives/" + channelID + "/p" + strings.ReplaceAll(ts, ".", "")
 }
+
+// Roots are the top-level messages of a channel (by name or ID), as they stand now.
+func (s *Server) Roots(name string) []Message {
+	return s.messages(name, func(m *stored) bool { return m.ThreadTS == "" })
+}
+
+// Replies are the replies in the thread of root ts, oldest first.
+func (s *Server) Replies(name, ts string) []Message {
+	return s.messages(name, func(m *stored) bool { return m.ThreadTS == ts })
+}
+
+func (s *Server) messages(name string, keep func(*stored) bool) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Message
+	if c := s.lookup(name); c != nil {
+		for _, m := range c.msgs {
+			if keep(m) {
+				msg := m.Message
+				msg.TS = m.TS
+				out = append(out, msg)
+			}
+		}
+	}
+	return out
+}

@@ -1,6 +1,8 @@
 // Package slacktest is a local Slack for tests: an HTTP server with the Web API methods a sink
-// uses (chat.postMessage, chat.update, conversations.history, conversations.replies) and
-// incoming webhooks, which checks each request the way Slack does — token, content type,
+// uses (chat.postMessage, chat.update, conversations.history, conversations.replies; for
+// incident channels conversations.create, setPurpose, setTopic, invite, list, archive,
+// pins.add, users.list, users.lookupByEmail, usergroups.list, auth.test, each needing its
+// scope) and incoming webhooks, which checks each request the way Slack does — token, content type,
 // required fields, block and text limits, threads and edits of messages that exist, metadata —
 // answers errors, 429s and 5xx on demand, and records everything it accepted, so tests assert on
 // what a channel would show.
@@ -100,6 +102,12 @@ type channel struct {
 	id, name string
 	member   bool
 	msgs     []*stored // in the order posted
+
+	// Of the channels the app creates or manages.
+	topic, purpose, creator string
+	archived                bool
+	members                 []string
+	pins                    []string
 }
 
 // Server is the fake Slack. URL()+"/api/" is the Web API base URL.
@@ -113,15 +121,21 @@ type Server struct {
 	fail     map[string][]Failure // by method, the next answers
 	seq      int
 	epoch    int64 // seconds of the first ts: now, so a sink's "the last hours" finds them
+
+	revoked map[string]bool // scopes taken from the app
+	users   []User
+	groups  map[string][]string // user groups by handle: their users' IDs
+	created []string            // names of the channels conversations.create made
 }
 
 // New starts a server that accepts token and knows the channels named (their IDs are C0000001,
 // C0000002, … in order; the app is a member of each). It stops when the test ends.
 func New(t testing.TB, token string, channels ...string) *Server {
-	s := &Server{Token: token, epoch: time.Now().Unix(), channels: map[string]*channel{}, fail: map[string][]Failure{}}
+	s := &Server{Token: token, epoch: time.Now().Unix(), channels: map[string]*channel{}, fail: map[string][]Failure{},
+		revoked: map[string]bool{}, groups: map[string][]string{}}
 	for i, name := range channels {
 		id := fmt.Sprintf("C%07d", i+1)
-		s.channels[id] = &channel{id: id, name: strings.TrimPrefix(name, "#"), member: true}
+		s.channels[id] = &channel{id: id, name: strings.TrimPrefix(name, "#"), member: true, members: []string{BotUserID}}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/{method}", s.api)
@@ -166,32 +180,6 @@ func (s *Server) Accepted() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.accepted)
-}
-
-// Roots are the top-level messages of a channel (by name or ID), as they stand now.
-func (s *Server) Roots(name string) []Message {
-	return s.messages(name, func(m *stored) bool { return m.ThreadTS == "" })
-}
-
-// Replies are the replies in the thread of root ts, oldest first.
-func (s *Server) Replies(name, ts string) []Message {
-	return s.messages(name, func(m *stored) bool { return m.ThreadTS == ts })
-}
-
-func (s *Server) messages(name string, keep func(*stored) bool) []Message {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Message
-	if c := s.lookup(name); c != nil {
-		for _, m := range c.msgs {
-			if keep(m) {
-				msg := m.Message
-				msg.TS = m.TS
-				out = append(out, msg)
-			}
-		}
-	}
-	return out
 }
 
 func (s *Server) lookup(ref string) *channel {
@@ -260,6 +248,9 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if !s.scoped(w, method) {
+		return
+	}
 	switch method {
 	case "chat.postMessage", "chat.update":
 		if ct != "application/json" {
@@ -294,7 +285,19 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		}
 		s.read(w, method, form)
 	default:
-		refuse(w, "unknown_method")
+		if _, known := methodScopes[method]; !known && method != "auth.test" {
+			refuse(w, "unknown_method")
+			return
+		}
+		form, err := url.ParseQuery(string(body))
+		if ct != "application/x-www-form-urlencoded" || err != nil {
+			refuse(w, "invalid_form_data") // the sinks send these methods forms
+			return
+		}
+		if s.failure(w, method, false) {
+			return
+		}
+		s.manage(w, method, form)
 	}
 }
 
@@ -387,6 +390,10 @@ func (c *channel) find(ts string) *stored {
 func (s *Server) post(w http.ResponseWriter, m Message) {
 	c := s.channelFor(w, m.Channel, false)
 	if c == nil {
+		return
+	}
+	if c.archived {
+		refuse(w, "is_archived")
 		return
 	}
 	if code := check(m); code != "" {

@@ -1,0 +1,170 @@
+package notify
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/chattest"
+	"github.com/triaged/triaged/internal/confval"
+)
+
+func mmIncidentSink(t *testing.T, mm *chattest.Mattermost, ic *IncidentChannelConfig) Sink {
+	return openPlanned(t, SinkConfig{Name: "mm", Type: "mattermost", URL: mm.URL,
+		TokenFile: secretFile(t, mm.Token), Channel: "ops/incidents", IncidentChannel: ic})
+}
+
+// TestMattermostIncidentChannel: a P1 opening creates one channel in the team of the sink's
+// channel, its header the headline and its purpose the incident's marker; the people are added
+// by username and e-mail, the unknown listed; the report is posted and pinned there, linked
+// from the team channel's root; the resolution goes there too, and Archive closes it once.
+func TestMattermostIncidentChannel(t *testing.T) {
+	mm := chattest.NewMattermost(t)
+	team := mm.AddChannel("ops", "incidents")
+	mm.AddUser(chattest.MMUser{ID: "ucarol", Username: "carol"})
+	mm.AddUser(chattest.MMUser{ID: "ualice", Username: "alice"})
+	mm.AddUser(chattest.MMUser{ID: "ubob", Username: "bob", Email: "bob@example.com"})
+	sink := mmIncidentSink(t, mm, &IncidentChannelConfig{ArchiveAfter: confval.Duration(time.Hour)})
+	rep := openedP1()
+	rep.Owners = []string{"alice", "bob@example.com", "zed"}
+	rec := &saved{}
+	var savedRoots int
+	save := func(ctx context.Context, th *Thread) error {
+		for _, p := range mm.Posts() {
+			if p.ChannelID == team {
+				savedRoots++
+			}
+		}
+		rec.th = th
+		return nil
+	}
+	th, err := sink.Deliver(context.Background(), Delivery{Report: rep, Save: save})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mm.CreatedChannels(); !slices.Equal(got, []string{p1Channel}) {
+		t.Fatalf("created %q, want [%s]", got, p1Channel)
+	}
+	ch, _ := mm.Channel("ops", p1Channel)
+	if rec.th == nil || rec.th.Incident.ID != ch.ID || savedRoots != 0 || th.Incident == nil || th.Incident.ID != ch.ID || th.RootID == "" {
+		t.Fatalf("saved %+v (%d team posts then), returned %+v; want the channel saved before the team channel heard of it", rec.th, savedRoots, th)
+	}
+	if ch.Header != triaged.Headline(rep) || !strings.Contains(ch.Purpose, rep.IncidentID) {
+		t.Errorf("header %q purpose %q", ch.Header, ch.Purpose)
+	}
+	if want := []string{"ualice", "ubob", chattest.MattermostBotID, "ucarol"}; !slices.Equal(ch.Members, want) {
+		t.Errorf("members %q, want %q", ch.Members, want)
+	}
+	var inChannel []chattest.Post
+	for _, p := range mm.Posts() {
+		if p.ChannelID == ch.ID {
+			inChannel = append(inChannel, p)
+		}
+	}
+	if len(inChannel) != 2 || !slices.Equal(ch.Pinned, []string{inChannel[0].ID}) ||
+		!strings.Contains(inChannel[1].Message, "zed (no Mattermost user") || strings.Contains(inChannel[1].Message, "alice") {
+		t.Fatalf("in the channel: %+v, pinned %q; want the report pinned and zed listed", inChannel, ch.Pinned)
+	}
+	link := "[#" + p1Channel + "](" + mm.URL + "/ops/channels/" + p1Channel + ")"
+	if !strings.Contains(inChannel[0].Message, "Incident Channel: "+strings.ReplaceAll(link, "#", `\#`)) && !strings.Contains(inChannel[0].Message, "Incident Channel: "+link) {
+		t.Errorf("the report's Communication section lacks %s:\n%s", link, inChannel[0].Message)
+	}
+	for _, p := range mm.Posts() {
+		if p.ChannelID == team && p.RootID == "" && !strings.Contains(p.Message, "**Incident channel**: ") {
+			t.Errorf("the team channel's root does not link the incident channel:\n%s", p.Message)
+		}
+	}
+
+	res := openedP1()
+	res.ID, res.Event, res.Status = res.IncidentID+".1.resolved", triaged.EventResolved, triaged.ReportResolved
+	if th, err = sink.Deliver(context.Background(), Delivery{Report: res, Thread: th}); err != nil {
+		t.Fatal(err)
+	}
+	if th.Incident.ArchiveAt == nil {
+		t.Fatal("the resolution did not schedule the archive")
+	}
+	a, ok := AsArchiver(sink)
+	if !ok {
+		t.Fatal("a mattermost sink with archive_after is no Archiver")
+	}
+	for range 2 {
+		if _, err := a.Archive(context.Background(), res.IncidentID, th); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ch, _ = mm.Channel("ops", p1Channel)
+	closing := 0
+	for _, p := range mm.Posts() {
+		if p.ChannelID == ch.ID && p.Props["triaged_part"] == "closing" {
+			closing++
+			if !strings.Contains(p.Message, "[postmortem.md]("+testExternalURL+"/api/v1/incidents/"+res.IncidentID+"/postmortem.md)") {
+				t.Errorf("the closing message lacks the postmortem's link: %s", p.Message)
+			}
+		}
+	}
+	if !ch.Deleted || closing != 1 {
+		t.Errorf("archived %v with %d closing messages, want archived with one", ch.Deleted, closing)
+	}
+}
+
+// TestMattermostIncidentChannelForbidden: a bot without create_public_channel still posts the
+// root and the report in the team channel, and the report says what permission is missing.
+func TestMattermostIncidentChannelForbidden(t *testing.T) {
+	mm := chattest.NewMattermost(t)
+	team := mm.AddChannel("ops", "incidents")
+	mm.Deny(chattest.PermCreateChannel)
+	sink := mmIncidentSink(t, mm, &IncidentChannelConfig{})
+	th, err := sink.Deliver(context.Background(), Delivery{Report: openedP1()})
+	if err != nil {
+		t.Fatalf("a missing permission failed the delivery: %v", err)
+	}
+	posts := mm.Posts()
+	if th.Incident != nil || len(posts) != 2 || posts[0].ChannelID != team || posts[1].RootID != posts[0].ID {
+		t.Fatalf("thread %+v, posts %+v; want the root and its reply in the team channel", th, posts)
+	}
+	if !strings.Contains(posts[1].Message, "the Mattermost bot lacks the create_public_channel permission") {
+		t.Errorf("the report does not say what is missing:\n%s", posts[1].Message)
+	}
+	// P3: no channel asked for, no call made.
+	if _, err := sink.Deliver(context.Background(), Delivery{Report: pendingP3()}); err != nil {
+		t.Fatal(err)
+	}
+	if len(mm.CreatedChannels()) != 0 {
+		t.Errorf("created %q", mm.CreatedChannels())
+	}
+}
+
+// TestMattermostIncidentChannelFoundByName: an attempt whose record was lost (a crash before
+// the outcome was saved) finds the channel by name and its marker, and posts nothing twice; an
+// incident whose name another's channel holds gets the next name.
+func TestMattermostIncidentChannelFoundByName(t *testing.T) {
+	mm := chattest.NewMattermost(t)
+	mm.AddChannel("ops", "incidents")
+	sink := mmIncidentSink(t, mm, &IncidentChannelConfig{})
+	first, err := sink.Deliver(context.Background(), Delivery{Report: openedP1()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := sink.Deliver(context.Background(), Delivery{Report: openedP1(), MaybePosted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mm.CreatedChannels(); len(got) != 1 || again.Incident == nil || again.Incident.ID != first.Incident.ID {
+		t.Fatalf("created %q; the retry got %+v, want the first channel %+v", got, again.Incident, first.Incident)
+	}
+	if n := len(mm.Posts()); n != 4 {
+		t.Errorf("%d posts, want the root, its reply, the report in the channel and the note of whom it could not add, once each", n)
+	}
+	other := openedP1()
+	other.IncidentID, other.ID = "other", "other.1.opened"
+	th, err := sink.Deliver(context.Background(), Delivery{Report: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th.Incident == nil || th.Incident.Name != p1Channel+"-2" {
+		t.Errorf("another incident of the same name got %+v, want %s-2", th.Incident, p1Channel)
+	}
+}
