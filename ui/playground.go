@@ -18,7 +18,7 @@ type RecentAlertsSource interface {
 
 // RecentAlert is an alert as triage handled it.
 type RecentAlert struct {
-	At                                  time.Time
+	At                                   time.Time
 	AlertName, Status, Service, Severity string
 	// JSON is the alert as Alertmanager's webhook carries it: what the playground explains.
 	JSON string

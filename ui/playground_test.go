@@ -62,7 +62,9 @@ func TestPlaygroundPage(t *testing.T) {
 			}),
 		}, []string{"Recent alerts unknown: no answer within 20ms: context deadline exceeded", `id="pg-rules"`}, nil},
 		{"history fails", Options{
-			RecentAlerts: recentFunc(func(context.Context, int) ([]RecentAlert, error) { return nil, errors.New("stream TRIAGED_HISTORY not found") }),
+			RecentAlerts: recentFunc(func(context.Context, int) ([]RecentAlert, error) {
+				return nil, errors.New("stream TRIAGED_HISTORY not found")
+			}),
 		}, []string{"Recent alerts unknown: stream TRIAGED_HISTORY not found"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,7 +92,7 @@ func TestPlaygroundPage(t *testing.T) {
 type fakeDeploys []deploy.Series
 
 func (f fakeDeploys) Recent(maxSeries, perSeries int) []deploy.Series { return f }
-func (f fakeDeploys) Ready() bool                                      { return false }
+func (f fakeDeploys) Ready() bool                                     { return false }
 
 // TestDeploysPage: links only for http(s) URLs; the text of the others shown.
 func TestDeploysPage(t *testing.T) {
