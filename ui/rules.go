@@ -21,9 +21,16 @@ const shadowShown = 50
 
 type rulesData struct {
 	Status             *rules.Status
-	Classify, Escalate []numbered
+	Classify, Escalate ruleTable
 	Shadow             *rules.ShadowStatus
 	Warnings           []string
+}
+
+// ruleTable is a stage's rules; Default, for the classification stage, is the row of the
+// alerts no rule decided.
+type ruleTable struct {
+	Rules   []numbered
+	Default *rules.RuleStatus
 }
 
 // numbered is a rule with its 1-based place in its stage's evaluation order.
@@ -61,7 +68,8 @@ func (u *UI) rulesPage(w http.ResponseWriter, r *http.Request) {
 	if u.opts.Rules != nil {
 		st := u.opts.Rules.Status()
 		d.Status = &st
-		d.Classify, d.Escalate = number(st.Classify), number(st.Escalate)
+		d.Classify = ruleTable{Rules: number(st.Classify), Default: &st.Default}
+		d.Escalate = ruleTable{Rules: number(st.Escalate)}
 		for _, warn := range st.Rules.Warnings() {
 			d.Warnings = append(d.Warnings, warn.String())
 		}

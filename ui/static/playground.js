@@ -166,7 +166,7 @@
         result.replaceChildren(renderError(json));
         return;
       }
-      status("Explained with the " + json.rules + " rules, version " + json.rule_set_version + ", at " + json.evaluated_at + ".", "ok");
+      status("Explained with " + (json.rules === "candidate" ? "the candidate rules" : "the rules in force") + ", version " + json.rule_set_version + ", at " + json.evaluated_at + ".", "ok");
       const parts = [];
       if (json.warnings && json.warnings.length > 0) {
         const w = el("ul", "warnings");
