@@ -299,3 +299,39 @@ func TestUIWriteEndpointsRefuseCrossSite(t *testing.T) {
 		t.Errorf("replay without a token: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestPageReadsOfARunningDaemon: the playground offers the alerts triage just handled (from
+// the history) and starts from the latest; the dead letters and deploys pages read the daemon's
+// own stream and index.
+func TestPageReadsOfARunningDaemon(t *testing.T) {
+	r := startWithToken(t)
+	webhook, err := os.ReadFile("../testdata/alertmanager/firing-3-alerts.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := send(t, "POST", r.url+"/api/v1/alerts", "Bearer "+tokenA, webhook); resp.StatusCode != 200 {
+		t.Fatalf("webhook: %d %s", resp.StatusCode, body)
+	}
+	testkit.Eventually(t, testTimeout, "three recent alerts offered", func() bool {
+		_, body := r.get(t, "/playground")
+		return strings.Count(body, "<option data-alert=") == 3
+	})
+	_, body := r.get(t, "/playground")
+	for _, want := range []string{
+		`· TargetDown · payments-api · P2 (firing)</option>`,
+		`<textarea id="pg-alert" rows="18" spellcheck="false" autocomplete="off">{
+  &#34;status&#34;: &#34;firing&#34;,`,
+		`data-write-auth="bearer"`,
+		`name: staging-down`, // the rule file's text
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("playground: no %q in\n%s", want, body)
+		}
+	}
+	if code, body := r.get(t, "/dead-letters"); code != 200 || !strings.Contains(body, "No dead letters.") {
+		t.Errorf("dead letters: %d %s", code, body)
+	}
+	if code, body := r.get(t, "/deploys"); code != 200 || !strings.Contains(body, "No deploys recorded.") {
+		t.Errorf("deploys: %d %s", code, body)
+	}
+}
