@@ -86,6 +86,14 @@ func TestPlaygroundExplainsInTheBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Alerts triage handled: the playground offers them from the history.
+	if resp, body := send(t, "POST", r.url+"/api/v1/alerts", "Bearer "+tokenA, webhook); resp.StatusCode != 200 {
+		t.Fatalf("webhook: %d %s", resp.StatusCode, body)
+	}
+	testkit.Eventually(t, testTimeout, "recent alerts offered", func() bool {
+		_, body := r.get(t, "/playground")
+		return strings.Count(body, "<option data-alert=") == 3
+	})
 	ctx := browsertest.New(t, 30*time.Second)
 	navigate(t, ctx, r.url+"/playground")
 	// No token yet: the page asks for it, and explains nothing without it.
@@ -93,6 +101,17 @@ func TestPlaygroundExplainsInTheBrowser(t *testing.T) {
 	setInput(t, ctx, "write-token", tokenA)
 	if err := chromedp.Do(ctx, chromedp.Click("#token-form button")); err != nil {
 		t.Fatal(err)
+	}
+	// The token given, the latest alert the page starts from is explained.
+	waitText(t, ctx, "#pg-result", "Alert 1: TargetDown (firing)", "Decided by staging-down")
+	// Another recent alert picked: explained in turn.
+	pick := `(() => { const s = document.getElementById("pg-pick"); s.selectedIndex = 3; s.dispatchEvent(new Event("change")); return JSON.parse(s.selectedOptions[0].dataset.alert).labels.instance })()`
+	instance, err := chromedp.Run(ctx, chromedp.Evaluate[string](pick))
+	if err != nil || instance == "" {
+		t.Fatalf("pick: %q %v", instance, err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`document.getElementById("pg-alert").value.includes(%s)`, js(instance)), chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Fatalf("the picked alert (instance %s) is not in the text: %v", instance, err)
 	}
 	setInput(t, ctx, "pg-alert", string(webhook))
 	got := waitText(t, ctx, "#pg-result", "Alert 3", "Decided by staging-down")
@@ -106,7 +125,6 @@ func TestPlaygroundExplainsInTheBrowser(t *testing.T) {
 	setInput(t, ctx, "pg-rules", brokenRules)
 	waitText(t, ctx, "#pg-result .problems", "rules:2:21", "line 2, column 21", "lables")
 	waitText(t, ctx, "#pg-status", "Not explained (422)")
-	browsertest.Screenshot(t, ctx, "playground-compile-error")
 
 	// Mended, the candidate decides.
 	setInput(t, ctx, "pg-rules", "rules:\n  - {name: all-p1, when: 'true', severity: P1}\n")
