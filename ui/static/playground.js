@@ -118,8 +118,10 @@
 
   function renderError(json) {
     const box = el("div", "panel pg-error");
-    box.append(el("p", "error", json.error || "the request failed"));
-    if (json.errors && json.errors.length > 0) {
+    const problems = json.errors && json.errors.length > 0;
+    // With its problems listed one by one, the summary need not repeat them all on one line.
+    box.append(el("p", "error", problems ? "The candidate rule text does not compile (" + json.errors.length + (json.errors.length === 1 ? " problem):" : " problems):") : (json.error || "the request failed")));
+    if (problems) {
       const ul = el("ul", "problems");
       for (const p of json.errors) {
         const li = el("li");
