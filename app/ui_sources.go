@@ -46,6 +46,10 @@ func readAtMost(path string, n int64) (string, error) {
 	return string(b), err
 }
 
+// maxRecentAlertBytes keeps the playground's page light: an alert larger than this (annotations
+// may hold 128 KiB) is not offered; it can still be pasted.
+const maxRecentAlertBytes = 32 << 10
+
 // recentAlerts reads the latest alert records of the history stream, newest first. It walks the
 // stream back from its end, looking at no more than 4×limit+16 messages (openings are mixed in).
 type recentAlerts struct{ a *App }
@@ -76,7 +80,7 @@ func (r recentAlerts) RecentAlerts(ctx context.Context, limit int) ([]ui.RecentA
 		}
 		// The alert as Alertmanager sends it, without the group the daemon adds.
 		js, err := json.MarshalIndent(rec.Alert.Alert, "", "  ")
-		if err != nil {
+		if err != nil || len(js) > maxRecentAlertBytes {
 			continue
 		}
 		sev := ""

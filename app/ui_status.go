@@ -16,11 +16,15 @@ type uiStatus struct{ a *App }
 
 func (s uiStatus) Connection() ui.Connection {
 	nc := s.a.nc
-	return ui.Connection{
+	c := ui.Connection{
 		Connected: nc.IsConnected(), State: nc.Status().String(), Embedded: s.a.opts.NATSURL == "",
 		URL: broker.RedactURLs(nc.ConnectedUrlRedacted()), Server: nc.ConnectedServerName(),
 		Cluster: nc.ConnectedClusterName(), Reconnect: nc.Stats().Reconnects,
 	}
+	if c.Embedded {
+		c.URL = "in process" // the embedded server's client connection has no network address
+	}
+	return c
 }
 
 // Streams reads every stream, bucket and consumer of the topology at once, each under ctx: a
