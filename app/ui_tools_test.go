@@ -259,15 +259,19 @@ func TestReplayDeadLetterInTheBrowser(t *testing.T) {
 	row := fmt.Sprintf("#dl-%d", first)
 	waitText(t, ctx, row, "undecodable", "triaged.alerts.firing")
 	waitText(t, ctx, "#token-form", "Write token")
-	setInput(t, ctx, "write-token", tokenA)
-	if err := chromedp.Do(ctx, chromedp.Click("#token-form button")); err != nil {
-		t.Fatal(err)
-	}
-	browsertest.Screenshot(t, ctx, "dead-letters")
-	if err := chromedp.Do(ctx, chromedp.Click(row+" button.replay")); err != nil {
-		t.Fatal(err)
+	// A wrong token is refused, and asked for again; the dead letter stays.
+	for _, tok := range []string{"not-the-token-0123456789", tokenA} {
+		setInput(t, ctx, "write-token", tok)
+		if err := chromedp.Do(ctx, chromedp.Click("#token-form button"), chromedp.Click(row+" button.replay")); err != nil {
+			t.Fatal(err)
+		}
+		if tok != tokenA {
+			waitText(t, ctx, row+" .replay-result", "not authorized (401)")
+			waitText(t, ctx, "#token-why", "The token was refused")
+		}
 	}
 	waitText(t, ctx, row+" .replay-result", "replayed as TRIAGED_ALERTS #")
+	browsertest.Screenshot(t, ctx, "dead-letters")
 	testkit.Eventually(t, testTimeout, "the replayed letter gone, its payload dead-lettered anew", func() bool {
 		l := r.deadLetters(t)
 		return l.Total == 1 && l.DeadLetters[0].ID > first

@@ -49,6 +49,7 @@
     }
     form.querySelector("#token-why").textContent = why || "";
     form.hidden = false;
+    form.querySelector("#write-token").focus(); // what the page needs next, for the keyboard too
   }
 
   // write POSTs body as JSON to url and resolves to {status, json}; a 401 asks for the token.
