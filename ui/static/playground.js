@@ -92,7 +92,10 @@
       const tr = el("tr", "outcome-" + t.outcome.replace(/ /g, "-") + (t.decided ? " decided-row" : ""));
       const outcome = el("td", null, t.outcome + (t.decided ? " · decided" : ""));
       tr.append(el("td", null, t.stage), el("td", null, t.rule), el("td"), outcome, el("td"), el("td", "why", t.reason));
-      tr.children[2].append(el("code", null, t.pos));
+      // The file's base name keeps the column narrow; the whole path is the title.
+      const pos = el("code", null, t.pos.slice(t.pos.lastIndexOf("/") + 1));
+      pos.title = t.pos;
+      tr.children[2].append(pos);
       if (t.severity) {
         tr.children[4].append(sev(t.severity));
       }
