@@ -52,8 +52,9 @@ func (a *App) routes() (http.Handler, error) {
 	})
 	mux.Handle("/api/v1/rules", rulesAPI)
 	// Explain runs rule text the request brings: a write endpoint, as far as trust goes.
-	mux.Handle("/api/v1/rules/explain", a.auth.require("/api/v1/rules/explain", rulesAPI))
+	mux.Handle("/api/v1/rules/explain", sameOrigin(a.auth.require("/api/v1/rules/explain", rulesAPI)))
 	mux.Handle("/api/v1/rules/shadow", api.NewShadowHandler(a.shadowRules(), a.log.With("component", "api")))
+	a.deadLetterRoutes(mux)
 	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(a.registry, promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{
 		Registry:          a.registry,
 		EnableOpenMetrics: true,

@@ -27,6 +27,24 @@ type Options struct {
 	Logger  *slog.Logger
 	// Now is the clock of "age" columns; default time.Now.
 	Now func() time.Time
+
+	// The rule author's and operator's pages (rules, playground, deploys, dead letters,
+	// status): see each source's type.
+	Rules        RulesSource
+	Shadow       ShadowSource
+	RuleTexts    func() []RuleText
+	RecentAlerts RecentAlertsSource
+	Deploys      DeploysSource
+	DeadLetters  DeadLettersSource
+	Status       StatusSource
+	// WriteAuth is how the write endpoints the pages call (explain, replay) authenticate:
+	// WriteAuthBearer makes the pages ask for a token once per tab and send it as
+	// "Authorization: Bearer"; "" leaves it to the browser (basic auth, client certificates,
+	// or none).
+	WriteAuth string
+	// ReadTimeout bounds each NATS read a page makes; what does not answer in time is shown
+	// as unknown, with why. Default DefaultReadTimeout.
+	ReadTimeout time.Duration
 }
 
 // UI serves the pages.
@@ -44,6 +62,9 @@ func New(o Options) (*UI, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = DefaultReadTimeout
 	}
 	u := &UI{opts: o, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
 	pages, err := fs.Glob(assets, "templates/page_*.html")

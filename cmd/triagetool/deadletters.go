@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/triaged/triaged/broker"
@@ -140,32 +138,16 @@ func deadLettersReplay(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *nf.timeout)
 	defer cancel()
-	js, names, s, closeConn, err := nf.open(ctx)
+	js, names, _, closeConn, err := nf.open(ctx)
 	if err != nil {
 		return fail("%v", err)
 	}
 	defer closeConn()
-	m, err := s.GetMsg(ctx, seq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return fail("no dead letter %d in %s (replayed already, or aged out)", seq, names.DeadLettersStream())
-	}
+	r, err := broker.NewDeadLetterStore(js, names).Replay(ctx, seq)
 	if err != nil {
-		return fail("dead letter %d: %v", seq, err)
+		return fail("%v", err)
 	}
-	origin := m.Header.Get(broker.HeaderOriginSubject)
-	// Anyone allowed to publish on the dead-letters subjects could name any subject: replay only
-	// to the daemon's own.
-	if !strings.HasPrefix(origin, names.Prefix()+".") || strings.HasPrefix(origin, names.Prefix()+".deadletters.") {
-		return fail("dead letter %d names origin subject %q, which is not one of %s's: not replayed", seq, origin, names.Prefix())
-	}
-	ack, err := js.PublishMsg(ctx, &nats.Msg{Subject: origin, Data: m.Data})
-	if err != nil {
-		return fail("publish dead letter %d on %s: %v (the dead letter is kept)", seq, origin, err)
-	}
-	if err := s.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return fail("dead letter %d replayed as %s sequence %d, but not deleted: %v", seq, ack.Stream, ack.Sequence, err)
-	}
-	fmt.Fprintf(stdout, "replayed dead letter %d on %s (%s sequence %d); dead letter deleted\n", seq, origin, ack.Stream, ack.Sequence)
+	fmt.Fprintf(stdout, "replayed dead letter %d on %s (%s sequence %d); dead letter deleted\n", seq, r.DeadLetter.Origin, r.Stream, r.Sequence)
 	return exitOK
 }
 
