@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/triaged/triaged/api"
 )
 
 //go:embed templates static
@@ -27,6 +29,15 @@ type Options struct {
 	Logger  *slog.Logger
 	// Now is the clock of "age" columns; default time.Now.
 	Now func() time.Time
+
+	// The incidents pages. Index lists the incidents (its Watch keeps it), Events serves the live
+	// updates (its Run feeds it); Incidents and Reports are read for one incident, and
+	// Postmortems renders its postmortem skeleton.
+	Index       *Index
+	Events      *Hub
+	Incidents   api.Bucket
+	Reports     api.ReportStream
+	Postmortems api.Postmortems
 }
 
 // UI serves the pages.

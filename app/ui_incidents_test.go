@@ -1,0 +1,218 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/triaged/triaged/app"
+	"github.com/triaged/triaged/internal/browsertest"
+	"github.com/triaged/triaged/internal/testkit"
+)
+
+// browserTimeout bounds every browser test's actions; each takes a few seconds.
+const browserTimeout = 30 * time.Second
+
+// page is a browser tab on a running triaged, with what its scripts reported: exceptions,
+// console messages and browser log entries (a CSP violation is one).
+type page struct {
+	t   *testing.T
+	ctx context.Context
+	url string
+
+	mu       sync.Mutex
+	problems []string
+}
+
+func openBrowser(t *testing.T, r *running) *page {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts chromium")
+	}
+	p := &page{t: t, ctx: browsertest.New(t, browserTimeout), url: r.url}
+	chromedp.Listen(p.ctx, func(ev any) {
+		var what string
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			what = "exception: " + e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil {
+				what += " " + e.ExceptionDetails.Exception.Description
+			}
+		case *runtime.EventConsoleAPICalled:
+			var args []string
+			for _, a := range e.Args {
+				args = append(args, string(a.Value))
+			}
+			what = fmt.Sprintf("console.%s: %s", e.Type, strings.Join(args, " "))
+		case *cdplog.EventEntryAdded:
+			if strings.HasSuffix(e.Entry.URL, "/favicon.ico") {
+				return // the browser asks for one by itself; the UI has none
+			}
+			what = fmt.Sprintf("log %s %s: %s", e.Entry.Source, e.Entry.Level, e.Entry.Text)
+		default:
+			return
+		}
+		p.mu.Lock()
+		p.problems = append(p.problems, what)
+		p.mu.Unlock()
+	})
+	return p
+}
+
+// noProblems fails the test with every exception, console message or log entry seen: the pages
+// write none when all is well.
+func (p *page) noProblems() {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.problems {
+		p.t.Errorf("browser reported %s", s)
+	}
+}
+
+func (p *page) open(path string) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, chromedp.Navigate(p.url+path), chromedp.WaitReady("body")); err != nil {
+		p.t.Fatalf("open %s: %v", path, err)
+	}
+}
+
+// eval runs a JavaScript expression and decodes its value into out.
+func (p *page) eval(js string, out any) {
+	p.t.Helper()
+	raw, err := chromedp.Run(p.ctx, chromedp.Evaluate[[]byte](js))
+	if err != nil {
+		p.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		p.t.Fatalf("evaluate %s: %v (%s)", js, err, raw)
+	}
+}
+
+func (p *page) str(js string) string {
+	p.t.Helper()
+	var s string
+	p.eval(js, &s)
+	return s
+}
+
+// waitFor waits until the expression is true in the page.
+func (p *page) waitFor(what, js string) {
+	p.t.Helper()
+	testkit.Eventually(p.t, 15*time.Second, what, func() bool {
+		var ok bool
+		raw, err := chromedp.Run(p.ctx, chromedp.Evaluate[[]byte]("Boolean("+js+")"))
+		return err == nil && json.Unmarshal(raw, &ok) == nil && ok
+	})
+}
+
+// waitLive waits until the page's event stream is connected, and marks the window, so that a
+// reload would show (the mark would be gone).
+func (p *page) waitLive() {
+	p.t.Helper()
+	p.waitFor("the page's live updates connected", `document.body.dataset.live === "connected"`)
+	p.eval(`window.notReloaded = true`, new(bool))
+}
+
+func (p *page) notReloaded() {
+	p.t.Helper()
+	var ok bool
+	p.eval(`window.notReloaded === true`, &ok)
+	if !ok {
+		p.t.Error("the page was reloaded: the live update must change it in place")
+	}
+}
+
+// TestIncidentsPageShowsANewIncidentLive opens the incidents page on a triaged without
+// incidents, sends a webhook, and sees the incident's row and the page title's count appear
+// without a reload.
+func TestIncidentsPageShowsANewIncidentLive(t *testing.T) {
+	r := start(t, app.Options{ConfigFile: configFile(t, reportAtOnce)})
+	p := openBrowser(t, r)
+	p.open("/")
+	p.waitLive()
+	if got := p.str(`document.title`); got != "triaged" {
+		t.Errorf("title before any incident %q, want %q", got, "triaged")
+	}
+	if got := p.str(`document.getElementById("incidents-summary").textContent`); !strings.Contains(got, "No open incidents") {
+		t.Errorf("summary before any incident %q", got)
+	}
+
+	r.postFile(t, "firing-3-alerts.json")
+	p.waitFor("the new incident's row", `document.querySelector("#incidents tbody tr[data-incident]")`)
+	p.waitFor("the title counting it", `document.title === "(1 P2) triaged"`)
+	p.notReloaded()
+	row := p.str(`document.querySelector("#incidents tbody tr").innerText`)
+	for _, want := range []string{"P2", "payments-api", "3 alerts firing", "open", "3 / 3 firing"} {
+		if !strings.Contains(strings.ReplaceAll(row, "\u2009", " "), want) {
+			t.Errorf("row lacks %q: %q", want, row)
+		}
+	}
+	if n := p.str(`String(document.querySelectorAll("#incidents tbody tr").length)`); n != "1" {
+		t.Errorf("%s rows, want 1", n)
+	}
+
+	// A filter is a plain GET form; the filtered page goes live too.
+	p.open("/?state=resolved")
+	p.waitLive()
+	if got := p.str(`document.getElementById("no-incidents") ? "none" : "rows"`); got != "none" {
+		t.Errorf("state=resolved shows %s, want none", got)
+	}
+	p.open("/?state=open&severity=P2&service=payments-api")
+	p.waitLive()
+	p.waitFor("the row under matching filters", `document.querySelector("#incidents tbody tr[data-incident]")`)
+	p.open("/")
+	p.waitLive()
+	browsertest.Screenshot(t, p.ctx, "incidents")
+	p.noProblems()
+}
+
+// TestIncidentPageShowsItsTimeline opens an incident's page and follows it live through an
+// update and its resolution.
+func TestIncidentPageShowsItsTimeline(t *testing.T) {
+	r := start(t, app.Options{ConfigFile: configFile(t, reportAtOnce)})
+	r.postFile(t, "firing-3-alerts.json")
+	r.waitReports(t, 1)
+	p := openBrowser(t, r)
+	p.open("/")
+	p.waitFor("the incident's row", `document.querySelector("#incidents a.headline")`)
+	if err := chromedp.Do(p.ctx, chromedp.Click("#incidents a.headline"), chromedp.WaitVisible("#timeline")); err != nil {
+		t.Fatalf("open the incident: %v", err)
+	}
+	p.waitLive()
+	if got := p.str(`String(document.querySelectorAll("#timeline > li").length)`); got != "1" {
+		t.Fatalf("%s timeline entries, want 1 (opened)", got)
+	}
+
+	r.postFile(t, "firing-mixed-1-resolved-2-firing.json")
+	p.waitFor("the update in the timeline", `document.querySelectorAll("#timeline > li").length === 2`)
+	r.postFile(t, "resolved-3-alerts.json")
+	p.waitFor("the resolution in the timeline", `document.querySelector("#timeline > li[data-event=resolved]")`)
+	p.notReloaded()
+	events := p.str(`Array.from(document.querySelectorAll("#timeline > li")).map(li => li.dataset.event).join(" ")`)
+	if events != "opened updated resolved" {
+		t.Errorf("timeline %q, want %q", events, "opened updated resolved")
+	}
+	timeline := p.str(`document.getElementById("timeline").innerText`)
+	for _, want := range []string{"alerts firing 3 → 2", "status INVESTIGATING → RESOLVED"} {
+		if !strings.Contains(timeline, want) {
+			t.Errorf("timeline lacks %q:\n%s", want, timeline)
+		}
+	}
+	if got := p.str(`document.querySelector(".facts .state").textContent`); !strings.HasPrefix(got, "resolved") {
+		t.Errorf("state %q, want resolved", got)
+	}
+	for _, sel := range []string{"#members tbody tr", `a[href$="/postmortem.md"]`, "#evidence-h", "details pre.postmortem"} {
+		p.waitFor(sel, fmt.Sprintf("document.querySelector(%q)", sel))
+	}
+	browsertest.Screenshot(t, p.ctx, "incident")
+	p.noProblems()
+}
