@@ -216,3 +216,76 @@ func TestIncidentPageShowsItsTimeline(t *testing.T) {
 	browsertest.Screenshot(t, p.ctx, "incident")
 	p.noProblems()
 }
+
+// hostile is a webhook whose labels, annotations and links try to run script in the UI: each
+// payload would set window.xss (or the title) if it ran.
+var hostile = []byte(`{"receiver":"webhook","status":"firing","alerts":[{"status":"firing",` +
+	`"labels":{"alertname":"<img src=x onerror=\"window.xss=1;document.title='pwned'\">","service":"<script>window.xss=2</script>","severity":"critical","team":"<b onmouseover=window.xss=3>t</b>"},` +
+	`"annotations":{"summary":"<img src=x onerror=window.xss=4>","runbook_url":"javascript:window.xss=5","dashboard":" JaVaScRiPt:window.xss=6","description":"<svg onload=window.xss=7>"},` +
+	`"startsAt":"2026-11-26T15:08:31.882Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"javascript:window.xss=8","fingerprint":"47415a294d25ffff"}],` +
+	`"groupLabels":{"alertname":"<img src=x onerror=\"window.xss=1;document.title='pwned'\">"},"commonLabels":{},"commonAnnotations":{},` +
+	`"externalURL":"javascript:window.xss=9//","version":"4","groupKey":"{}:{alertname=\"<img>\"}","truncatedAlerts":0}`)
+
+// inert checks that nothing of the hostile alert ran or became markup on the page: no payload
+// set its flag or the title, no element carries an event handler or a javascript: link, no
+// script is inline or from elsewhere, and the payloads are shown as text.
+func (p *page) inert(where string, shown ...string) {
+	p.t.Helper()
+	var got struct {
+		XSS      any      `json:"xss"`
+		Title    string   `json:"title"`
+		Handlers []string `json:"handlers"`
+		JSLinks  []string `json:"jsLinks"`
+		Scripts  []string `json:"scripts"`
+		Markup   int      `json:"markup"`
+		Text     string   `json:"text"`
+	}
+	p.eval(`(() => {
+		const all = Array.from(document.querySelectorAll("*"));
+		return {
+			xss: window.xss === undefined ? null : window.xss,
+			title: document.title,
+			handlers: all.flatMap(el => Array.from(el.attributes).filter(a => a.name.startsWith("on")).map(a => el.tagName + " " + a.name)),
+			jsLinks: all.flatMap(el => ["href", "src", "action", "formaction"].map(n => el.getAttribute(n)))
+				.filter(v => v !== null && !/^(https?:\/\/|\/(?![\/\\])|#|\?)/i.test(v.trim())),
+			scripts: Array.from(document.scripts).map(s => s.getAttribute("src") || "inline: " + s.textContent).filter(s => !s.startsWith("/static/")),
+			markup: document.querySelectorAll("img[src=x], svg, b, main script").length,
+			text: document.body.innerText,
+		};
+	})()`, &got)
+	if got.XSS != nil || strings.Contains(got.Title, "pwned") {
+		p.t.Errorf("%s: a payload ran: window.xss=%v, title %q", where, got.XSS, got.Title)
+	}
+	for _, bad := range [][]string{got.Handlers, got.JSLinks, got.Scripts} {
+		if len(bad) > 0 {
+			p.t.Errorf("%s: %q in the DOM", where, bad)
+		}
+	}
+	if got.Markup > 0 {
+		p.t.Errorf("%s: %d elements made of the alert's text", where, got.Markup)
+	}
+	for _, s := range shown {
+		if !strings.Contains(got.Text, s) {
+			p.t.Errorf("%s does not show %q as text", where, s)
+		}
+	}
+}
+
+// TestAlertContentIsInert sends an alert carrying markup and javascript: links and checks,
+// in a browser, that both pages show them as text and run none of them.
+func TestAlertContentIsInert(t *testing.T) {
+	r := start(t, app.Options{ConfigFile: configFile(t, reportAtOnce)})
+	p := openBrowser(t, r)
+	p.open("/")
+	p.waitLive()
+	r.post(t, hostile)
+	p.waitFor("the hostile incident's row, live", `document.querySelector("#incidents a.headline")`)
+	p.inert("incidents page", `<img src=x onerror="window.xss=1;`) // the headline cuts the alertname at 40 characters
+	if err := chromedp.Do(p.ctx, chromedp.Click("#incidents a.headline"), chromedp.WaitVisible("#members")); err != nil {
+		t.Fatalf("open the incident: %v", err)
+	}
+	p.waitLive()
+	p.inert("incident page", `<img src=x onerror=window.xss=4>`, "javascript:window.xss=5", "JaVaScRiPt:window.xss=6",
+		"javascript:window.xss=8", "<svg onload=window.xss=7>", "<script>window.xss=2</script>", "<b onmouseover=window.xss=3>t</b>")
+	p.noProblems()
+}
