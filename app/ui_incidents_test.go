@@ -1,9 +1,12 @@
 package app_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -288,4 +291,31 @@ func TestAlertContentIsInert(t *testing.T) {
 	p.inert("incident page", `<img src=x onerror=window.xss=4>`, "javascript:window.xss=5", "JaVaScRiPt:window.xss=6",
 		"javascript:window.xss=8", "<svg onload=window.xss=7>", "<script>window.xss=2</script>", "<b onmouseover=window.xss=3>t</b>")
 	p.noProblems()
+}
+
+// TestShutdownEndsLiveStreams holds a live-updates stream open while triaged shuts down: the
+// HTTP server's graceful shutdown waits for open requests, so the stream must end with it, not
+// make the shutdown run into its timeout.
+func TestShutdownEndsLiveStreams(t *testing.T) {
+	r := start(t, app.Options{ConfigFile: configFile(t, reportAtOnce), ShutdownTimeout: 5 * time.Second})
+	resp, err := http.Get(r.url + "/ui/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "text/event-stream" {
+		t.Fatalf("GET /ui/events: %d %q", resp.StatusCode, ct)
+	}
+	first, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || first != "retry: 3000\n" {
+		t.Fatalf("first line %q, %v", first, err)
+	}
+	ended := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, resp.Body); ended <- err }()
+	if err := r.stop(); err != nil {
+		t.Fatalf("shutdown with a live stream open: %v", err)
+	}
+	if err := <-ended; err != nil {
+		t.Errorf("the stream ended with %v, want its end", err)
+	}
 }
