@@ -13,8 +13,8 @@ import (
 // HTTP server's shutdown begins, which would otherwise wait for them.
 func (a *App) webUI() (*ui.UI, error) {
 	log := a.log.With("component", "ui")
-	index := ui.NewIndex(ui.DefaultMaxIndexed, a.cfg.NATS.IncidentsMaxAge.Std(), nil)
-	events := ui.NewHub(index, ui.HubOptions{Logger: log})
+	index := ui.NewIndex(a.cfg.UI.MaxIncidents, a.cfg.NATS.IncidentsMaxAge.Std(), nil)
+	events := ui.NewHub(index, ui.HubOptions{MaxClients: a.cfg.UI.MaxLiveClients, Logger: log})
 	a.server.RegisterOnShutdown(events.Close)
 	a.runners = append(a.runners,
 		func(ctx context.Context) error {

@@ -191,6 +191,7 @@ func (x *Index) Put(key string, value []byte, deleted bool) {
 	if old, ok := x.byKey[key]; ok && (s == nil || old != s.ID) {
 		x.unref(old, kind) // the group's state now belongs to a later incident, or is gone
 		delete(x.byKey, key)
+		x.changedLocked()
 	}
 	if s == nil {
 		return
