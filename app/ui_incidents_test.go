@@ -21,27 +21,25 @@ import (
 	"github.com/triaged/triaged/internal/testkit"
 )
 
-// browserTimeout bounds every browser test's actions; each takes a few seconds.
-const browserTimeout = 30 * time.Second
+// browserTimeout bounds all the actions of one browser, shared by the subtests of a test.
+const browserTimeout = time.Minute
 
-// page is a browser tab on a running triaged, with what its scripts reported: exceptions,
-// console messages and browser log entries (a CSP violation is one).
-type page struct {
-	t   *testing.T
-	ctx context.Context
-	url string
-
+// browser is one headless Chromium for the subtests of a test (starting one takes seconds),
+// with what its pages' scripts reported: exceptions, console messages and browser log entries
+// (a CSP violation is one).
+type browser struct {
+	ctx      context.Context
 	mu       sync.Mutex
 	problems []string
 }
 
-func openBrowser(t *testing.T, r *running) *page {
+func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts chromium")
 	}
-	p := &page{t: t, ctx: browsertest.New(t, browserTimeout), url: r.url}
-	chromedp.Listen(p.ctx, func(ev any) {
+	b := &browser{ctx: browsertest.New(t, browserTimeout)}
+	chromedp.Listen(b.ctx, func(ev any) {
 		var what string
 		switch e := ev.(type) {
 		case *runtime.EventExceptionThrown:
@@ -63,11 +61,26 @@ func openBrowser(t *testing.T, r *running) *page {
 		default:
 			return
 		}
-		p.mu.Lock()
-		p.problems = append(p.problems, what)
-		p.mu.Unlock()
+		b.mu.Lock()
+		b.problems = append(b.problems, what)
+		b.mu.Unlock()
 	})
-	return p
+	return b
+}
+
+// page is the browser's tab in one subtest, on one running triaged.
+type page struct {
+	*browser
+	t   *testing.T
+	ctx context.Context
+	url string
+}
+
+func (b *browser) page(t *testing.T, r *running) *page {
+	b.mu.Lock()
+	b.problems = nil
+	b.mu.Unlock()
+	return &page{browser: b, t: t, ctx: b.ctx, url: r.url}
 }
 
 // noProblems fails the test with every exception, console message or log entry seen: the pages
@@ -134,12 +147,21 @@ func (p *page) notReloaded() {
 	}
 }
 
-// TestIncidentsPageShowsANewIncidentLive opens the incidents page on a triaged without
-// incidents, sends a webhook, and sees the incident's row and the page title's count appear
-// without a reload.
-func TestIncidentsPageShowsANewIncidentLive(t *testing.T) {
+// TestWebUIIncidents drives the incidents pages in one browser: each subtest runs its own
+// triaged.
+func TestWebUIIncidents(t *testing.T) {
+	b := newBrowser(t)
+	t.Run("a new incident appears live", func(t *testing.T) { incidentsPageShowsANewIncidentLive(t, b) })
+	t.Run("the incident page follows its timeline", func(t *testing.T) { incidentPageShowsItsTimeline(t, b) })
+	t.Run("alert content is inert", func(t *testing.T) { alertContentIsInert(t, b) })
+}
+
+// incidentsPageShowsANewIncidentLive opens the incidents page on a triaged without incidents,
+// sends a webhook, and sees the incident's row and the page title's count appear without a
+// reload.
+func incidentsPageShowsANewIncidentLive(t *testing.T, b *browser) {
 	r := start(t, app.Options{ConfigFile: configFile(t, reportAtOnce)})
-	p := openBrowser(t, r)
+	p := b.page(t, r)
 	p.open("/")
 	p.waitLive()
 	if got := p.str(`document.title`); got != "triaged" {
@@ -174,17 +196,22 @@ func TestIncidentsPageShowsANewIncidentLive(t *testing.T) {
 	p.waitFor("the row under matching filters", `document.querySelector("#incidents tbody tr[data-incident]")`)
 	p.open("/")
 	p.waitLive()
+	r.postFile(t, "firing-1-alert.json")
+	r.postFile(t, "firing-10-alerts.json")
+	p.waitFor("three incidents", `document.querySelectorAll("#incidents tbody tr").length === 3`)
+	p.waitFor("the title counting all three", `/^\(\d P\d( · \d P\d)+\) triaged$/.test(document.title)`)
+	p.notReloaded()
 	browsertest.Screenshot(t, p.ctx, "incidents")
 	p.noProblems()
 }
 
-// TestIncidentPageShowsItsTimeline opens an incident's page and follows it live through an
-// update and its resolution.
-func TestIncidentPageShowsItsTimeline(t *testing.T) {
+// incidentPageShowsItsTimeline opens an incident's page and follows it live through an update
+// and its resolution.
+func incidentPageShowsItsTimeline(t *testing.T, b *browser) {
 	r := start(t, app.Options{ConfigFile: configFile(t, reportAtOnce)})
 	r.postFile(t, "firing-3-alerts.json")
 	r.waitReports(t, 1)
-	p := openBrowser(t, r)
+	p := b.page(t, r)
 	p.open("/")
 	p.waitFor("the incident's row", `document.querySelector("#incidents a.headline")`)
 	if err := chromedp.Do(p.ctx, chromedp.Click("#incidents a.headline"), chromedp.WaitVisible("#timeline")); err != nil {
@@ -274,11 +301,11 @@ func (p *page) inert(where string, shown ...string) {
 	}
 }
 
-// TestAlertContentIsInert sends an alert carrying markup and javascript: links and checks,
-// in a browser, that both pages show them as text and run none of them.
-func TestAlertContentIsInert(t *testing.T) {
+// alertContentIsInert sends an alert carrying markup and javascript: links and checks that both
+// pages show them as text and run none of them.
+func alertContentIsInert(t *testing.T, b *browser) {
 	r := start(t, app.Options{ConfigFile: configFile(t, reportAtOnce)})
-	p := openBrowser(t, r)
+	p := b.page(t, r)
 	p.open("/")
 	p.waitLive()
 	r.post(t, hostile)
