@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -147,6 +148,41 @@ func (p *page) notReloaded() {
 	}
 }
 
+// tabTo presses Tab until the element sel is focused, through the filter form, and checks that
+// the focus is visible.
+func (p *page) tabTo(what, sel string) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`)); err != nil {
+		p.t.Fatal(err)
+	}
+	var visited []string
+	for range 30 {
+		if err := chromedp.Do(p.ctx, chromedp.KeyEvent("\t")); err != nil {
+			p.t.Fatal(err)
+		}
+		var at struct {
+			Tag     string `json:"tag"`
+			Match   bool   `json:"match"`
+			Outline string `json:"outline"`
+		}
+		p.eval(fmt.Sprintf(`(() => { const el = document.activeElement; const cs = getComputedStyle(el);
+			return {tag: el.tagName + (el.name ? "[" + el.name + "]" : ""), match: el.matches(%q), outline: cs.outlineStyle + " " + cs.outlineWidth}; })()`, sel), &at)
+		visited = append(visited, at.Tag)
+		if at.Match {
+			if strings.HasPrefix(at.Outline, "none") || strings.HasSuffix(at.Outline, " 0px") {
+				p.t.Errorf("%s focused without a visible outline (%s)", what, at.Outline)
+			}
+			for _, want := range []string{"SELECT[state]", "SELECT[severity]", "INPUT[service]", "INPUT[team]", "BUTTON"} {
+				if !slices.Contains(visited, want) {
+					p.t.Errorf("Tab did not pass %s on the way to %s: %v", want, what, visited)
+				}
+			}
+			return
+		}
+	}
+	p.t.Errorf("30 Tabs did not reach %s: %v", what, visited)
+}
+
 // TestWebUIIncidents drives the incidents pages in one browser: each subtest runs its own
 // triaged.
 func TestWebUIIncidents(t *testing.T) {
@@ -201,6 +237,7 @@ func incidentsPageShowsANewIncidentLive(t *testing.T, b *browser) {
 	p.waitFor("three incidents", `document.querySelectorAll("#incidents tbody tr").length === 3`)
 	p.waitFor("the title counting all three", `/^\(\d P\d( · \d P\d)+\) triaged$/.test(document.title)`)
 	p.notReloaded()
+	p.tabTo("the first incident's link", "#incidents a.headline")
 	browsertest.Screenshot(t, p.ctx, "incidents")
 	p.noProblems()
 }
