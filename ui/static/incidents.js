@@ -9,7 +9,7 @@
 (function () {
   const state = (text) => {
     const el = document.getElementById("live-state");
-    if (el) el.textContent = text;
+    if (el) { el.textContent = text; el.parentElement.hidden = false; } // hidden without script: nothing is live then
   };
 
   // refresh fetches the page again and swaps its live region; calls made while one is under
