@@ -19,6 +19,7 @@ import (
 
 	"github.com/triaged/triaged/app"
 	"github.com/triaged/triaged/internal/browsertest"
+	"github.com/triaged/triaged/internal/slacktest"
 	"github.com/triaged/triaged/internal/testkit"
 )
 
@@ -193,10 +194,11 @@ func TestWebUIIncidents(t *testing.T) {
 }
 
 // incidentsPageShowsANewIncidentLive opens the incidents page on a triaged without incidents,
-// sends a webhook, and sees the incident's row and the page title's count appear without a
-// reload.
+// sends a webhook, and sees the incident's row, the page title's count and the link to the
+// message the Slack sink posted appear without a reload.
 func incidentsPageShowsANewIncidentLive(t *testing.T, b *browser) {
-	r := start(t, app.Options{ConfigFile: configFile(t, reportAtOnce)})
+	slk := slacktest.New(t, slackToken, slackChannels...)
+	r := start(t, app.Options{ConfigFile: slackConfig(t, slk, "50ms", "")})
 	p := b.page(t, r)
 	p.open("/")
 	p.waitLive()
@@ -219,6 +221,15 @@ func incidentsPageShowsANewIncidentLive(t *testing.T, b *browser) {
 	}
 	if n := p.str(`String(document.querySelectorAll("#incidents tbody tr").length)`); n != "1" {
 		t.Errorf("%s rows, want 1", n)
+	}
+	p.waitFor("the Slack message's link", `document.querySelector("#incidents a.chat")`)
+	p.notReloaded()
+	roots := slk.Roots("incidents")
+	if len(roots) != 1 {
+		t.Fatalf("%d Slack messages, want 1", len(roots))
+	}
+	if got, want := p.str(`document.querySelector("#incidents a.chat").href`), slk.Permalink(slk.ChannelID("incidents"), roots[0].TS); got != want {
+		t.Errorf("chat link %q, want %q", got, want)
 	}
 
 	// A filter is a plain GET form; the filtered page goes live too.

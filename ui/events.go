@@ -67,7 +67,11 @@ func NewHub(index *Index, o HubOptions) *Hub {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{o: o, index: index, clients: map[*liveClient]struct{}{}}
+	h := &Hub{o: o, index: index, clients: map[*liveClient]struct{}{}}
+	if index != nil {
+		index.OnLink(h.link)
+	}
+	return h
 }
 
 // Run reads the reports stream from now on until ctx is done. Errors are logged and the read
@@ -119,12 +123,12 @@ func (h *Hub) read(ctx context.Context, reports jetstream.Stream) error {
 // rows themselves it reloads from the page, rendered by the server as at first.
 type liveEvent struct {
 	Incident string         `json:"incident"`
-	Report   string         `json:"report"`
-	Event    string         `json:"event"`
-	Severity string         `json:"severity"`
-	Headline string         `json:"headline"`
-	Open     map[string]int `json:"open"`
-	Title    string         `json:"title"`
+	Report   string         `json:"report,omitempty"`
+	Event    string         `json:"event,omitempty"`
+	Severity string         `json:"severity,omitempty"`
+	Headline string         `json:"headline,omitempty"`
+	Open     map[string]int `json:"open,omitempty"`
+	Title    string         `json:"title,omitempty"`
 }
 
 // Publish indexes a report and sends it to every connected browser.
@@ -135,11 +139,19 @@ func (h *Hub) Publish(rep *triaged.Report) {
 		ev.Open = h.index.OpenCounts()
 		ev.Title = countsTitle(ev.Open)
 	}
+	h.send("report", ev)
+}
+
+// link tells the browsers that a chat sink posted the message of an incident, so that its link
+// shows without waiting for the next report.
+func (h *Hub) link(incident string) { h.send("link", liveEvent{Incident: incident}) }
+
+func (h *Hub) send(name string, ev liveEvent) {
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return
 	}
-	msg := fmt.Appendf(nil, "event: report\ndata: %s\n\n", data)
+	msg := fmt.Appendf(nil, "event: %s\ndata: %s\n\n", name, data)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {

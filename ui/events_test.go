@@ -75,6 +75,18 @@ func TestHubSendsEveryReportToEveryBrowser(t *testing.T) {
 	if s := one(t, x, "inc-1"); s.Headline != "P1 <b>x</b>" {
 		t.Errorf("the report was not indexed: %+v", s)
 	}
+
+	// A chat sink's message is told once; the same record read again is not news.
+	rec := []byte(`{"thread":{"channel":"C1","root_id":"1","root_url":"https://chat.example.com/p/1"}}`)
+	x.Thread("slack.inc-1", rec, false)
+	x.Thread("slack.inc-1", rec, false)
+	hub.Publish(report("inc-1", 2, triaged.EventResolved, triaged.P1, "resolved"))
+	for _, want := range []string{`link {"incident":"inc-1"}`, `report {"incident":"inc-1","report":"inc-1.2.resolved"`} {
+		name, data := next(t, a)
+		if got := name + " " + data; !strings.HasPrefix(got, want) {
+			t.Errorf("event %s, want %s…", got, want)
+		}
+	}
 }
 
 // TestHubBounds: past MaxClients a browser is refused, saying why; one that falls Buffer events

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/notify"
 	"github.com/triaged/triaged/outbox"
 )
 
@@ -74,6 +75,9 @@ type Index struct {
 	evicted int                          // incidents dropped to stay within max
 	loaded  bool                         // the watch has delivered the bucket's contents
 	version uint64                       // bumped at every change, for the live page
+	// linked is told the delivery record key part of an incident whose chat link is new or
+	// changed (the live updates send it on); nil: nobody is.
+	linked func(part string)
 }
 
 // NewIndex returns an empty index of at most max incidents (DefaultMaxIndexed when max <= 0),
@@ -256,6 +260,13 @@ func (x *Index) Thread(key string, value []byte, deleted bool) {
 	if sink == "" {
 		return
 	}
+	if linked := x.thread(sink, part, th, deleted); linked != nil {
+		linked(part) // outside the lock: it sends to the browsers
+	}
+}
+
+// thread records the link, and returns who is to be told of a new one.
+func (x *Index) thread(sink, part string, th *notify.Thread, deleted bool) func(string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if deleted || th == nil || th.RootURL == "" || href(th.RootURL) == "" {
@@ -265,15 +276,27 @@ func (x *Index) Thread(key string, value []byte, deleted bool) {
 				delete(x.threads, part)
 			}
 		}
-		return
+		return nil
 	}
 	m := x.threads[part]
 	if m == nil {
 		m = map[string]string{}
 		x.threads[part] = m
 	}
+	if m[sink] == th.RootURL {
+		return nil // a record written again, or the bucket read anew: nothing to tell
+	}
 	m[sink] = th.RootURL
 	x.version++
+	return x.linked
+}
+
+// OnLink has f told of every chat link that is new or changed, with the incident's delivery
+// record key part (outbox.RecordIncidentKey: its id, unless that cannot be a key).
+func (x *Index) OnLink(f func(part string)) {
+	x.mu.Lock()
+	x.linked = f
+	x.mu.Unlock()
 }
 
 // Links are the chat messages posted for incident id, by sink name.

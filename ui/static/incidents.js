@@ -64,6 +64,12 @@
       if (onEvent) onEvent(ev);
       if (wants(ev)) refresh();
     });
+    // A chat sink posted an incident's message: its link shows.
+    es.addEventListener("link", (msg) => {
+      let ev;
+      try { ev = JSON.parse(msg.data); } catch (e) { return; }
+      if (wants(ev)) refresh();
+    });
     es.addEventListener("error", () => {
       document.body.dataset.live = es.readyState === EventSource.CLOSED ? "closed" : "reconnecting";
       state(es.readyState === EventSource.CLOSED ? "live updates: off (reload the page)" : "live updates: reconnecting…");
