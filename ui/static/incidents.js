@@ -13,14 +13,19 @@
   };
 
   // refresh fetches the page again and swaps its live region; calls made while one is under
-  // way are folded into one more after it.
-  let running = false, again = false;
+  // way are folded into one more after it, at most one a second: during a storm of reports
+  // every open page would otherwise ask for itself as fast as the server renders.
+  const minInterval = 1000;
+  let running = false, again = false, last = 0;
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   async function refresh() {
     if (running) { again = true; return; }
     running = true;
     try {
       do {
         again = false;
+        await sleep(Math.max(0, last + minInterval - Date.now()));
+        last = Date.now();
         const resp = await fetch(location.href, { headers: { "Accept": "text/html" }, cache: "no-store" });
         if (!resp.ok && resp.status !== 400) break;
         const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
