@@ -16,6 +16,7 @@ func (a *App) webUI() (*ui.UI, error) {
 	index := ui.NewIndex(a.cfg.UI.MaxIncidents, a.cfg.NATS.IncidentsMaxAge.Std(), nil)
 	events := ui.NewHub(index, ui.HubOptions{MaxClients: a.cfg.UI.MaxLiveClients, Logger: log})
 	a.server.RegisterOnShutdown(events.Close)
+	ui.RegisterMetrics(a.registry, index, events)
 	a.runners = append(a.runners,
 		func(ctx context.Context) error {
 			return index.Watch(ctx, a.topology.Incidents, a.topology.Deliveries, log)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -46,6 +47,8 @@ type Hub struct {
 	mu      sync.Mutex
 	clients map[*liveClient]struct{}
 	closed  bool
+
+	refused, cut atomic.Int64 // browsers refused, and cut off for falling behind
 }
 
 type liveClient struct {
@@ -159,6 +162,7 @@ func (h *Hub) send(name string, ev liveEvent) {
 		case c.events <- msg:
 		default: // too far behind: cut off; it reconnects and reloads what it missed
 			h.dropLocked(c)
+			h.cut.Add(1)
 		}
 	}
 }
@@ -210,6 +214,7 @@ func (h *Hub) join() (*liveClient, error) {
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := h.join()
 	if err != nil {
+		h.refused.Add(1)
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/internal/testkit"
 )
@@ -116,6 +119,21 @@ func TestHubBounds(t *testing.T) {
 	case <-slow.cut:
 	default:
 		t.Error("a browser two events behind with a buffer of one was not cut off")
+	}
+	reg := prometheus.NewPedanticRegistry()
+	RegisterMetrics(reg, NewIndex(10, 0, nil), hub)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP triaged_ui_live_clients Browsers following the web UI's live updates.
+# TYPE triaged_ui_live_clients gauge
+triaged_ui_live_clients 1
+# HELP triaged_ui_live_cut_total Browsers cut off for falling too far behind the live updates (they reconnect by themselves).
+# TYPE triaged_ui_live_cut_total counter
+triaged_ui_live_cut_total 1
+# HELP triaged_ui_live_refused_total Browsers refused live updates: ui.max_live_clients were connected, or triaged was shutting down.
+# TYPE triaged_ui_live_refused_total counter
+triaged_ui_live_refused_total 1
+`), "triaged_ui_live_clients", "triaged_ui_live_cut_total", "triaged_ui_live_refused_total"); err != nil {
+		t.Error(err)
 	}
 	for _, want := range []string{"one", "two"} {
 		if _, data := next(t, a); !strings.Contains(data, want) {
