@@ -74,7 +74,6 @@ type Index struct {
 	sorted  []*Summary                   // newest first; nil: to be made again
 	evicted int                          // incidents dropped to stay within max
 	loaded  bool                         // the watch has delivered the bucket's contents
-	version uint64                       // bumped at every change, for the live page
 	// linked is told the delivery record key part of an incident whose chat link is new or
 	// changed (the live updates send it on); nil: nobody is.
 	linked func(part string)
@@ -287,7 +286,6 @@ func (x *Index) thread(sink, part string, th *notify.Thread, deleted bool) func(
 		return nil // a record written again, or the bucket read anew: nothing to tell
 	}
 	m[sink] = th.RootURL
-	x.version++
 	return x.linked
 }
 
@@ -326,13 +324,11 @@ func (x *Index) Loaded() bool {
 func (x *Index) setLoaded() {
 	x.mu.Lock()
 	x.loaded = true
-	x.version++
 	x.mu.Unlock()
 }
 
 func (x *Index) changedLocked() {
 	x.sorted = nil
-	x.version++
 	if len(x.byID) > x.max+x.max/16 { // in batches: sorting 10,000 for each new one would not do
 		x.evictLocked()
 	}
