@@ -60,15 +60,20 @@ func trunc(s string) string {
 	return s
 }
 
-// load reads the incident with the id in r's path, through the id index, and returns it with its
-// stored JSON.
+// load reads the incident with the id in r's path.
 func (h *handler) load(r *http.Request) (*triaged.Incident, []byte, error) {
-	id := r.PathValue("id")
+	return LoadIncident(r.Context(), h.opts.Incidents, r.PathValue("id"))
+}
+
+// LoadIncident reads incident id from the incidents bucket, through the id index, and returns it
+// with its stored JSON. The web UI reads incidents through it too. Its errors that a request
+// caused or that a retry may mend are *httpin.Error with the status to answer: 400 for an id
+// that cannot be an incident's, 404 for an unknown or expired one, 503 when NATS did not answer.
+func LoadIncident(ctx context.Context, incidents Bucket, id string) (*triaged.Incident, []byte, error) {
 	if err := checkID(id); err != nil {
 		return nil, nil, err
 	}
-	ctx := r.Context()
-	idx, err := h.opts.Incidents.Get(ctx, triaged.IncidentIndexKey(id))
+	idx, err := incidents.Get(ctx, triaged.IncidentIndexKey(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil, httpin.Errorf(http.StatusNotFound, "no incident %q", id)
 	}
@@ -80,7 +85,7 @@ func (h *handler) load(r *http.Request) (*triaged.Incident, []byte, error) {
 	if !strings.HasPrefix(key, triaged.IncidentStatePrefix) && key != triaged.ArchivedIncidentKey(id) {
 		return nil, nil, fmt.Errorf("the incidents bucket's index of %q names %q, not an incident's key", id, key)
 	}
-	e, err := h.opts.Incidents.Get(ctx, key)
+	e, err := incidents.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil, httpin.Errorf(http.StatusNotFound, "no incident %q: its state has expired from the incidents bucket", id)
 	}
@@ -98,14 +103,20 @@ func (h *handler) load(r *http.Request) (*triaged.Incident, []byte, error) {
 	return &inc, e.Value(), nil
 }
 
-// fetch reads the report ref names from the reports stream. It returns nil data, and no error,
-// for a report the stream no longer has: one that retention removed, or one whose stream
-// sequence now holds another report because the stream was made anew.
+// fetch reads the report ref names from the reports stream.
 func (h *handler) fetch(ctx context.Context, ref triaged.ReportRef) ([]byte, *triaged.Report, error) {
+	return FetchReport(ctx, h.opts.Reports, ref)
+}
+
+// FetchReport reads the report ref names from the reports stream (for the API and the web UI).
+// It returns nil data, and no error, for a report the stream no longer has: one that retention
+// removed, or one whose stream sequence now holds another report because the stream was made
+// anew.
+func FetchReport(ctx context.Context, reports ReportStream, ref triaged.ReportRef) ([]byte, *triaged.Report, error) {
 	if ref.Seq == 0 {
 		return nil, nil, nil
 	}
-	m, err := h.opts.Reports.GetMsg(ctx, ref.Seq)
+	m, err := reports.GetMsg(ctx, ref.Seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil, nil
 	}

@@ -43,6 +43,8 @@ type Config struct {
 	// of the catalog may name its own).
 	Prometheus promquery.Settings `yaml:"prometheus"`
 	Heartbeat  Heartbeat          `yaml:"heartbeat"`
+	// UI bounds the web UI's incidents pages.
+	UI UI `yaml:"ui"`
 	// Defaults say an alert's service and environment when the service catalog does not.
 	Defaults Defaults          `yaml:"defaults"`
 	Services []catalog.Service `yaml:"services"`
@@ -238,6 +240,7 @@ func Default() *Config {
 		}},
 		Sinks:      []Sink{{Name: "stdout", Type: "stdout"}},
 		Heartbeat:  defaultHeartbeat(),
+		UI:         defaultUI(),
 		Prometheus: promquery.DefaultSettings(),
 		Defaults:   defaultDefaults(),
 		Enrichment: Enrichment{

@@ -28,6 +28,7 @@ func (c *Config) validate(p *Problems) {
 	c.validateSinks(v)
 	c.validateDefaults(v)
 	c.validateHeartbeat(v)
+	c.validateUI(v)
 }
 
 // check records problems of the config's values; its helpers are the checks several sections make.

@@ -39,7 +39,7 @@ type numbered struct {
 	rules.RuleStatus
 }
 
-func number(list []rules.RuleStatus) []numbered {
+func numberRules(list []rules.RuleStatus) []numbered {
 	out := make([]numbered, len(list))
 	for i, r := range list {
 		out[i] = numbered{i + 1, r}
@@ -68,8 +68,8 @@ func (u *UI) rulesPage(w http.ResponseWriter, r *http.Request) {
 	if u.opts.Rules != nil {
 		st := u.opts.Rules.Status()
 		d.Status = &st
-		d.Classify = ruleTable{Rules: number(st.Classify), Default: &st.Default}
-		d.Escalate = ruleTable{Rules: number(st.Escalate)}
+		d.Classify = ruleTable{Rules: numberRules(st.Classify), Default: &st.Default}
+		d.Escalate = ruleTable{Rules: numberRules(st.Escalate)}
 		for _, warn := range st.Rules.Warnings() {
 			d.Warnings = append(d.Warnings, warn.String())
 		}

@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -11,15 +10,6 @@ import (
 	"testing"
 	"time"
 )
-
-// get serves one GET of path and returns the status and the body.
-func get(t *testing.T, u *UI, path string) (int, string) {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	u.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-	b, _ := io.ReadAll(rec.Body)
-	return rec.Code, string(b)
-}
 
 func newUI(t *testing.T, o Options) *UI {
 	t.Helper()

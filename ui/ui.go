@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/triaged/triaged/api"
 )
 
 //go:embed templates static
@@ -45,6 +47,14 @@ type Options struct {
 	// ReadTimeout bounds each NATS read a page makes; what does not answer in time is shown
 	// as unknown, with why. Default DefaultReadTimeout.
 	ReadTimeout time.Duration
+	// The incidents pages. Index lists the incidents (its Watch keeps it), Events serves the live
+	// updates (its Run feeds it); Incidents and Reports are read for one incident, and
+	// Postmortems renders its postmortem skeleton.
+	Index       *Index
+	Events      *Hub
+	Incidents   api.Bucket
+	Reports     api.ReportStream
+	Postmortems api.Postmortems
 }
 
 // UI serves the pages.
