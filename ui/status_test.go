@@ -3,8 +3,6 @@ package ui
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
