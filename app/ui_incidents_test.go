@@ -285,7 +285,7 @@ func incidentPageShowsItsTimeline(t *testing.T, b *browser) {
 			t.Errorf("timeline lacks %q:\n%s", want, timeline)
 		}
 	}
-	if got := p.str(`document.querySelector(".facts .state").textContent`); !strings.HasPrefix(got, "resolved") {
+	if got := p.str(`document.querySelector(".facts-row .state").textContent`); !strings.HasPrefix(got, "resolved") {
 		t.Errorf("state %q, want resolved", got)
 	}
 	for _, sel := range []string{"#members tbody tr", `a[href$="/postmortem.md"]`, "#evidence-h", "details pre.postmortem"} {
