@@ -87,5 +87,5 @@ func TestClusterPartition(t *testing.T) {
 		return reportsOnStream(t, replicas[0])[triaged.EventOpened] >= size.groups
 	})
 	clusterSettled(t, replicas[0])
-	checkStorm(t, replicas, size, logs.String())
+	checkStorm(t, replicas[0], printedBy(replicas, nil), size, logs.String())
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -40,9 +39,8 @@ type node struct {
 	conf                   string
 	out                    *testkit.SyncBuffer // every run's output, in order
 
-	mu     sync.Mutex
-	pid    int // 0 while the node is not running
-	exited chan struct{}
+	mu   sync.Mutex
+	proc *Process // nil while the node is not running
 }
 
 // Start starts a three-node cluster on free loopback ports, each node with JetStream on file
@@ -115,28 +113,16 @@ func (c *Cluster) start(bin string, i int) {
 	n := c.nodes[i]
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.pid != 0 {
+	if n.proc != nil {
 		c.t.Fatalf("natscluster: node %s is already running", n.name)
 	}
 	cmd := exec.Command(bin, "-c", n.conf)
 	cmd.Stdout, cmd.Stderr = n.out, n.out
-	ownProcessGroup(cmd)
-	started, exited := make(chan error), make(chan struct{})
-	go func() {
-		// The parent-death signal fires when the thread that started the process ends, not the
-		// test binary: keep this goroutine on that thread until the node has exited.
-		runtime.LockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err == nil {
-			_ = cmd.Wait()
-		}
-		close(exited)
-	}()
-	if err := <-started; err != nil {
-		c.t.Fatalf("natscluster: start %s: %v", n.name, err)
+	p, err := StartProcess(cmd)
+	if err != nil {
+		c.t.Fatalf("natscluster: node %s: %v", n.name, err)
 	}
-	n.pid, n.exited = cmd.Process.Pid, exited
+	n.proc = p
 }
 
 // kill kills the node's process group, if it runs, and waits until it has exited. A stopped
@@ -144,12 +130,11 @@ func (c *Cluster) start(bin string, i int) {
 func (n *node) kill() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.pid == 0 {
+	if n.proc == nil {
 		return
 	}
-	killGroup(n.pid)
-	<-n.exited
-	n.pid = 0
+	n.proc.Kill()
+	n.proc = nil
 }
 
 // URLs are the nodes' client URLs, comma-separated, as --nats.url takes them.
@@ -176,10 +161,18 @@ func (c *Cluster) Kill(i int) {
 func (c *Cluster) Restart(i int) {
 	c.t.Helper()
 	begun := time.Now()
-	c.start(Binary(c.t), i)
+	c.StartAgain(i)
 	c.WaitHealthy(i)
 	c.waitPlacement()
 	c.t.Logf("natscluster: restarted %s, healthy after %s", c.nodes[i].name, time.Since(begun).Round(time.Millisecond))
+}
+
+// StartAgain starts killed node i again on its ports and store without waiting for it: catching
+// up with its peers takes seconds, which a test need not spend idle (WaitHealthy waits).
+func (c *Cluster) StartAgain(i int) {
+	c.t.Helper()
+	c.start(Binary(c.t), i)
+	c.t.Logf("natscluster: started %s again", c.nodes[i].name)
 }
 
 // Stop freezes node i (SIGSTOP): its connections stay open and nothing on them is answered, so
@@ -189,10 +182,10 @@ func (c *Cluster) Stop(i int) {
 	n := c.nodes[i]
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.pid == 0 {
+	if n.proc == nil {
 		c.t.Fatalf("natscluster: node %s is not running", n.name)
 	}
-	if err := stopGroup(n.pid); err != nil {
+	if err := n.proc.Stop(); err != nil {
 		c.t.Fatalf("natscluster: stop %s: %v", n.name, err)
 	}
 	c.t.Logf("natscluster: stopped %s", n.name)
@@ -203,12 +196,12 @@ func (c *Cluster) Continue(i int) {
 	c.t.Helper()
 	n := c.nodes[i]
 	n.mu.Lock()
-	pid := n.pid
+	p := n.proc
 	n.mu.Unlock()
-	if pid == 0 {
+	if p == nil {
 		c.t.Fatalf("natscluster: node %s is not running", n.name)
 	}
-	if err := continueGroup(pid); err != nil {
+	if err := p.Continue(); err != nil {
 		c.t.Fatalf("natscluster: continue %s: %v", n.name, err)
 	}
 	begun := time.Now()
@@ -232,10 +225,13 @@ func (c *Cluster) WaitHealthy(i int) {
 	}()
 	testkit.Eventually(c.t, readyWithin, "nats-server "+n.name+" healthy with a meta leader", func() bool {
 		n.mu.Lock()
-		exited := n.exited
+		p := n.proc
 		n.mu.Unlock()
+		if p == nil {
+			c.t.Fatalf("natscluster: %s is not running", n.name)
+		}
 		select {
-		case <-exited:
+		case <-p.Exited():
 			c.t.Fatalf("natscluster: %s exited:\n%s", n.name, tail(n.out.String(), 4000))
 		default:
 		}
