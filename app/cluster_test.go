@@ -388,7 +388,7 @@ func checkStorm(t *testing.T, r *running, sinks []printed, size storm, logs stri
 	t.Helper()
 	reps := clusterReports(t, r)
 	opened := map[string][]string{} // group key → incidents opened
-	ids := map[string]int{} // messages on the stream
+	ids := map[string]int{}         // messages on the stream
 	for _, rep := range reps {
 		if rep.Event == triaged.EventOpened {
 			opened[rep.GroupKey] = append(opened[rep.GroupKey], rep.IncidentID)
