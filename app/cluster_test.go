@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/triaged/triaged/app"
 	"github.com/triaged/triaged/broker"
 	"github.com/triaged/triaged/internal/natscluster"
+	"github.com/triaged/triaged/internal/slacktest"
 	"github.com/triaged/triaged/internal/testkit"
 )
 
@@ -69,7 +71,8 @@ func TestClusterStorm(t *testing.T) {
 	begun := time.Now()
 	size := stormSize()
 	c := natscluster.Start(t)
-	cfg := configFile(t, clusterConfig())
+	slk := slacktest.New(t, slackToken, slackChannels...)
+	cfg := stormConfig(t, slk)
 	logs := &testkit.SyncBuffer{} // warnings and errors of all replicas
 	var w io.Writer = logs
 	if testing.Verbose() {
@@ -116,8 +119,69 @@ func TestClusterStorm(t *testing.T) {
 	c.WaitHealthy(1)
 	proc.waitReady()
 	clusterSettled(t, replicas[0])
-	checkStorm(t, replicas[0], printedBy(replicas, proc), size, logs.String())
+	reps := checkStorm(t, replicas[0], printedBy(replicas, proc), size, logs.String())
+	checkSlackOnce(t, slk, reps)
 	t.Logf("done after %s", time.Since(begun).Round(time.Millisecond))
+}
+
+// stormConfig is clusterConfig with two sinks: stdout, and Slack (slk), which can look for what
+// a killed process may have posted before it posts again. Its channel is given by ID, as that
+// look-up needs.
+func stormConfig(t *testing.T, slk *slacktest.Server) string {
+	t.Helper()
+	cfg := configFile(t, clusterConfig()+`sinks:
+  - name: stdout
+    type: stdout
+  - name: slack
+    type: slack
+    url: `+slk.APIURL()+`
+    token_file: secrets/slack-token
+    channel: "`+slk.ChannelID("incidents")+`"
+`)
+	dir := filepath.Join(filepath.Dir(cfg), "secrets")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "slack-token"), []byte(slackToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// checkSlackOnce checks that #incidents holds exactly one thread per incident and, in the
+// threads, every report of reps exactly once, however many processes died delivering them.
+func checkSlackOnce(t *testing.T, slk *slacktest.Server, reps []streamReport) {
+	t.Helper()
+	want := map[string]bool{}
+	incidents := map[string]bool{}
+	for _, rep := range reps {
+		want[rep.ID] = true
+		incidents[rep.IncidentID] = true
+	}
+	roots := map[string]int{}
+	posted := map[string]int{}
+	for _, root := range slk.Roots("incidents") {
+		roots[metaOf(root, "incident_id")]++
+		for _, m := range slk.Replies("incidents", root.TS) {
+			posted[metaOf(m, "report_id")]++
+		}
+	}
+	for id := range incidents {
+		if roots[id] != 1 {
+			t.Errorf("Slack: incident %s has %d threads, want 1", id, roots[id])
+		}
+	}
+	for id := range want {
+		if posted[id] != 1 {
+			t.Errorf("Slack: report %s posted %d times, want once", id, posted[id])
+		}
+	}
+	for id, n := range posted {
+		if !want[id] {
+			t.Errorf("Slack: report %q posted %d times, not on the reports stream", id, n)
+		}
+	}
+	t.Logf("Slack: %d threads, %d reports", len(roots), len(posted))
 }
 
 // printed is what the replicas' stdout sinks printed: each life of each replica, and whether that
@@ -384,7 +448,7 @@ func stormFingerprint(g, i int) string { return fmt.Sprintf("%08x%08x", g, i) }
 // process printed, so a report printed just before the kill and not yet recorded as delivered is
 // printed again by the replica that takes it over (delivered marked maybe-posted, which sinks
 // that can look use not to post it twice).
-func checkStorm(t *testing.T, r *running, sinks []printed, size storm, logs string) {
+func checkStorm(t *testing.T, r *running, sinks []printed, size storm, logs string) []streamReport {
 	t.Helper()
 	reps := clusterReports(t, r)
 	opened := map[string][]string{} // group key → incidents opened
@@ -479,6 +543,7 @@ func checkStorm(t *testing.T, r *running, sinks []printed, size storm, logs stri
 		t.Errorf("%d dead letters, want none", info.State.Msgs)
 	}
 	t.Logf("%d groups opened, %d reports on the stream", len(opened), len(reps))
+	return reps
 }
 
 // outcomeNotRecorded finds the reports the outbox delivered without recording it.
