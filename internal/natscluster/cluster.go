@@ -45,11 +45,50 @@ type node struct {
 
 // Start starts a three-node cluster on free loopback ports, each node with JetStream on file
 // storage in a temporary directory of its own, and returns once every node is healthy and the
-// cluster has a JetStream meta leader and can place a stream of three replicas. It fails the test if the cluster does not form.
+// cluster has a JetStream meta leader and can place a stream of three replicas. It fails the
+// test if the cluster does not form.
+//
+// A port found free may be taken by another process (a test of another package, run at the same
+// time) before the node listens on it; the node then exits, and the cluster is started again on
+// other ports, up to startAttempts times.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
 	bin := Binary(t)
-	ports := freePorts(t, 3*Size)
+	begun := time.Now()
+	for attempt := 1; ; attempt++ {
+		c := prepare(t)
+		for i := range Size {
+			c.start(bin, i)
+		}
+		taken := false
+		for i := range Size {
+			if taken = c.waitHealthy(i, true); taken {
+				break
+			}
+		}
+		if !taken {
+			c.waitPlacement()
+			t.Logf("natscluster: %d nodes at %s healthy after %s", Size, c.URLs(), time.Since(begun).Round(time.Millisecond))
+			return c
+		}
+		for _, n := range c.nodes {
+			n.kill()
+		}
+		if attempt == startAttempts {
+			t.Fatalf("natscluster: a port of the cluster was taken by another process before its node listened on it, %d times in a row", attempt)
+		}
+		t.Logf("natscluster: a port was taken by another process before its node listened on it; starting again on other ports")
+	}
+}
+
+// startAttempts bounds how often Start tries other ports.
+const startAttempts = 3
+
+// prepare picks free ports and writes every node's configuration, and has the nodes killed when
+// the test ends.
+func prepare(t testing.TB) *Cluster {
+	t.Helper()
+	ports := pickPorts(t, 3*Size)
 	c := &Cluster{t: t}
 	var routes []string
 	for i := range Size {
@@ -79,15 +118,6 @@ func Start(t testing.TB) *Cluster {
 			}
 		}
 	})
-	begun := time.Now()
-	for i := range Size {
-		c.start(bin, i)
-	}
-	for i := range Size {
-		c.WaitHealthy(i)
-	}
-	c.waitPlacement()
-	t.Logf("natscluster: %d nodes at %s healthy after %s", Size, c.URLs(), time.Since(begun).Round(time.Millisecond))
 	return c
 }
 
@@ -214,6 +244,13 @@ func (c *Cluster) Continue(i int) {
 // leader) and it knows a meta leader.
 func (c *Cluster) WaitHealthy(i int) {
 	c.t.Helper()
+	c.waitHealthy(i, false)
+}
+
+// waitHealthy is WaitHealthy; when starting, a node that exited because one of its ports is
+// taken makes it return true at once instead of failing the test.
+func (c *Cluster) waitHealthy(i int, starting bool) (portTaken bool) {
+	c.t.Helper()
 	n := c.nodes[i]
 	probe := &http.Client{Timeout: 2 * time.Second} // a hung probe would stop the polling
 	base := fmt.Sprintf("http://127.0.0.1:%d", n.monitor)
@@ -230,6 +267,10 @@ func (c *Cluster) WaitHealthy(i int) {
 		if p == nil {
 			c.t.Fatalf("natscluster: %s is not running", n.name)
 		}
+		if starting && c.portTaken() {
+			portTaken = true
+			return true
+		}
 		select {
 		case <-p.Exited():
 			c.t.Fatalf("natscluster: %s exited:\n%s", n.name, tail(n.out.String(), 4000))
@@ -244,6 +285,27 @@ func (c *Cluster) WaitHealthy(i int) {
 		}
 		return state == ""
 	})
+	return portTaken
+}
+
+// portTaken says whether a node exited because one of its ports was taken.
+func (c *Cluster) portTaken() bool {
+	for _, n := range c.nodes {
+		n.mu.Lock()
+		p := n.proc
+		n.mu.Unlock()
+		if p == nil {
+			continue
+		}
+		select {
+		case <-p.Exited():
+			if strings.Contains(n.out.String(), "address already in use") {
+				return true
+			}
+		default:
+		}
+	}
+	return false
 }
 
 // health is "" when the node is healthy and knows a meta leader, else what is wrong.
@@ -331,6 +393,9 @@ func (c *Cluster) MetaLeader() string {
 	}
 	return ""
 }
+
+// pickPorts is freePorts, but for a test that hands out a taken port.
+var pickPorts = freePorts
 
 // freePorts reserves n distinct free loopback ports, all held open until all are found so none
 // is handed out twice.
