@@ -143,14 +143,23 @@ func (a *App) tryTopology(ctx context.Context) error {
 
 // permanent says whether NATS refused the topology for a reason that waiting will not change (an
 // invalid configuration, a server without JetStream), as opposed to not being reachable or ready
-// yet.
+// yet. A cluster that cannot place a stream's replicas because a peer is offline is not ready
+// yet, though it says so with a 400: a node restarting, or one the meta leader has not heard
+// from since it started, makes a replica started meanwhile wait, not exit.
 func permanent(err error) bool {
 	var apiErr *jetstream.APIError
 	if !errors.As(err, &apiErr) {
 		return false
 	}
+	if apiErr.ErrorCode == jsClusterNoPeers && strings.Contains(apiErr.Description, "peer offline") {
+		return false
+	}
 	return apiErr.Code >= 400 && apiErr.Code < 500
 }
+
+// jsClusterNoPeers is nats-server's error code for "no suitable peers for placement", which
+// nats.go does not name.
+const jsClusterNoPeers jetstream.ErrorCode = 10005
 
 // ensureTopology creates or updates every stream, consumer and bucket of the configured
 // topology; it is idempotent, and the Healer runs it again when something went missing.

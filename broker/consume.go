@@ -90,10 +90,21 @@ func Feed(ctx context.Context, c jetstream.Consumer, batch int, log *slog.Logger
 // maxRepullWait bounds the back-off between attempts to pull from a consumer that went away.
 const maxRepullWait = 5 * time.Second
 
+// A pull request lives on the server that leads the consumer. When that node is lost or cut
+// off, the consumer's new leader knows nothing of it and nothing is delivered until the client
+// misses two heartbeats and pulls again: with nats.go's defaults (30 s requests, heartbeats at
+// half of that) triage and delivery stalled for up to 30 s after a node froze. Shorter requests
+// with heartbeats every 2.5 s resume within 5 s of the pull being lost, for a pull request and a
+// heartbeat per consumer every few seconds.
+const (
+	pullExpiry    = 10 * time.Second
+	pullHeartbeat = 2500 * time.Millisecond
+)
+
 // pull feeds messages to handle until ctx is done or the server ends the pull (the consumer
 // was deleted).
 func pull(ctx context.Context, c jetstream.Consumer, batch int, log *slog.Logger, handle func(jetstream.Msg)) error {
-	it, err := c.Messages(jetstream.PullMaxMessages(batch))
+	it, err := c.Messages(jetstream.PullMaxMessages(batch), jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
 	if err != nil {
 		return fmt.Errorf("start pulling from consumer %s: %w", c.CachedInfo().Name, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -40,18 +39,56 @@ type node struct {
 	conf                   string
 	out                    *testkit.SyncBuffer // every run's output, in order
 
-	mu     sync.Mutex
-	pid    int // 0 while the node is not running
-	exited chan struct{}
+	mu   sync.Mutex
+	proc *Process // nil while the node is not running
 }
 
 // Start starts a three-node cluster on free loopback ports, each node with JetStream on file
 // storage in a temporary directory of its own, and returns once every node is healthy and the
-// cluster has a JetStream meta leader and can place a stream of three replicas. It fails the test if the cluster does not form.
+// cluster has a JetStream meta leader and can place a stream of three replicas. It fails the
+// test if the cluster does not form.
+//
+// A port found free may be taken by another process (a test of another package, run at the same
+// time) before the node listens on it; the node then exits, and the cluster is started again on
+// other ports, up to startAttempts times.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
 	bin := Binary(t)
-	ports := freePorts(t, 3*Size)
+	begun := time.Now()
+	for attempt := 1; ; attempt++ {
+		c := prepare(t)
+		for i := range Size {
+			c.start(bin, i)
+		}
+		taken := false
+		for i := range Size {
+			if taken = c.waitHealthy(i, true); taken {
+				break
+			}
+		}
+		if !taken {
+			c.waitPlacement()
+			t.Logf("natscluster: %d nodes at %s healthy after %s", Size, c.URLs(), time.Since(begun).Round(time.Millisecond))
+			return c
+		}
+		for _, n := range c.nodes {
+			n.kill()
+		}
+		if attempt == startAttempts {
+			t.Fatalf("natscluster: a port of the cluster was taken by another process before its node listened on it, %d times in a row", attempt)
+		}
+		t.Logf("natscluster: a port was taken by another process before its node listened on it; starting again on other ports")
+	}
+}
+
+// startAttempts bounds how often Start tries other ports.
+const startAttempts = 3
+
+// prepare picks free ports and writes every node's configuration, and has the nodes killed when
+// the test ends.
+func prepare(t testing.TB) *Cluster {
+	t.Helper()
+	ports := pickPorts(t, 3*Size)
 	c := &Cluster{t: t}
 	var routes []string
 	for i := range Size {
@@ -81,15 +118,6 @@ func Start(t testing.TB) *Cluster {
 			}
 		}
 	})
-	begun := time.Now()
-	for i := range Size {
-		c.start(bin, i)
-	}
-	for i := range Size {
-		c.WaitHealthy(i)
-	}
-	c.waitPlacement()
-	t.Logf("natscluster: %d nodes at %s healthy after %s", Size, c.URLs(), time.Since(begun).Round(time.Millisecond))
 	return c
 }
 
@@ -115,28 +143,16 @@ func (c *Cluster) start(bin string, i int) {
 	n := c.nodes[i]
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.pid != 0 {
+	if n.proc != nil {
 		c.t.Fatalf("natscluster: node %s is already running", n.name)
 	}
 	cmd := exec.Command(bin, "-c", n.conf)
 	cmd.Stdout, cmd.Stderr = n.out, n.out
-	ownProcessGroup(cmd)
-	started, exited := make(chan error), make(chan struct{})
-	go func() {
-		// The parent-death signal fires when the thread that started the process ends, not the
-		// test binary: keep this goroutine on that thread until the node has exited.
-		runtime.LockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err == nil {
-			_ = cmd.Wait()
-		}
-		close(exited)
-	}()
-	if err := <-started; err != nil {
-		c.t.Fatalf("natscluster: start %s: %v", n.name, err)
+	p, err := StartProcess(cmd)
+	if err != nil {
+		c.t.Fatalf("natscluster: node %s: %v", n.name, err)
 	}
-	n.pid, n.exited = cmd.Process.Pid, exited
+	n.proc = p
 }
 
 // kill kills the node's process group, if it runs, and waits until it has exited. A stopped
@@ -144,12 +160,11 @@ func (c *Cluster) start(bin string, i int) {
 func (n *node) kill() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.pid == 0 {
+	if n.proc == nil {
 		return
 	}
-	killGroup(n.pid)
-	<-n.exited
-	n.pid = 0
+	n.proc.Kill()
+	n.proc = nil
 }
 
 // URLs are the nodes' client URLs, comma-separated, as --nats.url takes them.
@@ -176,10 +191,18 @@ func (c *Cluster) Kill(i int) {
 func (c *Cluster) Restart(i int) {
 	c.t.Helper()
 	begun := time.Now()
-	c.start(Binary(c.t), i)
+	c.StartAgain(i)
 	c.WaitHealthy(i)
 	c.waitPlacement()
 	c.t.Logf("natscluster: restarted %s, healthy after %s", c.nodes[i].name, time.Since(begun).Round(time.Millisecond))
+}
+
+// StartAgain starts killed node i again on its ports and store without waiting for it: catching
+// up with its peers takes seconds, which a test need not spend idle (WaitHealthy waits).
+func (c *Cluster) StartAgain(i int) {
+	c.t.Helper()
+	c.start(Binary(c.t), i)
+	c.t.Logf("natscluster: started %s again", c.nodes[i].name)
 }
 
 // Stop freezes node i (SIGSTOP): its connections stay open and nothing on them is answered, so
@@ -189,10 +212,10 @@ func (c *Cluster) Stop(i int) {
 	n := c.nodes[i]
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.pid == 0 {
+	if n.proc == nil {
 		c.t.Fatalf("natscluster: node %s is not running", n.name)
 	}
-	if err := stopGroup(n.pid); err != nil {
+	if err := n.proc.Stop(); err != nil {
 		c.t.Fatalf("natscluster: stop %s: %v", n.name, err)
 	}
 	c.t.Logf("natscluster: stopped %s", n.name)
@@ -203,12 +226,12 @@ func (c *Cluster) Continue(i int) {
 	c.t.Helper()
 	n := c.nodes[i]
 	n.mu.Lock()
-	pid := n.pid
+	p := n.proc
 	n.mu.Unlock()
-	if pid == 0 {
+	if p == nil {
 		c.t.Fatalf("natscluster: node %s is not running", n.name)
 	}
-	if err := continueGroup(pid); err != nil {
+	if err := p.Continue(); err != nil {
 		c.t.Fatalf("natscluster: continue %s: %v", n.name, err)
 	}
 	begun := time.Now()
@@ -221,6 +244,13 @@ func (c *Cluster) Continue(i int) {
 // leader) and it knows a meta leader.
 func (c *Cluster) WaitHealthy(i int) {
 	c.t.Helper()
+	c.waitHealthy(i, false)
+}
+
+// waitHealthy is WaitHealthy; when starting, a node that exited because one of its ports is
+// taken makes it return true at once instead of failing the test.
+func (c *Cluster) waitHealthy(i int, starting bool) (portTaken bool) {
+	c.t.Helper()
 	n := c.nodes[i]
 	probe := &http.Client{Timeout: 2 * time.Second} // a hung probe would stop the polling
 	base := fmt.Sprintf("http://127.0.0.1:%d", n.monitor)
@@ -232,10 +262,17 @@ func (c *Cluster) WaitHealthy(i int) {
 	}()
 	testkit.Eventually(c.t, readyWithin, "nats-server "+n.name+" healthy with a meta leader", func() bool {
 		n.mu.Lock()
-		exited := n.exited
+		p := n.proc
 		n.mu.Unlock()
+		if p == nil {
+			c.t.Fatalf("natscluster: %s is not running", n.name)
+		}
+		if starting && c.portTaken() {
+			portTaken = true
+			return true
+		}
 		select {
-		case <-exited:
+		case <-p.Exited():
 			c.t.Fatalf("natscluster: %s exited:\n%s", n.name, tail(n.out.String(), 4000))
 		default:
 		}
@@ -248,6 +285,27 @@ func (c *Cluster) WaitHealthy(i int) {
 		}
 		return state == ""
 	})
+	return portTaken
+}
+
+// portTaken says whether a node exited because one of its ports was taken.
+func (c *Cluster) portTaken() bool {
+	for _, n := range c.nodes {
+		n.mu.Lock()
+		p := n.proc
+		n.mu.Unlock()
+		if p == nil {
+			continue
+		}
+		select {
+		case <-p.Exited():
+			if strings.Contains(n.out.String(), "address already in use") {
+				return true
+			}
+		default:
+		}
+	}
+	return false
 }
 
 // health is "" when the node is healthy and knows a meta leader, else what is wrong.
@@ -335,6 +393,9 @@ func (c *Cluster) MetaLeader() string {
 	}
 	return ""
 }
+
+// pickPorts is freePorts, but for a test that hands out a taken port.
+var pickPorts = freePorts
 
 // freePorts reserves n distinct free loopback ports, all held open until all are found so none
 // is handed out twice.

@@ -5,7 +5,7 @@ import (
 	"syscall"
 )
 
-// ownProcessGroup puts a node in a process group of its own, so killGroup ends it, and has the
+// ownProcessGroup puts a process in a process group of its own, so killGroup ends it, and has the
 // kernel kill it should the test binary die first (a panic, a -timeout), which no t.Cleanup
 // would survive to do.
 func ownProcessGroup(cmd *exec.Cmd) {
