@@ -113,7 +113,12 @@ func TestHubBounds(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "the limit (ui.max_live_clients) is 2") {
 		t.Errorf("a third browser: %d %s", resp.StatusCode, body)
 	}
+	// The reading browser takes each event before the next is published, so only the slow one
+	// falls behind, however the goroutines are scheduled.
 	hub.Publish(report("inc-1", 1, triaged.EventOpened, triaged.P1, "one"))
+	if _, data := next(t, a); !strings.Contains(data, "one") {
+		t.Errorf("the reading browser got %s, want %q", data, "one")
+	}
 	hub.Publish(report("inc-1", 2, triaged.EventUpdated, triaged.P1, "two"))
 	select {
 	case <-slow.cut:
@@ -135,10 +140,8 @@ triaged_ui_live_refused_total 1
 `), "triaged_ui_live_clients", "triaged_ui_live_cut_total", "triaged_ui_live_refused_total"); err != nil {
 		t.Error(err)
 	}
-	for _, want := range []string{"one", "two"} {
-		if _, data := next(t, a); !strings.Contains(data, want) {
-			t.Errorf("the reading browser got %s, want %q", data, want)
-		}
+	if _, data := next(t, a); !strings.Contains(data, "two") {
+		t.Errorf("the reading browser got %s, want %q", data, "two")
 	}
 	hub.Close()
 	if _, err := io.ReadAll(a); err != nil {
