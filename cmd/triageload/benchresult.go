@@ -122,10 +122,14 @@ func benchTable(rows []*benchRow) string {
 		if len(r.problems) > 0 {
 			verdict = "FAILED"
 		}
-		fmt.Fprintf(&b, "| %d | %s | %.0f | %.0f | %.2f s | %s | %s | %.1f s / %.1f s | %s / %s | %s |\n",
+		natsCPU, natsPeak := "in process", "in process"
+		if r.setup.streamReplicas > 0 {
+			natsCPU, natsPeak = fmt.Sprintf("%.1f s", r.natsCPU.Seconds()), mb(r.natsPeak)
+		}
+		fmt.Fprintf(&b, "| %d | %s | %.0f | %.0f | %.2f s | %s | %s | %.1f s / %s | %s / %s | %s |\n",
 			r.setup.replicas, nats, r.webhooksPerSecond(), r.alertsPerSecond(), r.lastOpening.Seconds(),
 			r.quantile(.5).Round(time.Millisecond), r.quantile(.99).Round(time.Millisecond),
-			r.cpu.Seconds(), r.natsCPU.Seconds(), mb(r.peak), mb(r.natsPeak), verdict)
+			r.cpu.Seconds(), natsCPU, mb(r.peak), natsPeak, verdict)
 	}
 	return b.String()
 }
