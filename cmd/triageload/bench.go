@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -158,6 +159,13 @@ func runBenchRow(s benchSetup, w storm, bin string) (*benchRow, error) {
 	}()
 	for range s.replicas {
 		a, err := app.New(ctx, opts)
+		// triaged stops its start on a 4xx of JetStream, and a cluster under load may take a peer
+		// for offline for a moment after it could place an R3 stream: try again, and say so.
+		for try := 1; err != nil && strings.Contains(err.Error(), "no suitable peers") && try < 5; try++ {
+			r.notes = append(r.notes, fmt.Sprintf("replica start tried again: %v", err))
+			time.Sleep(time.Second)
+			a, err = app.New(ctx, opts)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -229,7 +237,11 @@ func runBenchRow(s benchSetup, w storm, bin string) (*benchRow, error) {
 				killedNode, at.Round(time.Millisecond), (time.Since(start)-at).Round(time.Millisecond), err))
 		}
 	}
-	r.refused, r.failed = sendSpread(apps, w, lat, midway)
+	var refusal string
+	r.refused, r.failed, refusal = sendSpread(apps, w, lat, midway)
+	if refusal != "" {
+		r.notes = append(r.notes, "first refusal: "+refusal)
+	}
 	r.sendTime = time.Since(start)
 
 	var reached time.Time
@@ -286,8 +298,9 @@ func runBenchRow(s benchSetup, w storm, bin string) (*benchRow, error) {
 // replica spread picked for it, as a load balancer would; one refused (503, or no answer) is
 // sent again 100 ms later to the next replica, as Alertmanager retries through the load balancer,
 // for up to settleTimeout. midway, if any, runs in its own goroutine once half the webhooks are
-// accepted. It returns how many posts were refused and how many webhooks never got accepted.
-func sendSpread(apps []*app.App, w storm, lat *latencies, midway func()) (refused, failed int) {
+// accepted. It returns how many posts were refused, how many webhooks never got accepted, and
+// why the first refused post was.
+func sendSpread(apps []*app.App, w storm, lat *latencies, midway func()) (refused, failed int, first string) {
 	refs := w.plan(orderShuffled)
 	targets := spread(len(refs), len(apps), 1)
 	var urls []string
@@ -299,6 +312,7 @@ func sendSpread(apps []*app.App, w storm, lat *latencies, midway func()) (refuse
 	startsAt := time.Now().Add(-time.Minute)
 	var next, accepted, nRefused, nFailed atomic.Int64
 	var wg, mid sync.WaitGroup
+	var firstOnce sync.Once
 	for range senders {
 		wg.Go(func() {
 			for i := next.Add(1) - 1; i < int64(len(refs)); i = next.Add(1) - 1 {
@@ -308,13 +322,16 @@ func sendSpread(apps []*app.App, w storm, lat *latencies, midway func()) (refuse
 				for try := 0; ; try++ {
 					lat.sent(ref.group, time.Now())
 					resp, err := client.Post(urls[(targets[i]+try)%len(urls)], "application/json", bytes.NewReader(body))
+					why := fmt.Sprint(err)
 					if err == nil {
-						_, _ = io.Copy(io.Discard, resp.Body)
+						reply, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
 						resp.Body.Close()
 						if resp.StatusCode == http.StatusOK {
 							break
 						}
+						why = fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(reply))
 					}
+					firstOnce.Do(func() { first = why })
 					if err == nil && resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(giveUp) {
 						nFailed.Add(1)
 						break
@@ -330,7 +347,7 @@ func sendSpread(apps []*app.App, w storm, lat *latencies, midway func()) (refuse
 	}
 	wg.Wait()
 	mid.Wait()
-	return int(nRefused.Load()), int(nFailed.Load())
+	return int(nRefused.Load()), int(nFailed.Load()), first
 }
 
 // openedOnStream counts the opening reports on the reports stream, by subject.

@@ -149,6 +149,7 @@ func (c *natsCluster) waitReady() error {
 	if err != nil {
 		return err
 	}
+	placed := 0
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TRIAGELOAD_PROBE", Subjects: []string{"triageload.probe"}, Replicas: clusterSize, Storage: jetstream.MemoryStorage})
@@ -157,9 +158,15 @@ func (c *natsCluster) waitReady() error {
 		}
 		cancel()
 		if err == nil {
+			placed++
+		} else {
+			placed = 0
+		}
+		// Several in a row: a peer can still flap offline right after the first.
+		if placed == 3 {
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if err != nil && time.Now().After(deadline) {
 			return fmt.Errorf("the cluster could not place an R3 stream within %s: %w", clusterReadyWithin, err)
 		}
 		time.Sleep(100 * time.Millisecond)
