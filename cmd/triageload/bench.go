@@ -186,8 +186,8 @@ func runBenchRow(s benchSetup, w storm, bin string) (*benchRow, error) {
 
 	obs := apps[0].Conn()
 	if cl != nil {
-		// Node 0 first and kept: the node killed midway is another, so no opening is missed
-		// while the observer reconnects.
+		// Node 0 first and kept: the node killed midway is another, so the tool's own reading
+		// goes on undisturbed.
 		if obs, err = nats.Connect(cl.urls(), nats.DontRandomize(), nats.MaxReconnects(-1)); err != nil {
 			return nil, err
 		}
