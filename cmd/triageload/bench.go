@@ -167,7 +167,7 @@ func runBenchRow(s benchSetup, w storm, bin string) (*benchRow, error) {
 			a, err = app.New(ctx, opts)
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("replica start: %w", err)
 		}
 		apps = append(apps, a)
 		running.Go(func() {
@@ -189,7 +189,7 @@ func runBenchRow(s benchSetup, w storm, bin string) (*benchRow, error) {
 		// Node 0 first and kept: the node killed midway is another, so the tool's own reading
 		// goes on undisturbed.
 		if obs, err = nats.Connect(cl.urls(), nats.DontRandomize(), nats.MaxReconnects(-1)); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("the tool's NATS connection: %w", err)
 		}
 		defer obs.Close()
 	}
@@ -202,9 +202,12 @@ func runBenchRow(s benchSetup, w storm, bin string) (*benchRow, error) {
 	// reached every node), and each opening is timed by the stream's own timestamp: when it was
 	// stored, however late the tool reads it.
 	lat := newLatencies(w)
-	oc, err := js.OrderedConsumer(ctx, names.ReportsStream(), jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{names.Prefix() + ".reports." + string(triaged.EventOpened) + ".>"}})
-	if err != nil {
+	var oc jetstream.Consumer
+	if err := retry("reading the reports stream", func() (err error) {
+		oc, err = js.OrderedConsumer(ctx, names.ReportsStream(), jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{names.Prefix() + ".reports." + string(triaged.EventOpened) + ".>"}})
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	cc, err := oc.Consume(func(m jetstream.Msg) {
@@ -217,7 +220,7 @@ func runBenchRow(s benchSetup, w storm, bin string) (*benchRow, error) {
 		}
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the reports stream: %w", err)
 	}
 	defer cc.Stop()
 
@@ -270,7 +273,10 @@ func runBenchRow(s benchSetup, w storm, bin string) (*benchRow, error) {
 	r.check = &result{storm: w}
 	r.check.checkMembers(ctx, obs, names, w)
 	r.triagedIn = time.Since(start)
-	if err := r.check.countStream(ctx, obs, names); err != nil {
+	if err := retry("counting the reports", func() error {
+		r.check.onStream, r.check.maxUpdated = 0, 0
+		return r.check.countStream(ctx, obs, names)
+	}); err != nil {
 		return nil, err
 	}
 	sinks := func() (n int) {
@@ -348,6 +354,22 @@ func sendSpread(apps []*app.App, w storm, lat *latencies, midway func()) (refuse
 	wg.Wait()
 	mid.Wait()
 	return int(nRefused.Load()), int(nFailed.Load()), first
+}
+
+// retry calls f until it succeeds, for up to 15 s: a cluster that could place streams a moment
+// ago may still answer a JetStream request with no responders while a leader is elected.
+func retry(what string, f func() error) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // openedOnStream counts the opening reports on the reports stream, by subject.
