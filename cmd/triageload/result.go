@@ -109,10 +109,8 @@ func (r *result) scanIncidents(ctx context.Context, js jetstream.JetStream, name
 			return fmt.Errorf("get %s: %w", k, err)
 		}
 		var rec struct {
-			GroupKey string `json:"group_key"`
-			Members  []struct {
-				Fingerprint string `json:"fingerprint"`
-			} `json:"members"`
+			GroupKey string           `json:"group_key"`
+			Members  []triaged.Member `json:"members"`
 		}
 		if err := json.Unmarshal(e.Value(), &rec); err != nil {
 			return fmt.Errorf("decode %s: %w", k, err)
@@ -120,7 +118,7 @@ func (r *result) scanIncidents(ctx context.Context, js jetstream.JetStream, name
 		r.incidents++
 		gid := -1
 		for _, m := range rec.Members {
-			id, i, ok := parseFingerprint(m.Fingerprint)
+			id, i, ok := memberOf(m)
 			if !ok || id >= s.groups || i >= s.perGroup || s.group(id).key() != rec.GroupKey || gid >= 0 && id != gid {
 				r.strays++
 				continue

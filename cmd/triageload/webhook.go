@@ -11,12 +11,14 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/app"
 )
 
 // group is one Alertmanager group of the load: its alerts are numbered from 0, and alert i's
-// fingerprint encodes the group and i, so a member found in the incidents bucket tells which
-// group it was sent in.
+// labels name the group and i (group="g000042", instance="host-7"), so a member found in the
+// incidents bucket tells which group it was sent in. Its fingerprint cannot: triaged identifies an
+// alert by the fingerprint of its labels, not the one the sender writes.
 type group struct {
 	alertname string
 	id        int
@@ -31,14 +33,13 @@ func (g group) key() string {
 
 func (g group) fingerprint(i int) string { return fmt.Sprintf("%08x%08x", g.id, i) }
 
-// parseFingerprint reads back the group id and alert number of a fingerprint.
-func parseFingerprint(fp string) (id, i int, ok bool) {
-	if len(fp) != 16 {
-		return 0, 0, false
-	}
-	a, err1 := strconv.ParseUint(fp[:8], 16, 32)
-	b, err2 := strconv.ParseUint(fp[8:], 16, 32)
-	return int(a), int(b), err1 == nil && err2 == nil
+// memberOf reads back the group id and alert number of an incident's member from its labels.
+func memberOf(m triaged.Member) (id, i int, ok bool) {
+	gs, ok1 := strings.CutPrefix(m.Labels["group"], "g")
+	is, ok2 := strings.CutPrefix(m.Labels["instance"], "host-")
+	a, err1 := strconv.Atoi(gs)
+	b, err2 := strconv.Atoi(is)
+	return a, b, ok1 && ok2 && err1 == nil && err2 == nil && a >= 0 && b >= 0
 }
 
 // webhook is an Alertmanager v4 webhook of the group's firing alerts first..first+n-1.
