@@ -51,14 +51,14 @@ func TestMetricsEvidenceFromARealPrometheus(t *testing.T) {
 	const total = `sum(rate(http_requests_total[2s]))`
 	const ratio = `sum(rate(http_requests_total{code="500"}[2s])) / sum(rate(http_requests_total[2s]))`
 	near := func(got, want float64) bool { return math.Abs(got-want) <= rateTolerance*want }
-	testkit.Eventually(t, 15*time.Second, "Prometheus has the request rate", func() bool {
+	testkit.Eventually(t, 30*time.Second, "Prometheus has the request rate", func() bool {
 		v, err := prom.Value(ctx, total)
 		return err == nil && near(v, okPerSecond)
 	})
 	rise := time.Now()
 	tgt.SetRate("checkout", "500", errorsPerSecond)
 	wantRatio := float64(errorsPerSecond) / (okPerSecond + errorsPerSecond)
-	testkit.Eventually(t, 15*time.Second, "Prometheus has the error ratio", func() bool {
+	testkit.Eventually(t, 30*time.Second, "Prometheus has the error ratio", func() bool {
 		v, err := prom.Value(ctx, ratio)
 		return err == nil && near(v, wantRatio)
 	})

@@ -64,7 +64,7 @@ func TestLargestGroupStillReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.Eventually(t, 15*time.Second, "every notification handled", func() bool {
+	testkit.Eventually(t, 60*time.Second, "every notification handled", func() bool {
 		c, err := js.Consumer(context.Background(), names.AlertsStream(), names.TriageConsumer())
 		if err != nil {
 			return false

@@ -56,9 +56,6 @@ func newBrowser(t *testing.T) *browser {
 			}
 			what = fmt.Sprintf("console.%s: %s", e.Type, strings.Join(args, " "))
 		case *cdplog.EventEntryAdded:
-			if strings.HasSuffix(e.Entry.URL, "/favicon.ico") {
-				return // the browser asks for one by itself; the UI has none
-			}
 			what = fmt.Sprintf("log %s %s: %s", e.Entry.Source, e.Entry.Level, e.Entry.Text)
 		default:
 			return
