@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -65,13 +66,7 @@ func (x *Index) Query(f Filter, offset, limit int) query {
 func (x *Index) OpenCounts() map[string]int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	out := map[string]int{}
-	for _, s := range x.byID {
-		if s.Open() {
-			out[s.Severity]++
-		}
-	}
-	return out
+	return maps.Clone(x.open)
 }
 
 // severities in the order the page lists them; "P?" is an incident without a valid severity.

@@ -69,6 +69,7 @@ type Index struct {
 
 	mu      sync.RWMutex
 	byID    map[string]*Summary
+	open    map[string]int // open incidents of byID per severity, kept as byID changes
 	byKey   map[string]string            // bucket key → incident id
 	threads map[string]map[string]string // delivery record key part → sink → message URL
 	sorted  []*Summary                   // newest first; nil: to be made again
@@ -89,7 +90,7 @@ func NewIndex(max int, maxAge time.Duration, now func() time.Time) *Index {
 		now = time.Now
 	}
 	return &Index{max: max, maxAge: maxAge, now: now,
-		byID: map[string]*Summary{}, byKey: map[string]string{}, threads: map[string]map[string]string{}}
+		byID: map[string]*Summary{}, open: map[string]int{}, byKey: map[string]string{}, threads: map[string]map[string]string{}}
 }
 
 // stored is the part of an incident's JSON a summary needs: decoding only that keeps indexing
@@ -213,14 +214,14 @@ func (x *Index) Put(key string, value []byte, deleted bool) {
 		s.keys = cur.keys
 	}
 	s.keys |= kind
-	x.byID[s.ID] = s
+	x.setLocked(s)
 	x.changedLocked()
 }
 
 func (x *Index) unref(id string, kind uint8) {
 	if s := x.byID[id]; s != nil {
 		if s.keys &^= kind; s.keys == 0 {
-			delete(x.byID, id)
+			x.deleteLocked(id)
 		}
 	}
 }
@@ -249,7 +250,7 @@ func (x *Index) Report(rep *triaged.Report) {
 			return
 		}
 	}
-	x.byID[s.ID] = s
+	x.setLocked(s)
 	x.changedLocked()
 }
 
@@ -327,6 +328,30 @@ func (x *Index) setLoaded() {
 	x.mu.Unlock()
 }
 
+// setLocked and deleteLocked change byID and keep the open counts with it: the live updates
+// title every report with them, and counting 10,000 incidents per report made a storm of
+// 10,000 openings quadratic.
+func (x *Index) setLocked(s *Summary) {
+	x.deleteLocked(s.ID)
+	x.byID[s.ID] = s
+	if s.Open() {
+		x.open[s.Severity]++
+	}
+}
+
+func (x *Index) deleteLocked(id string) {
+	old := x.byID[id]
+	if old == nil {
+		return
+	}
+	delete(x.byID, id)
+	if old.Open() {
+		if x.open[old.Severity]--; x.open[old.Severity] == 0 {
+			delete(x.open, old.Severity)
+		}
+	}
+}
+
 func (x *Index) changedLocked() {
 	x.sorted = nil
 	if len(x.byID) > x.max+x.max/16 { // in batches: sorting 10,000 for each new one would not do
@@ -354,7 +379,7 @@ func (x *Index) evictLocked() {
 		return b.UpdatedAt.Compare(a.UpdatedAt)
 	})
 	for _, s := range all[min(x.max, len(all)):] {
-		delete(x.byID, s.ID)
+		x.deleteLocked(s.ID)
 		x.evicted++
 	}
 	for k, id := range x.byKey {
@@ -388,7 +413,7 @@ func (x *Index) sortedLocked() []*Summary {
 	}
 	for id, s := range x.byID {
 		if x.maxAge > 0 && s.UpdatedAt.Before(expired) {
-			delete(x.byID, id) // the bucket no longer has it either
+			x.deleteLocked(id) // the bucket no longer has it either
 			continue
 		}
 		out = append(out, s)

@@ -3,6 +3,8 @@ package ui
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -187,5 +189,54 @@ func TestCountsTitle(t *testing.T) {
 		if got := countsTitle(tc.open); got != tc.want {
 			t.Errorf("countsTitle(%v) = %q, want %q", tc.open, got, tc.want)
 		}
+	}
+}
+
+// TestOpenCountsFollowEveryChange drives an index through openings, escalations, resolutions,
+// deletions, evictions and expiry in a random order, and checks after each step that the open
+// counts it keeps as it goes (the live updates title every report with them) are what counting
+// the index gives.
+func TestOpenCountsFollowEveryChange(t *testing.T) {
+	now := t0.Add(10 * time.Hour) // reports (updated t0 + n minutes) stay, some states expire
+	x := NewIndex(100, 12*time.Hour, func() time.Time { return now })
+	rng := rand.New(rand.NewPCG(1, 2))
+	sevs := []triaged.Severity{triaged.P1, triaged.P2, triaged.P3, triaged.P4}
+	seq := map[string]int{}
+	for step := range 5000 {
+		id := fmt.Sprintf("inc-%03d", rng.IntN(300))
+		seq[id]++
+		sev := sevs[rng.IntN(len(sevs))]
+		opened := now.Add(-time.Duration(rng.IntN(20)) * time.Hour) // some beyond maxAge
+		switch op := rng.IntN(10); {
+		case op < 4:
+			state := triaged.IncidentOpen
+			if rng.IntN(3) == 0 {
+				state = triaged.IncidentResolved
+			}
+			x.Put(triaged.IncidentStatePrefix+id, incidentJSON(t, id, state, sev, seq[id], opened, 1, 0), false)
+		case op < 5:
+			x.Put(triaged.IncidentStatePrefix+id, nil, true)
+		case op < 8:
+			ev := []triaged.Event{triaged.EventOpened, triaged.EventUpdated, triaged.EventResolved}[rng.IntN(3)]
+			x.Report(report(id, seq[id], ev, sev, "h"))
+		default:
+			x.Query(Filter{}, 0, 10) // sorts, and drops what expired
+		}
+		want := map[string]int{}
+		x.mu.RLock()
+		for _, s := range x.byID {
+			if s.Open() {
+				want[s.Severity]++
+			}
+		}
+		x.mu.RUnlock()
+		if got := x.OpenCounts(); !maps.Equal(got, want) {
+			t.Fatalf("step %d: open counts %v, counting the index gives %v", step, got, want)
+		}
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.evicted == 0 {
+		t.Error("nothing was evicted: the test did not reach the index's bound")
 	}
 }
