@@ -258,6 +258,9 @@ func incidentPageShowsItsTimeline(t *testing.T, b *browser) {
 	r.waitReports(t, 1)
 	p := b.page(t, r)
 	p.open("/")
+	// Going live swaps the rows once (the page fetches itself for what it missed): click after
+	// that, or the click may find the row gone.
+	p.waitFor("the rows swapped once live", `Number(document.body.dataset.refreshed || 0) >= 1`)
 	p.waitFor("the incident's row", `document.querySelector("#incidents a.headline")`)
 	if err := chromedp.Do(p.ctx, chromedp.Click("#incidents a.headline"), chromedp.WaitVisible("#timeline")); err != nil {
 		t.Fatalf("open the incident: %v", err)

@@ -33,6 +33,11 @@
         const cur = document.getElementById("live-region");
         if (!next || !cur) break;
         const focused = document.activeElement && document.activeElement.getAttribute("href");
+        // What the reader opened or focused stays so: the n-th <details> open, the n-th
+        // <summary> focused (a refresh comes with every report of the incident).
+        const opened = [...cur.querySelectorAll("details")].map((d) => d.open);
+        const summaries = [...cur.querySelectorAll("summary")];
+        const focusedSummary = summaries.indexOf(document.activeElement);
         const live = document.getElementById("live-state");
         const liveText = live ? live.textContent : "";
         const node = document.importNode(next, true);
@@ -40,7 +45,11 @@
         state(liveText);
         document.title = doc.title;
         if (window.triaged && window.triaged.localTimes) window.triaged.localTimes(node);
-        if (focused) {
+        node.querySelectorAll("details").forEach((d, i) => { if (opened[i]) d.open = true; });
+        if (focusedSummary >= 0) {
+          const s = node.querySelectorAll("summary")[focusedSummary];
+          if (s) s.focus();
+        } else if (focused) {
           for (const a of node.querySelectorAll("a[href]")) {
             if (a.getAttribute("href") === focused) { a.focus(); break; }
           }
@@ -54,32 +63,69 @@
     }
   }
 
-  // live connects to the event stream; wants(event) says whether an event concerns this page.
+  // live follows the event stream; wants(event) says whether an event concerns this page.
+  // Every tab of the browser shares one stream through a shared worker (live-worker.js); a
+  // browser without one gets a stream of its own. Either way a closed stream is opened again.
   function live(wants, onEvent) {
+    const on = {
+      ready() {
+        document.body.dataset.live = "connected";
+        state("live updates: on");
+        refresh(); // whatever happened between the page's rendering, or the gap, and now
+      },
+      report(data) {
+        let ev;
+        try { ev = JSON.parse(data); } catch (e) { return; }
+        if (onEvent) onEvent(ev);
+        if (wants(ev)) refresh();
+      },
+      // A chat sink posted an incident's message: its link shows.
+      link(data) {
+        let ev;
+        try { ev = JSON.parse(data); } catch (e) { return; }
+        if (wants(ev)) refresh();
+      },
+      status(s, seconds) {
+        if (s === "connected") return;
+        document.body.dataset.live = s;
+        state(s === "retrying" ? "live updates: lost, trying again in " + seconds + " s…"
+          : s === "reconnecting" ? "live updates: reconnecting…" : "live updates: connecting…");
+      },
+    };
+    if (window.SharedWorker) {
+      try {
+        const worker = new SharedWorker("/static/live-worker.js", { name: "triaged-live" });
+        worker.port.onmessage = (msg) => {
+          const m = msg.data || {};
+          if (m.type === "ready") on.ready();
+          else if (m.type === "report") on.report(m.data);
+          else if (m.type === "link") on.link(m.data);
+          else if (m.type === "status") on.status(m.status, m.seconds);
+        };
+        window.addEventListener("pagehide", () => worker.port.postMessage({ type: "bye" }));
+        return;
+      } catch (e) {
+        // fall through to a stream of this tab's own
+      }
+    }
     if (!window.EventSource) { state("live updates: not supported by this browser"); return; }
-    const es = new EventSource("/ui/events");
-    es.addEventListener("ready", () => {
-      document.body.dataset.live = "connected";
-      state("live updates: on");
-      refresh(); // whatever happened between the page's rendering and now
-    });
-    es.addEventListener("report", (msg) => {
-      let ev;
-      try { ev = JSON.parse(msg.data); } catch (e) { return; }
-      if (onEvent) onEvent(ev);
-      if (wants(ev)) refresh();
-    });
-    // A chat sink posted an incident's message: its link shows.
-    es.addEventListener("link", (msg) => {
-      let ev;
-      try { ev = JSON.parse(msg.data); } catch (e) { return; }
-      if (wants(ev)) refresh();
-    });
-    es.addEventListener("error", () => {
-      document.body.dataset.live = es.readyState === EventSource.CLOSED ? "closed" : "reconnecting";
-      state(es.readyState === EventSource.CLOSED ? "live updates: off (reload the page)" : "live updates: reconnecting…");
-    });
-    window.addEventListener("pagehide", () => es.close());
+    let delay = 1000;
+    let es = null;
+    const connect = () => {
+      es = new EventSource("/ui/events");
+      es.addEventListener("ready", () => { delay = 1000; on.ready(); });
+      es.addEventListener("report", (msg) => on.report(msg.data));
+      es.addEventListener("link", (msg) => on.link(msg.data));
+      es.addEventListener("error", () => {
+        if (es.readyState !== EventSource.CLOSED) { on.status("reconnecting"); return; }
+        es.close();
+        on.status("retrying", Math.round(delay / 1000));
+        setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 30000);
+      });
+    };
+    connect();
+    window.addEventListener("pagehide", () => es && es.close());
   }
 
   window.triaged = Object.assign(window.triaged || {}, { live, refresh });
