@@ -16,7 +16,7 @@ func (a *App) deadLetterRoutes(mux *http.ServeMux) {
 	mux.Handle("/api/v1/dead-letters/", sameOrigin(a.auth.require("/api/v1/dead-letters/{id}/replay", h)))
 }
 
-// sameOrigin refuses a browser's cross-site request to a write endpoint the UI calls: with
+// sameOrigin refuses a browser's cross-site request to a write endpoint (every one has it): with
 // basic auth (--web.config.file) the browser attaches its credentials to any request, so a page
 // elsewhere could otherwise post to them in the user's name. Browsers say where a request comes
 // from (Sec-Fetch-Site, Origin); requests without those headers, from Alertmanager, CI or curl,

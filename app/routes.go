@@ -16,7 +16,7 @@ import (
 // web UI for every other path.
 func (a *App) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/alerts", a.auth.require("/api/v1/alerts", ingest.NewAlertsHandler(broker.NewAlertPublisher(a.js, a.names), ingest.Options{
+	mux.Handle("/api/v1/alerts", sameOrigin(a.auth.require("/api/v1/alerts", ingest.NewAlertsHandler(broker.NewAlertPublisher(a.js, a.names), ingest.Options{
 		MaxBodyBytes:     a.cfg.Ingest.MaxBodyBytes,
 		PublishTimeout:   a.cfg.Ingest.PublishTimeout.Std(),
 		Limits:           a.cfg.Limits(),
@@ -24,13 +24,13 @@ func (a *App) routes() (http.Handler, error) {
 		Heartbeats:       a.worker.TakeHeartbeats,
 		Logger:           a.log.With("component", "ingest"),
 		Registerer:       a.registry,
-	})))
-	mux.Handle("/api/v1/deploys", a.auth.require("/api/v1/deploys", deploy.NewHandler(deploy.NewRecorder(a.js, a.names, deploy.RecorderOptions{MaxClockSkew: a.cfg.Enrichment.DeploysMaxClockSkew.Std()}), deploy.HandlerOptions{
+	}))))
+	mux.Handle("/api/v1/deploys", sameOrigin(a.auth.require("/api/v1/deploys", deploy.NewHandler(deploy.NewRecorder(a.js, a.names, deploy.RecorderOptions{MaxClockSkew: a.cfg.Enrichment.DeploysMaxClockSkew.Std()}), deploy.HandlerOptions{
 		MaxBodyBytes:   deploy.MaxEventSize,
 		PublishTimeout: a.cfg.Ingest.PublishTimeout.Std(),
 		Logger:         a.log.With("component", "deploy"),
 		Registerer:     a.registry,
-	})))
+	}))))
 	incidents := api.NewIncidentsHandler(api.Options{
 		Incidents:   a.topology.Incidents,
 		Reports:     a.topology.Reports,
@@ -69,13 +69,13 @@ func (a *App) routes() (http.Handler, error) {
 		}
 		fmt.Fprintln(w, "triaged is Ready.")
 	})
-	mux.Handle("POST /-/reload", a.auth.require("/-/reload", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("POST /-/reload", sameOrigin(a.auth.require("/-/reload", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		if err := a.Reload(); err != nil {
 			http.Error(w, "reload failed: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
 		fmt.Fprintln(w, "rules reloaded")
-	})))
+	}))))
 	webUI, err := a.webUI()
 	if err != nil {
 		return nil, err

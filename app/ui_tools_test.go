@@ -297,6 +297,12 @@ func TestUIWriteEndpointsRefuseCrossSite(t *testing.T) {
 		{"/api/v1/dead-letters/1/replay", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
 		{"/api/v1/dead-letters/1/replay", map[string]string{"Sec-Fetch-Site": "same-origin"}, 404},
 		{"/api/v1/dead-letters/1/replay", nil, 404},
+		// Every other write endpoint too: a page elsewhere could otherwise post a form to them
+		// with the browser's basic-auth credentials.
+		{"/api/v1/alerts", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
+		{"/api/v1/deploys", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
+		{"/-/reload", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
+		{"/-/reload", nil, 200},
 	} {
 		req, _ := http.NewRequest("POST", r.url+tc.path, strings.NewReader(string(explain)))
 		req.Header.Set("Content-Type", "application/json")

@@ -69,7 +69,7 @@ type Index struct {
 
 	mu      sync.RWMutex
 	byID    map[string]*Summary
-	open    map[string]int // open incidents of byID per severity, kept as byID changes
+	open    map[string]int               // open incidents of byID per severity, kept as byID changes
 	byKey   map[string]string            // bucket key → incident id
 	threads map[string]map[string]string // delivery record key part → sink → message URL
 	sorted  []*Summary                   // newest first; nil: to be made again
