@@ -14,8 +14,16 @@ import (
 // HTTP server's shutdown begins, which would otherwise wait for them.
 func (a *App) webUI() (*ui.UI, error) {
 	log := a.log.With("component", "ui")
+	// Each browser following the live updates holds a connection for as long as it is open:
+	// left no room, Alertmanager's webhooks would wait behind them.
+	liveClients := a.cfg.UI.MaxLiveClients
+	if most := max(1, a.opts.MaxConnections/2); liveClients > most {
+		log.Warn("ui.max_live_clients lowered to half of --web.max-connections, so webhooks always find a connection",
+			"ui.max_live_clients", liveClients, "web.max_connections", a.opts.MaxConnections, "in_force", most)
+		liveClients = most
+	}
 	index := ui.NewIndex(a.cfg.UI.MaxIncidents, a.cfg.NATS.IncidentsMaxAge.Std(), nil)
-	events := ui.NewHub(index, ui.HubOptions{MaxClients: a.cfg.UI.MaxLiveClients, Logger: log})
+	events := ui.NewHub(index, ui.HubOptions{MaxClients: liveClients, Logger: log})
 	a.server.RegisterOnShutdown(events.Close)
 	ui.RegisterMetrics(a.registry, index, events)
 	a.runners = append(a.runners,
