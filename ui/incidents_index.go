@@ -411,12 +411,24 @@ func (x *Index) sortedLocked() []*Summary {
 	if x.maxAge > 0 {
 		expired = x.now().Add(-x.maxAge)
 	}
+	dropped := false
 	for id, s := range x.byID {
 		if x.maxAge > 0 && s.UpdatedAt.Before(expired) {
 			x.deleteLocked(id) // the bucket no longer has it either
+			delete(x.threads, outbox.RecordIncidentKey(id))
+			dropped = true
 			continue
 		}
 		out = append(out, s)
+	}
+	if dropped {
+		// Expired keys come with no delete marker: without this, their keys would stay for the
+		// life of the process when age, not max, keeps the index small.
+		for k, id := range x.byKey {
+			if x.byID[id] == nil {
+				delete(x.byKey, k)
+			}
+		}
 	}
 	slices.SortFunc(out, compareNewestFirst)
 	x.sorted = out

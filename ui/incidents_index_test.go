@@ -10,6 +10,7 @@ import (
 
 	"github.com/triaged/triaged"
 	"github.com/triaged/triaged/notify"
+	"github.com/triaged/triaged/outbox"
 )
 
 var t0 = time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
@@ -238,5 +239,27 @@ func TestOpenCountsFollowEveryChange(t *testing.T) {
 	defer x.mu.RUnlock()
 	if x.evicted == 0 {
 		t.Error("nothing was evicted: the test did not reach the index's bound")
+	}
+}
+
+// TestExpiryForgetsKeysAndLinks: an incident the bucket expired (no delete marker comes) is
+// forgotten with its bucket key and its chat links, not only its summary.
+func TestExpiryForgetsKeysAndLinks(t *testing.T) {
+	now := t0
+	x := NewIndex(100, time.Hour, func() time.Time { return now })
+	for i := range 50 {
+		id := fmt.Sprintf("inc-%02d", i)
+		x.Put(triaged.IncidentStatePrefix+id, incidentJSON(t, id, triaged.IncidentOpen, triaged.P2, 1, t0, 1, 0), false)
+		x.Thread("slack."+outbox.RecordIncidentKey(id), []byte(`{"thread":{"channel":"C1","root_id":"1","root_url":"https://chat.example.com/p/`+id+`"}}`), false)
+	}
+	if got := len(x.Links("inc-07")); got != 1 {
+		t.Fatalf("%d links of inc-07 before expiry, want 1", got)
+	}
+	now = t0.Add(2 * time.Hour)
+	x.Query(Filter{}, 0, 10)
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if len(x.byID) != 0 || len(x.byKey) != 0 || len(x.threads) != 0 {
+		t.Errorf("after expiry: %d incidents, %d keys, %d links kept, want none", len(x.byID), len(x.byKey), len(x.threads))
 	}
 }
