@@ -123,7 +123,13 @@ func TestClusterPartition(t *testing.T) {
 	size := storm{groups: s.groups(), alerts: partitionAlerts, notifications: 1}
 	waitOpened(t, replicas[0], size.groups)
 	clusterSettled(t, replicas[0])
-	checkStorm(t, replicas[0], printedBy(replicas, nil), size, logs.String())
+	// The replica on the frozen node may print a report and then be unable to record it or to
+	// ack it (both go through that node) until its client gives the node up: the report is
+	// redelivered to another replica, and a stdout sink cannot look up what was printed. So,
+	// as for a killed process, one more print of what it printed is allowed and counted.
+	printers := printedBy(replicas, nil)
+	printers[frozen].killed = true
+	checkStorm(t, replicas[0], printers, size, logs.String())
 }
 
 // partitionAlerts is the number of alerts of each group TestClusterPartition sends.

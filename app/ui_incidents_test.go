@@ -33,6 +33,10 @@ type browser struct {
 	ctx      context.Context
 	mu       sync.Mutex
 	problems []string
+	// current is the address of the daemon the subtest's page is on: a network error for an
+	// earlier subtest's daemon, gone now, is no problem of this page (the live updates' shared
+	// worker of that page may still try to reach it a moment).
+	current string
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -56,7 +60,13 @@ func newBrowser(t *testing.T) *browser {
 			}
 			what = fmt.Sprintf("console.%s: %s", e.Type, strings.Join(args, " "))
 		case *cdplog.EventEntryAdded:
-			what = fmt.Sprintf("log %s %s: %s", e.Entry.Source, e.Entry.Level, e.Entry.Text)
+			b.mu.Lock()
+			elsewhere := e.Entry.URL != "" && b.current != "" && !strings.HasPrefix(e.Entry.URL, b.current+"/")
+			b.mu.Unlock()
+			if elsewhere {
+				return
+			}
+			what = fmt.Sprintf("log %s %s: %s (%s)", e.Entry.Source, e.Entry.Level, e.Entry.Text, e.Entry.URL)
 		default:
 			return
 		}
@@ -78,6 +88,7 @@ type page struct {
 func (b *browser) page(t *testing.T, r *running) *page {
 	b.mu.Lock()
 	b.problems = nil
+	b.current = r.url
 	b.mu.Unlock()
 	return &page{browser: b, t: t, ctx: b.ctx, url: r.url}
 }
