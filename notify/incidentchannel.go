@@ -265,6 +265,12 @@ type Archiver interface {
 	ArchiveAfter() time.Duration
 }
 
+// Unarchiver is an Archiver that can take an archiving back, for an incident that reopened
+// while its channel was being archived.
+type Unarchiver interface {
+	Unarchive(ctx context.Context, th *Thread) error
+}
+
 // AsArchiver returns the Archiver behind s, if s archives incident channels.
 func AsArchiver(s Sink) (Archiver, bool) {
 	if n, ok := s.(named); ok {

@@ -61,6 +61,14 @@ func (m *mattermost) unarchive(ctx context.Context, ic *IncidentChannel) error {
 	return mmScope(err, "manage_public_channel_properties")
 }
 
+// Unarchive restores the channel of an incident that reopened while it was being archived.
+func (m *mattermost) Unarchive(ctx context.Context, th *Thread) error {
+	if m.ch == nil || th == nil || th.Incident == nil || th.Incident.ID == "" {
+		return nil
+	}
+	return m.unarchive(ctx, th.Incident)
+}
+
 func (m *mattermost) team(ctx context.Context) (string, error) {
 	m.ch.mu.Lock()
 	id := m.ch.teamID

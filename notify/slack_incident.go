@@ -224,6 +224,12 @@ func (s *Slack) postIncident(ctx context.Context, th *Thread, rep *triaged.Repor
 		}
 		s.ch.metrics.step(s.name, "post", err)
 		s.log.Error("slack: report not posted in the incident channel; it is in the team channel", "sink", s.name, "report", rep.ID, "channel", ic.Name, "err", err)
+		if slackCode(err) == "is_archived" {
+			// Archived by a person, or by the archiver as the incident reopened: recorded,
+			// so the later reports say so instead of trying.
+			ic.Archived, ic.ArchiveAt = true, nil
+			return withChannel(th, ic), nil
+		}
 		return th, nil
 	}
 	if rep.Event == triaged.EventResolved {

@@ -11,8 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/triaged/triaged"
+	"github.com/triaged/triaged/internal/confval"
 	"github.com/triaged/triaged/internal/slacktest"
 )
 
@@ -239,5 +241,32 @@ func TestSlackIncidentPost429DoesNotRepeatTeamReply(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("the team channel's thread holds report %s %d times", up.ID, n)
+	}
+}
+
+// The channel archived while the incident reopened (the archiver racing the reopening; Slack
+// lets no bot unarchive): the report goes to the team channel, and the thread records the
+// channel as archived, so the later reports say so instead of posting there.
+func TestSlackIncidentChannelArchivedUnderfootRecorded(t *testing.T) {
+	srv := incidentSlack(t)
+	sink := openIncidentSink(t, srv, &IncidentChannelConfig{ArchiveAfter: confval.Duration(time.Hour)}, nil)
+	th, err := sink.Deliver(context.Background(), Delivery{Report: openedP1()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := AsArchiver(sink)
+	if _, err := a.Archive(context.Background(), openedP1().IncidentID, th); err != nil {
+		t.Fatal(err)
+	}
+	up := updatedP1()
+	th2, err := sink.Deliver(context.Background(), Delivery{Report: up, Thread: th})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th2.Incident == nil || !th2.Incident.Archived {
+		t.Fatalf("the archived channel not recorded: %+v", th2.Incident)
+	}
+	if got := srv.Replies("incidents", th.RootID); metaOf(got[len(got)-1], "report_id") != up.ID {
+		t.Errorf("the report is not in the team channel's thread")
 	}
 }
