@@ -203,3 +203,33 @@ func TestMattermostIncidentChannelCreateRateLimitTeamChannelFirst(t *testing.T) 
 		t.Fatalf("retry: thread %+v, channel %v, %d posts in the team channel", th, ok, teamPosts())
 	}
 }
+
+// A 429 on the incident channel's post, after the team channel's reply went out: the retry
+// (not marked maybe-posted, a rate limit says nothing was posted) posts there only.
+func TestMattermostIncidentPost429DoesNotRepeatTeamReply(t *testing.T) {
+	mm := chattest.NewMattermost(t)
+	team := mm.AddChannel("ops", "incidents")
+	sink := mmIncidentSink(t, mm, &IncidentChannelConfig{})
+	// The root and the reply in the team channel go through; the incident channel's post not.
+	mm.FailOn(http.MethodPost, "/api/v4/posts", chattest.Reply{Status: http.StatusTooManyRequests, RetryAfter: "1", Skip: 2})
+	rep := openedP1()
+	th, err := sink.Deliver(context.Background(), Delivery{Report: rep})
+	if _, limited := RetryAfter(err); !limited {
+		t.Fatalf("want the rate limit, got %v", err)
+	}
+	if th, err = sink.Deliver(context.Background(), Delivery{Report: rep, Thread: th}); err != nil {
+		t.Fatal(err)
+	}
+	n, in := 0, 0
+	for _, p := range mm.Posts() {
+		switch p.ChannelID {
+		case team:
+			n++
+		case th.Incident.ID:
+			in++
+		}
+	}
+	if n != 2 || in == 0 {
+		t.Errorf("%d posts in the team channel (want the root and the report once), %d in the incident channel", n, in)
+	}
+}
