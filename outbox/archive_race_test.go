@@ -101,7 +101,7 @@ func TestArchiveRacingReopeningLeavesRecordOpen(t *testing.T) {
 				return string(rec.Value())
 			}
 			testkit.Eventually(t, 5*time.Second, "the reopening delivered and recorded", func() bool {
-				return strings.Contains(record(), "inc-1.3.reopened")
+				return strings.Contains(record(), `{"id":"inc-1.3.reopened"}`)
 			})
 			close(slow.release)
 			testkit.Eventually(t, 5*time.Second, "the archiving over", func() bool {
@@ -117,5 +117,63 @@ func TestArchiveRacingReopeningLeavesRecordOpen(t *testing.T) {
 				t.Errorf("unarchived %d times, want %d", un.unarchived, want)
 			}
 		})
+	}
+}
+
+// heldReopen delivers a reopening only once released, and archives at once.
+type heldReopen struct {
+	slowArchive
+	inReopen chan struct{}
+	hold     chan struct{}
+}
+
+func (c *heldReopen) Deliver(ctx context.Context, d notify.Delivery) (*notify.Thread, error) {
+	if d.Report.Event == triaged.EventReopened {
+		close(c.inReopen)
+		<-c.hold
+	}
+	return c.slowArchive.Deliver(ctx, d)
+}
+
+func (c *heldReopen) Archive(_ context.Context, _ string, th *notify.Thread) (*notify.Thread, error) {
+	c.mu.Lock()
+	c.archived++
+	c.mu.Unlock()
+	cp := *th
+	ic := *th.Incident
+	ic.Archived, ic.ArchiveAt = true, nil
+	cp.Incident = &ic
+	return &cp, nil
+}
+
+// The other way round: the channel is archived, and recorded so, while a reopening is being
+// delivered from the record before. The reopening's outcome must not record the channel open:
+// it stays archived in the record, so the next report unarchives it (or says it is archived).
+func TestArchiveDuringReopeningDeliveryStaysRecorded(t *testing.T) {
+	e := newEnv(t, broker.TopologyOptions{})
+	sink := &heldReopen{inReopen: make(chan struct{}), hold: make(chan struct{})}
+	e.start(sink, outbox.Options{ArchiveEvery: 10 * time.Millisecond, Timeout: 5 * time.Second})
+	e.publish(report("inc-1", 1, triaged.EventOpened), report("inc-1", 2, triaged.EventResolved), report("inc-1", 3, triaged.EventReopened))
+	<-sink.inReopen
+	kv, err := e.js.KeyValue(context.Background(), e.names.DeliveriesBucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func() string {
+		rec, err := kv.Get(context.Background(), "chat.inc-1")
+		if err != nil {
+			return ""
+		}
+		return string(rec.Value())
+	}
+	testkit.Eventually(t, 5*time.Second, "the channel archived and recorded", func() bool {
+		return strings.Contains(record(), `"archived":true`)
+	})
+	close(sink.hold)
+	testkit.Eventually(t, 5*time.Second, "the reopening recorded", func() bool {
+		return strings.Contains(record(), `{"id":"inc-1.3.reopened"}`)
+	})
+	if rec := record(); !strings.Contains(rec, `"archived":true`) {
+		t.Errorf("the reopening's outcome recorded the archived channel as open: %s", rec)
 	}
 }
