@@ -44,6 +44,19 @@ type Thread struct {
 	// A Thread may hold it before the root message exists (RootID ""): the channel was
 	// recorded before the team channel was told of it.
 	Incident *IncidentChannel `json:"incident_channel,omitempty"`
+	// Posted is the report whose reply in the team channel's thread is posted: a retry of that
+	// report after a later step failed (the incident channel's) does not post it again.
+	Posted string `json:"posted,omitempty"`
+}
+
+// settled is th once its report is delivered whole: Posted only matters to a retry.
+func (th *Thread) settled() *Thread {
+	if th == nil || th.Posted == "" {
+		return th
+	}
+	cp := *th
+	cp.Posted = ""
+	return &cp
 }
 
 // RetryAfterError is a failure the service asked to be retried no sooner than After (HTTP 429

@@ -133,14 +133,46 @@ func channelSlug(s string, maxLen int) string {
 	return strings.Trim(out, "-_")
 }
 
-// channelNames are the names to try, in order: base, then base-2 … base-9, shortened to fit.
-func channelNames(base string, maxLen int) []string {
+// channelNames are the names to try, in order: base, then base-2 … base-9, then base with the
+// end of the incident's ID (unique where the day's suffixes are all taken), shortened to fit.
+// The name an earlier attempt recorded (claimed) comes first: its channel may be the one that
+// attempt created.
+func channelNames(base string, maxLen int, incidentID, claimed string) []string {
+	suffixed := func(suffix string) string {
+		return strings.TrimRight(base[:min(len(base), maxLen-len(suffix))], "-_") + suffix
+	}
 	out := []string{base}
 	for i := 2; i <= channelNameTries; i++ {
-		suffix := "-" + strconv.Itoa(i)
-		out = append(out, strings.TrimRight(base[:min(len(base), maxLen-len(suffix))], "-_")+suffix)
+		out = append(out, suffixed("-"+strconv.Itoa(i)))
+	}
+	id := strings.ReplaceAll(channelSlug(incidentID, 64), "-", "")
+	if len(id) > channelIDPart {
+		id = id[len(id)-channelIDPart:]
+	}
+	if id != "" {
+		out = append(out, suffixed("-"+id))
+	}
+	if i := slices.Index(out, claimed); i > 0 {
+		out = append(append([]string{claimed}, out[:i]...), out[i+1:]...)
 	}
 	return out
+}
+
+// channelIDPart is how much of the incident's ID (its end: the hash part of triaged's IDs)
+// names its channel when the suffixes "-2" … "-9" are all taken.
+const channelIDPart = 8
+
+// namesTakenError is the refusal of every name an incident's channel may have: recorded with
+// the incident, so that its later reports do not try them all again.
+type namesTakenError struct{ first, last string }
+
+func namesTaken(base string, maxLen int, incidentID string) *namesTakenError {
+	names := channelNames(base, maxLen, incidentID, "")
+	return &namesTakenError{first: names[0], last: names[len(names)-1]}
+}
+
+func (e *namesTakenError) Error() string {
+	return fmt.Sprintf("the names %s to %s are all taken by other channels", e.first, e.last)
 }
 
 // channelMarker is what a channel's purpose says so that any replica, after any crash, knows
@@ -160,6 +192,16 @@ type IncidentChannel struct {
 	// archive_after is configured, cleared by a later report (the incident reopened).
 	ArchiveAt *time.Time `json:"archive_at,omitempty"`
 	Archived  bool       `json:"archived,omitempty"`
+	// Claim (ID "") is the name the incident recorded before asking for a channel of that
+	// name: only this incident may take a channel of that name the bot created and did not
+	// mark (a crash, or a refused purpose, between creating and marking it).
+	Claim string `json:"claim,omitempty"`
+	// Unmarked: the channel's purpose does not carry the incident's marker yet; the next
+	// delivery sets it.
+	Unmarked bool `json:"unmarked,omitempty"`
+	// None (ID "") says why the incident has no channel for good (every name taken): its
+	// later reports do not try again.
+	None string `json:"none,omitempty"`
 }
 
 func (c *IncidentChannel) clone() *IncidentChannel {
@@ -221,6 +263,12 @@ type Archiver interface {
 	Archive(ctx context.Context, incidentID string, th *Thread) (*Thread, error)
 	// ArchiveAfter is the delay between resolution and archiving.
 	ArchiveAfter() time.Duration
+}
+
+// Unarchiver is an Archiver that can take an archiving back, for an incident that reopened
+// while its channel was being archived.
+type Unarchiver interface {
+	Unarchive(ctx context.Context, th *Thread) error
 }
 
 // AsArchiver returns the Archiver behind s, if s archives incident channels.

@@ -13,8 +13,11 @@ import (
 // channelService is what a chat sink does for incident channels in its own API.
 type channelService interface {
 	// createChannel creates the incident's channel or finds the one an earlier attempt
-	// created.
-	createChannel(ctx context.Context, rep *triaged.Report) (*IncidentChannel, error)
+	// created. claimed is the name an earlier attempt recorded; claim records a name before
+	// it is asked for.
+	createChannel(ctx context.Context, rep *triaged.Report, claimed string, claim func(ctx context.Context, name string) error) (*IncidentChannel, error)
+	// mark sets the marker in the purpose of a channel created without it.
+	mark(ctx context.Context, rep *triaged.Report, ic *IncidentChannel) error
 	unarchive(ctx context.Context, ic *IncidentChannel) error
 	// scopeHint says, for a report, which scope or permission is missing.
 	scopeHint(scope string) string
@@ -44,22 +47,57 @@ func (k *channelKeeper) incident(ctx context.Context, svc channelService, d Deli
 	if th != nil {
 		ic = th.Incident.clone()
 	}
-	if ic == nil || ic.ID == "" {
+	if ic != nil && ic.ID == "" && ic.None != "" {
+		return th, &triaged.IncidentChannel{Unavailable: ic.None}, nil
+	}
+	recorded := ic != nil && ic.ID != ""
+	if !recorded {
 		if !k.policy.wants(rep) {
 			return th, nil, nil
 		}
+		claimed := ""
+		if ic != nil {
+			claimed = ic.Claim
+		}
+		// Each name is recorded before it is asked for: the channel an attempt creates and
+		// cannot mark is then known, after any crash, to be this incident's, and no other's.
+		claim := func(ctx context.Context, name string) error {
+			if d.Save == nil {
+				return nil
+			}
+			next := withChannel(th, &IncidentChannel{Claim: name})
+			if err := d.Save(ctx, next); err != nil {
+				return fmt.Errorf("record the incident channel's name %s: %w", name, err)
+			}
+			th = next
+			return nil
+		}
 		var err error
-		if ic, err = svc.createChannel(ctx, rep); err != nil {
+		if ic, err = svc.createChannel(ctx, rep, claimed, claim); err != nil {
 			if !IsPermanent(err) {
 				return th, nil, fmt.Errorf("open the incident channel: %w", err)
 			}
-			return th, &triaged.IncidentChannel{Unavailable: k.unavailable(svc, rep, err)}, nil
+			why := k.unavailable(svc, rep, err)
+			var taken *namesTakenError
+			if errors.As(err, &taken) {
+				// For good: the thread the outbox records says so to the later reports.
+				th = withChannel(th, &IncidentChannel{None: why})
+			}
+			return th, &triaged.IncidentChannel{Unavailable: why}, nil
 		}
 		th = withChannel(th, ic)
 		if d.Save != nil {
 			if err := d.Save(ctx, th); err != nil {
 				return th, nil, fmt.Errorf("record the incident channel #%s: %w", ic.Name, err)
 			}
+		}
+	}
+	if recorded && ic.Unmarked {
+		if err := svc.mark(ctx, rep, ic); err != nil {
+			k.log.Warn(k.service+": the incident channel's purpose still lacks the incident's marker; tried again with the next report",
+				"sink", k.sink, "incident", rep.IncidentID, "channel", ic.Name, "err", err)
+		} else {
+			ic.Unmarked = false
 		}
 	}
 	if ic.Archived && rep.Event != triaged.EventResolved {

@@ -97,18 +97,38 @@ func (m *mattermost) Deliver(ctx context.Context, d Delivery) (*Thread, error) {
 	if rep == nil {
 		return d.Thread, Permanent(errors.New("post report to mattermost: nil report"))
 	}
-	th, shown, err := m.ch.keeper().incident(ctx, m, d, d.Thread)
-	if err != nil {
-		return th, err
-	}
+	// The team channel gets every report whatever becomes of the incident channel: a failure
+	// of the channel's step a retry may mend is returned only once the team channel has it.
+	th, shown, chErr := m.ch.keeper().incident(ctx, m, d, d.Thread)
 	rep = withShown(rep, shown)
 	d.Report, d.Thread = rep, th
 	full, err := m.render.full(rep, "")
 	if err != nil {
 		return th, Permanent(err)
 	}
+	out := th
+	if th == nil || th.Posted != rep.ID {
+		if out, err = m.postTeam(ctx, d, full); err != nil {
+			return out, err
+		}
+	}
+	if chErr != nil {
+		return out, fmt.Errorf("report %s: in the team channel; %w", rep.ID, chErr)
+	}
+	out, err = m.postIncident(ctx, out, rep, full, d.MaybePosted)
+	if err != nil {
+		return out, err
+	}
+	return out.settled(), nil
+}
+
+// postTeam posts rep in the team channel's thread of its incident; the thread it returns says
+// the report is posted there.
+func (m *mattermost) postTeam(ctx context.Context, d Delivery, full string) (*Thread, error) {
+	rep, th := d.Report, d.Thread
 	root := m.render.root(rep)
 	var out *Thread
+	var err error
 	if th != nil && th.RootID != "" {
 		out, err = th, m.update(ctx, d, root, full)
 		if hookStatus(err) == http.StatusNotFound {
@@ -132,7 +152,9 @@ func (m *mattermost) Deliver(ctx context.Context, d Delivery) (*Thread, error) {
 	if err != nil {
 		return out, err
 	}
-	return m.postIncident(ctx, out, rep, full, d.MaybePosted)
+	cp := *out
+	cp.Posted = rep.ID
+	return &cp, nil
 }
 
 // open posts the root message in channel ch and the full report as its first reply.

@@ -61,6 +61,14 @@ func (m *mattermost) unarchive(ctx context.Context, ic *IncidentChannel) error {
 	return mmScope(err, "manage_public_channel_properties")
 }
 
+// Unarchive restores the channel of an incident that reopened while it was being archived.
+func (m *mattermost) Unarchive(ctx context.Context, th *Thread) error {
+	if m.ch == nil || th == nil || th.Incident == nil || th.Incident.ID == "" {
+		return nil
+	}
+	return m.unarchive(ctx, th.Incident)
+}
+
 func (m *mattermost) team(ctx context.Context) (string, error) {
 	m.ch.mu.Lock()
 	id := m.ch.teamID
@@ -86,7 +94,9 @@ func (m *mattermost) team(ctx context.Context) (string, error) {
 
 // createChannel creates the incident's channel, with the marker in its purpose and the headline in its
 // header in the same call, or finds by name the one an earlier attempt created.
-func (m *mattermost) createChannel(ctx context.Context, rep *triaged.Report) (*IncidentChannel, error) {
+// Mattermost sets the marker in the creating call, so no channel is ever unmarked and no name
+// needs claiming.
+func (m *mattermost) createChannel(ctx context.Context, rep *triaged.Report, _ string, _ func(context.Context, string) error) (*IncidentChannel, error) {
 	base, err := m.ch.policy.channelName(rep)
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("name the incident channel: %w", err))
@@ -96,7 +106,7 @@ func (m *mattermost) createChannel(ctx context.Context, rep *triaged.Report) (*I
 		return nil, err
 	}
 	marker, header := channelMarker(rep.IncidentID), truncate(mmMaxHeader, triaged.Headline(rep))
-	for _, name := range channelNames(base, mmMaxChannelName) {
+	for _, name := range channelNames(base, mmMaxChannelName, rep.IncidentID, "") {
 		body, _ := json.Marshal(map[string]string{"team_id": teamID, "name": name, "display_name": name,
 			"purpose": marker, "header": header, "type": "O"})
 		data, err := m.call(ctx, "create channel "+name, http.MethodPost, "/api/v4/channels", body)
@@ -129,8 +139,11 @@ func (m *mattermost) createChannel(ctx context.Context, rep *triaged.Report) (*I
 			return ic, nil
 		}
 	}
-	return nil, Permanent(fmt.Errorf("the names %s to %s-%d are all taken by other channels", base, base, channelNameTries))
+	return nil, Permanent(namesTaken(base, mmMaxChannelName, rep.IncidentID))
 }
+
+// mark is never needed: the creating call sets the purpose.
+func (m *mattermost) mark(context.Context, *triaged.Report, *IncidentChannel) error { return nil }
 
 func (m *mattermost) channel(c mmChannel, header string) *IncidentChannel {
 	return &IncidentChannel{ID: c.ID, Name: c.Name, Topic: header, URL: m.base + "/" + url.PathEscape(m.ch.team) + "/channels/" + url.PathEscape(c.Name)}

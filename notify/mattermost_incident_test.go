@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -166,5 +167,69 @@ func TestMattermostIncidentChannelFoundByName(t *testing.T) {
 	}
 	if th.Incident == nil || th.Incident.Name != p1Channel+"-2" {
 		t.Errorf("another incident of the same name got %+v, want %s-2", th.Incident, p1Channel)
+	}
+}
+
+// A rate-limited channel creation must not hold back the team channel: the report is posted
+// there, the delivery fails with the rate limit, and its retry creates the channel and posts
+// there without posting in the team channel again.
+func TestMattermostIncidentChannelCreateRateLimitTeamChannelFirst(t *testing.T) {
+	mm := chattest.NewMattermost(t)
+	team := mm.AddChannel("ops", "incidents")
+	sink := mmIncidentSink(t, mm, &IncidentChannelConfig{})
+	mm.FailOn(http.MethodPost, "/api/v4/channels", chattest.Reply{Status: http.StatusTooManyRequests, RetryAfter: "30"})
+	rep := openedP1()
+	th, err := sink.Deliver(context.Background(), Delivery{Report: rep})
+	if _, limited := RetryAfter(err); !limited {
+		t.Fatalf("want the rate limit for the retry, got %v", err)
+	}
+	teamPosts := func() (n int) {
+		for _, p := range mm.Posts() {
+			if p.ChannelID == team {
+				n++
+			}
+		}
+		return n
+	}
+	if th == nil || th.RootID == "" || th.Posted != rep.ID || teamPosts() != 2 {
+		t.Fatalf("thread %+v, %d posts in the team channel; want the root and the report", th, teamPosts())
+	}
+	th, err = sink.Deliver(context.Background(), Delivery{Report: rep, Thread: th})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, ok := mm.Channel("ops", p1Channel)
+	if !ok || th.Incident == nil || th.Incident.ID != ch.ID || teamPosts() != 2 {
+		t.Fatalf("retry: thread %+v, channel %v, %d posts in the team channel", th, ok, teamPosts())
+	}
+}
+
+// A 429 on the incident channel's post, after the team channel's reply went out: the retry
+// (not marked maybe-posted, a rate limit says nothing was posted) posts there only.
+func TestMattermostIncidentPost429DoesNotRepeatTeamReply(t *testing.T) {
+	mm := chattest.NewMattermost(t)
+	team := mm.AddChannel("ops", "incidents")
+	sink := mmIncidentSink(t, mm, &IncidentChannelConfig{})
+	// The root and the reply in the team channel go through; the incident channel's post not.
+	mm.FailOn(http.MethodPost, "/api/v4/posts", chattest.Reply{Status: http.StatusTooManyRequests, RetryAfter: "1", Skip: 2})
+	rep := openedP1()
+	th, err := sink.Deliver(context.Background(), Delivery{Report: rep})
+	if _, limited := RetryAfter(err); !limited {
+		t.Fatalf("want the rate limit, got %v", err)
+	}
+	if th, err = sink.Deliver(context.Background(), Delivery{Report: rep, Thread: th}); err != nil {
+		t.Fatal(err)
+	}
+	n, in := 0, 0
+	for _, p := range mm.Posts() {
+		switch p.ChannelID {
+		case team:
+			n++
+		case th.Incident.ID:
+			in++
+		}
+	}
+	if n != 2 || in == 0 {
+		t.Errorf("%d posts in the team channel (want the root and the report once), %d in the incident channel", n, in)
 	}
 }

@@ -58,10 +58,9 @@ func (s *Slack) Deliver(ctx context.Context, d Delivery) (*Thread, error) {
 	if rep == nil {
 		return d.Thread, Permanent(errors.New("slack: nil report"))
 	}
-	th, shown, err := s.ch.keeper().incident(ctx, s, d, d.Thread)
-	if err != nil {
-		return th, fmt.Errorf("report %s: %w", rep.ID, err)
-	}
+	// The team channel gets every report whatever becomes of the incident channel: a failure
+	// of the channel's step a retry may mend is returned only once the team channel has it.
+	th, shown, chErr := s.ch.keeper().incident(ctx, s, d, d.Thread)
 	rep = withShown(rep, shown)
 	opened := false
 	if th == nil || th.RootID == "" {
@@ -78,8 +77,13 @@ func (s *Slack) Deliver(ctx context.Context, d Delivery) (*Thread, error) {
 		}
 		th, opened = root, true
 	}
-	if err := s.reply(ctx, th, rep, d.MaybePosted); err != nil {
-		return th, fmt.Errorf("report %s: %w", rep.ID, err)
+	if th.Posted != rep.ID {
+		if err := s.reply(ctx, th, rep, d.MaybePosted); err != nil {
+			return th, fmt.Errorf("report %s: %w", rep.ID, err)
+		}
+		cp := *th
+		cp.Posted = rep.ID
+		th = &cp
 	}
 	if !opened {
 		root, err := s.r.Root(rep)
@@ -97,11 +101,14 @@ func (s *Slack) Deliver(ctx context.Context, d Delivery) (*Thread, error) {
 				"sink", s.name, "report", rep.ID, "channel", th.Channel, "ts", th.RootID, "err", err)
 		}
 	}
-	th, err = s.postIncident(ctx, th, rep, d.MaybePosted)
+	if chErr != nil {
+		return th, fmt.Errorf("report %s: in the team channel; %w", rep.ID, chErr)
+	}
+	th, err := s.postIncident(ctx, th, rep, d.MaybePosted)
 	if err != nil {
 		return th, fmt.Errorf("report %s: %w", rep.ID, err)
 	}
-	return th, nil
+	return th.settled(), nil
 }
 
 // openThread posts the incident's root message in ch, or finds the one an earlier attempt

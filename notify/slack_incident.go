@@ -115,9 +115,10 @@ func (s *Slack) scopeHint(scope string) string {
 }
 
 // createChannel creates the incident's channel, or finds the one an earlier attempt (a crash, a
-// replica racing) created: by name, then by the marker in its purpose. A name another
-// incident's channel holds moves on to the next ("-2" …).
-func (s *Slack) createChannel(ctx context.Context, rep *triaged.Report) (*IncidentChannel, error) {
+// replica racing) created: by name, then by the marker in its purpose, or, for the name this
+// incident claimed, as the bot's channel not yet marked. A name another incident's channel holds
+// moves on to the next ("-2" …, then the end of the incident's ID).
+func (s *Slack) createChannel(ctx context.Context, rep *triaged.Report, claimed string, claim func(context.Context, string) error) (*IncidentChannel, error) {
 	base, err := s.ch.policy.channelName(rep)
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("name the incident channel: %w", err))
@@ -127,20 +128,28 @@ func (s *Slack) createChannel(ctx context.Context, rep *triaged.Report) (*Incide
 		return nil, err
 	}
 	marker := channelMarker(rep.IncidentID)
-	for _, name := range channelNames(base, slackMaxChannelName) {
+	names := channelNames(base, slackMaxChannelName, rep.IncidentID, claimed)
+	for _, name := range names {
+		if name != claimed {
+			if err := claim(ctx, name); err != nil {
+				return nil, err
+			}
+		}
 		var created struct {
 			Channel slackConv `json:"channel"`
 		}
 		err := s.api.form(ctx, "conversations.create", url.Values{"name": {name}}, &created)
 		if err == nil {
 			// The marker first: it is what tells a retry, or a replica, that the channel is
-			// this incident's. Until it is set, a channel of the bot's with no purpose is.
-			if err := s.api.form(ctx, "conversations.setPurpose", url.Values{"channel": {created.Channel.ID}, "purpose": {marker}}, nil); err != nil {
-				s.log.Warn("slack: could not mark the incident channel as the incident's", "sink", s.name, "channel", name, "err", err)
+			// this incident's. Until it is set, only this incident's claim does.
+			ic := &IncidentChannel{ID: created.Channel.ID, Name: created.Channel.Name, URL: self.URL + "archives/" + created.Channel.ID}
+			if err := s.mark(ctx, rep, ic); err != nil {
+				s.log.Warn("slack: could not mark the incident channel as the incident's; tried again with the next report", "sink", s.name, "channel", name, "err", err)
+				ic.Unmarked = true
 			}
 			s.ch.metrics.open(s.name, channelCreated)
 			s.log.Info("slack: incident channel created", "sink", s.name, "incident", rep.IncidentID, "channel", name, "id", created.Channel.ID)
-			return &IncidentChannel{ID: created.Channel.ID, Name: created.Channel.Name, URL: self.URL + "archives/" + created.Channel.ID}, nil
+			return ic, nil
 		}
 		if slackCode(err) != "name_taken" {
 			return nil, err
@@ -149,12 +158,26 @@ func (s *Slack) createChannel(ctx context.Context, rep *triaged.Report) (*Incide
 		if err != nil {
 			return nil, err
 		}
-		if found != nil && (strings.Contains(found.Purpose.Value, marker) || found.Purpose.Value == "" && found.Creator == self.UserID) {
+		if found == nil {
+			continue
+		}
+		mine := strings.Contains(found.Purpose.Value, marker)
+		unmarked := !mine && found.Purpose.Value == "" && found.Creator == self.UserID && name == claimed
+		if mine || unmarked {
 			s.ch.metrics.open(s.name, channelFound)
-			return &IncidentChannel{ID: found.ID, Name: found.Name, URL: self.URL + "archives/" + found.ID, Archived: found.IsArchived}, nil
+			ic := &IncidentChannel{ID: found.ID, Name: found.Name, URL: self.URL + "archives/" + found.ID, Archived: found.IsArchived}
+			if unmarked {
+				ic.Unmarked = s.mark(ctx, rep, ic) != nil
+			}
+			return ic, nil
 		}
 	}
-	return nil, Permanent(fmt.Errorf("the names %s to %s-%d are all taken by other channels", base, base, channelNameTries))
+	return nil, Permanent(namesTaken(base, slackMaxChannelName, rep.IncidentID))
+}
+
+// mark sets the incident's marker as the channel's purpose.
+func (s *Slack) mark(ctx context.Context, rep *triaged.Report, ic *IncidentChannel) error {
+	return s.api.form(ctx, "conversations.setPurpose", url.Values{"channel": {ic.ID}, "purpose": {channelMarker(rep.IncidentID)}}, nil)
 }
 
 // findChannel looks a public channel up by name, archived ones included.
@@ -201,6 +224,12 @@ func (s *Slack) postIncident(ctx context.Context, th *Thread, rep *triaged.Repor
 		}
 		s.ch.metrics.step(s.name, "post", err)
 		s.log.Error("slack: report not posted in the incident channel; it is in the team channel", "sink", s.name, "report", rep.ID, "channel", ic.Name, "err", err)
+		if slackCode(err) == "is_archived" {
+			// Archived by a person, or by the archiver as the incident reopened: recorded,
+			// so the later reports say so instead of trying.
+			ic.Archived, ic.ArchiveAt = true, nil
+			return withChannel(th, ic), nil
+		}
 		return th, nil
 	}
 	if rep.Event == triaged.EventResolved {

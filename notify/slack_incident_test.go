@@ -383,7 +383,7 @@ func TestChannelSlug(t *testing.T) {
 	if got := channelSlug(long+"-bbbbbbbbbbbbbbbbbbbbbbbbb", 64); got != long[:64] {
 		t.Errorf("not cut to 64: %q", got)
 	}
-	names := channelNames(strings.Repeat("x", 64), 64)
+	names := channelNames(strings.Repeat("x", 64), 64, "", "")
 	if len(names) != channelNameTries || names[1] != strings.Repeat("x", 62)+"-2" {
 		t.Errorf("names %q", names)
 	}

@@ -143,8 +143,16 @@ func (d *Deliverer) archiveOne(ctx context.Context, a notify.Archiver, key strin
 		d.log.Warn("incident channel not archived; will retry", "incident", m.Incident, "channel", ic.Name, "retry_in", archiveClaim, "err", err)
 		return
 	}
+	// The archived flag is written only over the record the archiving was decided on: a report
+	// delivered meanwhile (the incident reopened) cleared ArchiveAt, and wins. A conflicting
+	// write makes records.update read the record again and ask anew.
+	reopened := false
 	_, _, err = d.records.update(kctx, m.Incident, rec, recRev, func(r *record) error {
 		if r.Thread == nil || th == nil || th.Incident == nil {
+			return errUnchanged
+		}
+		if cur := r.Thread.Incident; cur == nil || cur.ID != ic.ID || cur.ArchiveAt == nil || !cur.ArchiveAt.Equal(*ic.ArchiveAt) {
+			reopened = true
 			return errUnchanged
 		}
 		nt := *r.Thread
@@ -156,5 +164,26 @@ func (d *Deliverer) archiveOne(ctx context.Context, a notify.Archiver, key strin
 	if err != nil {
 		d.log.Warn("archived incident channel not recorded", "incident", m.Incident, "err", err)
 	}
+	if reopened {
+		d.unarchive(ctx, a, m.Incident, rec.Thread)
+	}
 	_ = d.o.Deliveries.Delete(kctx, key, jetstream.LastRevision(rev))
+}
+
+// unarchive takes back the archiving of a channel whose incident reopened while it was being
+// archived, where the service lets the bot (Mattermost); elsewhere the channel stays archived
+// and the record open, and the sink finds it archived when it next posts there.
+func (d *Deliverer) unarchive(ctx context.Context, a notify.Archiver, incident string, th *notify.Thread) {
+	u, ok := a.(notify.Unarchiver)
+	if !ok {
+		d.log.Warn("the incident reopened while its channel was archived; the channel stays archived", "incident", incident, "channel", th.Incident.Name)
+		return
+	}
+	uctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
+	defer cancel()
+	if err := u.Unarchive(uctx, th); err != nil {
+		d.log.Warn("the incident reopened while its channel was archived, and it could not be unarchived; unarchive it by hand", "incident", incident, "channel", th.Incident.Name, "err", err)
+		return
+	}
+	d.log.Info("the incident reopened while its channel was archived; unarchived it", "incident", incident, "channel", th.Incident.Name)
 }

@@ -147,7 +147,7 @@ func (d *Deliverer) delivered(ctx context.Context, key string, rec *record, rev 
 		kctx, cancel := context.WithTimeout(ctx, kvTimeout)
 		_, _, err = d.records.update(kctx, key, rec, rev, func(r *record) error {
 			if th != nil {
-				r.Thread = th
+				r.Thread = keepArchived(r, rec, th)
 			}
 			r.account(rep.ID, it.n, false)
 			return nil
@@ -200,7 +200,7 @@ func (d *Deliverer) failed(ctx context.Context, key string, rec *record, rev uin
 	// for the retry; the intent says when the retry is due, so later reports wait that long.
 	_, _, kerr := d.records.update(kctx, key, rec, rev, func(r *record) error {
 		if th != nil {
-			r.Thread = th
+			r.Thread = keepArchived(r, rec, th)
 		}
 		if r.Intent != nil && r.Intent.ID == rep.ID {
 			r.Intent.Due = time.Now().Add(delay)
@@ -228,7 +228,7 @@ func (d *Deliverer) deadLetter(ctx context.Context, key string, rec *record, rev
 	defer cancel()
 	_, _, err := d.records.update(kctx, key, rec, rev, func(r *record) error {
 		if th != nil {
-			r.Thread = th
+			r.Thread = keepArchived(r, rec, th)
 		}
 		r.account(it.rep.ID, it.n, true)
 		return nil
@@ -261,6 +261,25 @@ func (d *Deliverer) skipDuplicate(it *item) outcome {
 	d.log.Debug("report delivered already; acknowledged", "incident", it.rep.IncidentID, "report", it.rep.ID)
 	_ = it.m.Ack()
 	return handled
+}
+
+// keepArchived is th, the thread a sink returned, except that a channel the archiver archived
+// while the sink worked from the record from, where it was not archived, stays archived in the
+// record (the sink cannot have unarchived what it did not know archived): the incident's next
+// report then finds it archived and unarchives it where the service allows.
+func keepArchived(r, from *record, th *notify.Thread) *notify.Thread {
+	if th == nil || th.Incident == nil || th.Incident.Archived || r.Thread == nil || r.Thread.Incident == nil ||
+		!r.Thread.Incident.Archived || r.Thread.Incident.ID != th.Incident.ID {
+		return th
+	}
+	if from != nil && from.Thread != nil && from.Thread.Incident != nil && from.Thread.Incident.Archived {
+		return th // the sink saw it archived: its answer (unarchived) stands
+	}
+	cp := *th
+	ic := *th.Incident
+	ic.Archived, ic.ArchiveAt = true, nil
+	cp.Incident = &ic
+	return &cp
 }
 
 // clamp is t within [lo, hi].
