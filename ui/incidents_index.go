@@ -34,7 +34,10 @@ type Summary struct {
 	ResolvedAt *time.Time
 	Firing     int
 	Resolved   int
-	Flapping   bool
+	// Dropped counts the members the incident record did not keep (triaged bounds it), whose
+	// status is not known: the bucket says it; a report, counting only kept members, does not.
+	Dropped  int
+	Flapping bool
 	// Seq counts the incident's reports: what the bucket and the reports stream say of it is
 	// taken in this order, whichever of the two arrives first.
 	Seq int
@@ -116,9 +119,10 @@ type stored struct {
 			Team      string `json:"team"`
 		} `json:"labels"`
 	} `json:"members"`
-	Flapping bool `json:"flapping"`
-	Seq      int  `json:"seq"`
-	Reports  []struct {
+	MembersDropped int  `json:"members_dropped"`
+	Flapping       bool `json:"flapping"`
+	Seq            int  `json:"seq"`
+	Reports        []struct {
 		Event triaged.Event `json:"event"`
 	} `json:"reports"`
 	Evidence *struct {
@@ -139,7 +143,7 @@ func summarize(data []byte) (*Summary, error) {
 	}
 	s := &Summary{ID: st.ID, State: st.State, Severity: st.Severity.String(), Service: st.Service.Name,
 		Environment: st.Service.Environment, Team: st.Service.Team, AlertName: st.GroupLabels["alertname"],
-		OpenedAt: st.OpenedAt, UpdatedAt: st.UpdatedAt, ResolvedAt: st.ResolvedAt, Flapping: st.Flapping, Seq: st.Seq}
+		OpenedAt: st.OpenedAt, UpdatedAt: st.UpdatedAt, ResolvedAt: st.ResolvedAt, Flapping: st.Flapping, Seq: st.Seq, Dropped: st.MembersDropped}
 	common := true // the members' alertname, when the group labels do not name one
 	for i, m := range st.Members {
 		if m.Status == triaged.StatusFiring {
@@ -243,7 +247,7 @@ func (x *Index) Report(rep *triaged.Report) {
 		s.State, s.ResolvedAt = triaged.IncidentResolved, rep.EndedAt
 	}
 	if cur != nil {
-		s.keys = cur.keys
+		s.keys, s.Dropped = cur.keys, cur.Dropped
 		if cur.Seq == n && !cur.withRep { // the bucket's word on the rest, the report's headline
 			cur.Headline, cur.Team, cur.withRep = rep.Headline, cmp.Or(rep.Team, cur.Team), true
 			x.changedLocked()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,5 +262,34 @@ func TestExpiryForgetsKeysAndLinks(t *testing.T) {
 	defer x.mu.RUnlock()
 	if len(x.byID) != 0 || len(x.byKey) != 0 || len(x.threads) != 0 {
 		t.Errorf("after expiry: %d incidents, %d keys, %d links kept, want none", len(x.byID), len(x.byKey), len(x.threads))
+	}
+}
+
+// TestDroppedMembersAreShown: a storm's incident keeps 500 members and counts the rest; the list
+// says how many more there are, also once a report (which counts kept members only) updated it.
+func TestDroppedMembersAreShown(t *testing.T) {
+	x := NewIndex(10, 0, nil)
+	var inc triaged.Incident
+	if err := json.Unmarshal(incidentJSON(t, "inc-1", triaged.IncidentOpen, triaged.P1, 1, t0, 3, 0), &inc); err != nil {
+		t.Fatal(err)
+	}
+	inc.MembersDropped = 1500
+	data, err := json.Marshal(inc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Put(triaged.IncidentStatePrefix+"inc-1", data, false)
+	u, err := New(Options{Version: "test", Index: x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"from the bucket", "after a report"} {
+		if step == "after a report" {
+			x.Report(report("inc-1", 2, triaged.EventUpdated, triaged.P1, "h"))
+		}
+		code, body := get(t, u, "/")
+		if code != 200 || !strings.Contains(body, "+1500 not kept") {
+			t.Errorf("%s: %d, the row does not say +1500 not kept:\n%s", step, code, body)
+		}
 	}
 }
