@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/triaged/triaged"
 )
@@ -161,6 +162,17 @@ func (s *Slack) createChannel(ctx context.Context, rep *triaged.Report, claimed 
 		if found == nil {
 			continue
 		}
+		if found.Purpose.Value == "" && found.Creator == self.UserID && name != claimed {
+			// The bot's, not yet marked, and not this incident's claim: another replica may be
+			// between creating it and marking it for this same incident. Give it a moment
+			// rather than making a second channel; unmarked still, it is taken.
+			if found, err = s.awaitMarker(ctx, name, found); err != nil {
+				return nil, err
+			}
+			if found == nil {
+				continue
+			}
+		}
 		mine := strings.Contains(found.Purpose.Value, marker)
 		unmarked := !mine && found.Purpose.Value == "" && found.Creator == self.UserID && name == claimed
 		if mine || unmarked {
@@ -173,6 +185,30 @@ func (s *Slack) createChannel(ctx context.Context, rep *triaged.Report, claimed 
 		}
 	}
 	return nil, Permanent(namesTaken(base, slackMaxChannelName, rep.IncidentID))
+}
+
+// Waiting for another replica to mark the channel it created: tries at this interval.
+const (
+	markerPolls    = 4
+	markerInterval = 500 * time.Millisecond
+)
+
+// awaitMarker looks the unmarked channel up again until its purpose is set, it is gone, or
+// markerPolls looks have passed; it returns what it saw last.
+func (s *Slack) awaitMarker(ctx context.Context, name string, found *slackConv) (*slackConv, error) {
+	for range markerPolls {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(markerInterval):
+		}
+		again, err := s.findChannel(ctx, name)
+		if err != nil || again == nil || again.Purpose.Value != "" {
+			return again, err
+		}
+		found = again
+	}
+	return found, nil
 }
 
 // mark sets the incident's marker as the channel's purpose.
