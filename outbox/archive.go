@@ -26,8 +26,13 @@ type archiveMark struct {
 	Claimed *time.Time `json:"claimed,omitempty"`
 }
 
-// archiveClaim bounds one replica's attempt at archiving a channel.
+// archiveClaim bounds one replica's attempt at archiving a channel; a temporary failure is
+// tried again when it ends.
 const archiveClaim = 2 * time.Minute
+
+// archiveGiveUp bounds those tries: a channel not archived this long after it fell due is left
+// to a person, with an error in the log, rather than tried every archiveClaim for ever.
+const archiveGiveUp = 24 * time.Hour
 
 func (d *Deliverer) archiveKey(incident string) string {
 	return archivePrefix + d.records.key(incident)
@@ -137,6 +142,11 @@ func (d *Deliverer) archiveOne(ctx context.Context, a notify.Archiver, key strin
 	if err != nil {
 		if notify.IsPermanent(err) {
 			d.log.Error("incident channel not archived; archive it by hand", "incident", m.Incident, "channel", ic.Name, "err", err)
+			_ = d.o.Deliveries.Delete(kctx, key, jetstream.LastRevision(rev))
+			return
+		}
+		if now.After(m.Due.Add(archiveGiveUp)) {
+			d.log.Error("incident channel not archived, and no longer tried; archive it by hand", "incident", m.Incident, "channel", ic.Name, "due", m.Due, "tried_for", archiveGiveUp, "err", err)
 			_ = d.o.Deliveries.Delete(kctx, key, jetstream.LastRevision(rev))
 			return
 		}

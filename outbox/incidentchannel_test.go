@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,5 +110,36 @@ func TestIncidentChannelSavedAndArchived(t *testing.T) {
 	}
 	if len(sink.archived) != 1 {
 		t.Errorf("archived %d times, want once", len(sink.archived))
+	}
+}
+
+// failingArchive is channelChat whose archiving always fails as a chat service that is down.
+type failingArchive struct {
+	channelChat
+	tries atomic.Int32
+}
+
+func (c *failingArchive) Archive(context.Context, string, *notify.Thread) (*notify.Thread, error) {
+	c.tries.Add(1)
+	return nil, errors.New("503 Service Unavailable")
+}
+
+// TestArchiveGivenUpAfterADay: a channel whose archiving fails for a reason that may pass is
+// tried again, but not for ever: a day after it fell due, the mark is dropped.
+func TestArchiveGivenUpAfterADay(t *testing.T) {
+	e := newEnv(t, broker.TopologyOptions{})
+	sink := &failingArchive{channelChat: channelChat{after: -25 * time.Hour}} // due a day ago
+	e.start(sink, outbox.Options{ArchiveEvery: 10 * time.Millisecond, Timeout: 500 * time.Millisecond})
+	e.publish(report("inc-1", 1, triaged.EventOpened), report("inc-1", 2, triaged.EventResolved))
+	kv, err := e.js.KeyValue(context.Background(), e.names.DeliveriesBucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "the archive tried and its mark dropped", func() bool {
+		_, err := kv.Get(context.Background(), "_archive.chat.inc-1")
+		return sink.tries.Load() > 0 && errors.Is(err, jetstream.ErrKeyNotFound)
+	})
+	if n := sink.tries.Load(); n != 1 {
+		t.Errorf("archive tried %d times, want once", n)
 	}
 }
