@@ -111,7 +111,10 @@ receivers:
 		return resp.StatusCode == http.StatusOK
 	})
 
-	startsAt := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
+	// Started now, not in the past: Alertmanager flushes a new group at once, without its
+	// group_wait, when startsAt+group_wait has passed, and would then send the first of the three
+	// alone (it did, in CI).
+	startsAt := time.Now().UTC().Format(time.RFC3339Nano)
 	// post sends Alertmanager the instances' alerts, resolved ones with an end in the past.
 	post := func(start string, firing []string, resolved ...string) {
 		t.Helper()
@@ -127,7 +130,7 @@ receivers:
 			add(inst, "")
 		}
 		for _, inst := range resolved {
-			add(inst, time.Now().UTC().Add(-time.Second).Format(time.RFC3339))
+			add(inst, time.Now().UTC().Add(-100*time.Millisecond).Format(time.RFC3339Nano))
 		}
 		resp, err := http.Post(amURL+"/api/v2/alerts", "application/json", strings.NewReader("["+strings.Join(alerts, ",")+"]"))
 		if err != nil {
@@ -161,7 +164,7 @@ receivers:
 		t.Errorf("the third report is no resolution:\n%s", last(out))
 	}
 	// It fires again within the reopen window: the same incident, reopened.
-	post(time.Now().UTC().Format(time.RFC3339), []string{"api-1"})
+	post(time.Now().UTC().Format(time.RFC3339Nano), []string{"api-1"})
 	out = r.waitReports(t, 4)
 	if !strings.Contains(last(out), "fired again") {
 		t.Errorf("the fourth report does not say the incident fired again:\n%s", last(out))
