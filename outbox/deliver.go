@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/triaged/triaged/broker"
 	"github.com/triaged/triaged/notify"
 )
@@ -54,6 +56,10 @@ func (d *Deliverer) step(e *engine, l *lane, it *item) outcome {
 			return outcome{wait: now.Add(time.Second)}
 		}
 		return outcome{wait: clamp(rec.Intent.Due, now, now.Add(5*time.Second))}
+	case waitAttempt:
+		// Delivered now, a report the other attempt posted would show twice on a sink that
+		// cannot look up what it posted; once that attempt is overdue it is taken to have died.
+		return outcome{wait: clamp(rec.Intent.Due.Add(e.grace), now, now.Add(time.Second))}
 	case waitGap:
 		var in string
 		if rec.Intent != nil {
@@ -153,8 +159,8 @@ func (d *Deliverer) delivered(ctx context.Context, key string, rec *record, rev 
 			return nil
 		})
 		cancel()
-		if err == nil {
-			break
+		if err == nil || errors.Is(err, nats.ErrConnectionClosed) {
+			break // a closed connection never records it: the next process is told maybe-posted
 		}
 	}
 	if err != nil {
@@ -204,6 +210,7 @@ func (d *Deliverer) failed(ctx context.Context, key string, rec *record, rev uin
 		}
 		if r.Intent != nil && r.Intent.ID == rep.ID {
 			r.Intent.Due = time.Now().Add(delay)
+			r.Intent.Retry = true
 			r.Intent.Unsure = maybe || !limited // a refusal says nothing of an earlier attempt
 		}
 		return nil

@@ -98,14 +98,16 @@ func TestCrashBeforeDeliveryDeliversOnceAfterRestart(t *testing.T) {
 		close(crashed)
 		return errors.New("process gone")
 	}
-	a = e.start(first, outbox.Options{})
+	// The attempt's intent holds the report back until it is overdue (its timeout, then the
+	// grace of ack wait + 5 s), in case its process is alive and only cut off from NATS.
+	a = e.start(first, outbox.Options{Timeout: time.Second})
 	e.publish(report("inc", 1, triaged.EventOpened), report("inc", 2, triaged.EventUpdated))
 	<-crashed
 	a.stop(t)
 
 	sink := &chat{}
-	r := e.start(sink, outbox.Options{})
-	testkit.Eventually(t, 10*time.Second, "both reports delivered after the restart", func() bool { return len(sink.got()) >= 2 })
+	r := e.start(sink, outbox.Options{Timeout: time.Second})
+	testkit.Eventually(t, 20*time.Second, "both reports delivered after the restart", func() bool { return len(sink.got()) >= 2 })
 	r.stop(t)
 	checkThreads(t, sink.got(), map[string][]string{"inc": {"inc.1.opened", "inc.2.updated"}})
 	if calls := sink.attempts(); len(calls) == 0 || calls[0].Report.ID != "inc.1.opened" || !calls[0].MaybePosted {
@@ -127,7 +129,7 @@ func TestCrashAfterRootPostedUpdateGoesInItsThread(t *testing.T) {
 		close(crashed)
 		return th, nil
 	}
-	a = e.start(first, outbox.Options{})
+	a = e.start(first, outbox.Options{Timeout: time.Second})
 	e.publish(report("inc", 1, triaged.EventOpened))
 	<-crashed
 	a.stop(t)
@@ -135,8 +137,8 @@ func TestCrashAfterRootPostedUpdateGoesInItsThread(t *testing.T) {
 
 	// The same chat service: what the first process posted is there.
 	sink := &chat{posts: first.got(), next: 100}
-	r := e.start(sink, outbox.Options{})
-	testkit.Eventually(t, 10*time.Second, "the update delivered after the restart", func() bool { return len(sink.got()) >= 2 })
+	r := e.start(sink, outbox.Options{Timeout: time.Second})
+	testkit.Eventually(t, 20*time.Second, "the update delivered after the restart", func() bool { return len(sink.got()) >= 2 })
 	r.stop(t)
 	checkThreads(t, sink.got(), map[string][]string{"inc": {"inc.1.opened", "inc.2.updated"}})
 }
@@ -416,5 +418,42 @@ func TestDeliveryIsRecordedOnceTheBucketIsBack(t *testing.T) {
 	}
 	if len(openings) != 1 {
 		t.Errorf("the opening was delivered %d times (maybe-posted: %v), want once: its outcome was not recorded when the bucket came back", len(openings), openings[len(openings)-1].MaybePosted)
+	}
+}
+
+// A report comes again while another process's attempt at it is live: that process posted it
+// and, its NATS node stalled, lost the message (its in-progress acknowledgements went nowhere)
+// and is still recording the outcome. The report waits for that attempt instead of being posted
+// a second time; once the other process records it, it is a duplicate. (TestClusterPartition
+// printed a report twice so.)
+func TestReportWaitsForAnotherProcessAttempt(t *testing.T) {
+	e := newEnv(t, broker.DefaultTopologyOptions())
+	kv, err := e.js.KeyValue(context.Background(), e.names.DeliveriesBucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the other process wrote before calling its sink.
+	due := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)
+	rev, err := kv.Create(context.Background(), "chat.inc", []byte(`{"last":0,"intent":{"id":"inc.1.opened","n":1,"unsure":true,"due":"`+due+`"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &chat{}
+	r := e.start(sink, outbox.Options{})
+	e.publish(report("inc", 1, triaged.EventOpened))
+	time.Sleep(time.Second)
+	if got := sink.got(); len(got) != 0 {
+		t.Fatalf("the report was delivered during the other attempt: %v", got)
+	}
+	// The other process records its outcome.
+	if _, err := kv.Update(context.Background(), "chat.inc", []byte(`{"last":1,"done":[{"id":"inc.1.opened"}]}`), rev); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "the report found delivered", func() bool {
+		return metrictest.Value(t, r.reg, "triaged_notifications_total", "sink", "chat", "result", "duplicate") == 1
+	})
+	r.stop(t)
+	if got := sink.got(); len(got) != 0 {
+		t.Errorf("the report the other process delivered was delivered again: %v", got)
 	}
 }

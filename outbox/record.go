@@ -52,6 +52,10 @@ type intent struct {
 	// Due is when the attempt under way ends at the latest, or when the next one is due: the
 	// incident's later reports wait for it until then, and a grace period longer.
 	Due time.Time `json:"due"`
+	// Retry: the last attempt failed and the next is due at Due; none is under way. Without
+	// it, an attempt may be under way in another process, which may have posted the report and
+	// still be recording that (its NATS node stalled), so the report itself waits for it too.
+	Retry bool `json:"retry,omitempty"`
 }
 
 func (r *record) find(id string) (done, bool) {
@@ -91,11 +95,13 @@ const (
 	duplicate          // delivered already: acknowledged without calling the sink
 	waitTurn           // an earlier report of the incident is being delivered
 	waitGap            // an earlier report is missing: it may still come
+	waitAttempt        // this report is being delivered by another attempt, maybe elsewhere
 )
 
 // gate decides whether report id, number n, may be delivered now, keeping the incident's order:
 // report n goes after report n-1 is accounted for. An earlier report being attempted holds the
-// later ones back until its attempt is overdue by grace (its process died, and its message
+// later ones back, and an attempt at the report itself holds the report back, until the attempt
+// is overdue by grace (its process died, and its message
 // went elsewhere or away); a number missing with no attempt recorded is left to the caller to
 // wait for, bounded (waitGap).
 func (r *record) gate(id string, n int, now time.Time, grace time.Duration) verdict {
@@ -104,6 +110,11 @@ func (r *record) gate(id string, n int, now time.Time, grace time.Duration) verd
 			return deliverNow // a replayed dead letter
 		}
 		return duplicate
+	}
+	if r.Intent != nil && r.Intent.ID == id && !r.Intent.Retry && now.Before(r.Intent.Due.Add(grace)) {
+		// Its message came again while an attempt was live: that attempt's process lost its
+		// in-progress acknowledgements with a NATS node, and may have posted the report.
+		return waitAttempt
 	}
 	switch {
 	case n == 0 || n == r.Last+1:

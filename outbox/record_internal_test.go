@@ -9,12 +9,14 @@ import (
 )
 
 // The gate keeps an incident's order: report n after n-1, waiting while an earlier report's
-// attempt is live, and never delivering a report twice.
+// attempt is live, and never delivering a report twice, not even while another attempt at it is
+// live (its process lost a NATS node and, with it, the message).
 func TestGate(t *testing.T) {
 	now := time.Now()
 	grace := 30 * time.Second
 	live := &intent{ID: "i.2.updated", N: 2, Unsure: true, Due: now.Add(time.Second)}
 	stale := &intent{ID: "i.2.updated", N: 2, Due: now.Add(-time.Minute)}
+	retryDue := &intent{ID: "i.2.updated", N: 2, Unsure: true, Retry: true, Due: now.Add(time.Second)}
 	for _, tt := range []struct {
 		name string
 		rec  record
@@ -28,7 +30,10 @@ func TestGate(t *testing.T) {
 		{"a replayed dead letter", record{Last: 2, Done: []done{{ID: "i.1.opened", Skipped: true}}}, "i.1.opened", 1, deliverNow},
 		{"a late report given up on", record{Last: 3, Done: []done{{ID: "i.1.opened"}, {ID: "i.3.updated"}}}, "i.2.updated", 2, deliverNow},
 		{"older than the record remembers", record{Last: 300}, "i.100.updated", 100, duplicate},
-		{"its own retry", record{Last: 1, Intent: live}, "i.2.updated", 2, deliverNow},
+		{"its own retry", record{Last: 1, Intent: retryDue}, "i.2.updated", 2, deliverNow},
+		{"again while its attempt is live", record{Last: 1, Intent: live}, "i.2.updated", 2, waitAttempt},
+		{"again while its attempt is live, the first report", record{Intent: &intent{ID: "i.1.opened", N: 1, Unsure: true, Due: now.Add(time.Second)}}, "i.1.opened", 1, waitAttempt},
+		{"again after its attempt is overdue", record{Last: 1, Intent: stale}, "i.2.updated", 2, deliverNow},
 		{"behind a live attempt", record{Last: 1, Intent: live}, "i.3.updated", 3, waitTurn},
 		{"behind a stale attempt", record{Last: 1, Intent: stale}, "i.3.updated", 3, waitGap},
 		{"a gap with no attempt", record{Last: 1}, "i.3.updated", 3, waitGap},

@@ -56,6 +56,7 @@ func main() {
 	killNode := flag.Bool("kill-node", false, "cluster mode: kill one nats-server -9 halfway through each cluster row's sending, and restart it")
 	groups := flag.Int("groups", 1000, "cluster mode: groups in the workload")
 	webhooksPerGroup := flag.Int("webhooks-per-group", 4, "cluster mode: webhooks of each group, of -alerts-per-webhook alerts each")
+	configFile := flag.String("config.file", "", "storm mode: the triaged configuration file to run with (default: the built-in defaults, whose stdout sink writes into io.Discard)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (triaged and the tool; not nats-server) to this file")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -80,7 +81,7 @@ func main() {
 			err = runBench(o)
 		}
 	} else if *storms != "" {
-		err = runStorms(strings.Split(*storms, ","), *order, *natsServer)
+		err = runStorms(strings.Split(*storms, ","), *order, *natsServer, *configFile)
 	} else {
 		err = runLatency(*rate, *perWebhook, *duration, *storage)
 	}

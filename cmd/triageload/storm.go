@@ -57,7 +57,7 @@ const (
 
 // runStorms runs the named storms one after the other, each on a fresh nats-server and triaged,
 // and fails if any check of any storm failed.
-func runStorms(names []string, order, bin string) error {
+func runStorms(names []string, order, bin, configFile string) error {
 	var todo []storm
 	for _, n := range names {
 		s, ok := storms[strings.ToUpper(strings.TrimSpace(n))]
@@ -82,7 +82,7 @@ func runStorms(names []string, order, bin string) error {
 	var summary []string
 	failed := false
 	for _, s := range todo {
-		r, err := runStorm(s, order, bin)
+		r, err := runStorm(s, order, bin, configFile)
 		if err != nil {
 			return fmt.Errorf("storm %s: %w", s.name, err)
 		}
@@ -127,7 +127,7 @@ func (c *counts) get(ev triaged.Event) int {
 }
 
 // runStorm sends one storm to a fresh triaged on a fresh nats-server, then checks the result.
-func runStorm(s storm, order, bin string) (*result, error) {
+func runStorm(s storm, order, bin, configFile string) (*result, error) {
 	runtime.GC()
 	debug.FreeOSMemory() // what an earlier storm left must not count in this one's peak
 	ns, err := startNATSServer(bin)
@@ -144,6 +144,7 @@ func runStorm(s storm, order, bin string) (*result, error) {
 	a, err := app.New(ctx, app.Options{
 		ListenAddress: "127.0.0.1:0",
 		NATSURL:       ns.url,
+		ConfigFile:    configFile,
 		Stdout:        io.Discard,
 		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
