@@ -91,11 +91,11 @@ func (r *record) account(id string, n int, skipped bool) {
 type verdict int
 
 const (
-	deliverNow verdict = iota
-	duplicate          // delivered already: acknowledged without calling the sink
-	waitTurn           // an earlier report of the incident is being delivered
-	waitGap            // an earlier report is missing: it may still come
-	waitAttempt        // this report is being delivered by another attempt, maybe elsewhere
+	deliverNow  verdict = iota
+	duplicate           // delivered already: acknowledged without calling the sink
+	waitTurn            // an earlier report of the incident is being delivered
+	waitGap             // an earlier report is missing: it may still come
+	waitAttempt         // this report is being delivered by another attempt, maybe elsewhere
 )
 
 // gate decides whether report id, number n, may be delivered now, keeping the incident's order:
