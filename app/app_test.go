@@ -21,6 +21,7 @@ import (
 
 	"github.com/triaged/triaged/app"
 	"github.com/triaged/triaged/broker"
+	"github.com/triaged/triaged/internal/natstest"
 	"github.com/triaged/triaged/internal/testkit"
 )
 
@@ -155,21 +156,15 @@ func (r *running) settled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	consumers := map[string]string{names.TriageConsumer(): names.AlertsStream()}
+	// Triage first: it publishes its reports before it acknowledges, so once it is idle the
+	// sinks' consumers have every report to account for.
+	consumers := [][2]string{{names.AlertsStream(), names.TriageConsumer()}}
 	for _, s := range r.app.Config().Sinks {
-		consumers[names.SinkConsumer(s.Name)] = names.ReportsStream()
-	}
-	idle := func(stream, consumer string) bool {
-		c, err := js.Consumer(context.Background(), stream, consumer)
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(context.Background())
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0
+		consumers = append(consumers, [2]string{names.ReportsStream(), names.SinkConsumer(s.Name)})
 	}
 	testkit.Eventually(t, 15*time.Second, "every alert triaged and every report delivered", func() bool {
-		for consumer, stream := range consumers {
-			if !idle(stream, consumer) {
+		for _, c := range consumers {
+			if idle, err := natstest.Idle(context.Background(), js, c[0], c[1]); err != nil || !idle {
 				return false
 			}
 		}

@@ -198,17 +198,12 @@ func (e *env) reports(t *testing.T, want int) []triaged.Report {
 	return out
 }
 
-// settled waits until the triage consumer has handled every alert message: none undelivered,
-// none delivered and unacknowledged, none waiting to be delivered again.
+// settled waits until the triage consumer has handled every alert message.
 func (e *env) settled(t *testing.T) {
 	t.Helper()
 	testkit.Eventually(t, 15*time.Second, "every alert message handled", func() bool {
-		c, err := e.js.Consumer(context.Background(), names.AlertsStream(), names.TriageConsumer())
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(context.Background())
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0
+		idle, err := natstest.Idle(context.Background(), e.js, names.AlertsStream(), names.TriageConsumer())
+		return err == nil && idle
 	})
 }
 
