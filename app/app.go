@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -62,6 +63,10 @@ type Options struct {
 	// messages link to the full report there. "" means none is known: messages then carry no
 	// links to triaged.
 	ExternalURL string
+	// RoutePrefix is the path every endpoint is served under ("/triaged"), as Prometheus'
+	// --web.route-prefix: "/" redirects to it. By default the path of ExternalURL, so that a
+	// reverse proxy passes the path on; "/" serves at the root (a proxy that strips the path).
+	RoutePrefix string
 }
 
 func (o *Options) validate() error {
@@ -80,6 +85,16 @@ func (o *Options) validate() error {
 			return fmt.Errorf("--web.external-url: %q is not an absolute http(s) URL", o.ExternalURL)
 		}
 		o.ExternalURL = strings.TrimRight(o.ExternalURL, "/")
+		if o.RoutePrefix == "" {
+			o.RoutePrefix = u.Path
+		}
+	}
+	if o.RoutePrefix != "" {
+		p, clean := o.RoutePrefix, path.Clean(o.RoutePrefix)
+		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#%") || (p != clean && p != clean+"/") {
+			return fmt.Errorf("--web.route-prefix: %q is not a clean path starting with / (such as /triaged)", p)
+		}
+		o.RoutePrefix = strings.TrimRight(clean, "/") // "/" is the root: no prefix
 	}
 	if o.MaxConnections < 0 {
 		return errors.New("--web.max-connections: must not be negative")
@@ -360,7 +375,7 @@ func (a *App) setupHTTP() error {
 	a.listener = netutil.LimitListener(ln, a.opts.MaxConnections)
 	a.front.set(a.startingHandler())
 	a.server = &http.Server{
-		Handler:           &a.front,
+		Handler:           underPrefix(a.opts.RoutePrefix, &a.front),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		WriteTimeout:      time.Minute,
@@ -376,6 +391,9 @@ func (a *App) setupHTTP() error {
 
 // Addr is the address the HTTP server listens on (useful with port 0).
 func (a *App) Addr() net.Addr { return a.listener.Addr() }
+
+// RoutePrefix is the path every endpoint is served under ("" for the root; --web.route-prefix).
+func (a *App) RoutePrefix() string { return a.opts.RoutePrefix }
 
 // Registry is the metrics registry, for tests and embedding.
 func (a *App) Registry() *prometheus.Registry { return a.registry }

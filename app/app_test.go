@@ -61,7 +61,7 @@ func start(t *testing.T, o app.Options) *running {
 		return runErr
 	}
 	t.Cleanup(func() { _ = stop() })
-	r := &running{app: a, url: "http://" + a.Addr().String(), stdout: out, stop: stop}
+	r := &running{app: a, url: "http://" + a.Addr().String() + a.RoutePrefix(), stdout: out, stop: stop}
 	testkit.Eventually(t, 10*time.Second, "triaged ready", func() bool {
 		resp, err := http.Get(r.url + "/-/ready")
 		if err != nil {

@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 )
 
@@ -38,4 +39,23 @@ func (a *App) startingState() string {
 		return s
 	}
 	return "starting"
+}
+
+// underPrefix serves h under prefix (--web.route-prefix) with the prefix taken off, as Prometheus
+// does: the root and the bare prefix redirect to the prefix's index; any other path is not found.
+func underPrefix(prefix string, h http.Handler) http.Handler {
+	if prefix == "" {
+		return h
+	}
+	strip := http.StripPrefix(prefix, h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case strings.HasPrefix(p, prefix+"/"):
+			strip.ServeHTTP(w, r)
+		case p == prefix || p == "/":
+			http.Redirect(w, r, prefix+"/", http.StatusFound)
+		default:
+			http.Error(w, fmt.Sprintf("404 page not found: triaged serves under %s/ (--web.route-prefix)", prefix), http.StatusNotFound)
+		}
+	})
 }

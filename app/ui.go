@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"net/url"
+	"strings"
 
 	"github.com/prometheus/common/version"
 
@@ -40,6 +42,7 @@ func (a *App) webUI() (*ui.UI, error) {
 		Incidents:   a.topology.Incidents,
 		Reports:     a.topology.Reports,
 		Postmortems: a.postmortems(),
+		Base:        a.uiBase(),
 
 		Rules:       a.rules,
 		RuleTexts:   a.ruleTexts,
@@ -57,4 +60,13 @@ func (a *App) webUI() (*ui.UI, error) {
 		o.WriteAuth = ui.WriteAuthBearer
 	}
 	return ui.New(o)
+}
+
+// uiBase is the path browsers reach triaged under: the external URL's, which a proxy may strip
+// (--web.route-prefix=/), or else the route prefix.
+func (a *App) uiBase() string {
+	if u, err := url.Parse(a.opts.ExternalURL); err == nil && a.opts.ExternalURL != "" {
+		return strings.TrimRight(u.Path, "/")
+	}
+	return a.opts.RoutePrefix
 }

@@ -71,6 +71,25 @@ func TestLiveUpdatesInTheBrowser(t *testing.T) {
 		})
 	})
 
+	// Behind a reverse proxy at /triaged the page loads its scripts, and the shared worker
+	// opens the stream, under that path: at the root they would reach the proxy, not triaged.
+	t.Run("under a path prefix", func(t *testing.T) {
+		x := NewIndex(10, 0, nil)
+		u, err := New(Options{Version: "test", Base: "/triaged", Index: x, Events: NewHub(x, HubOptions{})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		serve(http.StripPrefix("/triaged", u))
+		tab, cancel := chromedp.NewContext(browser)
+		defer cancel()
+		if err := chromedp.Do(tab, chromedp.Navigate(srv.URL+"/triaged/"), chromedp.WaitReady("body")); err != nil {
+			t.Fatal(err)
+		}
+		testkit.Eventually(t, 10*time.Second, "the page under /triaged follows the live updates", func() bool {
+			return liveState(tab) == "connected / live updates: on" && u.opts.Events.Clients() == 1
+		})
+	})
+
 	// Over HTTP/1.1 a browser opens at most six connections to a host: with a stream per tab a
 	// seventh tab never loaded. The tabs share one stream.
 	t.Run("seven tabs share one stream", func(t *testing.T) {

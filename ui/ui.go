@@ -39,6 +39,9 @@ type Options struct {
 	Deploys      DeploysSource
 	DeadLetters  DeadLettersSource
 	Status       StatusSource
+	// Base is the path browsers reach the UI under behind a reverse proxy ("/triaged"; "" for
+	// the root): every link, script and request of the pages carries it.
+	Base string
 	// WriteAuth is how the write endpoints the pages call (explain, replay) authenticate:
 	// WriteAuthBearer makes the pages ask for a token once per tab and send it as
 	// "Authorization: Bearer"; "" leaves it to the browser (basic auth, client certificates,
@@ -113,7 +116,23 @@ type page struct {
 	Title   string
 	Nav     string
 	Version string
+	Base    string // for the scripts, which take it from the root element
 	Data    any
+}
+
+// localAttrs are the attributes that can hold a path on this site, as html/template writes
+// them: always double-quoted, and a quote in a value or in text is escaped (&#34;), so these
+// bytes occur only where an attribute starts. href refuses "//…", so a path here is local.
+var localAttrs = [][]byte{[]byte(` href="/`), []byte(` src="/`), []byte(` action="/`)}
+
+// withBase puts base before every path on this site that a rendered page links to: the
+// templates and the views write site paths from the root, as the daemon serves them, and
+// behind a proxy the browser reaches them under base.
+func withBase(html []byte, base string) []byte {
+	for _, attr := range localAttrs {
+		html = bytes.ReplaceAll(html, attr, append(attr[:len(attr)-1:len(attr)-1], base+"/"...))
+	}
+	return html
 }
 
 // render executes page name into a buffer first, so a failing template gives a clean 500 rather
@@ -125,14 +144,18 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, name, title string, 
 		return
 	}
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, page{Title: title, Nav: name, Version: u.opts.Version, Data: data}); err != nil {
+	if err := t.Execute(&buf, page{Title: title, Nav: name, Version: u.opts.Version, Base: u.opts.Base, Data: data}); err != nil {
 		u.opts.Logger.Error("rendering a UI page failed", "page", name, "path", r.URL.Path, "err", err)
 		http.Error(w, "rendering the page failed: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
+	html := buf.Bytes()
+	if u.opts.Base != "" {
+		html = withBase(html, u.opts.Base)
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	_, _ = buf.WriteTo(w)
+	_, _ = w.Write(html)
 }
 
 // staticHandler serves the embedded scripts and styles; they change only with the binary.

@@ -32,6 +32,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.ConfigFile, "config.file", "", "triaged configuration file (YAML). Empty: built-in defaults (embedded NATS, default rules, stdout reports).")
 	fs.StringVar(&o.ListenAddress, "web.listen-address", "localhost:9095", "Address to listen on for the webhook, API, metrics and health endpoints. Any address beyond loopback (e.g. :9095) needs authentication (--web.auth-token-file, or basic auth or client certificates in --web.config.file) or --web.allow-unauthenticated.")
 	fs.StringVar(&o.ExternalURL, "web.external-url", "", "The URL under which triaged is externally reachable (for example, if triaged is served via a reverse proxy). Chat messages link to the full report there.")
+	fs.StringVar(&o.RoutePrefix, "web.route-prefix", "", "Prefix for the internal routes of web endpoints. Defaults to path of --web.external-url.")
 	fs.StringVar(&o.WebConfigFile, "web.config.file", "", "Path to a Prometheus exporter-toolkit web config file enabling TLS or basic authentication.")
 	fs.Func("web.auth-token-file", "`FILE` holding a bearer token that POST /api/v1/alerts, /api/v1/deploys and /-/reload accept. Repeat for several tokens (rotation); re-read on reload.", func(file string) error {
 		if file == "" {

@@ -94,7 +94,7 @@
     };
     if (window.SharedWorker) {
       try {
-        const worker = new SharedWorker("/static/live-worker.js", { name: "triaged-live" });
+        const worker = new SharedWorker(document.documentElement.dataset.base + "/static/live-worker.js", { name: "triaged-live" });
         worker.port.onmessage = (msg) => {
           const m = msg.data || {};
           if (m.type === "ready") on.ready();
@@ -112,7 +112,7 @@
     let delay = 1000;
     let es = null;
     const connect = () => {
-      es = new EventSource("/ui/events");
+      es = new EventSource(document.documentElement.dataset.base + "/ui/events");
       es.addEventListener("ready", () => { delay = 1000; on.ready(); });
       es.addEventListener("report", (msg) => on.report(msg.data));
       es.addEventListener("link", (msg) => on.link(msg.data));

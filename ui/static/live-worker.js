@@ -26,7 +26,7 @@ function setStatus(s, extra) {
 
 function connect() {
   retry = null;
-  source = new EventSource("/ui/events");
+  source = new EventSource("../ui/events"); // beside static/, under any prefix
   source.addEventListener("ready", () => {
     delay = 1000;
     setStatus("connected");

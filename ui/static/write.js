@@ -52,7 +52,7 @@
     form.querySelector("#write-token").focus(); // what the page needs next, for the keyboard too
   }
 
-  // write POSTs body as JSON to url and resolves to {status, json}; a 401 asks for the token.
+  // write POSTs body as JSON to url, a path on this site (under the page's base), and resolves to {status, json}; a 401 asks for the token.
   async function write(url, body, signal) {
     const headers = { "Content-Type": "application/json", "Accept": "application/json" };
     if (bearer()) {
@@ -63,7 +63,7 @@
       }
       headers["Authorization"] = "Bearer " + tok;
     }
-    const resp = await fetch(url, {
+    const resp = await fetch(document.documentElement.dataset.base + url, {
       method: "POST", headers, body: JSON.stringify(body), signal,
       credentials: "same-origin", cache: "no-store",
     });
