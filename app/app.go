@@ -3,6 +3,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -69,6 +71,10 @@ type Options struct {
 	RoutePrefix string
 }
 
+// routePrefixPattern is what a route prefix may hold: the path characters that need no escaping
+// anywhere a page, a header or a log line carries it.
+var routePrefixPattern = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)*/?$`)
+
 func (o *Options) validate() error {
 	if o.ListenAddress == "" {
 		return errors.New("--web.listen-address: must not be empty")
@@ -79,20 +85,21 @@ func (o *Options) validate() error {
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 30 * time.Second
 	}
+	from := "" // where the route prefix came from, when not from its flag
 	if o.ExternalURL != "" {
 		u, err := url.Parse(o.ExternalURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("--web.external-url: %q is not an absolute http(s) URL", o.ExternalURL)
 		}
 		o.ExternalURL = strings.TrimRight(o.ExternalURL, "/")
-		if o.RoutePrefix == "" {
-			o.RoutePrefix = u.Path
+		if o.RoutePrefix == "" && u.Path != "" && u.Path != "/" {
+			o.RoutePrefix, from = u.Path, " (the path of --web.external-url; --web.route-prefix=/ serves at the root)"
 		}
 	}
 	if o.RoutePrefix != "" {
 		p, clean := o.RoutePrefix, path.Clean(o.RoutePrefix)
-		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "?#%") || (p != clean && p != clean+"/") {
-			return fmt.Errorf("--web.route-prefix: %q is not a clean path starting with / (such as /triaged)", p)
+		if !routePrefixPattern.MatchString(p) || (p != clean && p != clean+"/") {
+			return fmt.Errorf("--web.route-prefix: %q%s is not a clean path of letters, digits and -._~ starting with / (such as /triaged)", p, from)
 		}
 		o.RoutePrefix = strings.TrimRight(clean, "/") // "/" is the root: no prefix
 	}
@@ -415,7 +422,7 @@ func (a *App) Run(ctx context.Context) error {
 		})
 	}
 	a.ready.Store(true)
-	a.log.Info("triaged ready", "listen", a.Addr().String(), "workers", a.cfg.Triage.Workers, "rules", a.rules.Current().Version())
+	a.log.Info("triaged ready", "listen", a.Addr().String(), "route_prefix", cmp.Or(a.opts.RoutePrefix, "/"), "workers", a.cfg.Triage.Workers, "rules", a.rules.Current().Version())
 
 	var failure error
 	select {

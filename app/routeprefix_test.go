@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -57,6 +58,9 @@ func TestRoutePrefix(t *testing.T) {
 			{"/triaged/static/ui.js", "", http.StatusOK},
 			{"/triaged/rules", "", http.StatusOK},
 			{"/", "/triaged/", http.StatusFound},
+			// The routes' own redirects keep the prefix.
+			{"/triaged/static", "/triaged/static/", http.StatusTemporaryRedirect},
+			{"/triaged//rules", "/triaged/rules", http.StatusTemporaryRedirect},
 			{"/triaged", "/triaged/", http.StatusFound},
 			{"/-/healthy", "", http.StatusNotFound},
 			{"/api/v1/incidents", "", http.StatusNotFound},
@@ -86,11 +90,16 @@ func TestRoutePrefix(t *testing.T) {
 	})
 
 	t.Run("a prefix that is no clean path", func(t *testing.T) {
-		for _, prefix := range []string{"triaged", "/a/../b", "/x?y", "/a//b"} {
+		for _, prefix := range []string{"triaged", "/a/../b", "/x?y", "/a//b", `/my"app`, "/a b", "/<x>"} {
 			_, err := app.New(context.Background(), app.Options{ListenAddress: "127.0.0.1:0", StoragePath: t.TempDir(), RoutePrefix: prefix})
-			if err == nil || !strings.Contains(err.Error(), "--web.route-prefix") || !strings.Contains(err.Error(), prefix) {
+			if err == nil || !strings.Contains(err.Error(), "--web.route-prefix") || !strings.Contains(err.Error(), strconv.Quote(prefix)) {
 				t.Errorf("route prefix %q: %v, want an error naming the flag and the value", prefix, err)
 			}
+		}
+		// From the external URL, decoded: the error says where it came from.
+		_, err := app.New(context.Background(), app.Options{ListenAddress: "127.0.0.1:0", StoragePath: t.TempDir(), ExternalURL: "https://ops.example.com/my%22app"})
+		if err == nil || !strings.Contains(err.Error(), `"/my\"app" (the path of --web.external-url`) {
+			t.Errorf("external URL with a quote in its path: %v, want an error naming where the prefix came from", err)
 		}
 	})
 }

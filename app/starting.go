@@ -51,7 +51,7 @@ func underPrefix(prefix string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
 		case strings.HasPrefix(p, prefix+"/"):
-			strip.ServeHTTP(w, r)
+			strip.ServeHTTP(&prefixedRedirects{ResponseWriter: w, prefix: prefix}, r)
 		case p == prefix || p == "/":
 			http.Redirect(w, r, prefix+"/", http.StatusFound)
 		default:
@@ -59,3 +59,20 @@ func underPrefix(prefix string, h http.Handler) http.Handler {
 		}
 	})
 }
+
+// prefixedRedirects puts the route prefix back on a redirect the routes make (a missing trailing
+// slash, a path cleaned): they see the path without it.
+type prefixedRedirects struct {
+	http.ResponseWriter
+	prefix string
+}
+
+func (w *prefixedRedirects) WriteHeader(code int) {
+	if loc := w.Header().Get("Location"); strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") {
+		w.Header().Set("Location", w.prefix+loc)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController flush the live updates' stream through it.
+func (w *prefixedRedirects) Unwrap() http.ResponseWriter { return w.ResponseWriter }

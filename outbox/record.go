@@ -105,16 +105,17 @@ const (
 // went elsewhere or away); a number missing with no attempt recorded is left to the caller to
 // wait for, bounded (waitGap).
 func (r *record) gate(id string, n int, now time.Time, grace time.Duration) verdict {
-	if d, ok := r.find(id); ok {
-		if d.Skipped {
-			return deliverNow // a replayed dead letter
-		}
+	d, found := r.find(id)
+	if found && !d.Skipped {
 		return duplicate
 	}
 	if r.Intent != nil && r.Intent.ID == id && !r.Intent.Retry && now.Before(r.Intent.Due.Add(grace)) {
 		// Its message came again while an attempt was live: that attempt's process lost its
 		// in-progress acknowledgements with a NATS node, and may have posted the report.
 		return waitAttempt
+	}
+	if found {
+		return deliverNow // a replayed dead letter
 	}
 	switch {
 	case n == 0 || n == r.Last+1:

@@ -33,6 +33,7 @@ func TestGate(t *testing.T) {
 		{"its own retry", record{Last: 1, Intent: retryDue}, "i.2.updated", 2, deliverNow},
 		{"again while its attempt is live", record{Last: 1, Intent: live}, "i.2.updated", 2, waitAttempt},
 		{"again while its attempt is live, the first report", record{Intent: &intent{ID: "i.1.opened", N: 1, Unsure: true, Due: now.Add(time.Second)}}, "i.1.opened", 1, waitAttempt},
+		{"a replayed dead letter while its replay's attempt is live", record{Last: 2, Done: []done{{ID: "i.2.updated", Skipped: true}}, Intent: live}, "i.2.updated", 2, waitAttempt},
 		{"again after its attempt is overdue", record{Last: 1, Intent: stale}, "i.2.updated", 2, deliverNow},
 		{"behind a live attempt", record{Last: 1, Intent: live}, "i.3.updated", 3, waitTurn},
 		{"behind a stale attempt", record{Last: 1, Intent: stale}, "i.3.updated", 3, waitGap},

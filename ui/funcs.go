@@ -7,10 +7,13 @@ import (
 	"time"
 )
 
-// funcs are the template functions every page may use.
-func funcs() template.FuncMap {
+// funcs are the template functions every page may use; base is Options.Base.
+func funcs(base string) template.FuncMap {
 	return template.FuncMap{
-		"href":     href,
+		"href": href,
+		// site is a path on this site as the browser reaches it: under base. Only the pages'
+		// own paths go through it; a path an alert carries is left as the alert wrote it.
+		"site":     func(path string) string { return base + path },
 		"navTabs":  func() []navTab { return nav },
 		"sevClass": sevClass,
 		"utc":      utc,

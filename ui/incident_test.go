@@ -64,7 +64,7 @@ func TestIncidentPage(t *testing.T) {
 		Service: triaged.Service{Name: "checkout"}, Seq: 3,
 		Members: []triaged.Member{{Fingerprint: "f1", Status: triaged.StatusFiring, Severity: triaged.P2, Rule: "errors",
 			Labels:       map[string]string{"alertname": "HighErrorRate", "instance": "a"},
-			Annotations:  map[string]string{"summary": "errors", "runbook_url": "https://runbooks.example.com/e", "dashboard": "javascript:alert(3)"},
+			Annotations:  map[string]string{"summary": "errors", "runbook_url": "https://runbooks.example.com/e", "dashboard": "javascript:alert(3)", "grafana": "/grafana/d/abc"},
 			GeneratorURL: "javascript:alert(4)"}},
 		Reports: []triaged.ReportRef{
 			publish(t, js, names, opened),
@@ -112,6 +112,24 @@ func TestIncidentPage(t *testing.T) {
 	}
 	if strings.Contains(body, `href="javascript`) {
 		t.Error("a javascript: link made it into an href")
+	}
+
+	// Behind a proxy at /triaged the page's own paths go under it; a path an alert carries
+	// is left as the alert wrote it.
+	prefixed, err := New(Options{Base: "/triaged", Index: x, Events: NewHub(x, HubOptions{}), Incidents: topo.Incidents, Reports: topo.Reports})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body = get(t, prefixed, "/incidents/"+id)
+	for _, want := range []string{
+		`<img src="/triaged/api/v1/incidents/` + id + `/graphs/alert.png"`,
+		`<a href="/triaged/api/v1/incidents/` + id + `/report.md">`,
+		`src="/triaged/static/incident.js"`, `<a href="/triaged/">← Incidents</a>`, `<a href="/triaged/rules"`,
+		`<a href="/grafana/d/abc" rel="noopener noreferrer">/grafana/d/abc</a>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page under /triaged lacks %s", want)
+		}
 	}
 
 	for _, tc := range []struct {

@@ -85,7 +85,7 @@ func New(o Options) (*UI, error) {
 		return nil, err
 	}
 	for _, p := range pages {
-		t, err := template.New("layout.html").Funcs(funcs()).ParseFS(assets, "templates/layout.html", p)
+		t, err := template.New("layout.html").Funcs(funcs(o.Base)).ParseFS(assets, "templates/layout.html", p)
 		if err != nil {
 			return nil, fmt.Errorf("ui template %s: %w", p, err)
 		}
@@ -120,21 +120,6 @@ type page struct {
 	Data    any
 }
 
-// localAttrs are the attributes that can hold a path on this site, as html/template writes
-// them: always double-quoted, and a quote in a value or in text is escaped (&#34;), so these
-// bytes occur only where an attribute starts. href refuses "//…", so a path here is local.
-var localAttrs = [][]byte{[]byte(` href="/`), []byte(` src="/`), []byte(` action="/`)}
-
-// withBase puts base before every path on this site that a rendered page links to: the
-// templates and the views write site paths from the root, as the daemon serves them, and
-// behind a proxy the browser reaches them under base.
-func withBase(html []byte, base string) []byte {
-	for _, attr := range localAttrs {
-		html = bytes.ReplaceAll(html, attr, append(attr[:len(attr)-1:len(attr)-1], base+"/"...))
-	}
-	return html
-}
-
 // render executes page name into a buffer first, so a failing template gives a clean 500 rather
 // than half a page.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, name, title string, data any) {
@@ -149,13 +134,9 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, name, title string, 
 		http.Error(w, "rendering the page failed: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	html := buf.Bytes()
-	if u.opts.Base != "" {
-		html = withBase(html, u.opts.Base)
-	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(html)
+	_, _ = buf.WriteTo(w)
 }
 
 // staticHandler serves the embedded scripts and styles; they change only with the binary.
