@@ -80,7 +80,7 @@ func (u *UI) loadIncident(ctx context.Context, p *incidentPage) error {
 	reports := make([]triaged.Report, 0, len(inc.Reports))
 	var prev *triaged.Report
 	for _, ref := range inc.Reports {
-		_, rep, err := api.FetchReport(ctx, u.opts.Reports, ref)
+		rep, err := u.reports.fetch(ctx, u.opts.Reports, ref)
 		if err != nil {
 			return err
 		}

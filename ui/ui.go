@@ -62,9 +62,10 @@ type Options struct {
 
 // UI serves the pages.
 type UI struct {
-	opts  Options
-	pages map[string]*template.Template
-	mux   *http.ServeMux
+	opts    Options
+	pages   map[string]*template.Template
+	mux     *http.ServeMux
+	reports *reportCache
 }
 
 // New parses every page's template and routes the pages; a template that does not parse is a
@@ -79,7 +80,7 @@ func New(o Options) (*UI, error) {
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = DefaultReadTimeout
 	}
-	u := &UI{opts: o, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+	u := &UI{opts: o, pages: map[string]*template.Template{}, mux: http.NewServeMux(), reports: newReportCache(ReportCacheBytes)}
 	pages, err := fs.Glob(assets, "templates/page_*.html")
 	if err != nil {
 		return nil, err
