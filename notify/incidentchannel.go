@@ -202,6 +202,11 @@ type IncidentChannel struct {
 	// None (ID "") says why the incident has no channel for good (every name taken): its
 	// later reports do not try again.
 	None string `json:"none,omitempty"`
+	// Posted is the report last posted in the channel and PostedTS its message: when a step
+	// after the post fails for a while (a 429 on the invitations), its retry does not post the
+	// report again.
+	Posted   string `json:"posted,omitempty"`
+	PostedTS string `json:"posted_ts,omitempty"`
 }
 
 func (c *IncidentChannel) clone() *IncidentChannel {

@@ -253,23 +253,28 @@ func (s *Slack) postIncident(ctx context.Context, th *Thread, rep *triaged.Repor
 		return th, nil
 	}
 	ic := th.Incident.clone()
-	ts, err := s.postIn(ctx, ic.ID, rep, maybePosted)
-	if err != nil {
-		if !IsPermanent(err) {
-			return th, fmt.Errorf("post in the incident channel #%s: %w", ic.Name, err)
+	ts := ic.PostedTS
+	if ic.Posted != rep.ID {
+		var err error
+		ts, err = s.postIn(ctx, ic.ID, rep, maybePosted)
+		if err != nil {
+			if !IsPermanent(err) {
+				return th, fmt.Errorf("post in the incident channel #%s: %w", ic.Name, err)
+			}
+			s.ch.metrics.step(s.name, "post", err)
+			s.log.Error("slack: report not posted in the incident channel; it is in the team channel", "sink", s.name, "report", rep.ID, "channel", ic.Name, "err", err)
+			if slackCode(err) == "is_archived" {
+				// Archived by a person, or by the archiver as the incident reopened: recorded,
+				// so the later reports say so instead of trying.
+				ic.Archived, ic.ArchiveAt = true, nil
+				return withChannel(th, ic), nil
+			}
+			return th, nil
 		}
-		s.ch.metrics.step(s.name, "post", err)
-		s.log.Error("slack: report not posted in the incident channel; it is in the team channel", "sink", s.name, "report", rep.ID, "channel", ic.Name, "err", err)
-		if slackCode(err) == "is_archived" {
-			// Archived by a person, or by the archiver as the incident reopened: recorded,
-			// so the later reports say so instead of trying.
-			ic.Archived, ic.ArchiveAt = true, nil
-			return withChannel(th, ic), nil
+		ic.Posted, ic.PostedTS = rep.ID, ts
+		if rep.Event == triaged.EventResolved {
+			s.postmortemNote(ctx, ic, rep, maybePosted)
 		}
-		return th, nil
-	}
-	if rep.Event == triaged.EventResolved {
-		s.postmortemNote(ctx, ic, rep, maybePosted)
 	}
 	headline := truncate(slackMaxTopic, triaged.Headline(rep))
 	if ic.Topic != headline {
@@ -282,13 +287,20 @@ func (s *Slack) postIncident(ctx context.Context, th *Thread, rep *triaged.Repor
 		}
 	}
 	if !ic.Ready {
-		s.invite(ctx, ic, rep)
+		// A failure a retry may mend (a 429, Slack unavailable) is retried with the report, which
+		// is not posted again (Posted); a refusal is listed in the channel and counted.
+		if err := s.invite(ctx, ic, rep); err != nil {
+			return withChannel(th, ic), fmt.Errorf("set up the incident channel #%s: %w", ic.Name, err)
+		}
 		if ts != "" {
 			err := s.api.form(ctx, "pins.add", url.Values{"channel": {ic.ID}, "timestamp": {ts}}, nil)
 			if slackCode(err) == "already_pinned" {
 				err = nil
 			}
 			s.ch.metrics.step(s.name, "pin", err)
+			if err != nil && !IsPermanent(err) {
+				return withChannel(th, ic), fmt.Errorf("pin the report in the incident channel #%s: %w", ic.Name, err)
+			}
 			if err != nil {
 				s.log.Warn("slack: report not pinned in the incident channel", "sink", s.name, "channel", ic.Name, "err", err)
 			}

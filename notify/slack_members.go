@@ -103,8 +103,10 @@ func (p *slackPeople) list(ctx context.Context) error {
 }
 
 // invite invites the on-call, the owners and the team into the incident's channel. Whoever
-// cannot be found or invited is listed in the channel, for a person to invite by hand.
-func (s *Slack) invite(ctx context.Context, ic *IncidentChannel, rep *triaged.Report) {
+// cannot be found or invited for good is listed in the channel, for a person to invite by hand;
+// a failure a retry may mend (a 429 on users.list, which Slack allows about 20 times a minute)
+// is returned instead, for the delivery to try again: inviting again is harmless.
+func (s *Slack) invite(ctx context.Context, ic *IncidentChannel, rep *triaged.Report) error {
 	self, _ := s.whoami(ctx)
 	people := &slackPeople{api: s.api}
 	var missed []string
@@ -112,6 +114,9 @@ func (s *Slack) invite(ctx context.Context, ic *IncidentChannel, rep *triaged.Re
 		ids, err := people.resolve(ctx, who)
 		if err != nil {
 			s.ch.metrics.step(s.name, "invite", err)
+			if !IsPermanent(err) {
+				return fmt.Errorf("look %s up: %w", who, err)
+			}
 			s.log.Warn("slack: could not look a person up for the incident channel", "sink", s.name, "who", who, "err", err)
 			missed = append(missed, fmt.Sprintf("%s (lookup failed: %s)", who, slackCodeOr(err)))
 			continue
@@ -130,18 +135,22 @@ func (s *Slack) invite(ctx context.Context, ic *IncidentChannel, rep *triaged.Re
 				err = nil
 			}
 			s.ch.metrics.step(s.name, "invite", err)
+			if err != nil && !IsPermanent(err) {
+				return fmt.Errorf("invite %s: %w", who, err)
+			}
 			if err != nil {
+				// One member of a user group refused (deactivated, a guest) keeps none of
+				// the others out.
 				s.log.Warn("slack: could not invite a person into the incident channel", "sink", s.name, "who", who, "channel", ic.Name, "err", err)
 				missed = append(missed, fmt.Sprintf("%s (%s)", who, slackCodeOr(err)))
-				break
 			}
 		}
 	}
 	if len(missed) == 0 {
-		return
+		return nil
 	}
 	if ts, err := s.lookup(ctx, ic.ID, "", slackNoteEvent, "incident_id", rep.IncidentID); err != nil || ts != "" {
-		return // listed by an earlier attempt
+		return nil // listed by an earlier attempt
 	}
 	text := "Not invited, please invite by hand: " + slackEscape(strings.Join(slices.Compact(missed), ", "))
 	m := slackMessage{Channel: ic.ID, Text: text, Metadata: &slackMetadata{EventType: slackNoteEvent,
@@ -149,6 +158,7 @@ func (s *Slack) invite(ctx context.Context, ic *IncidentChannel, rep *triaged.Re
 	if _, err := s.api.post(ctx, "chat.postMessage", m); err != nil {
 		s.log.Warn("slack: could not list the people not invited in the incident channel", "sink", s.name, "channel", ic.Name, "err", err)
 	}
+	return nil
 }
 
 // slackCodeOr is Slack's error code for err, or its text.
@@ -191,7 +201,14 @@ func (s *Slack) Archive(ctx context.Context, incidentID string, th *Thread) (*Th
 		text := "This incident is resolved and this channel is archived now. " + s.postmortemText(incidentID)
 		m := slackMessage{Channel: ic.ID, Text: text, Metadata: &slackMetadata{EventType: slackClosingEvent,
 			EventPayload: map[string]string{"incident_id": incidentID}}}
-		if _, err := s.api.post(ctx, "chat.postMessage", m); err != nil {
+		_, err := s.api.post(ctx, "chat.postMessage", m)
+		if slackCode(err) == "is_archived" {
+			// A person archived it already: nothing to close, and nothing to do by hand.
+			s.log.Info("slack: incident channel archived already", "sink", s.name, "incident", incidentID, "channel", ic.Name)
+			ic.Archived, ic.ArchiveAt = true, nil
+			return withChannel(th, ic), nil
+		}
+		if err != nil {
 			s.ch.metrics.step(s.name, "archive", err)
 			return th, fmt.Errorf("post the closing message in #%s: %w", ic.Name, err)
 		}
