@@ -216,8 +216,22 @@ func (s *Slack) mark(ctx context.Context, rep *triaged.Report, ic *IncidentChann
 	return s.api.form(ctx, "conversations.setPurpose", url.Values{"channel": {ic.ID}, "purpose": {channelMarker(rep.IncidentID)}}, nil)
 }
 
-// findChannel looks a public channel up by name, archived ones included.
+// findChannel looks a public channel up by name, archived ones included: first among the bot's
+// own channels (users.conversations), where the channel an earlier attempt created is, then
+// among all, for whose channel holds the name. A large workspace has more channels than
+// slackListPages pages of conversations.list show, and the bot's own channel must never be
+// missed there: a "-2" would be a second channel for the incident.
 func (s *Slack) findChannel(ctx context.Context, name string) (*slackConv, error) {
+	for _, method := range []string{"users.conversations", "conversations.list"} {
+		found, err := s.findIn(ctx, method, name)
+		if found != nil || err != nil {
+			return found, err
+		}
+	}
+	return nil, nil
+}
+
+func (s *Slack) findIn(ctx context.Context, method, name string) (*slackConv, error) {
 	cursor := ""
 	for range slackListPages {
 		var page struct {
@@ -230,7 +244,7 @@ func (s *Slack) findChannel(ctx context.Context, name string) (*slackConv, error
 		if cursor != "" {
 			form.Set("cursor", cursor)
 		}
-		if err := s.api.form(ctx, "conversations.list", form, &page); err != nil {
+		if err := s.api.form(ctx, method, form, &page); err != nil {
 			return nil, err
 		}
 		for i := range page.Channels {

@@ -91,3 +91,30 @@ func TestSlackIncidentChannelArchivedByAPersonFirst(t *testing.T) {
 		t.Errorf("archive: %v, channel %+v; want it recorded as archived", err, th.Incident)
 	}
 }
+
+// A crash between conversations.create and recording the channel, in a workspace of more
+// channels than conversations.list's pages were read for: the retry, refused name_taken, did
+// not find the bot's own channel and created a "-2", a second channel for the incident. It looks
+// among the bot's channels first now.
+func TestSlackIncidentChannelFoundInALargeWorkspace(t *testing.T) {
+	srv := incidentSlack(t)
+	srv.AddOthersChannels("team", slackListPages*1000)
+	sink := openIncidentSink(t, srv, &IncidentChannelConfig{}, nil)
+	var saved []*Thread
+	save := func(_ context.Context, th *Thread) error { saved = append(saved, th); return nil }
+	if _, err := sink.Deliver(context.Background(), Delivery{Report: openedP1(), Save: save}); err != nil {
+		t.Fatal(err)
+	}
+	if len(saved) == 0 || saved[0].Incident.Claim != p1Channel {
+		t.Fatalf("the name was not claimed first: %+v", saved)
+	}
+	// The process died after the claim and the create: its record holds only the claim.
+	th, err := sink.Deliver(context.Background(), Delivery{Report: openedP1(), Thread: saved[0], MaybePosted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := srv.Channel(p1Channel)
+	if th.Incident == nil || th.Incident.ID != c.ID || !slices.Equal(srv.Created(), []string{p1Channel}) {
+		t.Errorf("the retry took %+v; channels created %q; want the one channel %s", th.Incident, srv.Created(), c.ID)
+	}
+}

@@ -28,6 +28,7 @@ var methodScopes = map[string]string{
 	"conversations.archive":    "channels:manage",
 	"conversations.unarchive":  "channels:manage",
 	"conversations.list":       "channels:read",
+	"users.conversations":      "channels:read",
 	"pins.add":                 "pins:write",
 	"users.list":               "users:read",
 	"users.lookupByEmail":      "users:read.email",
@@ -62,6 +63,17 @@ func (s *Server) RevokeScope(scopes ...string) {
 	defer s.mu.Unlock()
 	for _, sc := range scopes {
 		s.revoked[sc] = true
+	}
+}
+
+// AddOthersChannels adds n public channels named prefix-1 … prefix-n that people made and the
+// bot is not in, as a large workspace has.
+func (s *Server) AddOthersChannels(prefix string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range n {
+		id := fmt.Sprintf("C%07d", len(s.channels)+1)
+		s.channels[id] = &channel{id: id, name: fmt.Sprintf("%s-%d", prefix, i+1), creator: "UPEOPLE"}
 	}
 }
 
@@ -132,7 +144,9 @@ func (s *Server) manage(w http.ResponseWriter, method string, form url.Values) {
 	case "conversations.create":
 		s.create(w, form.Get("name"))
 	case "conversations.list":
-		s.list(w, form)
+		s.list(w, form, false)
+	case "users.conversations":
+		s.list(w, form, true)
 	case "users.list":
 		members := []map[string]any{}
 		for _, u := range s.users {
@@ -201,8 +215,9 @@ func (s *Server) create(w http.ResponseWriter, name string) {
 	reply(w, map[string]any{"ok": true, "channel": c.info()})
 }
 
-// list pages through the channels in ID order; the cursor is the next one's index.
-func (s *Server) list(w http.ResponseWriter, form url.Values) {
+// list pages through the channels in ID order, only the bot's (users.conversations) when mine;
+// the cursor is the next one's index.
+func (s *Server) list(w http.ResponseWriter, form url.Values, mine bool) {
 	ids := slices.Sorted(func(yield func(string) bool) {
 		for id := range s.channels {
 			if !yield(id) {
@@ -223,7 +238,7 @@ func (s *Server) list(w http.ResponseWriter, form url.Values) {
 			break
 		}
 		c := s.channels[ids[i]]
-		if c.archived && form.Get("exclude_archived") == "true" {
+		if c.archived && form.Get("exclude_archived") == "true" || mine && !c.member && !slices.Contains(c.members, BotUserID) {
 			continue
 		}
 		out = append(out, c.info())
