@@ -290,7 +290,7 @@ func (s *Slack) postIncident(ctx context.Context, th *Thread, rep *triaged.Repor
 			s.postmortemNote(ctx, ic, rep, maybePosted)
 		}
 	}
-	headline := truncate(slackMaxTopic, triaged.Headline(rep))
+	headline := truncate(slackMaxTopic-1, triaged.Headline(rep)) // and the ellipsis
 	if ic.Topic != headline {
 		err := s.api.form(ctx, "conversations.setTopic", url.Values{"channel": {ic.ID}, "topic": {headline}}, nil)
 		s.ch.metrics.step(s.name, "topic", err)

@@ -118,3 +118,27 @@ func TestSlackIncidentChannelFoundInALargeWorkspace(t *testing.T) {
 		t.Errorf("the retry took %+v; channels created %q; want the one channel %s", th.Incident, srv.Created(), c.ID)
 	}
 }
+
+// A handle is a user's name first, a display name only when one person has it: a display name
+// matching a user listed earlier invited the wrong person, and two people sharing the display
+// name invited one of them at random.
+func TestSlackHandleResolution(t *testing.T) {
+	srv := slacktest.New(t, testToken, "incidents")
+	srv.AddUser(slacktest.User{ID: "UIMPOSTOR", Name: "carol.smith", DisplayName: "carol"})
+	srv.AddUser(slacktest.User{ID: "UCAROL", Name: "carol"})
+	srv.AddUser(slacktest.User{ID: "UBOB1", Name: "robert", DisplayName: "bob"})
+	srv.AddUser(slacktest.User{ID: "UBOB2", Name: "bobby", DisplayName: "bob"})
+	srv.AddUser(slacktest.User{ID: "UALICE", Name: "a.jones", DisplayName: "alice"})
+	sink := openIncidentSink(t, srv, &IncidentChannelConfig{}, nil)
+	if _, err := sink.Deliver(context.Background(), Delivery{Report: openedP1()}); err != nil { // carol, alice, @bob, payments
+		t.Fatal(err)
+	}
+	ch, _ := srv.Channel(p1Channel)
+	if want := []string{"UALICE", slacktest.BotUserID, "UCAROL"}; !slices.Equal(ch.Members, want) {
+		t.Errorf("members %q, want %q: carol by name, alice by her one display name, bob nobody", ch.Members, want)
+	}
+	msgs := srv.Roots(p1Channel)
+	if note := blocksText(msgs[len(msgs)-1]); !strings.Contains(note, "@bob (no Slack user") {
+		t.Errorf("the note does not list the ambiguous @bob: %s", note)
+	}
+}

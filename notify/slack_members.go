@@ -53,11 +53,21 @@ func (p *slackPeople) resolve(ctx context.Context, who string) ([]string, error)
 	if err := p.list(ctx); err != nil {
 		return nil, err
 	}
+	// A user's name is unique in a workspace, a display name is not: a display name shared by
+	// two people names nobody, rather than the wrong one of them.
 	handle := strings.TrimPrefix(who, "@")
+	var byDisplay []string
 	for _, u := range p.users {
-		if !u.Deleted && (u.Name == handle || u.Profile.DisplayName == handle) {
+		switch {
+		case u.Deleted:
+		case u.Name == handle:
 			return []string{u.ID}, nil
+		case u.Profile.DisplayName == handle:
+			byDisplay = append(byDisplay, u.ID)
 		}
+	}
+	if len(byDisplay) == 1 {
+		return byDisplay, nil
 	}
 	for _, g := range p.groups {
 		if g.Handle == handle {
