@@ -152,6 +152,9 @@ func (s *Slack) createChannel(ctx context.Context, rep *triaged.Report, claimed 
 			s.log.Info("slack: incident channel created", "sink", s.name, "incident", rep.IncidentID, "channel", name, "id", created.Channel.ID)
 			return ic, nil
 		}
+		if slackCode(err) == "restricted_action" {
+			return nil, Permanent(fmt.Errorf("the workspace lets only some members create channels (Slack's Settings & Permissions, Channel Management): allow the app, or set incident_channel off: %w", err))
+		}
 		if slackCode(err) != "name_taken" {
 			return nil, err
 		}

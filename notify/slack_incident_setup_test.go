@@ -142,3 +142,22 @@ func TestSlackHandleResolution(t *testing.T) {
 		t.Errorf("the note does not list the ambiguous @bob: %s", note)
 	}
 }
+
+// A workspace where only admins may create channels refuses with restricted_action: the report
+// says what to change, and the team channel has the report.
+func TestSlackIncidentChannelRestricted(t *testing.T) {
+	srv := incidentSlack(t)
+	sink := openIncidentSink(t, srv, &IncidentChannelConfig{}, nil)
+	srv.FailNext("conversations.create", slacktest.Failure{Error: "restricted_action"})
+	th, err := sink.Deliver(context.Background(), Delivery{Report: openedP1()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := srv.Roots("incidents")
+	if th == nil || th.RootID == "" || len(root) != 1 || len(srv.Created()) != 0 {
+		t.Fatalf("thread %+v, team channel %d roots, channels %q: want the report in the team channel only", th, len(root), srv.Created())
+	}
+	if text := blocksText(srv.Replies("incidents", th.RootID)[0]); !strings.Contains(text, "lets only some members create channels") {
+		t.Errorf("the report does not say why there is no incident channel:\n%s", text)
+	}
+}
