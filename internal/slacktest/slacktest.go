@@ -165,7 +165,9 @@ func (s *Server) ChannelID(name string) string {
 func (s *Server) Leave(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.lookup(name).member = false
+	c := s.lookup(name)
+	c.member = false
+	c.members = slices.DeleteFunc(c.members, func(id string) bool { return id == BotUserID })
 }
 
 // FailNext makes the next calls of method (or "webhook") answer the failures, in order.
