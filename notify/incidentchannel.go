@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,18 +52,37 @@ const channelNameTries = 9
 type channelPolicy struct {
 	min          triaged.Severity
 	name         *template.Template
-	maxLen       int
+	rules        channelRules
 	archiveAfter time.Duration
 }
+
+// channelRules are what a service asks of a channel's name beyond the slug both services take.
+type channelRules struct {
+	maxLen int
+	// minLen is the shortest name taken: Mattermost refuses one under 2 characters
+	// (model.ChannelNameMinLength, 2 on the servers in use; 1 on the newest).
+	minLen int
+	// oneUnderscore makes every run of '_' one: Mattermost refuses a name that "__" splits into
+	// two user ids (a direct message's name), and a single '_' never does.
+	oneUnderscore bool
+}
+
+// mmChannelRules are Mattermost's (model.Channel.IsValid, IsValidChannelIdentifier).
+var mmChannelRules = channelRules{maxLen: mmMaxChannelName, minLen: mmMinChannelName, oneUnderscore: true}
 
 // newChannelPolicy checks c for a service whose channel names have at most maxLen characters.
 // Its errors are *fielderr.Error under "incident_channel".
 func newChannelPolicy(c *IncidentChannelConfig, maxLen int) (*channelPolicy, []*fielderr.Error) {
+	return newChannelPolicyFor(c, channelRules{maxLen: maxLen, minLen: 1})
+}
+
+// newChannelPolicyFor is newChannelPolicy for a service whose names follow rules.
+func newChannelPolicyFor(c *IncidentChannelConfig, rules channelRules) (*channelPolicy, []*fielderr.Error) {
 	if c == nil {
 		return nil, nil
 	}
 	var errs []*fielderr.Error
-	p := &channelPolicy{maxLen: maxLen, archiveAfter: c.ArchiveAfter.Std()}
+	p := &channelPolicy{rules: rules, archiveAfter: c.ArchiveAfter.Std()}
 	sev, err := triaged.ParseSeverity(cmpOr(c.MinSeverity, DefaultIncidentChannelSeverity))
 	if err != nil {
 		errs = append(errs, fielderr.Errorf("incident_channel.min_severity", "%q is not a severity (P1, P2, P3 or P4)", c.MinSeverity))
@@ -100,12 +120,22 @@ func (p *channelPolicy) channelName(rep *triaged.Report) (string, error) {
 	if err := p.name.Execute(&b, rep); err != nil {
 		return "", err
 	}
-	name := channelSlug(b.String(), p.maxLen)
+	text := b.String()
+	if p.rules.oneUnderscore {
+		text = underscores.ReplaceAllString(text, "_")
+	}
+	name := channelSlug(text, p.rules.maxLen)
 	if name == "" {
 		return "", fmt.Errorf("the name template gave %q, which has no letter or digit", b.String())
 	}
+	if len(name) < p.rules.minLen {
+		return "", fmt.Errorf("the name template gave %q, which makes the channel name %q: shorter than the %d characters the service takes",
+			b.String(), name, p.rules.minLen)
+	}
 	return name, nil
 }
+
+var underscores = regexp.MustCompile(`_{2,}`)
 
 // channelSlug makes s a channel name both Slack and Mattermost take: lower case, runs of
 // anything but letters, digits and '_' made one '-', a letter or digit at either end, at most

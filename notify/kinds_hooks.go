@@ -54,7 +54,7 @@ func checkMattermost(c SinkConfig) []*fielderr.Error {
 			errs = append(errs, fielderr.Errorf("incident_channel", "needs the team to create channels in: set the sink's channel as team/channel-name"))
 		}
 	}
-	_, perrs := newChannelPolicy(c.IncidentChannel, mmMaxChannelName)
+	_, perrs := newChannelPolicyFor(c.IncidentChannel, mmChannelRules)
 	return append(errs, perrs...)
 }
 

@@ -69,7 +69,7 @@ func openMattermost(c SinkConfig, env SinkEnv) (Sink, func() error, error) {
 		return nil, nil, err
 	}
 	var ch *mmChannels
-	if policy, errs := newChannelPolicy(c.IncidentChannel, mmMaxChannelName); len(errs) > 0 {
+	if policy, errs := newChannelPolicyFor(c.IncidentChannel, mmChannelRules); len(errs) > 0 {
 		return nil, nil, fielderr.Join(errs)
 	} else if policy != nil {
 		team, _, _ := strings.Cut(strings.TrimPrefix(c.Channel, "#"), "/")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -16,9 +17,33 @@ import (
 
 // Mattermost's limits on a channel (model.Channel): its name and display name, its header.
 const (
+	mmMinChannelName = 2
 	mmMaxChannelName = 64
 	mmMaxHeader      = 1024
 )
+
+// mmChannelExists is the id of Mattermost's refusal of a name its team has already, whether
+// the channel is public, private or archived.
+const mmChannelExists = "store.sql_channel.save_channel.exists.app_error"
+
+// Mattermost's rule for a channel's name (model.IsValidChannelIdentifier as servers before
+// v10 have it; the newest also take a name ending in '-' or '_'), and the names it keeps for
+// group messages (model.Channel.IsValid).
+var (
+	mmNameChars = regexp.MustCompile(`^[a-z0-9]+([a-z\-_0-9]+|(__)?)[a-z0-9]+$`)
+	mmGroupName = regexp.MustCompile(`^[a-f0-9]{40}$`)
+	mmUserID    = regexp.MustCompile(`^[a-z0-9]{26}$`)
+)
+
+// mmNameOK says whether Mattermost takes name for a public channel: besides its characters and
+// length, it refuses a group message's name and a direct message's (two user ids joined by "__").
+func mmNameOK(name string) bool {
+	if len(name) < mmMinChannelName || len(name) > mmMaxChannelName || !mmNameChars.MatchString(name) || mmGroupName.MatchString(name) {
+		return false
+	}
+	ids := strings.Split(name, "__")
+	return len(ids) != 2 || !mmUserID.MatchString(ids[0]) || !mmUserID.MatchString(ids[1])
+}
 
 // mmChannels is the incident-channel state of a Mattermost bot sink.
 type mmChannels struct {
@@ -56,9 +81,11 @@ func (m *mattermost) scopeHint(scope string) string {
 	return fmt.Sprintf("the Mattermost bot lacks the %s permission", cmpOrString(scope, "needed"))
 }
 
+// unarchive restores the channel: Mattermost asks manage_team of the channel's team for it
+// (api4 restoreChannel), whatever the channel's type.
 func (m *mattermost) unarchive(ctx context.Context, ic *IncidentChannel) error {
 	_, err := m.call(ctx, "restore channel "+ic.Name, http.MethodPost, "/api/v4/channels/"+url.PathEscape(ic.ID)+"/restore", nil)
-	return mmScope(err, "manage_public_channel_properties")
+	return mmScope(err, "manage_team")
 }
 
 // Unarchive restores the channel of an incident that reopened while it was being archived.
@@ -107,6 +134,9 @@ func (m *mattermost) createChannel(ctx context.Context, rep *triaged.Report, _ s
 	}
 	marker, header := channelMarker(rep.IncidentID), truncate(mmMaxHeader, triaged.Headline(rep))
 	for _, name := range channelNames(base, mmMaxChannelName, rep.IncidentID, "") {
+		if !mmNameOK(name) {
+			continue // a name Mattermost keeps for group or direct messages; the next one is not
+		}
 		body, _ := json.Marshal(map[string]string{"team_id": teamID, "name": name, "display_name": name,
 			"purpose": marker, "header": header, "type": "O"})
 		data, err := m.call(ctx, "create channel "+name, http.MethodPost, "/api/v4/channels", body)
@@ -119,14 +149,16 @@ func (m *mattermost) createChannel(ctx context.Context, rep *triaged.Report, _ s
 			m.logger.Info("incident channel created", "incident", rep.IncidentID, "channel", name, "id", c.ID)
 			return m.channel(c, header), nil
 		}
-		if hookStatus(err) != http.StatusBadRequest {
+		if hookErrorID(err) != mmChannelExists {
 			return nil, mmScope(err, "create_public_channel")
 		}
-		// Taken (Mattermost says so with a 400): this incident's channel, or another's.
+		// Taken: this incident's channel, or another's. A private channel the bot is not in
+		// answers 404 (older servers 403); it is not this incident's, which the bot created
+		// public and is in, so the next name is tried.
 		data, ferr := m.call(ctx, "look up channel "+name, http.MethodGet,
 			"/api/v4/teams/"+url.PathEscape(teamID)+"/channels/name/"+url.PathEscape(name)+"?include_deleted=true", nil)
-		if hookStatus(ferr) == http.StatusNotFound {
-			return nil, err // the 400 was about something else
+		if s := hookStatus(ferr); s == http.StatusNotFound || s == http.StatusForbidden {
+			continue
 		}
 		if ferr != nil {
 			return nil, ferr

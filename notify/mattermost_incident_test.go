@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -231,5 +232,128 @@ func TestMattermostIncidentPost429DoesNotRepeatTeamReply(t *testing.T) {
 	}
 	if n != 2 || in == 0 {
 		t.Errorf("%d posts in the team channel (want the root and the report once), %d in the incident channel", n, in)
+	}
+}
+
+// TestMattermostIncidentChannelPrivateNameTaken: a private channel the bot is not in holds the
+// incident's name. Mattermost refuses the name as taken and will not show the bot that channel
+// (404 by name); it is not this incident's, so the incident gets the next name.
+func TestMattermostIncidentChannelPrivateNameTaken(t *testing.T) {
+	mm := chattest.NewMattermost(t)
+	mm.AddChannel("ops", "incidents")
+	private := mm.AddPrivateChannel("ops", p1Channel)
+	sink := mmIncidentSink(t, mm, &IncidentChannelConfig{})
+	th, err := sink.Deliver(context.Background(), Delivery{Report: openedP1()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th.Incident == nil || th.Incident.Name != p1Channel+"-2" || th.Incident.ID == private {
+		t.Fatalf("incident channel %+v, want %s-2", th.Incident, p1Channel)
+	}
+	if got := mm.CreatedChannels(); !slices.Equal(got, []string{p1Channel + "-2"}) {
+		t.Errorf("created %q", got)
+	}
+}
+
+// TestMattermostIncidentChannelRestore: restoring an archived channel asks manage_team of the
+// team, as Mattermost does, not manage_public_channel_properties; without it the error names
+// manage_team.
+func TestMattermostIncidentChannelRestore(t *testing.T) {
+	mm := chattest.NewMattermost(t)
+	mm.AddChannel("ops", "incidents")
+	sink := mmIncidentSink(t, mm, &IncidentChannelConfig{ArchiveAfter: confval.Duration(time.Hour)})
+	th, err := sink.Deliver(context.Background(), Delivery{Report: openedP1()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := AsArchiver(sink)
+	u, ok := a.(Unarchiver)
+	if !ok {
+		t.Fatal("a mattermost sink is no Unarchiver")
+	}
+	archive := func() {
+		t.Helper()
+		if _, err := a.Archive(context.Background(), th.Incident.ID, th); err != nil {
+			t.Fatal(err)
+		}
+		if ch, _ := mm.Channel("ops", p1Channel); !ch.Deleted {
+			t.Fatal("not archived")
+		}
+	}
+	archive()
+	mm.Deny(chattest.PermManageProperties)
+	if err := u.Unarchive(context.Background(), th); err != nil {
+		t.Fatalf("restore without manage_public_channel_properties: %v", err)
+	}
+	if ch, _ := mm.Channel("ops", p1Channel); ch.Deleted {
+		t.Fatal("not restored")
+	}
+	archive()
+	mm.Deny(chattest.PermManageTeam)
+	err = u.Unarchive(context.Background(), th)
+	var ms *missingScopeError
+	if !errors.As(err, &ms) || ms.Scope != "manage_team" {
+		t.Fatalf("restore without manage_team: %v, want the missing manage_team", err)
+	}
+}
+
+// TestMattermostIncidentChannelNames: whatever the template gives, the names tried are ones
+// Mattermost takes: a run of '_' is one (a name "__" splits into two user ids is a direct
+// message's), a group message's name (40 hex digits) is passed over, and a name under 2
+// characters is the template's mistake, said when the sink is planned.
+func TestMattermostIncidentChannelNames(t *testing.T) {
+	dm := strings.Repeat("a", 26) + "__" + strings.Repeat("b", 26)
+	gm := strings.Repeat("0123456789", 4)
+	for _, tc := range []struct{ template, want string }{
+		{dm, strings.Repeat("a", 26) + "_" + strings.Repeat("b", 26)},
+		{"Incident___{{.Service}}", "incident_checkout"},
+		{gm, gm + "-2"},
+	} {
+		t.Run(tc.template, func(t *testing.T) {
+			mm := chattest.NewMattermost(t)
+			mm.AddChannel("ops", "incidents")
+			sink := mmIncidentSink(t, mm, &IncidentChannelConfig{NameTemplate: tc.template})
+			th, err := sink.Deliver(context.Background(), Delivery{Report: openedP1()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if th.Incident == nil || th.Incident.Name != tc.want {
+				t.Fatalf("incident channel %+v, want %s", th.Incident, tc.want)
+			}
+		})
+	}
+	_, err := PlanSink(SinkConfig{Type: "mattermost", URL: "https://mm.example", TokenFile: "t", Channel: "ops/incidents",
+		IncidentChannel: &IncidentChannelConfig{NameTemplate: "#X"}})
+	if err == nil || !strings.Contains(err.Error(), `incident_channel.name_template: try on a sample report: the name template gave "#X", which makes the channel name "x": shorter than the 2 characters`) {
+		t.Errorf("a one-letter name: %v", err)
+	}
+}
+
+// TestMattermostChannelName: the names made under Mattermost's rules, the suffixes for a taken
+// name included, are all valid there, and fit 64 characters.
+func TestMattermostChannelName(t *testing.T) {
+	p, errs := newChannelPolicyFor(&IncidentChannelConfig{NameTemplate: "{{.AlertName}}"}, mmChannelRules)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for in, want := range map[string]string{
+		"a__b":                          "a_b",
+		"x_ _y":                         "x_-_y",
+		"__Checkout__Down__":            "checkout_down",
+		strings.Repeat("ab_", 40):       strings.Repeat("ab_", 21) + "a",
+		strings.Repeat("a", 63) + "__b": strings.Repeat("a", 63),
+	} {
+		rep := openedP1()
+		rep.AlertName = in
+		got, err := p.channelName(rep)
+		if err != nil || got != want {
+			t.Errorf("channelName(%q) = %q, %v; want %q", in, got, err, want)
+			continue
+		}
+		for _, name := range channelNames(got, mmMaxChannelName, "x__y_"+rep.IncidentID, "") {
+			if !mmNameOK(name) {
+				t.Errorf("channelNames(%q) tries %q, which Mattermost refuses", got, name)
+			}
+		}
 	}
 }

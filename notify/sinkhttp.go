@@ -81,6 +81,7 @@ func (c hookClient) do(ctx context.Context, what, method, target string, hdr htt
 type hookStatusError struct {
 	code int
 	msg  string
+	id   string // the service's id of the error, where it gives one (Mattermost's AppError.id)
 }
 
 func (e *hookStatusError) Error() string { return e.msg }
@@ -94,15 +95,31 @@ func hookStatus(err error) int {
 	return 0
 }
 
+// hookErrorID returns the service's id of the error err carries, or "".
+func hookErrorID(err error) string {
+	var se *hookStatusError
+	if errors.As(err, &se) {
+		return se.id
+	}
+	return ""
+}
+
 // statusError turns a refused request into the error that tells the outbox how to go on.
 func statusError(what string, resp *http.Response, body []byte, now time.Time) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
-	var err error = &hookStatusError{resp.StatusCode, fmt.Sprintf("%s: %s", what, resp.Status)}
+	se := &hookStatusError{code: resp.StatusCode, msg: fmt.Sprintf("%s: %s", what, resp.Status)}
 	if msg := serviceMessage(body); msg != "" {
-		err = &hookStatusError{resp.StatusCode, fmt.Sprintf("%s: %s: %s", what, resp.Status, msg)}
+		se.msg = fmt.Sprintf("%s: %s: %s", what, resp.Status, msg)
 	}
+	var v struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(body, &v) == nil {
+		se.id = v.ID
+	}
+	var err error = se
 	code := resp.StatusCode
 	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
 		if after, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {

@@ -1,6 +1,6 @@
 // Package chattest runs local stand-ins for chat services — Mattermost's REST API (posts, and
-// for incident channels channels, members, users, pins, archive, each refused with 403 when a
-// test denies the bot its permission) and incoming webhooks, a Microsoft Teams Workflows webhook — that check each request the way the service
+// for incident channels channels, members, users, pins, archive and restore, each refused with
+// 403 when a test denies the bot its permission, and private channels the bot cannot see) and incoming webhooks, a Microsoft Teams Workflows webhook — that check each request the way the service
 // would, answer errors and 429 with Retry-After on demand, and record what they accepted, so a
 // sink's tests assert on what reached the channel.
 package chattest
@@ -108,7 +108,7 @@ type mmChannel struct {
 	id, team, name string
 	// Of the channels the bot creates or manages.
 	display, purpose, header, creator string
-	deleted                           bool
+	deleted, private                  bool
 	members                           []string
 }
 

@@ -20,6 +20,9 @@ const (
 	PermManageMembers    = "manage_public_channel_members"
 	PermManageProperties = "manage_public_channel_properties"
 	PermDeleteChannel    = "delete_public_channel"
+	// PermManageTeam is what restoring an archived channel asks, of the channel's team
+	// (api4 restoreChannel).
+	PermManageTeam = "manage_team"
 )
 
 // MMUser is a user of the fake Mattermost.
@@ -33,9 +36,27 @@ type MMChannel struct {
 	Pinned                                       []string // post ids
 }
 
-// Mattermost's rule for a channel's name: lower-case letters, digits, '-' and '_', starting and
-// ending with a letter or digit, at most 64 characters (model.Channel.IsValid).
-var mmChannelName = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$`)
+// Mattermost's rules for a channel's name (model.Channel.IsValid): lower-case letters, digits,
+// '-' and '_', a letter or digit at either end, 2 to 64 characters (IsValidChannelIdentifier as
+// servers before v10 have it: the newest take 1 character and a '-' or '_' at the end), and not
+// a direct message's name (two user ids joined by "__") or a group message's (40 hex digits).
+var (
+	mmChannelName = regexp.MustCompile(`^[a-z0-9]+([a-z\-_0-9]+|(__)?)[a-z0-9]+$`)
+	mmGroupName   = regexp.MustCompile(`^[a-f0-9]{40}$`)
+	mmUserID      = regexp.MustCompile(`^[a-zA-Z0-9]{26}$`)
+)
+
+// mmNameRefusal is the id of Mattermost's refusal of name, or "" when it takes it.
+func mmNameRefusal(name string) string {
+	if len(name) < 2 || len(name) > 64 || !mmChannelName.MatchString(name) {
+		return "model.channel.is_valid.2_or_more.app_error"
+	}
+	ids := strings.Split(name, "__")
+	if mmGroupName.MatchString(name) || len(ids) == 2 && mmUserID.MatchString(ids[0]) && mmUserID.MatchString(ids[1]) {
+		return "model.channel.is_valid.name.app_error"
+	}
+	return ""
+}
 
 // Deny takes permissions from the bot.
 func (m *Mattermost) Deny(perms ...string) {
@@ -47,6 +68,18 @@ func (m *Mattermost) Deny(perms ...string) {
 	for _, p := range perms {
 		m.denied[p] = true
 	}
+}
+
+// AddPrivateChannel creates a private channel the bot is not a member of, and returns its id:
+// the bot cannot find it by name (Mattermost answers 404, as for no channel), and its name is
+// taken.
+func (m *Mattermost) AddPrivateChannel(team, name string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := m.newID("c")
+	m.teamID(team)
+	m.channels = append(m.channels, &mmChannel{id: id, team: team, name: name, private: true, members: []string{"uowner"}})
+	return id
 }
 
 // AddUser adds a user.
@@ -107,7 +140,11 @@ func (c *mmChannel) json(teamID string) map[string]any {
 	if c.deleted {
 		deleteAt = 1
 	}
-	return map[string]any{"id": c.id, "team_id": teamID, "name": c.name, "display_name": c.display, "type": "O",
+	typ := "O"
+	if c.private {
+		typ = "P"
+	}
+	return map[string]any{"id": c.id, "team_id": teamID, "name": c.name, "display_name": c.display, "type": typ,
 		"purpose": c.purpose, "header": c.header, "creator_id": c.creator, "delete_at": deleteAt}
 }
 
@@ -125,6 +162,9 @@ func (m *Mattermost) serveChannels(w http.ResponseWriter, r *http.Request, parts
 	case r.Method == http.MethodGet && len(parts) == 5 && parts[0] == "teams" && parts[2] == "channels" && parts[3] == "name":
 		for _, c := range m.channels {
 			if m.teamID(c.team) == parts[1] && c.name == parts[4] && (!c.deleted || r.URL.Query().Get("include_deleted") == "true") {
+				if c.private && !slices.Contains(c.members, MattermostBotID) {
+					break // no read_channel: Mattermost answers as if there were no channel
+				}
 				writeJSON(w, http.StatusOK, c.json(parts[1]))
 				return true
 			}
@@ -189,8 +229,8 @@ func (m *Mattermost) createChannel(w http.ResponseWriter, r *http.Request) {
 	case team == "":
 		mmError(w, http.StatusForbidden, "api.context.permissions.app_error", "You do not have the appropriate permissions.")
 		return
-	case len(c.Name) > 64 || !mmChannelName.MatchString(c.Name):
-		mmError(w, http.StatusBadRequest, "model.channel.is_valid.name.app_error", "Invalid channel name.")
+	case mmNameRefusal(c.Name) != "":
+		mmError(w, http.StatusBadRequest, mmNameRefusal(c.Name), "Invalid channel name.")
 		return
 	case c.DisplayName == "" || utf8.RuneCountInString(c.DisplayName) > 64:
 		mmError(w, http.StatusBadRequest, "model.channel.is_valid.display_name.app_error", "Invalid display name.")
@@ -267,7 +307,7 @@ func (m *Mattermost) onChannel(w http.ResponseWriter, r *http.Request, c *mmChan
 		c.deleted = true
 		writeJSON(w, http.StatusOK, map[string]string{"status": "OK"})
 	case r.Method == http.MethodPost && len(rest) == 1 && rest[0] == "restore":
-		if m.forbidden(w, PermManageProperties) {
+		if m.forbidden(w, PermManageTeam) {
 			return
 		}
 		c.deleted = false
