@@ -188,27 +188,31 @@ func (m *mattermost) postIncident(ctx context.Context, th *Thread, rep *triaged.
 		return th, nil
 	}
 	ic := th.Incident.clone()
-	postID, replied := "", false
-	if maybePosted {
-		var err error
-		if _, replied, err = m.find(ctx, ic.ID, rep.ID); err != nil {
-			return th, err
-		}
-	}
-	if !replied {
-		var err error
-		postID, err = m.post(ctx, rep, mmPost{ChannelID: ic.ID, Message: full, Props: mmProps(rep, "report")})
-		if err != nil {
-			if !IsPermanent(err) {
-				return th, fmt.Errorf("post in the incident channel %s: %w", ic.Name, err)
+	postID := ic.PostedTS
+	if ic.Posted != rep.ID {
+		replied := false
+		if maybePosted {
+			var err error
+			if _, replied, err = m.find(ctx, ic.ID, rep.ID); err != nil {
+				return th, err
 			}
-			m.ch.metrics.step(m.ch.sink, "post", err)
-			m.logger.Error("report not posted in the incident channel; it is in the team channel", "report", rep.ID, "channel", ic.Name, "err", err)
-			return th, nil
 		}
-	}
-	if rep.Event == triaged.EventResolved {
-		m.postmortemNote(ctx, ic, rep, maybePosted)
+		if !replied {
+			var err error
+			postID, err = m.post(ctx, rep, mmPost{ChannelID: ic.ID, Message: full, Props: mmProps(rep, "report")})
+			if err != nil {
+				if !IsPermanent(err) {
+					return th, fmt.Errorf("post in the incident channel %s: %w", ic.Name, err)
+				}
+				m.ch.metrics.step(m.ch.sink, "post", err)
+				m.logger.Error("report not posted in the incident channel; it is in the team channel", "report", rep.ID, "channel", ic.Name, "err", err)
+				return th, nil
+			}
+		}
+		ic.Posted, ic.PostedTS = rep.ID, postID
+		if rep.Event == triaged.EventResolved {
+			m.postmortemNote(ctx, ic, rep, maybePosted)
+		}
 	}
 	if header := truncate(mmMaxHeader, triaged.Headline(rep)); ic.Topic != header {
 		body, _ := json.Marshal(map[string]string{"header": header})
@@ -222,11 +226,18 @@ func (m *mattermost) postIncident(ctx context.Context, th *Thread, rep *triaged.
 		}
 	}
 	if !ic.Ready {
-		m.invite(ctx, ic, rep)
+		// A failure a retry may mend (a 429, a 5xx) is retried with the report, which is not
+		// posted again (Posted); a refusal is listed in the channel and counted.
+		if err := m.invite(ctx, ic, rep); err != nil {
+			return withChannel(th, ic), fmt.Errorf("set up the incident channel %s: %w", ic.Name, err)
+		}
 		if postID != "" {
 			_, err := m.call(ctx, "pin report "+rep.ID, http.MethodPost, "/api/v4/posts/"+url.PathEscape(postID)+"/pin", nil)
 			err = mmScope(err, "manage_public_channel_properties")
 			m.ch.metrics.step(m.ch.sink, "pin", err)
+			if err != nil && !IsPermanent(err) {
+				return withChannel(th, ic), fmt.Errorf("pin the report in the incident channel %s: %w", ic.Name, err)
+			}
 			if err != nil {
 				m.logger.Warn("report not pinned in the incident channel", "channel", ic.Name, "err", err)
 			}
@@ -237,8 +248,9 @@ func (m *mattermost) postIncident(ctx context.Context, th *Thread, rep *triaged.
 }
 
 // invite adds the on-call, the owners and the team (users by e-mail or username) to the
-// channel; whoever is not found or cannot be added is listed in the channel.
-func (m *mattermost) invite(ctx context.Context, ic *IncidentChannel, rep *triaged.Report) {
+// channel; whoever is not found or cannot be added for good is listed in the channel. A failure
+// a retry may mend is returned instead: adding a member again is harmless.
+func (m *mattermost) invite(ctx context.Context, ic *IncidentChannel, rep *triaged.Report) error {
 	var missed []string
 	for _, who := range invitees(rep) {
 		path := "/api/v4/users/username/" + url.PathEscape(strings.TrimPrefix(who, "@"))
@@ -250,7 +262,7 @@ func (m *mattermost) invite(ctx context.Context, ic *IncidentChannel, rep *triag
 			ID string `json:"id"`
 		}
 		if err == nil && (json.Unmarshal(data, &u) != nil || u.ID == "") {
-			err = errors.New("no user id in the response")
+			err = Permanent(errors.New("no user id in the response"))
 		}
 		if hookStatus(err) == http.StatusNotFound {
 			m.ch.metrics.steps.WithLabelValues(m.ch.sink, "invite", "unknown_user").Inc()
@@ -263,22 +275,26 @@ func (m *mattermost) invite(ctx context.Context, ic *IncidentChannel, rep *triag
 			err = mmScope(err, "manage_public_channel_members")
 		}
 		m.ch.metrics.step(m.ch.sink, "invite", err)
+		if err != nil && !IsPermanent(err) {
+			return fmt.Errorf("add %s: %w", who, err)
+		}
 		if err != nil {
 			m.logger.Warn("could not add a person to the incident channel", "who", who, "channel", ic.Name, "err", err)
 			missed = append(missed, who+" (could not be added)")
 		}
 	}
 	if len(missed) == 0 {
-		return
+		return nil
 	}
 	if noted, err := m.findPart(ctx, ic.ID, rep.IncidentID, "note"); err != nil || noted {
-		return // listed by an earlier attempt
+		return nil // listed by an earlier attempt
 	}
 	p := mmPost{ChannelID: ic.ID, Message: "Not added, please add by hand: " + mmText(strings.Join(missed, ", ")),
 		Props: map[string]any{mmPropIncident: rep.IncidentID, mmPropPart: "note"}}
 	if _, err := m.post(ctx, rep, p); err != nil {
 		m.logger.Warn("could not list the people not added in the incident channel", "channel", ic.Name, "err", err)
 	}
+	return nil
 }
 
 func (m *mattermost) archives() bool { return m.ch != nil && m.ch.policy.archiveAfter > 0 }

@@ -357,3 +357,40 @@ func TestMattermostChannelName(t *testing.T) {
 		}
 	}
 }
+
+// A 429 while adding the people was taken for a refusal: the on-call was listed as not added
+// and the channel marked ready, so nobody tried again. Now the delivery fails as rate-limited
+// with the channel not ready, and its retry adds everyone without posting the report again.
+func TestMattermostIncidentChannelSetupRetriedAfterRateLimit(t *testing.T) {
+	mm := chattest.NewMattermost(t)
+	mm.AddChannel("ops", "incidents")
+	mm.AddUser(chattest.MMUser{ID: "ucarol", Username: "carol"})
+	mm.AddUser(chattest.MMUser{ID: "ualice", Username: "alice"})
+	sink := mmIncidentSink(t, mm, &IncidentChannelConfig{})
+	rep := openedP1()
+	rep.Owners = []string{"alice"}
+	mm.FailOn(http.MethodGet, "/api/v4/users/username/carol", chattest.Reply{Status: http.StatusTooManyRequests, RetryAfter: "1"})
+	th, err := sink.Deliver(context.Background(), Delivery{Report: rep})
+	if _, limited := RetryAfter(err); err == nil || !limited {
+		t.Fatalf("delivery: %v, want a rate-limited failure to retry", err)
+	}
+	if th == nil || th.Incident == nil || th.Incident.Ready || th.Incident.Posted != rep.ID {
+		t.Fatalf("thread %+v, want the channel not ready, the report recorded as posted in it", th)
+	}
+	if th, err = sink.Deliver(context.Background(), Delivery{Report: rep, Thread: th}); err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := mm.Channel("ops", p1Channel)
+	if want := []string{"ualice", chattest.MattermostBotID, "ucarol"}; !slices.Equal(ch.Members, want) || !th.Incident.Ready {
+		t.Errorf("members %q (ready %v), want %q", ch.Members, th.Incident.Ready, want)
+	}
+	reports := 0
+	for _, p := range mm.Posts() {
+		if p.ChannelID == ch.ID && p.Props["triaged_part"] == "report" {
+			reports++
+		}
+	}
+	if reports != 1 || len(ch.Pinned) != 1 {
+		t.Errorf("the channel holds the report %d times, %d pinned; want once, pinned", reports, len(ch.Pinned))
+	}
+}
