@@ -99,11 +99,10 @@ const (
 )
 
 // gate decides whether report id, number n, may be delivered now, keeping the incident's order:
-// report n goes after report n-1 is accounted for. An earlier report being attempted holds the
-// later ones back, and an attempt at the report itself holds the report back, until the attempt
-// is overdue by grace (its process died, and its message
-// went elsewhere or away); a number missing with no attempt recorded is left to the caller to
-// wait for, bounded (waitGap).
+// report n goes after report n-1 is accounted for. A live attempt holds back the later reports
+// and any other attempt at the same report until it is overdue by grace (its process died, and
+// its message went elsewhere or away); a number missing with no attempt recorded is left to the
+// caller to wait for, bounded (waitGap).
 func (r *record) gate(id string, n int, now time.Time, grace time.Duration) verdict {
 	d, found := r.find(id)
 	if found && !d.Skipped {
