@@ -329,10 +329,11 @@ func listen(t *testing.T) *counter {
 			if err != nil {
 				return
 			}
+			// Counted before it is seen: contacted takes the count once it sees its marker.
+			c.n.Add(1)
 			c.mu.Lock()
 			c.from[conn.RemoteAddr().String()] = true
 			c.mu.Unlock()
-			c.n.Add(1)
 			conn.Close()
 		}
 	}()
